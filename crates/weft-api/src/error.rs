@@ -1,0 +1,122 @@
+//! The error-code table: each domain error gets a stable code, an HTTP status and a gRPC code.
+//!
+//! Handlers never look at message text; they call [`WireError::from_db`] and send the result.
+
+use serde_json::{Value, json};
+use weft_db::DbError;
+use weft_db::error::UserError;
+
+/// gRPC status codes used by weft (numbers from the gRPC spec), kept here so this crate does not
+/// depend on tonic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GrpcCode {
+    /// 2: Weaviate's default for plain errors.
+    Unknown = 2,
+    /// 3
+    InvalidArgument = 3,
+    /// 5
+    NotFound = 5,
+    /// 6
+    AlreadyExists = 6,
+    /// 13
+    Internal = 13,
+}
+
+/// Stable names of the error kinds, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Request failed validation.
+    InvalidInput,
+    /// The class does not exist.
+    ClassNotFound,
+    /// The class exists already.
+    AlreadyExists,
+    /// Data directory locked by another process.
+    DataDirLocked,
+    /// File I/O failed.
+    Io,
+    /// A file on disk failed its checks.
+    CorruptFile,
+}
+
+impl ErrorCode {
+    /// HTTP status, gRPC code and whether the HTTP reply carries a body (Weaviate sends some
+    /// 404s without one).
+    pub fn table(self) -> (u16, GrpcCode, bool) {
+        match self {
+            ErrorCode::InvalidInput => (422, GrpcCode::InvalidArgument, true),
+            ErrorCode::ClassNotFound => (404, GrpcCode::NotFound, true),
+            ErrorCode::AlreadyExists => (422, GrpcCode::AlreadyExists, true),
+            ErrorCode::DataDirLocked => (500, GrpcCode::Internal, true),
+            ErrorCode::Io => (500, GrpcCode::Internal, true),
+            ErrorCode::CorruptFile => (500, GrpcCode::Internal, true),
+        }
+    }
+}
+
+/// An error ready to be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WireError {
+    /// Kind of the error.
+    pub code: ErrorCode,
+    /// HTTP status.
+    pub status: u16,
+    /// gRPC status code.
+    pub grpc: GrpcCode,
+    /// Whether the HTTP reply has a body.
+    pub with_body: bool,
+    /// The user-facing message (the full cause chain).
+    pub message: String,
+}
+
+impl WireError {
+    /// An error of kind `code` with `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let (status, grpc, with_body) = code.table();
+        Self { code, status, grpc, with_body, message: message.into() }
+    }
+
+    /// Maps a domain error through the table.
+    pub fn from_db(err: &DbError) -> Self {
+        let code = match err {
+            DbError::User(user) => match user {
+                UserError::Invalid(_) => ErrorCode::InvalidInput,
+                UserError::ClassNotFound(_) => ErrorCode::ClassNotFound,
+                UserError::AlreadyExists(_) => ErrorCode::AlreadyExists,
+                _ => ErrorCode::InvalidInput,
+            },
+            DbError::Lock(_) => ErrorCode::DataDirLocked,
+            DbError::Io { .. } => ErrorCode::Io,
+            DbError::Corrupt { .. } => ErrorCode::CorruptFile,
+            _ => ErrorCode::Io,
+        };
+        Self::new(code, chain(err))
+    }
+
+    /// Weaviate's error body for this error.
+    pub fn body(&self) -> Value {
+        error_body(&self.message)
+    }
+}
+
+/// `{"error":[{"message": msg}]}`.
+pub fn error_body(message: &str) -> Value {
+    json!({ "error": [ { "message": message } ] })
+}
+
+/// The error and its causes, joined with ": ".
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}

@@ -1,0 +1,14 @@
+//! weft-api: Weaviate's wire shapes and their mapping to weft's domain types.
+//!
+//! * [`error`] — the one table that maps every domain error to an HTTP status and a gRPC code,
+//!   and renders Weaviate's error body `{"error":[{"message":"…"}]}`.
+//! * [`schema`] — class / property JSON in and out, defaults included.
+//!
+//! ```
+//! let body = weft_api::error::error_body("boom");
+//! assert_eq!(body.to_string(), r#"{"error":[{"message":"boom"}]}"#);
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod schema;

@@ -1,0 +1,20 @@
+//! weft-db: the database behind the server — the schema catalog, collections and shards.
+//!
+//! [`Db`] owns a data directory (`PERSISTENCE_DATA_PATH`): it holds the directory lock, loads
+//! the persisted schema on open and makes every schema change durable before returning.
+//! It knows nothing of HTTP or JSON wire shapes; `weft-api` converts to and from those.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = weft_db::Db::open(weft_db::DbOptions::new(dir.path(), "node1")).unwrap();
+//! assert!(db.classes().is_empty());
+//! db.close().unwrap();
+//! ```
+#![forbid(unsafe_code)]
+
+mod db;
+pub mod error;
+pub mod schema;
+
+pub use db::{Db, DbOptions};
+pub use error::DbError;

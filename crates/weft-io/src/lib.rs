@@ -1,0 +1,22 @@
+//! weft-io: the only crate that touches files directly.
+//!
+//! It gives the rest of weft the few primitives durability rests on:
+//!
+//! * [`atomic_write`] publishes a file so that a crash leaves either the old or the new
+//!   content under the final name, never a mix: write a temp file, fsync it, rename it over
+//!   the final name, fsync the directory.
+//! * [`sync_dir`] makes renames and creations in a directory durable.
+//! * [`DirLock`] keeps a second process from opening the same data directory.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! weft_io::atomic_write(dir.path(), "schema.bin", b"hello").unwrap();
+//! assert_eq!(std::fs::read(dir.path().join("schema.bin")).unwrap(), b"hello");
+//! ```
+#![forbid(unsafe_code)]
+
+mod atomic;
+mod lock;
+
+pub use atomic::{TEMP_SUFFIX, atomic_write, remove_stale_temps, sync_dir};
+pub use lock::{DirLock, LockError};
