@@ -6,6 +6,7 @@
 //!   content under the final name, never a mix: write a temp file, fsync it, rename it over
 //!   the final name, fsync the directory.
 //! * [`sync_dir`] makes renames and creations in a directory durable.
+//! * [`envelope`] frames small whole files with magic, version, length and CRC32C.
 //! * [`DirLock`] keeps a second process from opening the same data directory.
 //!
 //! ```
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 mod atomic;
+pub mod envelope;
 mod lock;
 
 pub use atomic::{TEMP_SUFFIX, atomic_write, remove_stale_temps, sync_dir};

@@ -1,0 +1,2 @@
+//! weft-lsm: the storage engine (being written).
+#![forbid(unsafe_code)]
