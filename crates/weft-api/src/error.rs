@@ -21,6 +21,8 @@ pub enum GrpcCode {
     AlreadyExists = 6,
     /// 13
     Internal = 13,
+    /// 14: only for "not ready yet" — clients retry it with back-off.
+    Unavailable = 14,
 }
 
 /// Stable names of the error kinds, for logs and tests.
@@ -39,6 +41,10 @@ pub enum ErrorCode {
     Io,
     /// A file on disk failed its checks.
     CorruptFile,
+    /// The request body is not valid JSON (400).
+    MalformedBody,
+    /// The database is still loading (503).
+    NotReady,
 }
 
 impl ErrorCode {
@@ -52,6 +58,8 @@ impl ErrorCode {
             ErrorCode::DataDirLocked => (500, GrpcCode::Internal, true),
             ErrorCode::Io => (500, GrpcCode::Internal, true),
             ErrorCode::CorruptFile => (500, GrpcCode::Internal, true),
+            ErrorCode::MalformedBody => (400, GrpcCode::InvalidArgument, true),
+            ErrorCode::NotReady => (503, GrpcCode::Unavailable, true),
         }
     }
 }

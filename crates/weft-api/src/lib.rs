@@ -10,5 +10,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+/// The Weaviate API level weft implements, reported as `version` by `/v1/meta` and `/v1/nodes`.
+pub const WEAVIATE_API_VERSION: &str = "1.37.0";
+
 pub mod error;
 pub mod schema;
