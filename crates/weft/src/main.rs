@@ -1,1 +1,213 @@
-fn main() {}
+//! `weft`: the server binary. Reads flags and environment (Weaviate's names), sets up logging,
+//! serves REST and gRPC, opens the database, and on SIGTERM/SIGINT drains requests, closes
+//! the database cleanly and exits 0.
+
+mod config;
+mod logging;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use weft_db::{Db, DbOptions};
+use weft_server::{AppState, QueryLimits, ServerInfo};
+
+use crate::config::{Cli, Config, ConfigWarning, LogFormat, LogLevel};
+
+fn main() -> ExitCode {
+    let config = match Cli::parse().into_config() {
+        Ok(config) => config,
+        Err(err) => {
+            logging::init(LogLevel::Info, LogFormat::Json);
+            tracing::error!(action = "startup", fatal = true, "{err}");
+            return ExitCode::from(1);
+        }
+    };
+    logging::init(config.log_level, config.log_format);
+    for warning in &config.warnings {
+        match warning {
+            ConfigWarning::UnknownLogLevel(value) => tracing::warn!(
+                action = "startup",
+                log_level_env = %value,
+                "log level not recognized, defaulting to info"
+            ),
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            tracing::error!(
+                action = "startup",
+                fatal = true,
+                "cannot start the runtime: {err}"
+            );
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(action = "startup", fatal = true, "{err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    log_configuration(&config);
+    let rest = TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .with_context(|| format!("cannot listen for REST on {}:{}", config.host, config.port))?;
+    let grpc = TcpListener::bind((config.host.as_str(), config.grpc_port))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen for gRPC on {}:{}",
+                config.host, config.grpc_port
+            )
+        })?;
+    let rest_addr = rest.local_addr().context("REST listener address")?;
+    let grpc_addr = grpc.local_addr().context("gRPC listener address")?;
+    let url = format!("http://{rest_addr}");
+    let state = AppState::new(ServerInfo {
+        hostname: url.clone(),
+        node_name: config.node_name.clone(),
+        grpc_max_message_size: config.grpc_max_message_size,
+        limits: QueryLimits {
+            default_limit: config.query_defaults_limit,
+            maximum_results: config.query_maximum_results,
+        },
+    });
+
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let shutdown = async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    };
+    let server = tokio::spawn(weft_server::serve::serve(
+        state.clone(),
+        rest,
+        grpc,
+        shutdown,
+        config.graceful_timeout,
+    ));
+    tracing::info!(
+        action = "restapi_management",
+        version = weft_server::WEAVIATE_API_VERSION,
+        "Serving weft at {url}"
+    );
+    tracing::info!(
+        action = "grpc_startup",
+        "grpc server listening at {grpc_addr}"
+    );
+
+    let db = match open_db(&config).await {
+        Ok(db) => db,
+        Err(err) => {
+            let _ = stop_tx.send(true);
+            let _ = server.await;
+            return Err(err);
+        }
+    };
+    state.set_db(Arc::clone(&db));
+
+    wait_for_signal().await;
+    tracing::info!(action = "restapi_management", "Shutting down... ");
+    let _ = stop_tx.send(true);
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::warn!(action = "shutdown", "server stopped with: {err}"),
+        Err(err) => tracing::warn!(action = "shutdown", "server task failed: {err}"),
+    }
+    drop(state);
+    close_db(db).await;
+    tracing::info!(
+        action = "restapi_management",
+        "Stopped serving weft at {url}"
+    );
+    Ok(())
+}
+
+fn log_configuration(config: &Config) {
+    tracing::info!(
+        action = "startup",
+        weft_version = env!("CARGO_PKG_VERSION"),
+        api_version = weft_server::WEAVIATE_API_VERSION,
+        "configured versions"
+    );
+    tracing::info!(
+        action = "startup",
+        default_vectorizer_module = %config.default_vectorizer,
+        "the default vectorizer modules is set to \"{}\", as a result all new schema classes without an explicit vectorizer setting, will use this vectorizer",
+        config.default_vectorizer
+    );
+    tracing::info!(
+        action = "startup",
+        auto_schema_enabled = config.autoschema_enabled,
+        "auto schema enabled setting is set to \"{}\"",
+        config.autoschema_enabled
+    );
+    tracing::info!(
+        action = "startup",
+        disk_use_warning_percentage = config.disk_use_warning_percentage,
+        disk_use_readonly_percentage = config.disk_use_readonly_percentage,
+        "disk use thresholds (0 disables)"
+    );
+}
+
+async fn open_db(config: &Config) -> anyhow::Result<Arc<Db>> {
+    let mut options = DbOptions::new(&config.data_path, &config.node_name);
+    options.schema_defaults.vectorizer = config.default_vectorizer.clone();
+    let path = config.data_path.display().to_string();
+    tracing::info!(action = "startup", path = %path, "loading database");
+    let started = Instant::now();
+    let db = tokio::task::spawn_blocking(move || Db::open(options))
+        .await
+        .context("database loader panicked")?
+        .with_context(|| format!("cannot open the database at {path}"))?;
+    tracing::info!(
+        action = "startup",
+        path = %path,
+        classes = db.classes().len(),
+        took = ?started.elapsed(),
+        "database loaded, ready to serve"
+    );
+    Ok(Arc::new(db))
+}
+
+async fn close_db(db: Arc<Db>) {
+    let Ok(db) = Arc::try_unwrap(db) else {
+        tracing::warn!(
+            action = "shutdown",
+            "requests still hold the database after the graceful timeout; exiting without an orderly close (acknowledged writes are already durable)"
+        );
+        return;
+    };
+    match tokio::task::spawn_blocking(move || db.close()).await {
+        Ok(Ok(())) => tracing::info!(action = "shutdown", "database closed"),
+        Ok(Err(err)) => tracing::error!(action = "shutdown", "closing the database failed: {err}"),
+        Err(err) => tracing::error!(action = "shutdown", "closing the database panicked: {err}"),
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::warn!(action = "startup", "cannot watch SIGTERM: {err}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

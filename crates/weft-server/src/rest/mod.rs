@@ -1,0 +1,103 @@
+//! Weaviate's REST API (`/v1/...`) on axum.
+//!
+//! Every error leaves through [`ApiError`], which renders the status and body the error-code
+//! table in `weft_api::error` gives it.
+
+mod body;
+mod meta;
+mod schema;
+
+use axum::Router;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use weft_api::error::{ErrorCode, WireError};
+use weft_db::DbError;
+
+use crate::AppState;
+
+/// The REST router with every route weft serves.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1", get(meta::root))
+        .route("/v1/", get(meta::root))
+        .route("/v1/meta", get(meta::meta))
+        .route("/v1/.well-known/live", get(meta::live))
+        .route("/v1/.well-known/ready", get(meta::ready))
+        .route(
+            "/v1/.well-known/openid-configuration",
+            get(meta::openid_configuration),
+        )
+        .route("/v1/nodes", get(meta::nodes))
+        .merge(schema::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError(pub WireError);
+
+impl ApiError {
+    /// An error of kind `code`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self(WireError::new(code, message))
+    }
+
+    /// 503 while the database is still loading.
+    pub fn not_ready() -> Self {
+        Self::new(
+            ErrorCode::NotReady,
+            "weft is starting: the database is still loading",
+        )
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        if WireError::from_db(&err).status >= 500 {
+            tracing::error!(action = "restapi_request", error = %weft_api::error::chain(&err), "request failed");
+        }
+        Self(WireError::from_db(&err))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if self.0.with_body {
+            (status, axum::Json(self.0.body())).into_response()
+        } else {
+            status.into_response()
+        }
+    }
+}
+
+/// Unknown route: 404 with both go-openapi's `{code, message}` and Weaviate's `error` list,
+/// so either kind of client finds a message.
+async fn not_found(uri: Uri) -> Response {
+    framework_error(
+        StatusCode::NOT_FOUND,
+        format!("path {} was not found", uri.path()),
+    )
+}
+
+/// Known route, wrong method: 405.
+async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> Response {
+    framework_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} is not allowed, but [{}] are", uri.path()),
+    )
+}
+
+fn framework_error(status: StatusCode, message: String) -> Response {
+    let body = json!({
+        "code": status.as_u16(),
+        "message": message,
+        "error": [{ "message": message }],
+    });
+    (status, axum::Json(body)).into_response()
+}

@@ -1,0 +1,121 @@
+//! `/v1/schema` routes: adapters from JSON to the catalog of `weft-db`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use weft_api::error::ErrorCode;
+use weft_api::schema as wire;
+use weft_db::{Db, DbError};
+
+use super::ApiError;
+use super::body::json_object;
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/schema", get(list).post(create))
+        .route(
+            "/v1/schema/{class}",
+            get(get_class).put(update).delete(delete),
+        )
+        .route(
+            "/v1/schema/{class}/properties",
+            axum::routing::post(add_property),
+        )
+        .route("/v1/schema/{class}/shards", get(shards))
+}
+
+/// Runs a blocking database call (schema changes fsync) off the async workers.
+async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&Db) -> Result<T, DbError> + Send + 'static,
+    T: Send + 'static,
+{
+    let db = Arc::clone(state.db().ok_or_else(ApiError::not_ready)?);
+    tokio::task::spawn_blocking(move || f(&db))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Io, format!("schema task failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+/// Weaviate accepts class names in paths with a lower-case first letter.
+fn canonical(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let db = state.db().ok_or_else(ApiError::not_ready)?;
+    let classes: Vec<Value> = db.classes().iter().map(wire::class_to_json).collect();
+    Ok(Json(json!({ "classes": classes })))
+}
+
+async fn create(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let class = wire::class_from_json(json_object(&body)?)?;
+    let stored = blocking(&state, move |db| db.create_class(class)).await?;
+    tracing::info!(action = "schema_create_class", class = %stored.name, "class created");
+    Ok(Json(wire::class_to_json(&stored)))
+}
+
+async fn get_class(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let db = state.db().ok_or_else(ApiError::not_ready)?;
+    Ok(match db.class(&canonical(&name)) {
+        Some(class) => Json(wire::class_to_json(&class)).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    })
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let class = wire::class_from_json(json_object(&body)?)?;
+    let name = canonical(&name);
+    let stored = blocking(&state, move |db| db.update_class(&name, class)).await?;
+    tracing::info!(action = "schema_update_class", class = %stored.name, "class updated");
+    Ok(Json(wire::class_to_json(&stored)))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let name = canonical(&name);
+    let logged = name.clone();
+    blocking(&state, move |db| db.delete_class(&name)).await?;
+    tracing::info!(action = "schema_delete_class", class = %logged, "class deleted");
+    Ok(StatusCode::OK)
+}
+
+async fn add_property(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let property = wire::property_from_json(json_object(&body)?)?;
+    let name = canonical(&name);
+    let stored = blocking(&state, move |db| db.add_property(&name, property)).await?;
+    Ok(Json(wire::property_to_json(&stored)))
+}
+
+async fn shards(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let db = state.db().ok_or_else(ApiError::not_ready)?;
+    let shards = db.shards(&canonical(&name))?;
+    Ok(Json(wire::shards_to_json(&shards, &state.info().node_name)))
+}

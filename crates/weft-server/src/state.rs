@@ -1,0 +1,83 @@
+//! Shared state of the request handlers.
+
+use std::sync::{Arc, OnceLock};
+
+use weft_db::Db;
+
+/// Static facts about this server, reported by `/v1/meta` and `/v1/nodes`.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// `<scheme>://<host>:<port>` of the REST listener.
+    pub hostname: String,
+    /// The node name (`CLUSTER_HOSTNAME`).
+    pub node_name: String,
+    /// Largest gRPC message accepted (`GRPC_MAX_MESSAGE_SIZE`).
+    pub grpc_max_message_size: usize,
+    /// Query limits.
+    pub limits: QueryLimits,
+}
+
+impl ServerInfo {
+    /// Values for unit tests and doc examples.
+    pub fn for_tests() -> Self {
+        Self {
+            hostname: "http://127.0.0.1:8080".to_string(),
+            node_name: "node1".to_string(),
+            grpc_max_message_size: 104_858_000,
+            limits: QueryLimits::default(),
+        }
+    }
+}
+
+/// `QUERY_DEFAULTS_LIMIT` and `QUERY_MAXIMUM_RESULTS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Limit applied when a request gives none.
+    pub default_limit: u64,
+    /// Largest offset + limit a request may ask for.
+    pub maximum_results: u64,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            default_limit: 10,
+            maximum_results: 10_000,
+        }
+    }
+}
+
+/// State shared by all handlers; cheap to clone.
+///
+/// The database is set once it has finished loading; until then `/v1/.well-known/ready`
+/// answers 503 and data endpoints answer 503 too.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    info: Arc<ServerInfo>,
+    db: Arc<OnceLock<Arc<Db>>>,
+}
+
+impl AppState {
+    /// State with no database loaded yet.
+    pub fn new(info: ServerInfo) -> Self {
+        Self {
+            info: Arc::new(info),
+            db: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Marks the database as loaded. Later calls are ignored.
+    pub fn set_db(&self, db: Arc<Db>) {
+        let _ = self.db.set(db);
+    }
+
+    /// The database, once loaded.
+    pub fn db(&self) -> Option<&Arc<Db>> {
+        self.db.get()
+    }
+
+    /// Static server facts.
+    pub fn info(&self) -> &ServerInfo {
+        &self.info
+    }
+}
