@@ -54,12 +54,18 @@ pub fn open(magic: [u8; 8], bytes: &[u8]) -> Result<(u32, &[u8]), EnvelopeError>
     let mut found = [0u8; 8];
     found.copy_from_slice(field(0..8));
     if found != magic {
-        return Err(EnvelopeError::BadMagic { found, expected: magic });
+        return Err(EnvelopeError::BadMagic {
+            found,
+            expected: magic,
+        });
     }
     let version = u32::from_le_bytes(field(8..12).try_into().unwrap_or_default());
     let declared = u64::from_le_bytes(field(12..20).try_into().unwrap_or_default());
     if declared != payload.len() as u64 {
-        return Err(EnvelopeError::BadLength { declared, actual: payload.len() });
+        return Err(EnvelopeError::BadLength {
+            declared,
+            actual: payload.len(),
+        });
     }
     let stored = u32::from_le_bytes(field(20..24).try_into().unwrap_or_default());
     let computed = crc32c::crc32c_append(crc32c::crc32c(field(0..20)), payload);
@@ -87,7 +93,10 @@ mod tests {
     fn truncation_is_detected() {
         let sealed = seal(MAGIC, 1, b"payload");
         for len in 0..sealed.len() {
-            assert!(open(MAGIC, &sealed[..len]).is_err(), "accepted a {len}-byte prefix");
+            assert!(
+                open(MAGIC, &sealed[..len]).is_err(),
+                "accepted a {len}-byte prefix"
+            );
         }
     }
 

@@ -8,6 +8,8 @@
 //! * [`sync_dir`] makes renames and creations in a directory durable.
 //! * [`envelope`] frames small whole files with magic, version, length and CRC32C.
 //! * [`DirLock`] keeps a second process from opening the same data directory.
+//! * [`vfs::Vfs`] is the seam the storage engine does all file I/O through: [`vfs::StdFs`] is the
+//!   real file system, [`simfs::SimFs`] an in-memory one that simulates crashes and power loss.
 //!
 //! ```
 //! let dir = tempfile::tempdir().unwrap();
@@ -19,6 +21,10 @@
 mod atomic;
 pub mod envelope;
 mod lock;
+pub mod simfs;
+pub mod vfs;
 
 pub use atomic::{TEMP_SUFFIX, atomic_write, remove_stale_temps, sync_dir};
 pub use lock::{DirLock, LockError};
+pub use simfs::{CrashMode, SimFs};
+pub use vfs::{ReadFile, StdFs, Vfs, WriteFile};

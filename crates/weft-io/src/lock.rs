@@ -43,7 +43,10 @@ impl DirLock {
     /// Takes the lock on `dir`, creating the directory and the lock file if needed.
     pub fn acquire(dir: &Path) -> Result<Self, LockError> {
         let path = dir.join(LOCK_FILE);
-        let io_err = |source| LockError::Io { path: path.clone(), source };
+        let io_err = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
         fs::create_dir_all(dir).map_err(io_err)?;
         let mut file = OpenOptions::new()
             .read(true)
