@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every test of weft, from a fresh machine: formatting, clippy, the Rust unit / property /
+# integration tests (nextest), then the end-to-end tests with the official Python client
+# (installed into ./.venv). Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --all-targets -- -D warnings
+
+step "build"
+cargo build -p weft
+
+step "Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --profile ci
+  cargo test --doc
+else
+  cargo test
+fi
+
+step "Python end-to-end tests (weaviate-client)"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+WEFT_BIN="$PWD/target/debug/weft" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
