@@ -1,1 +1,38 @@
-//! placeholder
+//! weft-vector: the vector math under weft's indexes.
+//!
+//! * [`Metric`] names Weaviate's five distances and hands out the fastest kernel this CPU runs
+//!   ([`Metric::distance_fn`]): AVX-512 or AVX2+FMA picked at run time on x86-64, the scalar
+//!   reference ([`scalar`]) elsewhere. The SIMD kernels are property-tested against the scalar
+//!   ones.
+//! * [`VectorArena`] stores fixed-dimension vectors contiguously by dense `u32` id, written once
+//!   and read lock-free by concurrent searches.
+//!
+//! Distances follow Weaviate: smaller is closer.
+//!
+//! | metric | distance |
+//! |---|---|
+//! | `cosine` | 1 − a·b on vectors normalised on insert ([`normalize`]) |
+//! | `dot` | −a·b |
+//! | `l2-squared` | Σ(aᵢ−bᵢ)² |
+//! | `manhattan` | Σ\|aᵢ−bᵢ\| |
+//! | `hamming` | number of i with aᵢ ≠ bᵢ |
+//!
+//! ```
+//! use weft_vector::Metric;
+//! let d = Metric::L2Squared.distance_fn();
+//! assert_eq!(d(&[1.0, 2.0], &[3.0, 2.0]), 4.0);
+//! ```
+//!
+//! `unsafe` here is limited to `std::arch` intrinsics (SIMD loads, prefetch) and the arena's
+//! write-once slots; each block states why it is sound.
+
+mod arena;
+mod metric;
+pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+pub use arena::{ArenaError, VectorArena};
+pub use metric::{
+    DistanceFn, Metric, ParseMetricError, SimdLevel, normalize, prefetch, simd_level,
+};

@@ -1,0 +1,292 @@
+//! [`VectorArena`]: write-once vector slots by dense `u32` id, read without locks.
+//!
+//! Slots live in segments that double in size (256, 512, 1024, … slots), so ids up to
+//! `u32::MAX` are addressable, memory grows with the highest id used, and a segment never moves
+//! once allocated: a `&[f32]` handed out stays valid for the arena's lifetime. Each slot has a
+//! state byte (empty → writing → ready); readers see a vector only once it is ready, which the
+//! writer publishes with release ordering after copying it in. A slot is written at most once,
+//! so a published slice is never written again while it can be read.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+const BASE_SHIFT: u32 = 8;
+const SEGMENTS: usize = 33 - BASE_SHIFT as usize;
+
+const EMPTY: u8 = 0;
+const WRITING: u8 = 1;
+const READY: u8 = 2;
+
+/// Why a vector could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArenaError {
+    /// The vector's length differs from the arena's dimension.
+    Dimension {
+        /// The arena's dimension.
+        expected: usize,
+        /// The vector's length.
+        got: usize,
+    },
+    /// The id already holds a vector (slots are write-once).
+    Occupied(u32),
+}
+
+impl fmt::Display for ArenaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArenaError::Dimension { expected, got } => {
+                write!(f, "vector has {got} dimensions, the index has {expected}")
+            }
+            ArenaError::Occupied(id) => write!(f, "id {id} already holds a vector"),
+        }
+    }
+}
+
+impl std::error::Error for ArenaError {}
+
+/// Segment index and offset of `id`: segment k holds ids [2^(k+8) − 256, 2^(k+9) − 256).
+#[inline(always)]
+fn locate(id: u32) -> (usize, usize) {
+    let x = u64::from(id) + (1 << BASE_SHIFT);
+    let high = 63 - x.leading_zeros();
+    ((high - BASE_SHIFT) as usize, (x - (1u64 << high)) as usize)
+}
+
+struct Segment {
+    data: Box<[UnsafeCell<f32>]>,
+    state: Box<[AtomicU8]>,
+}
+
+// SAFETY: `data` is only written by the one thread that moved a slot from EMPTY to WRITING
+// (compare-exchange), and only read after observing READY with acquire ordering, which the
+// writer stores with release ordering after its last write. So no slot is read while written.
+#[expect(
+    unsafe_code,
+    reason = "shared write-once slots behind per-slot state bytes"
+)]
+unsafe impl Sync for Segment {}
+
+impl Segment {
+    #[expect(
+        unsafe_code,
+        reason = "reinterpret a zeroed f32 allocation as UnsafeCell<f32>"
+    )]
+    fn new(slots: usize, dim: usize) -> Segment {
+        // Zeroed allocation: the OS commits pages only as slots are written.
+        let zeroed: Box<[f32]> = vec![0.0f32; slots * dim].into_boxed_slice();
+        let raw = Box::into_raw(zeroed) as *mut [UnsafeCell<f32>];
+        // SAFETY: UnsafeCell<f32> is repr(transparent) over f32, so the allocation's layout
+        // and length are unchanged; ownership passes from the old box to the new one.
+        let data = unsafe { Box::from_raw(raw) };
+        let state = (0..slots).map(|_| AtomicU8::new(EMPTY)).collect();
+        Segment { data, state }
+    }
+}
+
+/// Contiguous storage of fixed-dimension vectors by dense id. See the module docs.
+pub struct VectorArena {
+    dim: usize,
+    segments: Box<[OnceLock<Segment>]>,
+    count: AtomicUsize,
+}
+
+impl fmt::Debug for VectorArena {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VectorArena")
+            .field("dim", &self.dim)
+            .field("len", &self.len())
+            .field("allocated_bytes", &self.allocated_bytes())
+            .finish()
+    }
+}
+
+impl VectorArena {
+    /// An empty arena for vectors of `dim` components (`dim` ≥ 1).
+    pub fn new(dim: usize) -> VectorArena {
+        assert!(dim > 0, "vector dimension must be positive");
+        VectorArena {
+            dim,
+            segments: (0..SEGMENTS).map(|_| OnceLock::new()).collect(),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// The dimension of every vector.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of vectors stored.
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Whether no vector is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn segment(&self, k: usize) -> &Segment {
+        self.segments[k].get_or_init(|| Segment::new(1 << (k + BASE_SHIFT as usize), self.dim))
+    }
+
+    /// Stores `v` under `id`, copying it through `fill` (which receives the zeroed slot and the
+    /// source, e.g. to normalise while copying). Fails if `id` already holds a vector.
+    pub fn insert_with(
+        &self,
+        id: u32,
+        v: &[f32],
+        fill: impl FnOnce(&mut [f32], &[f32]),
+    ) -> Result<(), ArenaError> {
+        if v.len() != self.dim {
+            return Err(ArenaError::Dimension {
+                expected: self.dim,
+                got: v.len(),
+            });
+        }
+        let (k, off) = locate(id);
+        let seg = self.segment(k);
+        if seg.state[off]
+            .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(ArenaError::Occupied(id));
+        }
+        let slot = self.slot_mut(seg, off);
+        fill(slot, v);
+        seg.state[off].store(READY, Ordering::Release);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    #[expect(
+        unsafe_code,
+        reason = "exclusive access to a slot claimed by compare-exchange"
+    )]
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "the caller holds the slot's WRITING claim"
+    )]
+    fn slot_mut<'a>(&'a self, seg: &'a Segment, off: usize) -> &'a mut [f32] {
+        let cells = &seg.data[off * self.dim..(off + 1) * self.dim];
+        let ptr = UnsafeCell::raw_get(cells.as_ptr());
+        // SAFETY: the caller moved this slot from EMPTY to WRITING, so no other thread writes
+        // it, and readers ignore it until READY; the range is inside the segment (bounds
+        // checked by the slice index above).
+        unsafe { std::slice::from_raw_parts_mut(ptr, self.dim) }
+    }
+
+    /// Stores a copy of `v` under `id`.
+    pub fn insert(&self, id: u32, v: &[f32]) -> Result<(), ArenaError> {
+        self.insert_with(id, v, |dst, src| dst.copy_from_slice(src))
+    }
+
+    /// The vector under `id`, if one has been stored.
+    #[inline]
+    #[expect(unsafe_code, reason = "read of a published write-once slot")]
+    pub fn get(&self, id: u32) -> Option<&[f32]> {
+        let (k, off) = locate(id);
+        let seg = self.segments.get(k)?.get()?;
+        if seg.state.get(off)?.load(Ordering::Acquire) != READY {
+            return None;
+        }
+        let cells = &seg.data[off * self.dim..(off + 1) * self.dim];
+        // SAFETY: READY was stored with release ordering after the slot's only write and we
+        // loaded it with acquire ordering; the slot is never written again, so shared reads
+        // for the arena's lifetime are sound. UnsafeCell<f32> has f32's layout.
+        Some(unsafe { std::slice::from_raw_parts(UnsafeCell::raw_get(cells.as_ptr()), self.dim) })
+    }
+
+    /// Whether `id` holds a vector.
+    pub fn contains(&self, id: u32) -> bool {
+        let (k, off) = locate(id);
+        self.segments
+            .get(k)
+            .and_then(OnceLock::get)
+            .is_some_and(|seg| {
+                seg.state
+                    .get(off)
+                    .is_some_and(|s| s.load(Ordering::Acquire) == READY)
+            })
+    }
+
+    /// Hints the CPU to fetch the start of `id`'s vector (no effect if absent).
+    #[inline]
+    pub fn prefetch(&self, id: u32) {
+        let (k, off) = locate(id);
+        if let Some(seg) = self.segments.get(k).and_then(OnceLock::get)
+            && let Some(cell) = seg.data.get(off * self.dim)
+        {
+            crate::prefetch(cell);
+        }
+    }
+
+    /// Bytes reserved for vector data and slot states (pages are committed lazily).
+    pub fn allocated_bytes(&self) -> usize {
+        self.segments
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(|s| s.data.len() * 4 + s.state.len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_is_dense_and_monotone() {
+        assert_eq!(locate(0), (0, 0));
+        assert_eq!(locate(255), (0, 255));
+        assert_eq!(locate(256), (1, 0));
+        assert_eq!(locate(767), (1, 511));
+        assert_eq!(locate(768), (2, 0));
+        assert_eq!(locate(u32::MAX).0, SEGMENTS - 1);
+    }
+
+    #[test]
+    fn write_once_and_read_back() {
+        let a = VectorArena::new(3);
+        assert_eq!(a.get(5), None);
+        a.insert(5, &[1.0, 2.0, 3.0]).unwrap();
+        a.insert(100_000, &[4.0, 5.0, 6.0]).unwrap();
+        assert_eq!(a.get(5), Some(&[1.0, 2.0, 3.0][..]));
+        assert_eq!(a.get(100_000), Some(&[4.0, 5.0, 6.0][..]));
+        assert_eq!(a.insert(5, &[0.0; 3]), Err(ArenaError::Occupied(5)));
+        assert!(matches!(
+            a.insert(6, &[0.0; 2]),
+            Err(ArenaError::Dimension { .. })
+        ));
+        assert_eq!(a.len(), 2);
+        assert!(a.contains(100_000) && !a.contains(6));
+    }
+
+    #[test]
+    fn concurrent_writers_and_readers() {
+        let a = VectorArena::new(4);
+        std::thread::scope(|s| {
+            for t in 0..2u32 {
+                let a = &a;
+                s.spawn(move || {
+                    for i in 0..2000u32 {
+                        let id = i * 2 + t;
+                        a.insert(id, &[id as f32; 4]).unwrap();
+                    }
+                });
+            }
+            s.spawn(|| {
+                for _ in 0..3 {
+                    for id in 0..4000u32 {
+                        if let Some(v) = a.get(id) {
+                            assert_eq!(v, &[id as f32; 4]);
+                        }
+                    }
+                }
+            });
+        });
+        assert_eq!(a.len(), 4000);
+    }
+}
