@@ -45,6 +45,10 @@ pub enum ErrorCode {
     MalformedBody,
     /// The database is still loading (503).
     NotReady,
+    /// The class has no shard of that name (404).
+    ShardNotFound,
+    /// An earlier write failed; the database refuses changes until restarted (500).
+    Poisoned,
 }
 
 impl ErrorCode {
@@ -58,6 +62,8 @@ impl ErrorCode {
             ErrorCode::DataDirLocked => (500, GrpcCode::Internal, true),
             ErrorCode::Io => (500, GrpcCode::Internal, true),
             ErrorCode::CorruptFile => (500, GrpcCode::Internal, true),
+            ErrorCode::ShardNotFound => (404, GrpcCode::NotFound, true),
+            ErrorCode::Poisoned => (500, GrpcCode::Internal, true),
             ErrorCode::MalformedBody => (400, GrpcCode::InvalidArgument, true),
             ErrorCode::NotReady => (503, GrpcCode::Unavailable, true),
         }
@@ -83,7 +89,13 @@ impl WireError {
     /// An error of kind `code` with `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         let (status, grpc, with_body) = code.table();
-        Self { code, status, grpc, with_body, message: message.into() }
+        Self {
+            code,
+            status,
+            grpc,
+            with_body,
+            message: message.into(),
+        }
     }
 
     /// Maps a domain error through the table.
@@ -93,11 +105,13 @@ impl WireError {
                 UserError::Invalid(_) => ErrorCode::InvalidInput,
                 UserError::ClassNotFound(_) => ErrorCode::ClassNotFound,
                 UserError::AlreadyExists(_) => ErrorCode::AlreadyExists,
+                UserError::ShardNotFound { .. } => ErrorCode::ShardNotFound,
                 _ => ErrorCode::InvalidInput,
             },
             DbError::Lock(_) => ErrorCode::DataDirLocked,
             DbError::Io { .. } => ErrorCode::Io,
             DbError::Corrupt { .. } => ErrorCode::CorruptFile,
+            DbError::Poisoned => ErrorCode::Poisoned,
             _ => ErrorCode::Io,
         };
         Self::new(code, chain(err))

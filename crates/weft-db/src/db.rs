@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use weft_io::DirLock;
 
 use crate::error::DbError;
-use crate::schema::{Catalog, ClassDef, PropertyDef, SchemaDefaults, ShardStatus};
+use crate::schema::{Catalog, ClassDef, PropertyDef, SchemaDefaults, ShardState, ShardStatus};
 
 /// Typed options of [`Db::open`]; the binary fills them from flags and environment.
 #[derive(Debug, Clone)]
@@ -43,7 +43,11 @@ impl Db {
     pub fn open(options: DbOptions) -> Result<Self, DbError> {
         let lock = DirLock::acquire(&options.data_path)?;
         let catalog = Catalog::open(&options.data_path, options.schema_defaults.clone())?;
-        Ok(Self { options, catalog, _lock: lock })
+        Ok(Self {
+            options,
+            catalog,
+            _lock: lock,
+        })
     }
 
     /// The data directory.
@@ -89,6 +93,18 @@ impl Db {
     /// Shards of a class with their status.
     pub fn shards(&self, class: &str) -> Result<Vec<ShardStatus>, DbError> {
         self.catalog.shards(class)
+    }
+
+    /// Sets the status of shard `shard` of class `class`, recording `reason` (see
+    /// [`crate::schema::reason`]). Status is runtime state: every shard is READY after open.
+    pub fn set_shard_status(
+        &self,
+        class: &str,
+        shard: &str,
+        status: ShardState,
+        reason: &str,
+    ) -> Result<ShardStatus, DbError> {
+        self.catalog.set_shard_status(class, shard, status, reason)
     }
 
     /// Orderly close: flushes what is pending and releases the directory lock.

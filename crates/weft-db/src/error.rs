@@ -20,9 +20,38 @@ pub enum DbError {
         #[source]
         source: std::io::Error,
     },
-    /// A file failed its magic, version or checksum check.
-    #[error("corrupt file {path}: {detail}")]
-    Corrupt { path: PathBuf, detail: String },
+    /// A file failed its magic, version, checksum or payload check.
+    #[error("corrupt file {path}")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: Corruption,
+    },
+    /// An earlier write failed half-way; the database refuses further changes until it is
+    /// reopened (the on-disk state is only known after a fresh load).
+    #[error("database is poisoned by an earlier write failure; restart the server")]
+    Poisoned,
+}
+
+/// What is wrong with a corrupt file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// Magic, length or checksum mismatch.
+    #[error(transparent)]
+    Envelope(#[from] weft_io::envelope::EnvelopeError),
+    /// The file was written by a newer (or unknown) format version.
+    #[error("unsupported format version {found} (this build reads {supported:?})")]
+    UnsupportedVersion {
+        found: u32,
+        supported: &'static [u32],
+    },
+    /// The checksummed payload does not decode.
+    #[error("payload does not decode")]
+    Payload(#[source] serde_json::Error),
+    /// The payload decodes but breaks an invariant (e.g. two classes with one name).
+    #[error("{0}")]
+    Inconsistent(String),
 }
 
 /// Mistakes in a request. The `Display` text is what the client sees.
@@ -38,4 +67,7 @@ pub enum UserError {
     /// A class with this name (compared case-insensitively) exists already (422).
     #[error("{0}")]
     AlreadyExists(String),
+    /// The class has no shard of that name (404).
+    #[error("shard {shard:?} of class {class:?} not found")]
+    ShardNotFound { class: String, shard: String },
 }

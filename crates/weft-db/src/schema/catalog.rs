@@ -1,53 +1,286 @@
-//! PLACEHOLDER in-memory catalog; replaced by the persisted one.
+//! The catalog: every class with its shards, persisted in `schema.bin`.
+//!
+//! Changes are serialised by a writer mutex. Each change is applied to a copy of the state,
+//! written durably (`weft_io::atomic_write`), and only then published to readers, so a change
+//! is visible exactly when it is acknowledged. Readers never wait for an fsync.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
-use super::{ClassDef, PropertyDef, SchemaDefaults, ShardStatus};
+use super::SchemaDefaults;
+use super::catalog_file::{self, StoredClass};
+use super::class::ClassDef;
+use super::property::PropertyDef;
+use super::shard::{ShardState, ShardStatus, random_shard_name};
+use super::update::merge_update;
+use super::validation::{
+    ReferenceTargets, duplicate_property, uppercase_first, validate_class, validate_property,
+};
+use super::vector_index::VectorSetup;
 use crate::error::{DbError, UserError};
+
+/// One class and its shards.
+#[derive(Debug, Clone)]
+struct ClassEntry {
+    class: ClassDef,
+    shards: Vec<ShardStatus>,
+}
+
+/// The published state: classes in creation order.
+#[derive(Debug, Clone, Default)]
+struct CatalogState {
+    classes: Vec<ClassEntry>,
+}
+
+impl CatalogState {
+    /// Looks a class up as Weaviate's REST handlers do: first letter upper-cased, then exact.
+    fn position(&self, name: &str) -> Option<usize> {
+        let name = uppercase_first(name);
+        self.classes.iter().position(|e| e.class.name == name)
+    }
+
+    fn entry_mut(&mut self, name: &str) -> Result<&mut ClassEntry, UserError> {
+        let index = self
+            .position(name)
+            .ok_or_else(|| UserError::ClassNotFound(name.into()))?;
+        self.classes
+            .get_mut(index)
+            .ok_or_else(|| UserError::ClassNotFound(name.into()))
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.classes.iter().map(|e| e.class.name.as_str()).collect()
+    }
+
+    fn to_stored(&self) -> Vec<StoredClass> {
+        self.classes
+            .iter()
+            .map(|e| StoredClass {
+                class: e.class.clone(),
+                shards: e.shards.iter().map(|s| s.name.clone()).collect(),
+            })
+            .collect()
+    }
+}
 
 /// The set of classes, persisted under the data directory.
 #[derive(Debug)]
 pub struct Catalog {
-    classes: RwLock<Vec<ClassDef>>,
+    dir: PathBuf,
+    defaults: SchemaDefaults,
+    state: RwLock<Arc<CatalogState>>,
+    writer: Mutex<()>,
+    poisoned: AtomicBool,
 }
 
 impl Catalog {
-    pub fn open(_dir: &Path, _defaults: SchemaDefaults) -> Result<Self, DbError> {
-        Ok(Self { classes: RwLock::new(Vec::new()) })
+    /// Removes temp files left by an interrupted write, then loads `dir/schema.bin`.
+    pub fn open(dir: &Path, defaults: SchemaDefaults) -> Result<Self, DbError> {
+        weft_io::remove_stale_temps(dir).map_err(|source| DbError::Io {
+            context: "removing stale temp files",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let classes = catalog_file::load(dir)?
+            .into_iter()
+            .map(|stored| ClassEntry {
+                class: stored.class,
+                shards: stored.shards.into_iter().map(ShardStatus::ready).collect(),
+            })
+            .collect();
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            defaults,
+            state: RwLock::new(Arc::new(CatalogState { classes })),
+            writer: Mutex::new(()),
+            poisoned: AtomicBool::new(false),
+        })
     }
+
+    fn snapshot(&self) -> Arc<CatalogState> {
+        Arc::clone(&self.state.read())
+    }
+
+    /// Every class, in creation order.
     pub fn classes(&self) -> Vec<ClassDef> {
-        self.classes.read().clone()
+        self.snapshot()
+            .classes
+            .iter()
+            .map(|e| e.class.clone())
+            .collect()
     }
+
+    /// The class named `name` (first letter upper-cased, then compared exactly).
     pub fn class(&self, name: &str) -> Option<ClassDef> {
-        self.classes.read().iter().find(|c| c.name == name).cloned()
+        let state = self.snapshot();
+        state
+            .position(name)
+            .and_then(|i| state.classes.get(i))
+            .map(|e| e.class.clone())
     }
-    pub fn create_class(&self, class: ClassDef) -> Result<ClassDef, DbError> {
-        self.classes.write().push(class.clone());
-        Ok(class)
+
+    /// Applies `change` to a copy of the state, persists it when `persist` is set, then
+    /// publishes it. A failed write poisons the catalog.
+    fn change<T>(
+        &self,
+        persist: bool,
+        change: impl FnOnce(&mut CatalogState) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let _writer = self.writer.lock();
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(DbError::Poisoned);
+        }
+        let mut next = CatalogState::clone(&self.snapshot());
+        let out = change(&mut next)?;
+        if persist && let Err(e) = catalog_file::store(&self.dir, next.to_stored()) {
+            self.poisoned.store(true, Ordering::Release);
+            return Err(e);
+        }
+        *self.state.write() = Arc::new(next);
+        Ok(out)
     }
-    pub fn update_class(&self, _name: &str, class: ClassDef) -> Result<ClassDef, DbError> {
-        Ok(class)
+
+    /// Fills the defaults that come from the server's configuration.
+    fn fill_defaults(&self, class: &mut ClassDef) {
+        if let VectorSetup::Legacy {
+            vectorizer: vectorizer @ None,
+            ..
+        } = &mut class.vectors
+        {
+            *vectorizer = Some(self.defaults.vectorizer.clone());
+        }
+        for property in &mut class.properties {
+            property.fill_tokenization(self.defaults.tokenization);
+        }
     }
+
+    /// Validates `class`, fills its defaults, persists it with one new shard and returns it.
+    pub fn create_class(&self, mut class: ClassDef) -> Result<ClassDef, DbError> {
+        self.fill_defaults(&mut class);
+        self.change(true, |state| {
+            validate_class(&mut class, &state.names(), &self.defaults)?;
+            if let Some(existing) = state
+                .classes
+                .iter()
+                .find(|e| e.class.name.eq_ignore_ascii_case(&class.name))
+            {
+                return Err(already_exists(&class.name, &existing.class.name).into());
+            }
+            // Data left by a class of this name whose delete was interrupted is not ours.
+            catalog_file::remove_class_dir(&self.dir, &class.name)?;
+            let shards = vec![ShardStatus::ready(random_shard_name())];
+            state.classes.push(ClassEntry {
+                class: class.clone(),
+                shards,
+            });
+            Ok(class)
+        })
+    }
+
+    /// Replaces the mutable parts of class `name` with those of `class`.
+    pub fn update_class(&self, name: &str, class: ClassDef) -> Result<ClassDef, DbError> {
+        self.change(true, |state| {
+            let names: Vec<String> = state.names().into_iter().map(str::to_string).collect();
+            let entry = state.entry_mut(name)?;
+            let mut merged = merge_update(&entry.class, class)?;
+            self.fill_defaults(&mut merged);
+            let others: Vec<&str> = names.iter().map(String::as_str).collect();
+            validate_class(&mut merged, &others, &self.defaults)?;
+            entry.class = merged.clone();
+            Ok(merged)
+        })
+    }
+
+    /// Deletes class `name` and its data directory; a missing class is not an error.
     pub fn delete_class(&self, name: &str) -> Result<(), DbError> {
-        self.classes.write().retain(|c| c.name != name);
-        Ok(())
+        if self.class(name).is_none() {
+            return Ok(());
+        }
+        let removed = self.change(true, |state| {
+            Ok(state
+                .position(name)
+                .map(|i| state.classes.remove(i).class.name))
+        })?;
+        match removed {
+            Some(stored_name) => catalog_file::remove_class_dir(&self.dir, &stored_name),
+            None => Ok(()),
+        }
     }
-    pub fn add_property(&self, class: &str, p: PropertyDef) -> Result<PropertyDef, DbError> {
-        let mut classes = self.classes.write();
-        let c = classes
-            .iter_mut()
-            .find(|c| c.name == class)
-            .ok_or_else(|| UserError::ClassNotFound(class.to_string()))?;
-        c.properties.push(p.clone());
-        Ok(p)
+
+    /// Adds a property to class `class`.
+    pub fn add_property(
+        &self,
+        class: &str,
+        mut property: PropertyDef,
+    ) -> Result<PropertyDef, DbError> {
+        property.fill_tokenization(self.defaults.tokenization);
+        self.change(true, |state| {
+            let names: Vec<String> = state.names().into_iter().map(str::to_string).collect();
+            let entry = state.entry_mut(class)?;
+            let targets = ReferenceTargets {
+                own: &entry.class.name,
+                existing: names.iter().map(String::as_str).collect(),
+            };
+            validate_property(&mut property, &targets)?;
+            if entry.class.property(&property.name).is_some() {
+                return Err(duplicate_property(&entry.class.name, &property.name).into());
+            }
+            entry.class.properties.push(property.clone());
+            Ok(property)
+        })
     }
+
+    /// Shards of class `class` with their status.
     pub fn shards(&self, class: &str) -> Result<Vec<ShardStatus>, DbError> {
-        self.class(class).ok_or_else(|| UserError::ClassNotFound(class.to_string()))?;
-        Ok(vec![ShardStatus { name: "placeholder".into(), status: "READY".into() }])
+        let state = self.snapshot();
+        let entry = state
+            .position(class)
+            .and_then(|i| state.classes.get(i))
+            .ok_or_else(|| UserError::ClassNotFound(class.to_string()))?;
+        Ok(entry.shards.clone())
     }
+
+    /// Sets the status of one shard. Status is runtime state: it is not persisted and every
+    /// shard starts READY when the database opens (as in Weaviate).
+    pub fn set_shard_status(
+        &self,
+        class: &str,
+        shard: &str,
+        status: ShardState,
+        reason: &str,
+    ) -> Result<ShardStatus, DbError> {
+        self.change(false, |state| {
+            let entry = state.entry_mut(class)?;
+            let class_name = entry.class.name.clone();
+            let target = entry
+                .shards
+                .iter_mut()
+                .find(|s| s.name == shard)
+                .ok_or_else(|| UserError::ShardNotFound {
+                    class: class_name,
+                    shard: shard.to_string(),
+                })?;
+            target.status = status;
+            target.reason = reason.to_string();
+            Ok(target.clone())
+        })
+    }
+
+    /// Nothing is pending: every change was made durable before it was acknowledged.
     pub fn close(&self) -> Result<(), DbError> {
         Ok(())
+    }
+}
+
+fn already_exists(requested: &str, existing: &str) -> UserError {
+    if requested == existing {
+        UserError::AlreadyExists(format!("class name {requested} already exists"))
+    } else {
+        UserError::AlreadyExists(format!(
+            "class name {requested} already exists: found similar class \"{existing}\""
+        ))
     }
 }

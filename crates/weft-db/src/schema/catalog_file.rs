@@ -1,0 +1,141 @@
+//! `schema.bin`: the whole catalog in one checksummed file.
+//!
+//! Format: `docs/format/schema.md`. The file is a `weft_io::envelope` (magic `WEFTSCHM`,
+//! version 1) around a JSON document `{"format_version":1,"classes":[...]}` of the domain
+//! types, with their Rust field names (not the Weaviate wire names). It is only ever replaced
+//! whole through `weft_io::atomic_write`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::class::ClassDef;
+use crate::error::{Corruption, DbError};
+
+/// File name inside the data directory.
+pub const SCHEMA_FILE: &str = "schema.bin";
+/// Envelope magic.
+pub const SCHEMA_MAGIC: [u8; 8] = *b"WEFTSCHM";
+/// Version written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Versions this build reads.
+const READABLE_VERSIONS: &[u32] = &[1];
+
+/// One class as stored: the definition and the names of its shards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredClass {
+    /// The class definition with every default filled.
+    pub class: ClassDef,
+    /// Names of its shards (their status is runtime state and starts READY on open).
+    pub shards: Vec<String>,
+}
+
+/// The payload document.
+#[derive(Debug, Serialize, Deserialize)]
+struct SchemaDocument {
+    format_version: u32,
+    classes: Vec<StoredClass>,
+}
+
+/// The file's full path.
+pub fn schema_path(dir: &Path) -> PathBuf {
+    dir.join(SCHEMA_FILE)
+}
+
+/// Encodes the catalog as the bytes of `schema.bin`.
+pub fn encode(classes: Vec<StoredClass>) -> Result<Vec<u8>, serde_json::Error> {
+    let document = SchemaDocument {
+        format_version: SCHEMA_VERSION,
+        classes,
+    };
+    let payload = serde_json::to_vec(&document)?;
+    Ok(weft_io::envelope::seal(
+        SCHEMA_MAGIC,
+        SCHEMA_VERSION,
+        &payload,
+    ))
+}
+
+/// Decodes the bytes of `schema.bin`.
+pub fn decode(bytes: &[u8]) -> Result<Vec<StoredClass>, Corruption> {
+    let (version, payload) = weft_io::envelope::open(SCHEMA_MAGIC, bytes)?;
+    if !READABLE_VERSIONS.contains(&version) {
+        return Err(Corruption::UnsupportedVersion {
+            found: version,
+            supported: READABLE_VERSIONS,
+        });
+    }
+    let document: SchemaDocument = serde_json::from_slice(payload).map_err(Corruption::Payload)?;
+    if document.format_version != version {
+        return Err(Corruption::Inconsistent(format!(
+            "payload format_version {} differs from envelope version {version}",
+            document.format_version
+        )));
+    }
+    let mut names = std::collections::HashSet::new();
+    for stored in &document.classes {
+        if !names.insert(stored.class.name.to_ascii_lowercase()) {
+            return Err(Corruption::Inconsistent(format!(
+                "class {:?} is stored twice",
+                stored.class.name
+            )));
+        }
+    }
+    Ok(document.classes)
+}
+
+/// Loads `dir/schema.bin`; a missing file is an empty schema, a damaged one an error naming
+/// the file.
+pub fn load(dir: &Path) -> Result<Vec<StoredClass>, DbError> {
+    let path = schema_path(dir);
+    // weft-io has no read helper yet; this is the one direct read of the catalog.
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(DbError::Io {
+                context: "reading schema",
+                path,
+                source,
+            });
+        }
+    };
+    decode(&bytes).map_err(|source| DbError::Corrupt { path, source })
+}
+
+/// Durably replaces `dir/schema.bin`.
+pub fn store(dir: &Path, classes: Vec<StoredClass>) -> Result<(), DbError> {
+    let path = schema_path(dir);
+    let bytes = encode(classes).map_err(|e| DbError::Io {
+        context: "encoding schema",
+        path: path.clone(),
+        source: io::Error::other(e),
+    })?;
+    weft_io::atomic_write(dir, SCHEMA_FILE, &bytes).map_err(|source| DbError::Io {
+        context: "writing schema",
+        path,
+        source,
+    })
+}
+
+/// Directory holding the data of class `name`: `<dir>/<lower-cased name>`.
+pub fn class_dir(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name.to_ascii_lowercase())
+}
+
+/// Removes the data directory of class `name`, if any, and makes the removal durable.
+pub fn remove_class_dir(dir: &Path, name: &str) -> Result<(), DbError> {
+    let path = class_dir(dir, name);
+    let io_err = |source| DbError::Io {
+        context: "removing class data",
+        path: path.clone(),
+        source,
+    };
+    // weft-io has no recursive remove yet; the removal is made durable by `sync_dir`.
+    match std::fs::remove_dir_all(&path) {
+        Ok(()) => weft_io::sync_dir(dir).map_err(io_err),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(e)),
+    }
+}

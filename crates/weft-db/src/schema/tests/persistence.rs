@@ -1,0 +1,269 @@
+//! `schema.bin`: durability, corruption detection, stale temps, class directories.
+
+use std::fs;
+
+use super::*;
+use crate::schema::catalog_file::{self, StoredClass};
+
+/// A class using most of the model, so the round trip covers every field.
+fn rich_class() -> ClassDef {
+    let mut class = class_with(
+        "Rich",
+        vec![
+            PropertyDef {
+                description: "t".into(),
+                ..text("title")
+            },
+            PropertyDef {
+                index_range_filters: true,
+                ..PropertyDef::primitive("n", Primitive::Number)
+            },
+            PropertyDef {
+                nested_properties: vec![text("street")],
+                module_config: Some(serde_json::json!({"m": {"skip": true}})),
+                ..PropertyDef::primitive("addr", Primitive::Object)
+            },
+            PropertyDef::new("self_", DataType::Reference(vec!["Rich".into()])),
+        ],
+    );
+    class.description = "everything".into();
+    class.module_config = Some(serde_json::json!({"generative-openai": {"model": "x"}}));
+    class.inverted_index.bm25 = Bm25Config { k1: 1.3, b: 0.1 };
+    class.inverted_index.stopwords.additions = vec!["zz".into()];
+    let h = hnsw(&mut class);
+    h.distance = Distance::L2Squared;
+    h.sq.enabled = true;
+    class
+}
+
+fn schema_file(dir: &Path) -> std::path::PathBuf {
+    dir.join(SCHEMA_FILE)
+}
+
+fn open_err(dir: &Path) -> DbError {
+    match Db::open(DbOptions::new(dir, "n")) {
+        Ok(_) => panic!("opened a damaged schema"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn classes_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let a = db.create_class(rich_class()).unwrap();
+    let b = db
+        .create_class(ClassDef {
+            vectors: named("v", "none"),
+            ..ClassDef::new("B")
+        })
+        .unwrap();
+    let shards = (db.shards("Rich").unwrap(), db.shards("B").unwrap());
+    db.close().unwrap();
+    let db = open(dir.path());
+    assert_eq!(db.classes(), vec![a, b], "same classes, same order");
+    assert_eq!(
+        (db.shards("Rich").unwrap(), db.shards("B").unwrap()),
+        shards
+    );
+}
+
+#[test]
+fn missing_file_is_an_empty_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(open(dir.path()).classes().is_empty());
+    assert!(!schema_file(dir.path()).exists(), "opening writes nothing");
+}
+
+#[test]
+fn every_flipped_byte_is_detected_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path()).create_class(rich_class()).unwrap();
+    let path = schema_file(dir.path());
+    let good = fs::read(&path).unwrap();
+    let step = (good.len() / 97).max(1);
+    for at in (0..good.len()).step_by(step).chain([good.len() - 1]) {
+        let mut bad = good.clone();
+        bad[at] ^= 0x40;
+        fs::write(&path, &bad).unwrap();
+        let err = open_err(dir.path());
+        assert!(matches!(err, DbError::Corrupt { .. }), "byte {at}: {err:?}");
+        assert!(err.to_string().contains("schema.bin"), "byte {at}: {err}");
+    }
+}
+
+#[test]
+fn truncation_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path()).create_class(rich_class()).unwrap();
+    let path = schema_file(dir.path());
+    let good = fs::read(&path).unwrap();
+    for len in [0, 10, 24, good.len() / 2, good.len() - 1] {
+        fs::write(&path, &good[..len]).unwrap();
+        let err = open_err(dir.path());
+        assert!(
+            matches!(err, DbError::Corrupt { ref path, .. } if path.ends_with(SCHEMA_FILE)),
+            "{len}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn unknown_version_and_bad_payload_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = schema_file(dir.path());
+    fs::write(&path, weft_io::envelope::seal(SCHEMA_MAGIC, 2, b"{}")).unwrap();
+    let err = open_err(dir.path());
+    assert!(
+        matches!(
+            err,
+            DbError::Corrupt {
+                source: Corruption::UnsupportedVersion { found: 2, .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    fs::write(&path, weft_io::envelope::seal(SCHEMA_MAGIC, 1, b"not json")).unwrap();
+    let err = open_err(dir.path());
+    assert!(
+        matches!(
+            err,
+            DbError::Corrupt {
+                source: Corruption::Payload(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let twice = vec![
+        StoredClass {
+            class: ClassDef::new("A"),
+            shards: vec![],
+        },
+        StoredClass {
+            class: ClassDef::new("a"),
+            shards: vec![],
+        },
+    ];
+    fs::write(&path, catalog_file::encode(twice).unwrap()).unwrap();
+    let err = open_err(dir.path());
+    assert!(
+        matches!(
+            err,
+            DbError::Corrupt {
+                source: Corruption::Inconsistent(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn stale_temp_is_ignored_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path())
+        .create_class(ClassDef::new("Kept"))
+        .unwrap();
+    let temp = dir.path().join("schema.bin.tmp");
+    fs::write(&temp, b"half-written garbage").unwrap();
+    let db = open(dir.path());
+    assert_eq!(db.classes().len(), 1);
+    assert!(!temp.exists());
+}
+
+#[test]
+fn delete_removes_class_and_its_directory_durably() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.create_class(ClassDef::new("Gone")).unwrap();
+    let data = class_dir(dir.path(), "Gone");
+    fs::create_dir_all(data.join("shard")).unwrap();
+    fs::write(data.join("shard/file"), b"x").unwrap();
+    db.delete_class("gone").unwrap();
+    assert!(!data.exists());
+    assert!(db.class("Gone").is_none());
+    db.delete_class("Gone").unwrap();
+    db.close().unwrap();
+    assert!(open(dir.path()).classes().is_empty());
+}
+
+#[test]
+fn create_clears_data_left_by_an_interrupted_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = class_dir(dir.path(), "Again");
+    fs::create_dir_all(&stale).unwrap();
+    fs::write(stale.join("old"), b"x").unwrap();
+    open(dir.path())
+        .create_class(ClassDef::new("Again"))
+        .unwrap();
+    assert!(!stale.join("old").exists());
+}
+
+#[test]
+fn a_failed_write_is_not_visible_and_poisons() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.create_class(ClassDef::new("Before")).unwrap();
+    // A directory where the temp file goes makes the write fail.
+    fs::create_dir(dir.path().join("schema.bin.tmp")).unwrap();
+    let err = db.create_class(ClassDef::new("During")).unwrap_err();
+    assert!(matches!(err, DbError::Io { .. }), "{err:?}");
+    assert!(
+        db.class("During").is_none(),
+        "an unacknowledged class is not visible"
+    );
+    fs::remove_dir(dir.path().join("schema.bin.tmp")).unwrap();
+    let err = db.create_class(ClassDef::new("After")).unwrap_err();
+    assert!(matches!(err, DbError::Poisoned), "{err:?}");
+    db.close().unwrap();
+    let names: Vec<String> = open(dir.path())
+        .classes()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["Before"]);
+}
+
+/// Regenerates the golden fixture: `cargo test -p weft-db -- --ignored write_fixture`.
+#[test]
+#[ignore = "regenerates the committed fixture"]
+fn write_fixture() {
+    let classes = vec![StoredClass {
+        class: fixture_class(),
+        shards: vec!["AbCdEf012345".into()],
+    }];
+    let bytes = catalog_file::encode(classes).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/schema/tests/schema-v1.bin");
+    fs::write(path, bytes).unwrap();
+}
+
+fn fixture_class() -> ClassDef {
+    let mut class = rich_class();
+    class.name = "Fixture".into();
+    class.properties[3].data_type = DataType::Reference(vec!["Fixture".into()]);
+    for p in &mut class.properties {
+        p.fill_tokenization(Tokenization::Word);
+    }
+    class.vectors = match class.vectors {
+        VectorSetup::Legacy { index, .. } => VectorSetup::Legacy {
+            vectorizer: Some("none".into()),
+            index,
+        },
+        named @ VectorSetup::Named(_) => named,
+    };
+    class
+}
+
+#[test]
+fn reads_the_version_1_fixture() {
+    let bytes = include_bytes!("schema-v1.bin");
+    let classes = catalog_file::decode(bytes).expect("the v1 fixture decodes");
+    assert_eq!(classes.len(), 1);
+    assert_eq!(classes[0].class, fixture_class());
+    assert_eq!(classes[0].shards, ["AbCdEf012345"]);
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(schema_file(dir.path()), bytes).unwrap();
+    assert_eq!(open(dir.path()).class("Fixture"), Some(fixture_class()));
+}
