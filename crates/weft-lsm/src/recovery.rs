@@ -1,0 +1,492 @@
+//! Opening a shard directory after an orderly close, a crash, a power loss or a copy.
+//!
+//! 1. Remove everything in `tmp/` (unpublished outputs; never the only copy of anything).
+//! 2. Read the bucket files and every segment's footer, properties, index and bloom. A damaged
+//!    file fails the open with its name and offset; nothing is deleted.
+//! 3. F = the newest flush record whose segments are all present (or covered by a compaction
+//!    output). Segments above F are unconfirmed; a segment whose LSN range lies inside a newer
+//!    one (higher generation, or same generation and higher file number) is covered. Both are
+//!    ignored and left for the deferred deletion.
+//! 4. Replay the WAL from F+1 into memtables. A torn tail of the newest file is truncated;
+//!    damage followed by valid records, damage in an older file, or an LSN gap fails the open.
+//!
+//! Nothing is written before step 4's truncation, and nothing durable is ever deleted here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weft_io::Vfs;
+
+use crate::batch::{Strategy, WriteBatch};
+use crate::error::{Error, Result};
+use crate::flush_record::{self, FlushRecord};
+use crate::gc::Gc;
+use crate::options::Options;
+use crate::segment::Segment;
+use crate::shard::{
+    BUCKET_FILE, BUCKET_MAGIC, Bucket, FlushState, LSM_DIR, TMP_DIR, parse_segment_name,
+};
+use crate::wal::format::{HEADER_LEN, scan};
+use crate::wal::{self, WAL_DIR, Wal, WalFile};
+
+/// A torn WAL tail that recovery cut off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Truncation {
+    /// The WAL file (relative to the shard directory).
+    pub file: PathBuf,
+    /// Offset where the torn record started.
+    pub offset: u64,
+    /// Bytes removed.
+    pub bytes: u64,
+}
+
+/// What recovery found and did; the caller logs it (see [`RecoveryReport::warning`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryReport {
+    /// LSN covered by segments (the newest confirmed flush).
+    pub flushed_lsn: u64,
+    /// Next LSN to be assigned.
+    pub next_lsn: u64,
+    /// WAL files read.
+    pub wal_files: usize,
+    /// WAL records replayed into memtables.
+    pub records_replayed: u64,
+    /// Payload bytes replayed.
+    pub bytes_replayed: u64,
+    /// Bytes of WAL read.
+    pub wal_bytes_read: u64,
+    /// A torn tail that was truncated.
+    pub truncated: Option<Truncation>,
+    /// Leftover temp files removed.
+    pub removed_temp_files: Vec<PathBuf>,
+    /// Segments ignored as unconfirmed or covered (kept on disk for the grace period).
+    pub ignored_segments: Vec<PathBuf>,
+    /// Time the whole recovery took.
+    pub duration: Duration,
+}
+
+impl RecoveryReport {
+    /// Whether the shard was not closed in order (records had to be replayed or a tail cut).
+    pub fn unclean(&self) -> bool {
+        self.records_replayed > 0 || self.truncated.is_some()
+    }
+
+    /// A message to log at warning level after an unclean shutdown, `None` after an orderly
+    /// close.
+    pub fn warning(&self) -> Option<String> {
+        if !self.unclean() {
+            return None;
+        }
+        let mut msg = format!(
+            "active write-ahead-log found. Did weft crash prior to this? Recovered {} records \
+             ({} bytes) from {} WAL file(s) in {:.1?}",
+            self.records_replayed, self.bytes_replayed, self.wal_files, self.duration
+        );
+        if let Some(t) = &self.truncated {
+            msg.push_str(&format!(
+                "; truncated a torn tail of {} bytes at offset {} of {}",
+                t.bytes,
+                t.offset,
+                t.file.display()
+            ));
+        }
+        Some(msg)
+    }
+}
+
+pub(crate) struct Recovered {
+    pub(crate) wal: Wal,
+    pub(crate) buckets: BTreeMap<String, Arc<Bucket>>,
+    pub(crate) flush: FlushState,
+    pub(crate) next_file_no: u64,
+    pub(crate) gc: Gc,
+    pub(crate) report: RecoveryReport,
+}
+
+struct Found {
+    strategy: Strategy,
+    segments: Vec<Arc<Segment>>,
+}
+
+pub(crate) fn recover(vfs: Arc<dyn Vfs>, dir: &Path, opts: &Options) -> Result<Recovered> {
+    let started = Instant::now();
+    let mut report = RecoveryReport::default();
+    for sub in [WAL_DIR, LSM_DIR, TMP_DIR, flush_record::DIR] {
+        let d = dir.join(sub);
+        vfs.create_dir_all(&d)
+            .map_err(Error::io("create directory", &d))?;
+    }
+    clean_tmp(vfs.as_ref(), dir, &mut report)?;
+    let gc = Gc::default();
+    let (mut found, max_file_no) = read_buckets(vfs.as_ref(), dir)?;
+    let (flushed, record) = choose_flush(vfs.as_ref(), dir, &found, &gc)?;
+    report.flushed_lsn = flushed;
+    let mut buckets = BTreeMap::new();
+    for (name, f) in std::mem::take(&mut found) {
+        let live = select_segments(dir, &name, f.segments, flushed, &gc, &mut report)?;
+        buckets.insert(name.clone(), Arc::new(Bucket::new(name, f.strategy, live)));
+    }
+    let wal = replay(vfs, dir, opts, flushed, &buckets, &gc, &mut report)?;
+    report.duration = started.elapsed();
+    Ok(Recovered {
+        wal,
+        buckets,
+        flush: FlushState {
+            flushed_lsn: flushed,
+            record,
+        },
+        next_file_no: max_file_no + 1,
+        gc,
+        report,
+    })
+}
+
+fn list(vfs: &dyn Vfs, d: &Path) -> Result<Vec<String>> {
+    vfs.list_dir(d).map_err(Error::io("list directory", d))
+}
+
+fn clean_tmp(vfs: &dyn Vfs, dir: &Path, report: &mut RecoveryReport) -> Result<()> {
+    let tmp = dir.join(TMP_DIR);
+    for name in list(vfs, &tmp)? {
+        let p = tmp.join(&name);
+        if vfs.is_dir(&p).map_err(Error::io("stat", &p))? {
+            continue;
+        }
+        vfs.remove_file(&p)
+            .map_err(Error::io("remove temp file", &p))?;
+        report
+            .removed_temp_files
+            .push(Path::new(TMP_DIR).join(name));
+    }
+    if !report.removed_temp_files.is_empty() {
+        vfs.sync_dir(&tmp)
+            .map_err(Error::io("fsync directory", &tmp))?;
+    }
+    Ok(())
+}
+
+fn read_buckets(vfs: &dyn Vfs, dir: &Path) -> Result<(BTreeMap<String, Found>, u64)> {
+    let lsm = dir.join(LSM_DIR);
+    let mut out = BTreeMap::new();
+    let mut max_file_no = 0;
+    for name in list(vfs, &lsm)? {
+        let bdir = lsm.join(&name);
+        if !vfs.is_dir(&bdir).map_err(Error::io("stat", &bdir))? {
+            continue;
+        }
+        let names = list(vfs, &bdir)?;
+        let seg_names: Vec<(u64, &String)> = names
+            .iter()
+            .filter_map(|n| parse_segment_name(n).map(|no| (no, n)))
+            .collect();
+        let bfile = bdir.join(BUCKET_FILE);
+        if !names.iter().any(|n| n == BUCKET_FILE) {
+            if seg_names.is_empty() {
+                continue; // declaration interrupted before it was published
+            }
+            return Err(Error::Missing {
+                dir: dir.to_path_buf(),
+                reason: format!("{} is missing", bfile.display()),
+            });
+        }
+        let bytes = vfs.read_all(&bfile).map_err(Error::io("read", &bfile))?;
+        let strategy = decode_bucket_file(&bytes, &name)
+            .map_err(|reason| Error::corrupt(&bfile, 0, reason))?;
+        let mut segments = Vec::new();
+        for (no, seg_name) in seg_names {
+            max_file_no = max_file_no.max(no);
+            let path = bdir.join(seg_name);
+            let rel = Path::new(LSM_DIR).join(&name).join(seg_name);
+            let seg = Segment::open(vfs, &path, rel)?;
+            if seg.file_no() != no || seg.header.strategy != strategy {
+                return Err(Error::corrupt(
+                    &path,
+                    0,
+                    "segment header does not match its name or bucket",
+                ));
+            }
+            segments.push(Arc::new(seg));
+        }
+        out.insert(name, Found { strategy, segments });
+    }
+    Ok((out, max_file_no))
+}
+
+fn decode_bucket_file(bytes: &[u8], name: &str) -> Result<Strategy, String> {
+    let (_, payload) = weft_io::envelope::open(BUCKET_MAGIC, bytes).map_err(|e| e.to_string())?;
+    let (code, stored_name) = payload.split_at_checked(2).ok_or("bucket file too short")?;
+    if stored_name != name.as_bytes() {
+        return Err("bucket file names another bucket".into());
+    }
+    Strategy::from_code(u16::from_le_bytes([code[0], code[1]]))
+        .ok_or_else(|| "unknown strategy".into())
+}
+
+/// The newest flush record whose segments are present or covered; older records and records
+/// that could not be confirmed are left for deletion (the WAL still covers them).
+fn choose_flush(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    found: &BTreeMap<String, Found>,
+    gc: &Gc,
+) -> Result<(u64, Option<PathBuf>)> {
+    let fdir = dir.join(flush_record::DIR);
+    let mut records: Vec<(u64, String)> = list(vfs, &fdir)?
+        .into_iter()
+        .filter_map(|n| flush_record::parse_file_name(&n).map(|l| (l, n)))
+        .collect();
+    records.sort();
+    let mut chosen: Option<(u64, PathBuf)> = None;
+    for (lsn, name) in records.into_iter().rev() {
+        let rel = Path::new(flush_record::DIR).join(&name);
+        if chosen.is_some() {
+            gc.mark(rel, None);
+            continue;
+        }
+        let path = dir.join(&rel);
+        let bytes = vfs.read_all(&path).map_err(Error::io("read", &path))?;
+        let rec = FlushRecord::decode(&bytes).map_err(|reason| Error::corrupt(&path, 0, reason))?;
+        if rec.lsn != lsn {
+            return Err(Error::corrupt(
+                &path,
+                0,
+                "flush record LSN does not match its name",
+            ));
+        }
+        let confirmed = rec.segments.iter().all(|s| {
+            found.get(&s.bucket).is_some_and(|f| {
+                f.segments
+                    .iter()
+                    .any(|g| g.props.lsn_lo <= s.lsn_lo && s.lsn_hi <= g.props.lsn_hi)
+            })
+        });
+        if confirmed {
+            chosen = Some((lsn, rel));
+        } else {
+            gc.mark(rel, None);
+        }
+    }
+    Ok(chosen.map_or((0, None), |(l, r)| (l, Some(r))))
+}
+
+/// The live segments of a bucket, oldest first.
+fn select_segments(
+    dir: &Path,
+    bucket: &str,
+    segments: Vec<Arc<Segment>>,
+    flushed: u64,
+    gc: &Gc,
+    report: &mut RecoveryReport,
+) -> Result<Vec<Arc<Segment>>> {
+    let (confirmed, above): (Vec<_>, Vec<_>) = segments
+        .into_iter()
+        .partition(|s| s.props.lsn_hi <= flushed);
+    let rank = |s: &Segment| (s.generation(), s.file_no());
+    let mut live = Vec::new();
+    let mut ignored = above;
+    for s in &confirmed {
+        let covered = confirmed.iter().any(|t| {
+            !Arc::ptr_eq(s, t)
+                && t.props.lsn_lo <= s.props.lsn_lo
+                && s.props.lsn_hi <= t.props.lsn_hi
+                && rank(t) > rank(s)
+        });
+        if covered {
+            ignored.push(Arc::clone(s))
+        } else {
+            live.push(Arc::clone(s))
+        }
+    }
+    live.sort_by_key(|s| (s.props.lsn_lo, s.props.lsn_hi));
+    for pair in live.windows(2) {
+        if let [a, b] = pair {
+            if a.props.lsn_hi > b.props.lsn_lo {
+                return Err(Error::Missing {
+                    dir: dir.to_path_buf(),
+                    reason: format!(
+                        "segments {} and {} of bucket {bucket} overlap partially",
+                        a.rel.display(),
+                        b.rel.display()
+                    ),
+                });
+            }
+        }
+    }
+    for s in ignored {
+        report.ignored_segments.push(s.rel.clone());
+        gc.mark(s.rel.clone(), None);
+    }
+    Ok(live)
+}
+
+fn replay(
+    vfs: Arc<dyn Vfs>,
+    dir: &Path,
+    opts: &Options,
+    flushed: u64,
+    buckets: &BTreeMap<String, Arc<Bucket>>,
+    gc: &Gc,
+    report: &mut RecoveryReport,
+) -> Result<Wal> {
+    let wdir = dir.join(WAL_DIR);
+    let mut names: Vec<(u64, String)> = list(vfs.as_ref(), &wdir)?
+        .into_iter()
+        .filter_map(|n| wal::parse_file_name(&n).map(|l| (l, n)))
+        .collect();
+    names.sort();
+    report.wal_files = names.len();
+    let mut files: Vec<WalFile> = Vec::new();
+    // Next LSN expected after the records seen so far.
+    let mut expect: Option<u64> = None;
+    let mut active: Option<(u32, PathBuf)> = None;
+    let count = names.len();
+    for (i, (first_lsn, name)) in names.into_iter().enumerate() {
+        let is_last = i + 1 == count;
+        let rel = Path::new(WAL_DIR).join(&name);
+        let path = dir.join(&rel);
+        let bytes = vfs.read_all(&path).map_err(Error::io("read WAL", &path))?;
+        report.wal_bytes_read += bytes.len() as u64;
+        let s = match scan(&bytes, opts.max_record_bytes) {
+            Ok(s) => s,
+            Err(_)
+                if is_last
+                    && bytes.len() <= HEADER_LEN
+                    && first_lsn == expect.unwrap_or(flushed + 1).max(flushed + 1) =>
+            {
+                // Created but its header never became durable: it holds no record. The new
+                // active file created below has the same name and replaces it.
+                continue;
+            }
+            Err((off, reason)) => return Err(Error::corrupt(&path, off, reason)),
+        };
+        if s.header.first_lsn != first_lsn {
+            return Err(Error::corrupt(
+                &path,
+                16,
+                "WAL header LSN does not match the file name",
+            ));
+        }
+        match expect {
+            None if first_lsn > flushed + 1 => {
+                return Err(Error::Missing {
+                    dir: dir.to_path_buf(),
+                    reason: format!(
+                        "WAL records {}..{} are missing (segments cover up to {flushed}, the oldest WAL file {} starts at {first_lsn})",
+                        flushed + 1,
+                        first_lsn - 1,
+                        rel.display()
+                    ),
+                });
+            }
+            Some(e) if e != first_lsn => {
+                return Err(Error::Missing {
+                    dir: dir.to_path_buf(),
+                    reason: format!(
+                        "WAL gap: expected LSN {e}, {} starts at {first_lsn}",
+                        rel.display()
+                    ),
+                });
+            }
+            _ => {}
+        }
+        if let Some(d) = &s.damage {
+            if d.followed_by_valid || !is_last {
+                let why = if d.followed_by_valid {
+                    "followed by valid records"
+                } else {
+                    "in a sealed WAL file"
+                };
+                return Err(Error::corrupt(
+                    &path,
+                    d.offset as u64,
+                    format!("{} {why}", d.reason),
+                ));
+            }
+        }
+        for r in &s.records {
+            if r.lsn <= flushed {
+                continue;
+            }
+            let payload = bytes.get(r.payload.0..r.payload.1).unwrap_or_default();
+            let at = r.payload.0 as u64;
+            let batch = WriteBatch::decode(payload).map_err(|e| {
+                Error::corrupt(
+                    &path,
+                    at + e.offset as u64,
+                    format!("WAL record {}: {}", r.lsn, e.reason),
+                )
+            })?;
+            for op in &batch.ops {
+                let b = buckets.get(&op.bucket).ok_or_else(|| {
+                    Error::corrupt(
+                        &path,
+                        at,
+                        format!(
+                            "WAL record {} references undeclared bucket {:?}",
+                            r.lsn, op.bucket
+                        ),
+                    )
+                })?;
+                if b.strategy != op.kind.strategy() {
+                    return Err(Error::corrupt(
+                        &path,
+                        at,
+                        format!(
+                            "WAL record {} does not fit bucket {:?}'s strategy {}",
+                            r.lsn, op.bucket, b.strategy
+                        ),
+                    ));
+                }
+                b.view.read().active.apply(&op.key, &op.kind);
+            }
+            report.records_replayed += 1;
+            report.bytes_replayed += payload.len() as u64;
+        }
+        let next = first_lsn + s.records.len() as u64;
+        if let Some(d) = &s.damage {
+            let cut = bytes.len() - s.valid_end;
+            vfs.truncate_and_sync(&path, s.valid_end as u64)
+                .map_err(Error::io("truncate WAL", &path))?;
+            report.truncated = Some(Truncation {
+                file: rel.clone(),
+                offset: d.offset as u64,
+                bytes: cut as u64,
+            });
+        }
+        if is_last && next > flushed {
+            active = Some((s.header.salt, path.clone()));
+        } else if next <= flushed + 1 && !is_last {
+            gc.mark(rel.clone(), None);
+        }
+        files.push(WalFile { first_lsn, rel });
+        expect = Some(next);
+    }
+    let next_lsn = expect.map_or(flushed + 1, |e| e.max(flushed + 1));
+    report.next_lsn = next_lsn;
+    let (file, salt) = match active {
+        Some((salt, path)) => (
+            vfs.open_append(&path)
+                .map_err(Error::io("open WAL", &path))?,
+            salt,
+        ),
+        None => {
+            // No usable WAL tail, or the WAL ends at or below the flushed LSN (e.g. a copy):
+            // start a new file at the next LSN.
+            if next_lsn == flushed + 1 {
+                for f in &files {
+                    gc.mark(f.rel.clone(), None);
+                }
+                files.clear();
+            }
+            let salt = wal::random_u32();
+            let (file, wf) = Wal::create_file(vfs.as_ref(), dir, next_lsn, salt)?;
+            files.push(wf);
+            (file, salt)
+        }
+    };
+    Ok(Wal::new(vfs, dir, opts.sync, file, salt, next_lsn, files))
+}

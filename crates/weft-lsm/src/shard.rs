@@ -1,0 +1,891 @@
+//! The shard handle: buckets, writes, reads, flush, close, pins.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use roaring::RoaringTreemap;
+use weft_io::vfs::DirGuard;
+use weft_io::{StdFs, Vfs};
+
+use crate::batch::{Strategy, WriteBatch};
+use crate::entry::{Entry, Value};
+use crate::error::{Error, Result};
+use crate::flush_record::{self, FlushRecord, FlushedSegment};
+use crate::gc::Gc;
+use crate::memtable::Memtable;
+use crate::merge::MergeIter;
+use crate::options::{Options, SyncPolicy};
+use crate::recovery::{self, RecoveryReport};
+use crate::segment::{Segment, SegmentSpec, SegmentWriter};
+use crate::wal::Wal;
+
+pub(crate) const LSM_DIR: &str = "lsm";
+pub(crate) const TMP_DIR: &str = "tmp";
+pub(crate) const BUCKET_FILE: &str = "BUCKET";
+pub(crate) const BUCKET_MAGIC: [u8; 8] = *b"WEFTBKT\0";
+
+pub(crate) fn segment_name(file_no: u64) -> String {
+    format!("{file_no:016x}.seg")
+}
+
+pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
+    let hex = name.strip_suffix(".seg")?;
+    if hex.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// What readers see of a bucket: the active memtable, frozen memtables waiting for their
+/// segment, and the installed segments (both oldest first). Replaced as a whole (copy on
+/// write), so readers never wait for flushes or compactions.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct View {
+    pub(crate) active: Arc<Memtable>,
+    pub(crate) frozen: Vec<Arc<Memtable>>,
+    pub(crate) segments: Vec<Arc<Segment>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Bucket {
+    pub(crate) name: String,
+    pub(crate) strategy: Strategy,
+    pub(crate) view: RwLock<Arc<View>>,
+}
+
+impl Bucket {
+    pub(crate) fn new(name: String, strategy: Strategy, segments: Vec<Arc<Segment>>) -> Self {
+        let view = View {
+            segments,
+            ..View::default()
+        };
+        Self {
+            name,
+            strategy,
+            view: RwLock::new(Arc::new(view)),
+        }
+    }
+
+    fn snapshot(&self) -> Arc<View> {
+        Arc::clone(&self.view.read())
+    }
+
+    fn rel_dir(&self) -> PathBuf {
+        Path::new(LSM_DIR).join(&self.name)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FlushState {
+    pub(crate) flushed_lsn: u64,
+    pub(crate) record: Option<PathBuf>,
+}
+
+#[derive(Debug, Default)]
+struct Signal {
+    stop: bool,
+    flush_wanted: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) vfs: Arc<dyn Vfs>,
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) wal: Wal,
+    pub(crate) buckets: RwLock<BTreeMap<String, Arc<Bucket>>>,
+    pub(crate) flush: Mutex<FlushState>,
+    pub(crate) compaction: Mutex<()>,
+    pub(crate) next_file_no: AtomicU64,
+    pub(crate) gc: Gc,
+    pub(crate) mem_bytes: AtomicU64,
+    pub(crate) dirty_since: Mutex<Option<Instant>>,
+    pub(crate) closed: AtomicBool,
+    pub(crate) report: RecoveryReport,
+    signal: Mutex<Signal>,
+    wake: Condvar,
+    _lock: Box<dyn DirGuard>,
+}
+
+/// A shard: one WAL, many buckets. See the crate docs for an example.
+#[derive(Debug)]
+pub struct Shard {
+    inner: Arc<Inner>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A pin on a set of files: none of them is deleted while the pin lives. Paths are relative to
+/// the shard directory. Dropping the pin releases it.
+#[derive(Debug)]
+pub struct Pin {
+    inner: Arc<Inner>,
+    id: u64,
+    files: Vec<PathBuf>,
+    lsn: u64,
+}
+
+impl Pin {
+    /// The pinned files, relative to the shard directory: everything needed to recover the
+    /// shard up to [`Pin::lsn`].
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// The last LSN durable when the pin was taken.
+    pub fn lsn(&self) -> u64 {
+        self.lsn
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        self.inner.gc.unpin(self.id);
+    }
+}
+
+/// Durably publishes `bytes` at `final_path` via a temp file in the shard's `tmp/`.
+pub(crate) fn publish(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    tmp_name: &str,
+    final_path: &Path,
+    bytes: &[u8],
+) -> Result<()> {
+    let tmp = dir.join(TMP_DIR).join(tmp_name);
+    let mut f = vfs.create(&tmp).map_err(Error::io("create", &tmp))?;
+    f.write_all(bytes).map_err(Error::io("write", &tmp))?;
+    f.sync_data().map_err(Error::io("fsync", &tmp))?;
+    drop(f);
+    vfs.rename(&tmp, final_path)
+        .map_err(Error::io("rename", final_path))?;
+    let parent = final_path.parent().unwrap_or(dir);
+    vfs.sync_dir(parent)
+        .map_err(Error::io("fsync directory", parent))
+}
+
+fn valid_bucket_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+impl Shard {
+    /// Opens (creating if needed) the shard in `dir` on the real file system, recovering from
+    /// whatever a crash, power loss or copy left there.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Shard> {
+        Self::open_with_vfs(Arc::new(StdFs), dir, opts)
+    }
+
+    /// Opens the shard through a given [`Vfs`] (tests use a crash-simulating one).
+    pub fn open_with_vfs(vfs: Arc<dyn Vfs>, dir: impl AsRef<Path>, opts: Options) -> Result<Shard> {
+        let dir = dir.as_ref().to_path_buf();
+        vfs.create_dir_all(&dir)
+            .map_err(Error::io("create directory", &dir))?;
+        let lock = vfs
+            .lock_dir(&dir)
+            .map_err(Error::io("lock shard directory", &dir))?;
+        let rec = recovery::recover(Arc::clone(&vfs), &dir, &opts)?;
+        let inner = Arc::new(Inner {
+            vfs,
+            dir,
+            wal: rec.wal,
+            buckets: RwLock::new(rec.buckets),
+            flush: Mutex::new(rec.flush),
+            compaction: Mutex::new(()),
+            next_file_no: AtomicU64::new(rec.next_file_no),
+            gc: rec.gc,
+            mem_bytes: AtomicU64::new(rec.report.bytes_replayed),
+            dirty_since: Mutex::new((rec.report.records_replayed > 0).then(Instant::now)),
+            closed: AtomicBool::new(false),
+            report: rec.report,
+            signal: Mutex::new(Signal::default()),
+            wake: Condvar::new(),
+            _lock: lock,
+            opts,
+        });
+        let shard = Shard {
+            inner,
+            workers: Mutex::new(Vec::new()),
+        };
+        if shard.inner.opts.background {
+            shard.spawn_workers();
+        }
+        Ok(shard)
+    }
+
+    fn spawn_workers(&self) {
+        let mut workers = self.workers.lock();
+        let inner = Arc::clone(&self.inner);
+        workers.push(std::thread::spawn(move || inner.flush_loop()));
+        let inner = Arc::clone(&self.inner);
+        workers.push(std::thread::spawn(move || inner.compaction_loop()));
+    }
+
+    fn stop_workers(&self) {
+        self.inner.signal.lock().stop = true;
+        self.inner.wake.notify_all();
+        for w in self.workers.lock().drain(..) {
+            let _ = w.join();
+        }
+    }
+
+    /// What recovery found and did when the shard was opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.report
+    }
+
+    /// The shard directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Declares a bucket (idempotent). Fails if it exists with another strategy.
+    pub fn declare_bucket(&self, name: &str, strategy: Strategy) -> Result<()> {
+        self.inner.declare_bucket(name, strategy)
+    }
+
+    /// Declared buckets and their strategies.
+    pub fn buckets(&self) -> Vec<(String, Strategy)> {
+        self.inner
+            .buckets
+            .read()
+            .values()
+            .map(|b| (b.name.clone(), b.strategy))
+            .collect()
+    }
+
+    /// Applies `batch` atomically and returns its LSN once it is durable per the sync policy.
+    pub fn write(&self, batch: &WriteBatch) -> Result<u64> {
+        self.inner.write(batch)
+    }
+
+    /// The LSN of the last write applied (durable or not).
+    pub fn last_lsn(&self) -> u64 {
+        self.inner.wal.lock_append().next_lsn - 1
+    }
+
+    /// The highest LSN known durable (`fdatasync`ed). A derived index (HNSW) can persist this
+    /// as its watermark and replay from it.
+    pub fn durable_lsn(&self) -> u64 {
+        self.inner.wal.durable_lsn()
+    }
+
+    /// Whether an I/O failure poisoned the shard (writes are refused until it is reopened).
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.wal.is_poisoned()
+    }
+
+    /// The LSN up to which all buckets are in segments.
+    pub fn flushed_lsn(&self) -> u64 {
+        self.inner.flush.lock().flushed_lsn
+    }
+
+    /// Replace bucket: the value of `key`.
+    pub fn get(&self, bucket: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let (_, view) = self.inner.view(bucket, Strategy::Replace)?;
+        match lookup(&view, key)? {
+            Some(Entry::Value { value, .. }) => Ok(Some(value)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Replace bucket: the (primary key, value) whose secondary key number `pos` is `skey`.
+    pub fn get_by_secondary(
+        &self,
+        bucket: &str,
+        pos: usize,
+        skey: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let (_, view) = self.inner.view(bucket, Strategy::Replace)?;
+        let mut candidates = Vec::new();
+        candidates.push(view.active.secondary(pos, skey));
+        candidates.extend(view.frozen.iter().rev().map(|m| m.secondary(pos, skey)));
+        for seg in view.segments.iter().rev() {
+            candidates.push(seg.secondary(pos, skey)?);
+        }
+        let mut seen = BTreeSet::new();
+        for pkey in candidates.into_iter().flatten() {
+            if !seen.insert(pkey.clone()) {
+                continue;
+            }
+            if let Some(Entry::Value { value, secondary }) = lookup(&view, &pkey)? {
+                if secondary.get(pos).is_some_and(|s| s == skey) {
+                    return Ok(Some((pkey, value)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Set bucket: the members of the set at `key`, sorted.
+    pub fn set_get(&self, bucket: &str, key: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let (_, view) = self.inner.view(bucket, Strategy::Set)?;
+        match lookup(&view, key)?.and_then(|e| e.resolve(true)) {
+            Some(Value::Set(s)) => Ok(s),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Map bucket: the map at `key`.
+    pub fn map_get(&self, bucket: &str, key: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+        let (_, view) = self.inner.view(bucket, Strategy::Map)?;
+        match lookup(&view, key)?.and_then(|e| e.resolve(false)) {
+            Some(Value::Map(m)) => Ok(m),
+            _ => Ok(BTreeMap::new()),
+        }
+    }
+
+    /// Roaring-set bucket: the bitmap at `key` (layers merged on read).
+    pub fn roaring_get(&self, bucket: &str, key: &[u8]) -> Result<RoaringTreemap> {
+        let (_, view) = self.inner.view(bucket, Strategy::RoaringSet)?;
+        match lookup(&view, key)?.and_then(|e| e.resolve(false)) {
+            Some(Value::Bitmap(b)) => Ok(b),
+            _ => Ok(RoaringTreemap::new()),
+        }
+    }
+
+    /// Keys in `(lo, hi)` with their resolved values, in key order, at most `limit`.
+    pub fn scan(
+        &self,
+        bucket: &str,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Value)>> {
+        let b = self.inner.bucket(bucket)?;
+        let view = b.snapshot();
+        let is_set = b.strategy == Strategy::Set;
+        let mut out = Vec::new();
+        if limit == 0 || crate::range_is_empty(lo, hi) {
+            return Ok(out);
+        }
+        for item in MergeIter::over_view(&view, lo, hi) {
+            let (key, entries) = item?;
+            let merged = entries.into_iter().reduce(Entry::merge);
+            if let Some(v) = merged.and_then(|e| e.resolve(is_set)) {
+                out.push((key, v));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keys starting with `prefix`, at most `limit`.
+    pub fn prefix_scan(
+        &self,
+        bucket: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Value)>> {
+        let upper = prefix_upper_bound(prefix);
+        let hi = upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        self.scan(bucket, Bound::Included(prefix), hi, limit)
+    }
+
+    /// Flushes every non-empty memtable to a segment (shard-wide, at one LSN).
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.flush_now()
+    }
+
+    /// Compacts every bucket down to one segment. Background compaction does smaller steps.
+    pub fn compact(&self) -> Result<()> {
+        self.inner.check_open()?;
+        let buckets: Vec<_> = self.inner.buckets.read().values().cloned().collect();
+        for b in buckets {
+            self.inner.compact_bucket(&b, true)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes obsolete files whose grace period passed and that no reader or pin holds;
+    /// returns their paths (relative). The background thread does this periodically.
+    pub fn collect_garbage(&self) -> Vec<PathBuf> {
+        self.inner.gc.collect(
+            self.inner.vfs.as_ref(),
+            &self.inner.dir,
+            self.inner.opts.file_deletion_grace,
+        )
+    }
+
+    /// Obsolete files waiting for deletion (relative paths).
+    pub fn pending_deletions(&self) -> Vec<PathBuf> {
+        self.inner.gc.pending()
+    }
+
+    /// Pins the live file set: WAL files, segments, the newest flush record and the bucket
+    /// files. Copying exactly these files (the WAL ones last) gives a recoverable shard with
+    /// every write durable before the pin. Backups hard-link them.
+    pub fn pin(&self) -> Result<Pin> {
+        self.inner.check_open()?;
+        let lsn = self.durable_lsn();
+        let mut files = BTreeSet::new();
+        // Hold the flush lock so no flush installs or retires files while we list them.
+        let fs = self.inner.flush.lock();
+        if let Some(rec) = &fs.record {
+            files.insert(rec.clone());
+        }
+        for b in self.inner.buckets.read().values() {
+            files.insert(b.rel_dir().join(BUCKET_FILE));
+            for s in &b.snapshot().segments {
+                files.insert(s.rel.clone());
+            }
+        }
+        files.extend(self.inner.wal.files());
+        let id = self.inner.gc.pin(files.clone());
+        drop(fs);
+        Ok(Pin {
+            inner: Arc::clone(&self.inner),
+            id,
+            files: files.into_iter().collect(),
+            lsn,
+        })
+    }
+
+    /// Orderly close: stops background work, flushes memtables, syncs. The next open replays
+    /// nothing.
+    pub fn close(self) -> Result<()> {
+        self.stop_workers();
+        self.inner.check_open()?;
+        self.inner.flush_now()?;
+        self.inner.wal.sync_now()?;
+        self.inner.closed.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Drop for Shard {
+    fn drop(&mut self) {
+        self.stop_workers();
+        if !self.inner.closed.swap(true, Ordering::AcqRel) {
+            // Not an orderly close: make what was written durable; the next open replays it.
+            let _ = self.inner.wal.sync_now();
+        }
+    }
+}
+
+fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut up = prefix.to_vec();
+    while let Some(last) = up.pop() {
+        if last < 0xff {
+            up.push(last + 1);
+            return Some(up);
+        }
+    }
+    None
+}
+
+/// The merged entry of `key` across the layers of a view (newest layers first, stopping at a
+/// replace value or tombstone).
+fn lookup(view: &View, key: &[u8]) -> Result<Option<Entry>> {
+    let mut stack = Vec::new();
+    let mems = std::iter::once(&view.active).chain(view.frozen.iter().rev());
+    for m in mems {
+        if let Some(e) = m.get(key) {
+            let fin = e.is_final();
+            stack.push(e);
+            if fin {
+                return Ok(stack.into_iter().rev().reduce(Entry::merge));
+            }
+        }
+    }
+    for s in view.segments.iter().rev() {
+        if let Some(e) = s.get(key)? {
+            let fin = e.is_final();
+            stack.push(e);
+            if fin {
+                break;
+            }
+        }
+    }
+    Ok(stack.into_iter().rev().reduce(Entry::merge))
+}
+
+impl Inner {
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    fn bucket(&self, name: &str) -> Result<Arc<Bucket>> {
+        self.buckets
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownBucket(name.to_string()))
+    }
+
+    fn view(&self, name: &str, strategy: Strategy) -> Result<(Arc<Bucket>, Arc<View>)> {
+        let b = self.bucket(name)?;
+        if b.strategy != strategy {
+            return Err(Error::StrategyMismatch {
+                bucket: name.to_string(),
+                expected: strategy,
+                actual: b.strategy,
+            });
+        }
+        let v = b.snapshot();
+        Ok((b, v))
+    }
+
+    fn declare_bucket(&self, name: &str, strategy: Strategy) -> Result<()> {
+        if !valid_bucket_name(name) {
+            return Err(Error::InvalidBucketName(name.to_string()));
+        }
+        let mut buckets = self.buckets.write();
+        if let Some(b) = buckets.get(name) {
+            if b.strategy != strategy {
+                return Err(Error::StrategyMismatch {
+                    bucket: name.to_string(),
+                    expected: strategy,
+                    actual: b.strategy,
+                });
+            }
+            return Ok(());
+        }
+        self.wal.check_poison()?;
+        let lsm = self.dir.join(LSM_DIR);
+        let bdir = lsm.join(name);
+        self.vfs
+            .create_dir_all(&bdir)
+            .map_err(Error::io("create directory", &bdir))?;
+        self.vfs
+            .sync_dir(&lsm)
+            .map_err(Error::io("fsync directory", &lsm))?;
+        let mut payload = strategy.code().to_le_bytes().to_vec();
+        payload.extend_from_slice(name.as_bytes());
+        let bytes = weft_io::envelope::seal(BUCKET_MAGIC, 1, &payload);
+        publish(
+            self.vfs.as_ref(),
+            &self.dir,
+            &format!("{name}.bucket"),
+            &bdir.join(BUCKET_FILE),
+            &bytes,
+        )?;
+        buckets.insert(
+            name.to_string(),
+            Arc::new(Bucket::new(name.to_string(), strategy, Vec::new())),
+        );
+        Ok(())
+    }
+
+    fn write(&self, batch: &WriteBatch) -> Result<u64> {
+        self.check_open()?;
+        self.wal.check_poison()?;
+        if batch.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        let targets = {
+            let buckets = self.buckets.read();
+            let mut targets = Vec::with_capacity(batch.ops.len());
+            for op in &batch.ops {
+                let b = buckets
+                    .get(&op.bucket)
+                    .ok_or_else(|| Error::UnknownBucket(op.bucket.clone()))?;
+                let need = op.kind.strategy();
+                if b.strategy != need {
+                    return Err(Error::StrategyMismatch {
+                        bucket: op.bucket.clone(),
+                        expected: need,
+                        actual: b.strategy,
+                    });
+                }
+                targets.push(Arc::clone(b));
+            }
+            targets
+        };
+        let mut payload = Vec::with_capacity(64);
+        batch.encode(&mut payload);
+        if payload.len() > self.opts.max_record_bytes {
+            return Err(Error::TooLarge {
+                size: payload.len(),
+                max: self.opts.max_record_bytes,
+            });
+        }
+        let lsn = {
+            let mut a = self.wal.lock_append();
+            self.wal.check_poison()?;
+            let lsn = a.append(&payload);
+            for (op, b) in batch.ops.iter().zip(&targets) {
+                b.view.read().active.apply(&op.key, &op.kind);
+            }
+            lsn
+        };
+        {
+            let mut d = self.dirty_since.lock();
+            if d.is_none() {
+                *d = Some(Instant::now());
+            }
+        }
+        let total = self
+            .mem_bytes
+            .fetch_add(payload.len() as u64, Ordering::Relaxed)
+            + payload.len() as u64;
+        self.wal.commit(lsn)?;
+        if total >= self.opts.memtable_max_bytes && self.opts.background {
+            self.signal.lock().flush_wanted = true;
+            self.wake.notify_all();
+        }
+        Ok(lsn)
+    }
+
+    pub(crate) fn flush_now(&self) -> Result<()> {
+        let mut fs = self.flush.lock();
+        self.wal.check_poison()?;
+        let buckets: Vec<Arc<Bucket>> = self.buckets.read().values().cloned().collect();
+        let mut frozen: Vec<(Arc<Bucket>, Arc<Memtable>)> = Vec::new();
+        let switched = self.wal.switch(|_| {
+            for b in &buckets {
+                let mut v = b.view.write();
+                if v.active.is_empty() {
+                    continue;
+                }
+                let mut nv = View::clone(&v);
+                let old = std::mem::take(&mut nv.active);
+                nv.frozen.push(Arc::clone(&old));
+                *v = Arc::new(nv);
+                frozen.push((Arc::clone(b), old));
+            }
+            !frozen.is_empty()
+        })?;
+        let Some(f) = switched else { return Ok(()) };
+        self.mem_bytes.store(0, Ordering::Relaxed);
+        *self.dirty_since.lock() = None;
+        match self.write_flush(&fs, f, &frozen) {
+            Ok(()) => {}
+            Err(e) => return Err(self.wal.poison(e)),
+        }
+        for rel in self.wal.take_obsolete(f) {
+            self.gc.mark(rel, None);
+        }
+        if let Some(old) = fs
+            .record
+            .replace(Path::new(flush_record::DIR).join(flush_record::file_name(f)))
+        {
+            self.gc.mark(old, None);
+        }
+        fs.flushed_lsn = f;
+        Ok(())
+    }
+
+    /// Writes one segment per frozen memtable, then the flush record, then installs them.
+    fn write_flush(
+        &self,
+        fs: &FlushState,
+        f: u64,
+        frozen: &[(Arc<Bucket>, Arc<Memtable>)],
+    ) -> Result<()> {
+        let mut record = FlushRecord {
+            lsn: f,
+            prev_lsn: fs.flushed_lsn,
+            segments: Vec::new(),
+        };
+        let mut published = Vec::new();
+        for (b, mem) in frozen {
+            let file_no = self.next_file_no.fetch_add(1, Ordering::Relaxed);
+            let spec = SegmentSpec {
+                strategy: b.strategy,
+                file_no,
+                generation: 0,
+                lsn_lo: fs.flushed_lsn,
+                lsn_hi: f,
+                inputs: Vec::new(),
+                block_bytes: self.opts.block_bytes,
+                bloom_bits_per_key: self.opts.bloom_bits_per_key,
+            };
+            let tmp = self.dir.join(TMP_DIR).join(segment_name(file_no));
+            let mut w = SegmentWriter::create(self.vfs.as_ref(), &tmp, &spec)?;
+            mem.for_each(|k, e| w.add(k, e))?;
+            w.finish()?;
+            let rel = b.rel_dir().join(segment_name(file_no));
+            let dst = self.dir.join(&rel);
+            self.vfs
+                .rename(&tmp, &dst)
+                .map_err(Error::io("rename", &dst))?;
+            record.segments.push(FlushedSegment {
+                bucket: b.name.clone(),
+                file_no,
+                lsn_lo: fs.flushed_lsn,
+                lsn_hi: f,
+            });
+            published.push((Arc::clone(b), Arc::clone(mem), rel));
+        }
+        for (b, _, _) in &published {
+            let d = self.dir.join(b.rel_dir());
+            self.vfs
+                .sync_dir(&d)
+                .map_err(Error::io("fsync directory", &d))?;
+        }
+        let name = flush_record::file_name(f);
+        let dst = self.dir.join(flush_record::DIR).join(&name);
+        publish(self.vfs.as_ref(), &self.dir, &name, &dst, &record.encode())?;
+        for (b, mem, rel) in published {
+            let seg = Arc::new(Segment::open(self.vfs.as_ref(), &self.dir.join(&rel), rel)?);
+            let mut v = b.view.write();
+            let mut nv = View::clone(&v);
+            nv.frozen.retain(|m| !Arc::ptr_eq(m, &mem));
+            nv.segments.push(seg);
+            *v = Arc::new(nv);
+        }
+        Ok(())
+    }
+
+    /// Merges adjacent segments of one bucket. With `full`, all of them; otherwise, when the
+    /// bucket has at least `compaction_min_segments`, the adjacent pair with the smallest
+    /// combined size. Returns whether it did anything.
+    pub(crate) fn compact_bucket(&self, b: &Arc<Bucket>, full: bool) -> Result<bool> {
+        let _guard = self.compaction.lock();
+        let view = b.snapshot();
+        let segs = &view.segments;
+        let run = if full {
+            if segs.len() < 2 && segs.first().is_none_or(|s| s.props.tombstones == 0) {
+                return Ok(false);
+            }
+            0..segs.len()
+        } else {
+            if segs.len() < self.opts.compaction_min_segments {
+                return Ok(false);
+            }
+            let best = (0..segs.len() - 1)
+                .filter(|&i| segs[i].size + segs[i + 1].size <= self.opts.max_segment_bytes)
+                .min_by_key(|&i| segs[i].size + segs[i + 1].size);
+            match best {
+                Some(i) => i..i + 2,
+                None => return Ok(false),
+            }
+        };
+        let inputs: Vec<Arc<Segment>> = segs[run.clone()].to_vec();
+        let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else {
+            return Ok(false);
+        };
+        let bottom = run.start == 0;
+        let file_no = self.next_file_no.fetch_add(1, Ordering::Relaxed);
+        let spec = SegmentSpec {
+            strategy: b.strategy,
+            file_no,
+            generation: inputs.iter().map(|s| s.generation()).max().unwrap_or(0) + 1,
+            lsn_lo: first.props.lsn_lo,
+            lsn_hi: last.props.lsn_hi,
+            inputs: inputs.iter().map(|s| s.file_no()).collect(),
+            block_bytes: self.opts.block_bytes,
+            bloom_bits_per_key: self.opts.bloom_bits_per_key,
+        };
+        let tmp = self.dir.join(TMP_DIR).join(segment_name(file_no));
+        let result = (|| {
+            let mut w = SegmentWriter::create(self.vfs.as_ref(), &tmp, &spec)?;
+            for item in MergeIter::over_segments(&inputs) {
+                let (key, entries) = item?;
+                let Some(mut merged) = entries.into_iter().reduce(Entry::merge) else {
+                    continue;
+                };
+                if bottom {
+                    match merged.into_bottom() {
+                        Some(e) => merged = e,
+                        None => continue,
+                    }
+                }
+                w.add(&key, &merged)?;
+            }
+            w.finish()?;
+            let rel = b.rel_dir().join(segment_name(file_no));
+            let dst = self.dir.join(&rel);
+            self.vfs
+                .rename(&tmp, &dst)
+                .map_err(Error::io("rename", &dst))?;
+            let d = self.dir.join(b.rel_dir());
+            self.vfs
+                .sync_dir(&d)
+                .map_err(Error::io("fsync directory", &d))?;
+            Segment::open(self.vfs.as_ref(), &dst, rel)
+        })();
+        let out = match result {
+            Ok(seg) => Arc::new(seg),
+            Err(e) => {
+                // Inputs are untouched; a leftover temp file is removed at the next open.
+                let _ = self.vfs.remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        {
+            let mut v = b.view.write();
+            let mut nv = View::clone(&v);
+            let pos = nv.segments.iter().position(|s| Arc::ptr_eq(s, first));
+            let Some(pos) = pos else { return Ok(false) };
+            nv.segments.splice(pos..pos + inputs.len(), [out]);
+            *v = Arc::new(nv);
+        }
+        for s in inputs {
+            self.gc.mark(s.rel.clone(), Some(s));
+        }
+        Ok(true)
+    }
+
+    fn wait(&self, timeout: Duration) -> bool {
+        let mut sig = self.signal.lock();
+        if !sig.stop && !sig.flush_wanted {
+            self.wake.wait_for(&mut sig, timeout);
+        }
+        sig.flush_wanted = false;
+        sig.stop
+    }
+
+    fn flush_loop(&self) {
+        let tick = match self.opts.sync {
+            SyncPolicy::Interval(d) => d.min(Duration::from_millis(100)),
+            SyncPolicy::Sync | SyncPolicy::None => Duration::from_millis(100),
+        };
+        let mut last_sync = Instant::now();
+        while !self.wait(tick) {
+            if let SyncPolicy::Interval(d) = self.opts.sync {
+                if last_sync.elapsed() >= d {
+                    let _ = self.wal.sync_now();
+                    last_sync = Instant::now();
+                }
+            }
+            let dirty_for = self.dirty_since.lock().map(|t| t.elapsed());
+            let big = self.mem_bytes.load(Ordering::Relaxed) >= self.opts.memtable_max_bytes;
+            if big || dirty_for.is_some_and(|d| d >= self.opts.flush_dirty_after) {
+                // A failure poisons the shard; writers see it.
+                let _ = self.flush_now();
+            }
+            self.gc
+                .collect(self.vfs.as_ref(), &self.dir, self.opts.file_deletion_grace);
+        }
+    }
+
+    fn compaction_loop(&self) {
+        loop {
+            {
+                let mut sig = self.signal.lock();
+                if !sig.stop {
+                    self.wake.wait_for(&mut sig, self.opts.compaction_interval);
+                }
+                if sig.stop {
+                    return;
+                }
+            }
+            let buckets: Vec<_> = self.buckets.read().values().cloned().collect();
+            for b in buckets {
+                // Compaction failures never touch acknowledged data; retried next round.
+                while matches!(self.compact_bucket(&b, false), Ok(true)) {
+                    if self.signal.lock().stop {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

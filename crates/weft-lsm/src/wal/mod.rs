@@ -1,0 +1,312 @@
+//! The shard write-ahead log: one append-only file at a time, group commit, sync policies,
+//! poisoning on I/O failure. Byte layout: `docs/format/wal.md`.
+//!
+//! Writers append their encoded record to a shared buffer while holding the append lock (which
+//! also assigns the LSN and applies the batch to the memtables, so memtable order is LSN
+//! order). Then each writer calls [`Wal::commit`]: the first to get the sync lock writes the
+//! whole buffer with one `write` and one `fdatasync` and thereby acknowledges every record in
+//! it; the others find their LSN already durable. Throughput therefore grows with concurrency
+//! with no artificial delay.
+//!
+//! Files rotate only at a flush switch ([`Wal::switch`]): the old file is written and synced
+//! before the new one exists, so a torn record can only ever be at the end of the newest file.
+
+pub(crate) mod format;
+
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::{Mutex, MutexGuard};
+use weft_io::{Vfs, WriteFile};
+
+use self::format::{FileHeader, encode_record};
+use crate::error::{Error, Result};
+use crate::options::SyncPolicy;
+
+pub(crate) fn file_name(first_lsn: u64) -> String {
+    format!("{first_lsn:016x}.wal")
+}
+
+pub(crate) fn parse_file_name(name: &str) -> Option<u64> {
+    let hex = name.strip_suffix(".wal")?;
+    if hex.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+pub(crate) fn random_u32() -> u32 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish() as u32
+}
+
+/// State guarded by the append lock.
+#[derive(Debug)]
+pub(crate) struct AppendState {
+    pub(crate) next_lsn: u64,
+    buf: Vec<u8>,
+    salt: u32,
+}
+
+impl AppendState {
+    /// Frames `payload` as the next record and returns its LSN.
+    pub(crate) fn append(&mut self, payload: &[u8]) -> u64 {
+        let lsn = self.next_lsn;
+        encode_record(&mut self.buf, self.salt, lsn, payload);
+        self.next_lsn += 1;
+        lsn
+    }
+}
+
+#[derive(Debug)]
+struct SyncState {
+    file: Box<dyn WriteFile>,
+    path: PathBuf,
+    first_lsn: u64,
+    spare: Vec<u8>,
+}
+
+/// A live WAL file: its first LSN and path (relative to the shard directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WalFile {
+    pub(crate) first_lsn: u64,
+    pub(crate) rel: PathBuf,
+}
+
+#[derive(Debug)]
+pub(crate) struct Wal {
+    vfs: Arc<dyn Vfs>,
+    shard_dir: PathBuf,
+    policy: SyncPolicy,
+    append: Mutex<AppendState>,
+    sync: Mutex<SyncState>,
+    durable_lsn: AtomicU64,
+    written_lsn: AtomicU64,
+    poisoned: AtomicBool,
+    poison_cause: Mutex<Option<Arc<Error>>>,
+    files: Mutex<Vec<WalFile>>,
+}
+
+pub(crate) const WAL_DIR: &str = "wal";
+
+impl Wal {
+    /// Takes over an open active file (positioned at its end) after recovery.
+    pub(crate) fn new(
+        vfs: Arc<dyn Vfs>,
+        shard_dir: &Path,
+        policy: SyncPolicy,
+        active: Box<dyn WriteFile>,
+        salt: u32,
+        next_lsn: u64,
+        files: Vec<WalFile>,
+    ) -> Self {
+        let path = files
+            .last()
+            .map_or_else(PathBuf::new, |f| shard_dir.join(&f.rel));
+        let first_lsn = files.last().map_or(next_lsn, |f| f.first_lsn);
+        Self {
+            vfs,
+            shard_dir: shard_dir.to_path_buf(),
+            policy,
+            append: Mutex::new(AppendState {
+                next_lsn,
+                buf: Vec::new(),
+                salt,
+            }),
+            sync: Mutex::new(SyncState {
+                file: active,
+                path,
+                first_lsn,
+                spare: Vec::new(),
+            }),
+            durable_lsn: AtomicU64::new(next_lsn - 1),
+            written_lsn: AtomicU64::new(next_lsn - 1),
+            poisoned: AtomicBool::new(false),
+            poison_cause: Mutex::new(None),
+            files: Mutex::new(files),
+        }
+    }
+
+    /// Creates a new WAL file durably (header written and synced, directory synced).
+    pub(crate) fn create_file(
+        vfs: &dyn Vfs,
+        shard_dir: &Path,
+        first_lsn: u64,
+        salt: u32,
+    ) -> Result<(Box<dyn WriteFile>, WalFile)> {
+        let dir = shard_dir.join(WAL_DIR);
+        let rel = Path::new(WAL_DIR).join(file_name(first_lsn));
+        let path = shard_dir.join(&rel);
+        let mut file = vfs.create(&path).map_err(Error::io("create WAL", &path))?;
+        file.write_all(&FileHeader { salt, first_lsn }.encode())
+            .map_err(Error::io("write WAL header", &path))?;
+        file.sync_data().map_err(Error::io("fsync WAL", &path))?;
+        vfs.sync_dir(&dir)
+            .map_err(Error::io("fsync directory", &dir))?;
+        Ok((file, WalFile { first_lsn, rel }))
+    }
+
+    pub(crate) fn lock_append(&self) -> MutexGuard<'_, AppendState> {
+        self.append.lock()
+    }
+
+    pub(crate) fn check_poison(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            let cause = self
+                .poison_cause
+                .lock()
+                .clone()
+                .unwrap_or_else(|| Arc::new(Error::Closed));
+            return Err(Error::Poisoned { cause });
+        }
+        Ok(())
+    }
+
+    /// Records the first failure and refuses every later write. Returns an error to hand back.
+    pub(crate) fn poison(&self, err: Error) -> Error {
+        let cause = {
+            let mut slot = self.poison_cause.lock();
+            let cause = slot.get_or_insert_with(|| Arc::new(err));
+            Arc::clone(cause)
+        };
+        self.poisoned.store(true, Ordering::Release);
+        Error::Poisoned { cause }
+    }
+
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn durable_lsn(&self) -> u64 {
+        self.durable_lsn.load(Ordering::Acquire)
+    }
+
+    /// Returns once record `lsn` is durable per the sync policy.
+    pub(crate) fn commit(&self, lsn: u64) -> Result<()> {
+        let fsync = matches!(self.policy, SyncPolicy::Sync);
+        let done = |w: &Self| {
+            if fsync {
+                w.durable_lsn() >= lsn
+            } else {
+                w.written_lsn.load(Ordering::Acquire) >= lsn
+            }
+        };
+        if done(self) {
+            return self.check_poison();
+        }
+        let mut s = self.sync.lock();
+        self.check_poison()?;
+        if done(self) {
+            return Ok(());
+        }
+        self.write_out(&mut s, fsync)
+    }
+
+    /// Writes everything buffered; with `fsync` also syncs. Caller holds the sync lock.
+    fn write_out(&self, s: &mut SyncState, fsync: bool) -> Result<()> {
+        let mut buf = std::mem::take(&mut s.spare);
+        let last = {
+            let mut a = self.append.lock();
+            std::mem::swap(&mut buf, &mut a.buf);
+            a.next_lsn - 1
+        };
+        if !buf.is_empty() {
+            if let Err(e) = s.file.write_all(&buf) {
+                return Err(self.poison(Error::io("append WAL", &s.path)(e)));
+            }
+            self.written_lsn.store(last, Ordering::Release);
+        }
+        buf.clear();
+        s.spare = buf;
+        if fsync && self.durable_lsn() < last {
+            if let Err(e) = s.file.sync_data() {
+                return Err(self.poison(Error::io("fsync WAL", &s.path)(e)));
+            }
+            self.durable_lsn.store(last, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Writes and syncs everything appended so far (interval policy, close).
+    pub(crate) fn sync_now(&self) -> Result<()> {
+        let mut s = self.sync.lock();
+        self.check_poison()?;
+        self.write_out(&mut s, true)
+    }
+
+    /// The flush switch: under both locks, calls `freeze(F)` with F = the last assigned LSN;
+    /// if it returns true, seals the current file (write + fsync) and starts a new one at F+1.
+    /// Returns `Some(F)` if a switch happened.
+    pub(crate) fn switch(&self, freeze: impl FnOnce(u64) -> bool) -> Result<Option<u64>> {
+        let mut s = self.sync.lock();
+        self.check_poison()?;
+        let new_salt = random_u32();
+        let (f, mut buf, reuse) = {
+            let mut a = self.append.lock();
+            let f = a.next_lsn - 1;
+            if !freeze(f) {
+                return Ok(None);
+            }
+            // The active file holds no record yet (it starts at F+1): keep it and its salt.
+            let reuse = s.first_lsn == f + 1;
+            if !reuse {
+                a.salt = new_salt;
+            }
+            (f, std::mem::take(&mut a.buf), reuse)
+        };
+        let path = s.path.clone();
+        let res = (|| {
+            if !buf.is_empty() {
+                s.file
+                    .write_all(&buf)
+                    .map_err(Error::io("append WAL", &path))?;
+            }
+            s.file.sync_data().map_err(Error::io("fsync WAL", &path))?;
+            if reuse {
+                return Ok(None);
+            }
+            Self::create_file(self.vfs.as_ref(), &self.shard_dir, f + 1, new_salt).map(Some)
+        })();
+        buf.clear();
+        match res {
+            Ok(new_file) => {
+                if let Some((file, wf)) = new_file {
+                    s.file = file;
+                    s.path = self.shard_dir.join(&wf.rel);
+                    s.first_lsn = wf.first_lsn;
+                    self.files.lock().push(wf);
+                }
+                self.written_lsn.store(f, Ordering::Release);
+                self.durable_lsn.store(f, Ordering::Release);
+                Ok(Some(f))
+            }
+            Err(e) => Err(self.poison(e)),
+        }
+    }
+
+    /// Removes from the live list, and returns, the files whose records are all <= `flushed`.
+    pub(crate) fn take_obsolete(&self, flushed: u64) -> Vec<PathBuf> {
+        let mut files = self.files.lock();
+        let mut out = Vec::new();
+        while files.len() > 1
+            && files
+                .get(1)
+                .is_some_and(|next| next.first_lsn <= flushed + 1)
+        {
+            out.push(files.remove(0).rel);
+        }
+        out
+    }
+
+    /// Live WAL files (relative paths), oldest first.
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
+        self.files.lock().iter().map(|f| f.rel.clone()).collect()
+    }
+}

@@ -1,0 +1,173 @@
+//! Unit-level behaviour of the public API on the real file system.
+
+use std::time::Duration;
+
+use weft_lsm::{Error, Options, Shard, Strategy, SyncPolicy, WriteBatch};
+
+#[test]
+fn write_read_close_reopen_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = Shard::open(dir.path(), Options::default().background(false)).unwrap();
+    shard.declare_bucket("objects", Strategy::Replace).unwrap();
+    for i in 0..100u32 {
+        let mut b = WriteBatch::new();
+        b.put("objects", &i.to_le_bytes(), &i.to_le_bytes());
+        shard.write(&b).unwrap();
+    }
+    shard.flush().unwrap();
+    let mut b = WriteBatch::new();
+    b.delete("objects", &7u32.to_le_bytes());
+    shard.write(&b).unwrap();
+    shard.close().unwrap();
+
+    let shard = Shard::open(dir.path(), Options::default().background(false)).unwrap();
+    assert_eq!(shard.recovery_report().records_replayed, 0);
+    assert_eq!(shard.get("objects", &7u32.to_le_bytes()).unwrap(), None);
+    assert_eq!(
+        shard.get("objects", &8u32.to_le_bytes()).unwrap(),
+        Some(8u32.to_le_bytes().to_vec())
+    );
+    assert_eq!(
+        shard
+            .prefix_scan("objects", b"", 1000)
+            .unwrap()
+            .len(),
+        99
+    );
+}
+
+#[test]
+fn unclean_stop_is_reported_and_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let shard = Shard::open(dir.path(), Options::default().background(false)).unwrap();
+        shard.declare_bucket("objects", Strategy::Replace).unwrap();
+        let mut b = WriteBatch::new();
+        b.put("objects", b"a", b"1");
+        shard.write(&b).unwrap();
+        // Dropped without close: like a crash after the acknowledgement.
+    }
+    let shard = Shard::open(dir.path(), Options::default().background(false)).unwrap();
+    let report = shard.recovery_report();
+    assert_eq!(report.records_replayed, 1);
+    let warning = report.warning().unwrap();
+    assert!(
+        warning.contains("active write-ahead-log found"),
+        "{warning}"
+    );
+    assert_eq!(shard.get("objects", b"a").unwrap(), Some(b"1".to_vec()));
+}
+
+#[test]
+fn errors_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = Shard::open(dir.path(), Options::default().background(false)).unwrap();
+    shard.declare_bucket("objects", Strategy::Replace).unwrap();
+    assert!(matches!(
+        shard.declare_bucket("objects", Strategy::Set),
+        Err(Error::StrategyMismatch { .. })
+    ));
+    assert!(matches!(
+        shard.declare_bucket("../x", Strategy::Set),
+        Err(Error::InvalidBucketName(_))
+    ));
+    let mut b = WriteBatch::new();
+    b.set_add("objects", b"k", &[b"v"]);
+    assert!(matches!(
+        shard.write(&b),
+        Err(Error::StrategyMismatch { .. })
+    ));
+    let mut b = WriteBatch::new();
+    b.put("nope", b"k", b"v");
+    assert!(matches!(shard.write(&b), Err(Error::UnknownBucket(_))));
+    assert!(matches!(
+        shard.write(&WriteBatch::new()),
+        Err(Error::EmptyBatch)
+    ));
+    assert!(matches!(
+        shard.get("nope", b"k"),
+        Err(Error::UnknownBucket(_))
+    ));
+    // A second open of the same directory is refused while the first holds the lock.
+    assert!(Shard::open(dir.path(), Options::default()).is_err());
+}
+
+#[test]
+fn concurrent_writers_share_fsyncs_and_background_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default()
+        .memtable_max_bytes(16 << 10)
+        .compaction_min_segments(3)
+        .compaction_interval(Duration::from_millis(20));
+    let shard = std::sync::Arc::new(Shard::open(dir.path(), opts.clone()).unwrap());
+    shard.declare_bucket("objects", Strategy::Replace).unwrap();
+    shard.declare_bucket("ids", Strategy::RoaringSet).unwrap();
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let shard = std::sync::Arc::clone(&shard);
+            std::thread::spawn(move || {
+                for i in 0..200u64 {
+                    let mut b = WriteBatch::new();
+                    let k = format!("{t}-{i}");
+                    b.put("objects", k.as_bytes(), &[7; 100]).roaring_add(
+                        "ids",
+                        b"all",
+                        &[t * 1000 + i],
+                    );
+                    shard.write(&b).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(shard.roaring_get("ids", b"all").unwrap().len(), 1600);
+    let shard = std::sync::Arc::into_inner(shard).unwrap();
+    shard.close().unwrap();
+    let shard = Shard::open(dir.path(), opts.sync(SyncPolicy::None)).unwrap();
+    assert_eq!(shard.roaring_get("ids", b"all").unwrap().len(), 1600);
+    assert_eq!(
+        shard.prefix_scan("objects", b"", usize::MAX).unwrap().len(),
+        1600
+    );
+}
+
+#[test]
+fn pins_hold_files_past_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default()
+        .background(false)
+        .file_deletion_grace(Duration::ZERO);
+    let shard = Shard::open(dir.path(), opts).unwrap();
+    shard.declare_bucket("objects", Strategy::Replace).unwrap();
+    for round in 0..3u8 {
+        let mut b = WriteBatch::new();
+        b.put("objects", &[round], &[round]);
+        shard.write(&b).unwrap();
+        shard.flush().unwrap();
+    }
+    let pin = shard.pin().unwrap();
+    assert!(
+        pin.files()
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "seg"))
+    );
+    shard.compact().unwrap();
+    let held = shard.collect_garbage();
+    for f in pin.files() {
+        assert!(!held.contains(f), "pinned {f:?} was deleted");
+        assert!(dir.path().join(f).exists(), "pinned {f:?} is gone");
+    }
+    drop(pin);
+    let deleted = shard.collect_garbage();
+    assert!(
+        deleted
+            .iter()
+            .any(|f| f.extension().is_some_and(|e| e == "seg")),
+        "{deleted:?}"
+    );
+    for i in 0..3u8 {
+        assert_eq!(shard.get("objects", &[i]).unwrap(), Some(vec![i]));
+    }
+}
