@@ -92,7 +92,12 @@ fn property_from_fields(f: &Fields<'_>, label: &str) -> Result<PropertyDef, User
     read_index_flags(f, &mut property).map_err(&ctx)?;
     if let Some(items) = f.array("nestedProperties").map_err(&ctx)? {
         for item in items {
-            let nested = Fields::of(item, "nestedProperties").map_err(&ctx)?;
+            let nested = Fields::of(item, "").map_err(|_| {
+                ctx(invalid(format!(
+                    "nestedProperties: expected objects, got {}",
+                    describe(item)
+                )))
+            })?;
             property
                 .nested_properties
                 .push(property_from_fields(&nested, &label)?);
