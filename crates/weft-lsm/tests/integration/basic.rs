@@ -27,13 +27,7 @@ fn write_read_close_reopen_on_disk() {
         shard.get("objects", &8u32.to_le_bytes()).unwrap(),
         Some(8u32.to_le_bytes().to_vec())
     );
-    assert_eq!(
-        shard
-            .prefix_scan("objects", b"", 1000)
-            .unwrap()
-            .len(),
-        99
-    );
+    assert_eq!(shard.prefix_scan("objects", b"", 1000).unwrap().len(), 99);
 }
 
 #[test]

@@ -1,5 +1,8 @@
 //! Integration tests of weft-lsm (one binary, see STYLE.md).
-#![expect(clippy::unwrap_used, reason = "test helpers panic on unexpected errors")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers panic on unexpected errors"
+)]
 
 mod basic;
 mod corruption;

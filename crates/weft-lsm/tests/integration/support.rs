@@ -232,3 +232,53 @@ impl Oracle {
         }
     }
 }
+
+impl Oracle {
+    /// The oracle after applying the first `n` batches of `history`.
+    pub fn after(history: &[Vec<Mutation>], n: usize) -> Oracle {
+        let mut o = Oracle::default();
+        for batch in history.iter().take(n) {
+            for m in batch {
+                o.apply(m);
+            }
+        }
+        o
+    }
+
+    /// Equality of what reads can observe (secondary keys are checked by [`Oracle::check`]).
+    pub fn same_state(&self, other: &Oracle) -> bool {
+        let strip = |o: &Oracle| {
+            o.r.iter()
+                .map(|(k, (v, _))| (k.clone(), v.clone()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        strip(self) == strip(other) && self.s == other.s && self.m == other.m && self.b == other.b
+    }
+}
+
+/// A batch from a seed: 1-3 mutations over all buckets.
+pub fn seeded_batch(seed: u64) -> Vec<Mutation> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let n = 1 + next() % 3;
+    (0..n)
+        .map(|_| {
+            let k = (next() % 12) as u8;
+            let v = (next() % 5) as u8;
+            match next() % 8 {
+                0 | 1 => Mutation::Put(k, v),
+                2 => Mutation::Delete(k),
+                3 => Mutation::SetAdd(k, v),
+                4 => Mutation::SetRemove(k, v),
+                5 => Mutation::MapPut(k, v, v),
+                6 => Mutation::RoaringAdd(k, vec![u64::from(v), 100 + next() % 4]),
+                _ => Mutation::RoaringRemove(k, vec![u64::from(v)]),
+            }
+        })
+        .collect()
+}
