@@ -44,10 +44,7 @@ fn active_wal(fs: &SimFs) -> PathBuf {
 /// Opens a damaged copy; returns the recovered prefix length, or the open error.
 fn open_damaged(fs: &SimFs, history: &[Vec<Mutation>]) -> Result<usize, Error> {
     let shard = open_sim(fs, sim_opts())?;
-    let state = match Oracle::read(&shard) {
-        Ok(s) => s,
-        Err(e) => return Err(e),
-    };
+    let state = Oracle::read(&shard)?;
     let n = (0..=history.len())
         .rev()
         .find(|&n| Oracle::after(history, n).same_state(&state));
