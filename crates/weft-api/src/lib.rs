@@ -3,6 +3,7 @@
 //! * [`error`] — the one table that maps every domain error to an HTTP status and a gRPC code,
 //!   and renders Weaviate's error body `{"error":[{"message":"…"}]}`.
 //! * [`schema`] — class / property JSON in and out, defaults included.
+//! * [`proto`] — the gRPC API `weaviate.v1`: generated prost messages and tonic stubs.
 //!
 //! ```
 //! let body = weft_api::error::error_body("boom");
@@ -14,4 +15,5 @@
 pub const WEAVIATE_API_VERSION: &str = "1.37.0";
 
 pub mod error;
+pub mod proto;
 pub mod schema;
