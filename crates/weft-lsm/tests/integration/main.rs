@@ -5,7 +5,9 @@
 )]
 
 mod basic;
+mod copy;
 mod corruption;
 mod crash;
+mod decoders;
 mod model;
 mod support;
