@@ -3,6 +3,7 @@
 mod config;
 mod lifecycle;
 mod probes;
+mod schema;
 mod server;
 
 use std::path::PathBuf;
