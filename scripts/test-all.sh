@@ -29,4 +29,4 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
-WEFT_BIN="$PWD/target/debug/weft" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
+WEFT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/weft" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
