@@ -112,7 +112,7 @@ fn run(steps: Vec<Step>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: env_cases(160), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: env_cases(256), ..ProptestConfig::default() })]
 
     #[test]
     fn engine_matches_oracle(steps in proptest::collection::vec(step(), 1..80)) {
