@@ -59,13 +59,13 @@ struct Segment {
     state: Box<[AtomicU8]>,
 }
 
-// SAFETY: `data` is only written by the one thread that moved a slot from EMPTY to WRITING
-// (compare-exchange), and only read after observing READY with acquire ordering, which the
-// writer stores with release ordering after its last write. So no slot is read while written.
 #[expect(
     unsafe_code,
     reason = "shared write-once slots behind per-slot state bytes"
 )]
+// SAFETY: `data` is only written by the one thread that moved a slot from EMPTY to WRITING
+// (compare-exchange), and only read after observing READY with acquire ordering, which the
+// writer stores with release ordering after its last write. So no slot is read while written.
 unsafe impl Sync for Segment {}
 
 impl Segment {

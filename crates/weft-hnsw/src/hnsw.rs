@@ -1,0 +1,443 @@
+//! The HNSW index: insert, search (optionally filtered), delete.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+use roaring::RoaringBitmap;
+use weft_vector::{ArenaError, DistanceFn, VectorArena, normalize};
+
+use crate::config::HnswConfig;
+use crate::nodes::{NodeState, Nodes};
+use crate::ops::{GraphObserver, GraphOp};
+use crate::search::{Accept, Cand, Ctx, with_ctx};
+use crate::{IndexError, Neighbor};
+
+/// Highest level a node can get.
+const MAX_LEVEL: usize = 15;
+const NO_ENTRY: u64 = u64::MAX;
+
+/// A hierarchical navigable small-world graph over vectors with dense `u32` ids.
+///
+/// Vectors are copied into the index's own [`VectorArena`] (normalised first for cosine), so a
+/// distance is one pointer computation away; see `docs/decisions/0006-vector-index.md`. Inserts,
+/// deletes and searches may run concurrently from any number of threads: inserts lock one node
+/// at a time while writing its lists, searches take no lock.
+pub struct Hnsw {
+    pub(crate) cfg: HnswConfig,
+    pub(crate) dist: DistanceFn,
+    pub(crate) vectors: VectorArena,
+    pub(crate) nodes: Nodes,
+    /// Entry point packed as `level << 32 | id`, or [`NO_ENTRY`].
+    entry: AtomicU64,
+    /// Held while changing the entry point, and by inserts that may raise the top level.
+    pub(crate) entry_lock: Mutex<()>,
+    /// One past the highest id inserted.
+    bound: AtomicU64,
+    live: AtomicUsize,
+    /// Set on the first delete: from then on searches check node states.
+    any_deleted: AtomicBool,
+    pub(crate) tombstones: Mutex<RoaringBitmap>,
+    pub(crate) cleanup_lock: Mutex<()>,
+    rng: AtomicU64,
+    level_mult: f64,
+    observer: Option<Arc<dyn GraphObserver>>,
+}
+
+impl std::fmt::Debug for Hnsw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hnsw")
+            .field("dim", &self.dim())
+            .field("len", &self.len())
+            .field("config", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hnsw {
+    /// An empty index for `dim`-dimensional vectors.
+    pub fn new(dim: usize, cfg: HnswConfig) -> Hnsw {
+        let m = cfg.max_connections.max(2);
+        Hnsw {
+            dist: cfg.metric.distance_fn(),
+            vectors: VectorArena::new(dim),
+            nodes: Nodes::new(m),
+            entry: AtomicU64::new(NO_ENTRY),
+            entry_lock: Mutex::new(()),
+            bound: AtomicU64::new(0),
+            live: AtomicUsize::new(0),
+            any_deleted: AtomicBool::new(false),
+            tombstones: Mutex::new(RoaringBitmap::new()),
+            cleanup_lock: Mutex::new(()),
+            rng: AtomicU64::new(cfg.seed),
+            level_mult: 1.0 / (m as f64).ln(),
+            observer: None,
+            cfg,
+        }
+    }
+
+    /// Reports every graph mutation to `observer` from now on (see [`GraphOp`]).
+    pub fn with_observer(mut self, observer: Arc<dyn GraphObserver>) -> Hnsw {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HnswConfig {
+        &self.cfg
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.vectors.dim()
+    }
+
+    /// Number of live (inserted, not deleted) nodes.
+    pub fn len(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Whether the index has no live node.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of tombstoned nodes waiting for [`Hnsw::cleanup`].
+    pub fn tombstone_count(&self) -> usize {
+        self.tombstones.lock().len() as usize
+    }
+
+    /// Whether `id` is live.
+    pub fn contains(&self, id: u32) -> bool {
+        self.nodes.state(id) == NodeState::Live
+    }
+
+    /// The stored (for cosine: normalised) vector of `id`, if it was ever inserted.
+    pub fn vector(&self, id: u32) -> Option<&[f32]> {
+        self.vectors.get(id)
+    }
+
+    /// Bytes allocated by vectors and graph (pages of vector segments are committed lazily).
+    pub fn memory_bytes(&self) -> usize {
+        self.vectors.allocated_bytes() + self.nodes.allocated_bytes()
+    }
+
+    /// The entry point and its level.
+    pub fn entry_point(&self) -> Option<(u32, usize)> {
+        let e = self.entry.load(Ordering::Acquire);
+        (e != NO_ENTRY).then_some(((e & 0xffff_ffff) as u32, (e >> 32) as usize))
+    }
+
+    /// Sets the entry point; hold `entry_lock`.
+    pub(crate) fn set_entry(&self, e: Option<(u32, usize)>) {
+        let packed = e.map_or(NO_ENTRY, |(id, l)| ((l as u64) << 32) | u64::from(id));
+        self.entry.store(packed, Ordering::Release);
+        self.emit(|| GraphOp::SetEntryPoint {
+            entry: e.map(|(id, l)| (id, l as u8)),
+        });
+    }
+
+    pub(crate) fn id_bound(&self) -> usize {
+        self.bound.load(Ordering::Relaxed) as usize
+    }
+
+    #[inline]
+    pub(crate) fn emit(&self, op: impl FnOnce() -> GraphOp) {
+        if let Some(o) = &self.observer {
+            o.record(op());
+        }
+    }
+
+    pub(crate) fn construction_accept(&self) -> Accept<'static> {
+        if self.any_deleted.load(Ordering::Acquire) {
+            Accept::Live
+        } else {
+            Accept::All
+        }
+    }
+
+    fn random_level(&self) -> usize {
+        // splitmix64 over an atomic counter: lock-free and reproducible for a fixed seed and
+        // insertion order.
+        let mut z = self.rng.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let u = ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        ((-u.ln() * self.level_mult) as usize).min(MAX_LEVEL)
+    }
+
+    /// Stores the vector and creates the node (not linked yet).
+    pub(crate) fn add_node(&self, id: u32, v: &[f32], level: usize) -> Result<(), IndexError> {
+        let norm = self.cfg.metric.normalizes();
+        self.vectors
+            .insert_with(id, v, |dst, src| {
+                dst.copy_from_slice(src);
+                if norm {
+                    normalize(dst);
+                }
+            })
+            .map_err(|e| match e {
+                ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
+                ArenaError::Occupied(id) => IndexError::Exists(id),
+            })?;
+        self.bound.fetch_max(u64::from(id) + 1, Ordering::Relaxed);
+        self.nodes.init_level(id, level);
+        self.nodes.set_state(id, NodeState::Live);
+        self.live.fetch_add(1, Ordering::Relaxed);
+        self.emit(|| GraphOp::AddNode {
+            id,
+            level: level as u8,
+        });
+        Ok(())
+    }
+
+    /// Inserts `vector` under `id`. Ids are never reused: inserting an id that was ever
+    /// inserted (even if deleted since) fails with [`IndexError::Exists`].
+    pub fn insert(&self, id: u32, vector: &[f32]) -> Result<(), IndexError> {
+        let level = self.random_level();
+        self.add_node(id, vector, level)?;
+        let q = self.vectors.get(id).ok_or(IndexError::MissingVector(id))?;
+        with_ctx(|ctx| self.link(id, q, level, ctx));
+        Ok(())
+    }
+
+    fn link(&self, id: u32, q: &[f32], level: usize, ctx: &mut Ctx) {
+        let mut entry = self.entry_point();
+        // An insert that may become the new top holds the entry lock throughout, as in hnswlib,
+        // so two such inserts cannot both install themselves.
+        let top_guard = (entry.is_none_or(|(_, l)| level > l)).then(|| self.entry_lock.lock());
+        if top_guard.is_some() {
+            entry = self.entry_point();
+        }
+        let Some((ep, ep_level)) = entry else {
+            self.set_entry(Some((id, level)));
+            return;
+        };
+        let Some(d) = self.dist_to(q, ep) else { return };
+        let mut cur = Cand { d, id: ep };
+        for l in (level + 1..=ep_level).rev() {
+            cur = self.greedy(q, cur, l, &mut ctx.buf);
+        }
+        let accept = self.construction_accept();
+        let mut selected = Vec::with_capacity(self.nodes.m);
+        for l in (0..=level.min(ep_level)).rev() {
+            self.search_layer(q, cur, self.cfg.ef_construction, l, accept, ctx);
+            let found = ctx.take_sorted();
+            if let Some(best) = found.first() {
+                cur = *best;
+            }
+            self.select_neighbors(&found, self.nodes.m, &mut selected);
+            self.connect(id, q, l, &selected);
+        }
+        if top_guard.is_some() && level > ep_level {
+            self.set_entry(Some((id, level)));
+        }
+    }
+
+    /// Links `id` to `selected` at `level` and each of them back to `id`, shrinking full lists
+    /// with the selection heuristic.
+    fn connect(&self, id: u32, q: &[f32], level: usize, selected: &[Cand]) {
+        let cap = self.nodes.cap(level);
+        let mut list = Vec::with_capacity(cap + 1);
+        {
+            let _g = self.nodes.lock(id);
+            // Merge with back-links another insert may already have added.
+            self.nodes.read(id, level, &mut list);
+            let mut merged: Vec<Cand> = selected.to_vec();
+            for &n in &list {
+                if !selected.iter().any(|c| c.id == n)
+                    && let Some(d) = self.dist_to(q, n)
+                {
+                    merged.push(Cand { d, id: n });
+                }
+            }
+            self.write_selected(id, level, merged, cap);
+        }
+        for c in selected {
+            let _g = self.nodes.lock(c.id);
+            self.nodes.read(c.id, level, &mut list);
+            if list.contains(&id) {
+                continue;
+            }
+            if list.len() < cap {
+                list.push(id);
+                self.nodes.write(c.id, level, &list);
+                self.emit(|| GraphOp::SetNeighbors {
+                    id: c.id,
+                    level: level as u8,
+                    neighbors: list.clone(),
+                });
+                continue;
+            }
+            let Some(base) = self.vectors.get(c.id) else {
+                continue;
+            };
+            let mut cands: Vec<Cand> = list
+                .iter()
+                .filter(|&&n| self.nodes.state(n) != NodeState::Removed)
+                .filter_map(|&n| self.dist_to(base, n).map(|d| Cand { d, id: n }))
+                .collect();
+            cands.push(Cand { d: c.d, id });
+            self.write_selected(c.id, level, cands, cap);
+        }
+    }
+
+    /// Sorts `cands` (distances from `id`), keeps at most `cap` by the heuristic and writes
+    /// them as `id`'s list at `level`. Hold `id`'s lock.
+    pub(crate) fn write_selected(&self, id: u32, level: usize, mut cands: Vec<Cand>, cap: usize) {
+        cands.sort_unstable();
+        cands.dedup_by_key(|c| c.id);
+        let mut kept = Vec::with_capacity(cap);
+        self.select_neighbors(&cands, cap, &mut kept);
+        let ids: Vec<u32> = kept.iter().map(|c| c.id).collect();
+        self.nodes.write(id, level, &ids);
+        self.emit(|| GraphOp::SetNeighbors {
+            id,
+            level: level as u8,
+            neighbors: ids,
+        });
+    }
+
+    /// Deletes `id`: it stops appearing in results at once, stays traversable, and is unlinked
+    /// by the next [`Hnsw::cleanup`]. False if `id` was not live.
+    pub fn delete(&self, id: u32) -> bool {
+        self.any_deleted.store(true, Ordering::Release);
+        if !self
+            .nodes
+            .transition(id, NodeState::Live, NodeState::Tombstoned)
+        {
+            return false;
+        }
+        self.tombstones.lock().insert(id);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+        self.emit(|| GraphOp::Tombstone { id });
+        true
+    }
+
+    pub(crate) fn mark_deleted(&self) {
+        self.any_deleted.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn live_counter(&self) -> &AtomicUsize {
+        &self.live
+    }
+
+    pub(crate) fn raise_bound(&self, id: u32) {
+        self.bound.fetch_max(u64::from(id) + 1, Ordering::Relaxed);
+    }
+
+    /// The `k` nearest live neighbours of `query`, closest first, with the configured ef
+    /// (`ef` −1: dynamic). With `allow`, only ids in it are returned; allow-lists smaller than
+    /// `flatSearchCutoff` are scanned exhaustively instead of walking the graph.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        allow: Option<&RoaringBitmap>,
+    ) -> Result<Vec<Neighbor>, IndexError> {
+        self.search_with_ef(query, k, self.cfg.effective_ef(k), allow)
+    }
+
+    /// As [`Hnsw::search`] with an explicit `ef` (raised to `k` if smaller).
+    pub fn search_with_ef(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        allow: Option<&RoaringBitmap>,
+    ) -> Result<Vec<Neighbor>, IndexError> {
+        let prepared = self.prepare_query(query)?;
+        let q = prepared.as_deref().unwrap_or(query);
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        if let Some(allow) = allow
+            && (allow.len() as usize) < self.cfg.flat_search_cutoff
+        {
+            return Ok(self.exact_prepared(q, k, allow.iter()));
+        }
+        let Some((ep, top)) = self.entry_point() else {
+            return Ok(Vec::new());
+        };
+        let Some(d) = self.dist_to(q, ep) else {
+            return Ok(Vec::new());
+        };
+        let accept = match allow {
+            Some(a) => Accept::Allowed(a),
+            None => self.construction_accept(),
+        };
+        Ok(with_ctx(|ctx| {
+            let mut cur = Cand { d, id: ep };
+            for l in (1..=top).rev() {
+                cur = self.greedy(q, cur, l, &mut ctx.buf);
+            }
+            self.search_layer(q, cur, ef.max(k), 0, accept, ctx);
+            let mut found = ctx.take_sorted();
+            found.truncate(k);
+            found
+                .into_iter()
+                .map(|c| Neighbor {
+                    id: c.id,
+                    distance: c.d,
+                })
+                .collect()
+        }))
+    }
+
+    /// Checks the query's dimension; for cosine returns a normalised copy.
+    fn prepare_query(&self, query: &[f32]) -> Result<Option<Vec<f32>>, IndexError> {
+        if query.len() != self.dim() {
+            return Err(IndexError::Dimension {
+                expected: self.dim(),
+                got: query.len(),
+            });
+        }
+        Ok(self.cfg.metric.normalizes().then(|| {
+            let mut v = query.to_vec();
+            normalize(&mut v);
+            v
+        }))
+    }
+
+    /// Exact k-NN by scanning `ids` (all live nodes if None), optionally restricted to `allow`.
+    pub fn exact_search(
+        &self,
+        query: &[f32],
+        k: usize,
+        allow: Option<&RoaringBitmap>,
+    ) -> Result<Vec<Neighbor>, IndexError> {
+        let q = self.prepare_query(query)?;
+        let q = q.as_deref().unwrap_or(query);
+        Ok(match allow {
+            Some(a) => self.exact_prepared(q, k, a.iter()),
+            None => self.exact_prepared(q, k, 0..self.id_bound() as u32),
+        })
+    }
+
+    fn exact_prepared(&self, q: &[f32], k: usize, ids: impl Iterator<Item = u32>) -> Vec<Neighbor> {
+        let mut heap = std::collections::BinaryHeap::with_capacity(k + 1);
+        for id in ids {
+            if self.nodes.state(id) != NodeState::Live {
+                continue;
+            }
+            let Some(d) = self.dist_to(q, id) else {
+                continue;
+            };
+            if heap.len() < k {
+                heap.push(Cand { d, id });
+            } else if heap.peek().is_some_and(|w: &Cand| d < w.d) {
+                heap.pop();
+                heap.push(Cand { d, id });
+            }
+        }
+        heap.into_sorted_vec()
+            .into_iter()
+            .map(|c| Neighbor {
+                id: c.id,
+                distance: c.d,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,218 @@
+//! Node storage: per-node state, level, lock and neighbour lists, addressed by dense `u32` id.
+//!
+//! Layout, chosen for search speed: level-0 lists of all nodes sit in one array per segment
+//! (`count, n₀, …, n_{M0−1}` as `AtomicU32`s), upper-level lists (about one node in M has any)
+//! in a per-node boxed array allocated once at insert. Segments double in size (256, 512, …
+//! nodes) and never move, so readers follow ids without any lock.
+//!
+//! Neighbour lists are written under the node's mutex and read without it, with relaxed atomic
+//! loads: a reader racing a writer may see a mix of the old and new list, which is harmless for
+//! a graph walk (every id it sees is a node that exists) and is what hnswlib tolerates too.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+
+use parking_lot::{Mutex, MutexGuard};
+
+const BASE_SHIFT: u32 = 8;
+const SEGMENTS: usize = 33 - BASE_SHIFT as usize;
+
+/// Lifecycle of a node id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum NodeState {
+    /// Never inserted.
+    Empty = 0,
+    /// In the graph and returned by searches.
+    Live = 1,
+    /// Deleted: still traversed, never returned, waiting for cleanup to reconnect its neighbours.
+    Tombstoned = 2,
+    /// Cleaned up: unlinked; its id is not reused.
+    Removed = 3,
+}
+
+impl NodeState {
+    fn from_u8(v: u8) -> NodeState {
+        match v {
+            1 => NodeState::Live,
+            2 => NodeState::Tombstoned,
+            3 => NodeState::Removed,
+            _ => NodeState::Empty,
+        }
+    }
+}
+
+#[inline(always)]
+fn locate(id: u32) -> (usize, usize) {
+    let x = u64::from(id) + (1 << BASE_SHIFT);
+    let high = 63 - x.leading_zeros();
+    ((high - BASE_SHIFT) as usize, (x - (1u64 << high)) as usize)
+}
+
+pub(crate) struct Meta {
+    pub(crate) lock: Mutex<()>,
+    state: AtomicU8,
+    level: AtomicU8,
+    upper: OnceLock<Box<[AtomicU32]>>,
+}
+
+struct Segment {
+    links0: Box<[AtomicU32]>,
+    meta: Box<[Meta]>,
+}
+
+pub(crate) struct Nodes {
+    /// Level-0 list capacity (2·M).
+    pub(crate) m0: usize,
+    /// Upper-level list capacity (M).
+    pub(crate) m: usize,
+    segments: Box<[OnceLock<Segment>]>,
+}
+
+impl Nodes {
+    pub(crate) fn new(m: usize) -> Nodes {
+        Nodes {
+            m0: 2 * m,
+            m,
+            segments: (0..SEGMENTS).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Capacity of the list at `level`.
+    #[inline]
+    pub(crate) fn cap(&self, level: usize) -> usize {
+        if level == 0 { self.m0 } else { self.m }
+    }
+
+    #[inline(always)]
+    fn seg(&self, id: u32) -> Option<(&Segment, usize)> {
+        let (k, off) = locate(id);
+        Some((self.segments.get(k)?.get()?, off))
+    }
+
+    fn seg_or_init(&self, id: u32) -> (&Segment, usize) {
+        let (k, off) = locate(id);
+        let n = 1usize << (k + BASE_SHIFT as usize);
+        let seg = self.segments[k].get_or_init(|| Segment {
+            links0: (0..n * (self.m0 + 1)).map(|_| AtomicU32::new(0)).collect(),
+            meta: (0..n)
+                .map(|_| Meta {
+                    lock: Mutex::new(()),
+                    state: AtomicU8::new(0),
+                    level: AtomicU8::new(0),
+                    upper: OnceLock::new(),
+                })
+                .collect(),
+        });
+        (seg, off)
+    }
+
+    pub(crate) fn meta(&self, id: u32) -> Option<&Meta> {
+        let (seg, off) = self.seg(id)?;
+        seg.meta.get(off)
+    }
+
+    /// Creates the node's slot (idempotent) and returns it.
+    pub(crate) fn ensure(&self, id: u32) -> &Meta {
+        let (seg, off) = self.seg_or_init(id);
+        &seg.meta[off]
+    }
+
+    #[inline]
+    pub(crate) fn state(&self, id: u32) -> NodeState {
+        self.meta(id).map_or(NodeState::Empty, |m| {
+            NodeState::from_u8(m.state.load(Ordering::Acquire))
+        })
+    }
+
+    pub(crate) fn set_state(&self, id: u32, s: NodeState) {
+        self.ensure(id).state.store(s as u8, Ordering::Release);
+    }
+
+    /// Moves `id` from `from` to `to`; false if it was in another state.
+    pub(crate) fn transition(&self, id: u32, from: NodeState, to: NodeState) -> bool {
+        self.meta(id).is_some_and(|m| {
+            m.state
+                .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })
+    }
+
+    #[inline]
+    pub(crate) fn level(&self, id: u32) -> usize {
+        self.meta(id)
+            .map_or(0, |m| usize::from(m.level.load(Ordering::Acquire)))
+    }
+
+    /// Sets the node's top level and allocates its upper lists; call once, before linking.
+    pub(crate) fn init_level(&self, id: u32, level: usize) {
+        let meta = self.ensure(id);
+        if level > 0 {
+            let _ = meta.upper.set(
+                (0..level * (self.m + 1))
+                    .map(|_| AtomicU32::new(0))
+                    .collect(),
+            );
+        }
+        meta.level.store(level as u8, Ordering::Release);
+    }
+
+    pub(crate) fn lock(&self, id: u32) -> MutexGuard<'_, ()> {
+        self.ensure(id).lock.lock()
+    }
+
+    /// The `[count, neighbours…]` cells of `id` at `level`, if the node has that level.
+    #[inline(always)]
+    pub(crate) fn cells(&self, id: u32, level: usize) -> Option<&[AtomicU32]> {
+        let (seg, off) = self.seg(id)?;
+        if level == 0 {
+            let w = self.m0 + 1;
+            seg.links0.get(off * w..(off + 1) * w)
+        } else {
+            let w = self.m + 1;
+            seg.meta
+                .get(off)?
+                .upper
+                .get()?
+                .get((level - 1) * w..level * w)
+        }
+    }
+
+    /// Appends `id`'s neighbours at `level` to `out` (cleared first).
+    #[inline]
+    pub(crate) fn read(&self, id: u32, level: usize, out: &mut Vec<u32>) {
+        out.clear();
+        if let Some(cells) = self.cells(id, level) {
+            let n = (cells[0].load(Ordering::Acquire) as usize).min(cells.len() - 1);
+            out.extend(cells[1..=n].iter().map(|c| c.load(Ordering::Relaxed)));
+        }
+    }
+
+    /// Replaces `id`'s neighbours at `level` (truncated to capacity); hold the node's lock.
+    pub(crate) fn write(&self, id: u32, level: usize, list: &[u32]) {
+        if let Some(cells) = self.cells(id, level) {
+            let n = list.len().min(cells.len() - 1);
+            for (c, &v) in cells[1..=n].iter().zip(list) {
+                c.store(v, Ordering::Relaxed);
+            }
+            cells[0].store(n as u32, Ordering::Release);
+        }
+    }
+
+    /// Bytes allocated for node storage (segments and upper lists).
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        self.segments
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(|s| {
+                s.links0.len() * 4
+                    + s.meta.len() * std::mem::size_of::<Meta>()
+                    + s.meta
+                        .iter()
+                        .filter_map(|m| m.upper.get())
+                        .map(|u| u.len() * 4)
+                        .sum::<usize>()
+            })
+            .sum()
+    }
+}
