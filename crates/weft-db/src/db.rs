@@ -65,7 +65,8 @@ impl Db {
         self.catalog.classes()
     }
 
-    /// The class named `name` (exact name as stored, see [`Catalog::class`]).
+    /// The class named `name`: the first letter is upper-cased (as Weaviate's REST paths
+    /// allow `article` for `Article`), then the name is compared exactly.
     pub fn class(&self, name: &str) -> Option<ClassDef> {
         self.catalog.class(name)
     }
