@@ -119,7 +119,10 @@ fn generate_into(dir: &Path) -> Result<(), String> {
         let name = entry.map_err(|e| e.to_string())?.file_name();
         let name = name.to_string_lossy();
         if name != GENERATED_FILE && name != "mod.rs" {
-            return Err(format!("unexpected generated file {name} in {}", dir.display()));
+            return Err(format!(
+                "unexpected generated file {name} in {}",
+                dir.display()
+            ));
         }
     }
     Ok(())
@@ -191,7 +194,11 @@ fn check_protos(listing_path: &Path) -> Result<(), String> {
         problems += 1;
     }
 
-    if problems == 0 { Ok(()) } else { Err(format!("{problems} problem(s)")) }
+    if problems == 0 {
+        Ok(())
+    } else {
+        Err(format!("{problems} problem(s)"))
+    }
 }
 
 /// `weaviate/v1/base.proto` (our layout) → `v1/base.proto` (the listing's file names).
@@ -212,7 +219,11 @@ fn split_listing(text: &str) -> BTreeMap<String, String> {
             if let Some((name, body)) = current.take() {
                 out.insert(name, body.trim_end().to_owned());
             }
-            let name = rest.split_whitespace().next().unwrap_or_default().to_owned();
+            let name = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             current = Some((name, format!("{line}\n")));
             continue;
         }
@@ -254,16 +265,32 @@ fn diff_section(name: &str, expected: &str, ours: &str) -> usize {
 /// One file in the listing's format (see `dump_grpc_descriptors.py` in shared/spec).
 fn dump_file(file: &FileDescriptor) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "file {}  package {}", listing_name(file.name()), file.package_name());
-    let deps: Vec<String> = file.dependencies().map(|d| listing_name(d.name())).collect();
+    let _ = writeln!(
+        out,
+        "file {}  package {}",
+        listing_name(file.name()),
+        file.package_name()
+    );
+    let deps: Vec<String> = file
+        .dependencies()
+        .map(|d| listing_name(d.name()))
+        .collect();
     if !deps.is_empty() {
         let _ = writeln!(out, "  imports: {}", deps.join(", "));
     }
     for service in file.services() {
         let _ = writeln!(out, "service {}", service.full_name());
         for m in service.methods() {
-            let cs = if m.is_client_streaming() { "stream " } else { "" };
-            let ss = if m.is_server_streaming() { "stream " } else { "" };
+            let cs = if m.is_client_streaming() {
+                "stream "
+            } else {
+                ""
+            };
+            let ss = if m.is_server_streaming() {
+                "stream "
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
                 "  rpc {}({cs}{}) returns ({ss}{})   path=/{}/{}",
@@ -285,8 +312,16 @@ fn dump_file(file: &FileDescriptor) -> String {
 }
 
 fn dump_enum(e: &EnumDescriptor, indent: &str, out: &mut String) {
-    let values: Vec<String> = e.values().map(|v| format!("{}={}", v.name(), v.number())).collect();
-    let _ = writeln!(out, "{indent}enum {} {{ {} }}", e.full_name(), values.join(", "));
+    let values: Vec<String> = e
+        .values()
+        .map(|v| format!("{}={}", v.name(), v.number()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{indent}enum {} {{ {} }}",
+        e.full_name(),
+        values.join(", ")
+    );
 }
 
 fn dump_message(m: &MessageDescriptor, indent: &str, out: &mut String) {
@@ -338,7 +373,11 @@ fn label_of(f: &FieldDescriptor) -> String {
 fn type_of(f: &FieldDescriptor) -> String {
     match f.kind() {
         Kind::Message(m) if m.is_map_entry() => {
-            format!("map<{},{}>", type_of(&m.map_entry_key_field()), type_of(&m.map_entry_value_field()))
+            format!(
+                "map<{},{}>",
+                type_of(&m.map_entry_key_field()),
+                type_of(&m.map_entry_value_field())
+            )
         }
         Kind::Message(m) => m.full_name().to_owned(),
         Kind::Enum(e) => format!("enum {}", e.full_name()),
@@ -369,7 +408,10 @@ mod tests {
         let text = "# header\n\n=====\nfile v1/a.proto  package p\nmessage p.A\n\n=====\nfile v1/b.proto  package p\n";
         let sections = split_listing(text);
         assert_eq!(sections.len(), 2);
-        assert_eq!(sections["v1/a.proto"], "file v1/a.proto  package p\nmessage p.A");
+        assert_eq!(
+            sections["v1/a.proto"],
+            "file v1/a.proto  package p\nmessage p.A"
+        );
         assert_eq!(sections["v1/b.proto"], "file v1/b.proto  package p");
     }
 
@@ -382,11 +424,18 @@ mod tests {
     #[test]
     fn our_protos_compile_and_dump_in_listing_format() {
         let pool = compiler(false).expect("protos compile").descriptor_pool();
-        let file = pool.get_file_by_name("weaviate/v1/tenants.proto").expect("tenants.proto");
+        let file = pool
+            .get_file_by_name("weaviate/v1/tenants.proto")
+            .expect("tenants.proto");
         let dump = dump_file(&file);
-        assert!(dump.starts_with("file v1/tenants.proto  package weaviate.v1\n"), "{dump}");
         assert!(
-            dump.contains("    2 names                        oneof:params weaviate.v1.TenantNames"),
+            dump.starts_with("file v1/tenants.proto  package weaviate.v1\n"),
+            "{dump}"
+        );
+        assert!(
+            dump.contains(
+                "    2 names                        oneof:params weaviate.v1.TenantNames"
+            ),
             "{dump}"
         );
     }
