@@ -1,0 +1,192 @@
+//! `ann`: build rate, recall@k vs QPS over ef, memory per vector.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use weft_hnsw::{Hnsw, HnswConfig};
+use weft_vector::Metric;
+
+use crate::fvecs::{read_fvecs, read_ivecs};
+
+/// Arguments of `ann`.
+#[derive(clap::Args, Debug)]
+pub struct AnnArgs {
+    /// Base vectors (fvecs).
+    #[arg(long)]
+    base: PathBuf,
+    /// Query vectors (fvecs).
+    #[arg(long)]
+    query: PathBuf,
+    /// Ground truth ids (ivecs, closest first).
+    #[arg(long)]
+    gt: PathBuf,
+    /// cosine, dot, l2-squared, manhattan or hamming.
+    #[arg(long, default_value = "l2-squared")]
+    metric: Metric,
+    /// maxConnections (M; level 0 keeps 2·M, as hnswlib's M).
+    #[arg(long, default_value_t = 16)]
+    m: usize,
+    #[arg(long, default_value_t = 128)]
+    ef_construction: usize,
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// ef values to sweep.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "10,16,24,32,48,64,96,128,256"
+    )]
+    ef: Vec<usize>,
+    /// Thread counts for build and search.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<usize>,
+    /// Use only the first n base vectors (ground truth must match).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Passes over the queries per ef (the best pass is reported).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+}
+
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<usize>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn build(base: &[Vec<f32>], cfg: &HnswConfig, threads: usize) -> anyhow::Result<(Hnsw, f64)> {
+    let index = Hnsw::new(base[0].len(), cfg.clone());
+    let next = AtomicUsize::new(0);
+    let t = Instant::now();
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(v) = base.get(i) else { return Ok(()) };
+                        index.insert(i as u32, v)?;
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("build thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok((index, t.elapsed().as_secs_f64()))
+}
+
+/// Runs all queries on `threads` threads; returns (recall, qps).
+fn sweep_point(
+    index: &Hnsw,
+    queries: &[Vec<f32>],
+    gt: &[Vec<u32>],
+    k: usize,
+    ef: usize,
+    threads: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let mut found = vec![Vec::new(); queries.len()];
+    let chunk = queries.len().div_ceil(threads.max(1));
+    let t = Instant::now();
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let workers: Vec<_> = queries
+            .chunks(chunk)
+            .zip(found.chunks_mut(chunk))
+            .map(|(qs, out)| {
+                s.spawn(move || -> anyhow::Result<()> {
+                    for (q, o) in qs.iter().zip(out) {
+                        *o = index.search_with_ef(q, k, ef, None)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("search thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    let secs = t.elapsed().as_secs_f64();
+    let mut hits = 0usize;
+    for (f, g) in found.iter().zip(gt) {
+        let truth = &g[..k.min(g.len())];
+        hits += f.iter().filter(|n| truth.contains(&n.id)).count();
+    }
+    Ok((
+        hits as f64 / (queries.len() * k) as f64,
+        queries.len() as f64 / secs,
+    ))
+}
+
+pub fn run(a: &AnnArgs) -> anyhow::Result<()> {
+    let mut base = read_fvecs(&a.base).context("base")?;
+    if let Some(n) = a.limit {
+        base.truncate(n);
+    }
+    let queries = read_fvecs(&a.query).context("query")?;
+    let gt = read_ivecs(&a.gt).context("ground truth")?;
+    if base.is_empty() || queries.len() != gt.len() {
+        bail!("empty base or query/ground-truth count mismatch");
+    }
+    println!(
+        "# weft-hnsw: n={} dim={} queries={} metric={} M={} efConstruction={} k={} simd={:?}",
+        base.len(),
+        base[0].len(),
+        queries.len(),
+        a.metric,
+        a.m,
+        a.ef_construction,
+        a.k,
+        weft_vector::simd_level()
+    );
+    let cfg = HnswConfig {
+        metric: a.metric,
+        max_connections: a.m,
+        ef_construction: a.ef_construction,
+        ..HnswConfig::default()
+    };
+    let mut kept = None;
+    for &bt in &a.threads {
+        drop(kept.take());
+        let rss0 = rss_bytes();
+        let (index, secs) = build(&base, &cfg, bt)?;
+        let rss = rss_bytes().saturating_sub(rss0);
+        println!(
+            "build threads={bt} secs={secs:.2} rate={:.0}/s mem_per_vector={:.0}B (rss) {:.0}B (allocated)",
+            base.len() as f64 / secs,
+            rss as f64 / base.len() as f64,
+            index.memory_bytes() as f64 / base.len() as f64,
+        );
+        kept = Some(index);
+    }
+    let Some(index) = kept else {
+        bail!("no build thread count given")
+    };
+    for &st in &a.threads {
+        for &ef in &a.ef {
+            let mut best = (0.0, 0.0);
+            for _ in 0..a.repeats.max(1) {
+                let (r, qps) = sweep_point(&index, &queries, &gt, a.k, ef, st)?;
+                if qps > best.1 {
+                    best = (r, qps);
+                }
+            }
+            println!(
+                "search threads={st} ef={ef} recall@{}={:.4} qps={:.0}",
+                a.k, best.0, best.1
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! weft benchmarks. `storage-bench` compares the storage engine with fjall and with the
+//! machine's raw fdatasync and sequential-read rates; see `BENCHMARKS.md`.
+#![forbid(unsafe_code)]
