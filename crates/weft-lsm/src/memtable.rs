@@ -41,6 +41,25 @@ impl Memtable {
         }
     }
 
+    /// Like [`Memtable::apply`], moving the key and value in (WAL replay).
+    pub(crate) fn apply_owned(&self, key: Vec<u8>, op: OpKind) {
+        let mut inner = self.inner.write();
+        match op {
+            OpKind::Put { value, secondary } => {
+                for (pos, s) in secondary.iter().enumerate() {
+                    inner.secondary.insert((pos, s.clone()), key.clone());
+                }
+                inner.entries.insert(key, Entry::Value { value, secondary });
+            }
+            op => match inner.entries.get_mut(&key) {
+                Some(e) => e.apply(&op),
+                None => {
+                    inner.entries.insert(key, Entry::from_op(&op));
+                }
+            },
+        }
+    }
+
     pub(crate) fn get(&self, key: &[u8]) -> Option<Entry> {
         self.inner.read().entries.get(key).cloned()
     }

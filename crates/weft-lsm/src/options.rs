@@ -101,7 +101,7 @@ impl Default for Options {
             max_segment_bytes: u64::MAX,
             compaction_min_segments: 4,
             compaction_interval: Duration::from_secs(1),
-            block_bytes: 32 << 10,
+            block_bytes: 4 << 10,
             bloom_bits_per_key: 10,
             max_record_bytes: 64 << 20,
             background: true,

@@ -420,7 +420,7 @@ fn replay(
                     format!("WAL record {}: {}", r.lsn, e.reason),
                 )
             })?;
-            for op in &batch.ops {
+            for op in batch.ops {
                 let b = buckets.get(&op.bucket).ok_or_else(|| {
                     Error::corrupt(
                         &path,
@@ -441,7 +441,7 @@ fn replay(
                         ),
                     ));
                 }
-                b.view.read().active.apply(&op.key, &op.kind);
+                b.view.read().active.apply_owned(op.key, op.kind);
             }
             report.records_replayed += 1;
             report.bytes_replayed += payload.len() as u64;

@@ -224,6 +224,27 @@ pub(crate) fn decode_block(payload: &[u8]) -> DResult<Vec<(&[u8], &[u8])>> {
     Ok(out)
 }
 
+/// Finds `key` in a data block payload without materializing the block; stops at the first
+/// larger key. Checks the same invariants as [`decode_block`] on the part it reads.
+pub(crate) fn find_in_block<'a>(payload: &'a [u8], key: &[u8]) -> DResult<Option<&'a [u8]>> {
+    let mut r = Reader::new(payload);
+    let n = r.count(2)?;
+    let mut prev: Option<&[u8]> = None;
+    for _ in 0..n {
+        let k = r.bytes()?;
+        let v = r.bytes()?;
+        if prev.is_some_and(|p| p >= k) {
+            return Err(r.err("block keys out of order"));
+        }
+        match k.cmp(key) {
+            std::cmp::Ordering::Less => prev = Some(k),
+            std::cmp::Ordering::Equal => return Ok(Some(v)),
+            std::cmp::Ordering::Greater => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
 /// The properties section.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Props {

@@ -322,10 +322,11 @@ impl Segment {
         self.file
             .read_exact_at(&mut buf, e.offset)
             .map_err(Error::io("read segment", &self.path))?;
-        let payload = unseal(&buf).map_err(|d| {
-            Error::corrupt(&self.path, e.offset, format!("data block: {}", d.reason))
-        })?;
-        Ok(payload.to_vec())
+        let n = unseal(&buf)
+            .map_err(|d| Error::corrupt(&self.path, e.offset, format!("data block: {}", d.reason)))?
+            .len();
+        buf.truncate(n);
+        Ok(buf)
     }
 
     fn block_err(&self, e: &IndexEntry, d: DecodeError) -> Error {
@@ -343,12 +344,8 @@ impl Segment {
             return Ok(None);
         };
         let payload = self.read_block(e)?;
-        let pairs = decode_block(&payload).map_err(|d| self.block_err(e, d))?;
-        Ok(pairs
-            .binary_search_by(|(k, _)| (*k).cmp(key))
-            .ok()
-            .and_then(|j| pairs.get(j))
-            .map(|(_, v)| v.to_vec()))
+        let found = format::find_in_block(&payload, key).map_err(|d| self.block_err(e, d))?;
+        Ok(found.map(<[u8]>::to_vec))
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Entry>> {

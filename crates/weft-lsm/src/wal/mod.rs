@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use weft_io::{Vfs, WriteFile};
 
 use self::format::{FileHeader, encode_record};
@@ -90,6 +90,9 @@ pub(crate) struct Wal {
     durable_lsn: AtomicU64,
     written_lsn: AtomicU64,
     poisoned: AtomicBool,
+    /// Whether a group-commit leader is writing; waiters sleep on `led`.
+    leader: Mutex<bool>,
+    led: Condvar,
     poison_cause: Mutex<Option<Arc<Error>>>,
     files: Mutex<Vec<WalFile>>,
 }
@@ -129,6 +132,8 @@ impl Wal {
             durable_lsn: AtomicU64::new(next_lsn - 1),
             written_lsn: AtomicU64::new(next_lsn - 1),
             poisoned: AtomicBool::new(false),
+            leader: Mutex::new(false),
+            led: Condvar::new(),
             poison_cause: Mutex::new(None),
             files: Mutex::new(files),
         }
@@ -189,6 +194,10 @@ impl Wal {
     }
 
     /// Returns once record `lsn` is durable per the sync policy.
+    ///
+    /// Group commit: one writer at a time is the leader and writes + syncs everything buffered;
+    /// the others sleep on a condition variable and are all woken when it is done, most of them
+    /// finding their record already durable.
     pub(crate) fn commit(&self, lsn: u64) -> Result<()> {
         let fsync = matches!(self.policy, SyncPolicy::Sync);
         let done = |w: &Self| {
@@ -198,15 +207,30 @@ impl Wal {
                 w.written_lsn.load(Ordering::Acquire) >= lsn
             }
         };
-        if done(self) {
-            return self.check_poison();
+        loop {
+            if done(self) {
+                return self.check_poison();
+            }
+            {
+                let mut leader = self.leader.lock();
+                if done(self) {
+                    return self.check_poison();
+                }
+                self.check_poison()?;
+                if *leader {
+                    self.led.wait(&mut leader);
+                    continue;
+                }
+                *leader = true;
+            }
+            let res = {
+                let mut s = self.sync.lock();
+                self.write_out(&mut s, fsync)
+            };
+            *self.leader.lock() = false;
+            self.led.notify_all();
+            res?;
         }
-        let mut s = self.sync.lock();
-        self.check_poison()?;
-        if done(self) {
-            return Ok(());
-        }
-        self.write_out(&mut s, fsync)
     }
 
     /// Writes everything buffered; with `fsync` also syncs. Caller holds the sync lock.
