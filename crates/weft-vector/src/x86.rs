@@ -155,6 +155,7 @@ avx512_kernel!(hamming_avx512, |x, y, acc| _mm512_mask_add_ps(
 ));
 
 /// Prefetches the cache line holding `p` into all cache levels.
+#[inline(always)]
 #[expect(unsafe_code, reason = "prefetch intrinsic")]
 pub(crate) fn prefetch_ptr(p: *const u8) {
     use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
