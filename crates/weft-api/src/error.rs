@@ -45,6 +45,12 @@ pub enum ErrorCode {
     MalformedBody,
     /// The database is still loading (503).
     NotReady,
+    /// No such object (404 without a body).
+    ObjectNotFound,
+    /// The storage engine failed.
+    Storage,
+    /// The shard is READONLY.
+    ReadOnly,
     /// The class has no shard of that name (404).
     ShardNotFound,
     /// An earlier write failed; the database refuses changes until restarted (500).
@@ -66,6 +72,11 @@ impl ErrorCode {
             ErrorCode::Poisoned => (500, GrpcCode::Internal, true),
             ErrorCode::MalformedBody => (400, GrpcCode::InvalidArgument, true),
             ErrorCode::NotReady => (503, GrpcCode::Unavailable, true),
+            ErrorCode::ObjectNotFound => (404, GrpcCode::NotFound, false),
+            ErrorCode::Storage => (500, GrpcCode::Internal, true),
+            // Weaviate answers 500 (not 422) for writes to a READONLY shard, and plain errors
+            // (Unknown) on gRPC — never UNAVAILABLE, which clients retry for a minute.
+            ErrorCode::ReadOnly => (500, GrpcCode::Unknown, true),
         }
     }
 }
@@ -100,18 +111,27 @@ impl WireError {
 
     /// Maps a domain error through the table.
     pub fn from_db(err: &DbError) -> Self {
+        if let DbError::Batch(inner) = err {
+            return Self::from_db(inner);
+        }
         let code = match err {
             DbError::User(user) => match user {
                 UserError::Invalid(_) => ErrorCode::InvalidInput,
                 UserError::ClassNotFound(_) => ErrorCode::ClassNotFound,
                 UserError::AlreadyExists(_) => ErrorCode::AlreadyExists,
                 UserError::ShardNotFound { .. } => ErrorCode::ShardNotFound,
+                UserError::ObjectNotFound { .. } => ErrorCode::ObjectNotFound,
+                UserError::ObjectExists(_) => ErrorCode::InvalidInput,
                 _ => ErrorCode::InvalidInput,
             },
             DbError::Lock(_) => ErrorCode::DataDirLocked,
             DbError::Io { .. } => ErrorCode::Io,
             DbError::Corrupt { .. } => ErrorCode::CorruptFile,
             DbError::Poisoned => ErrorCode::Poisoned,
+            DbError::Storage { .. } => ErrorCode::Storage,
+            DbError::Record { .. } => ErrorCode::CorruptFile,
+            DbError::ReadOnly { .. } => ErrorCode::ReadOnly,
+            DbError::Batch(_) => ErrorCode::Io,
             _ => ErrorCode::Io,
         };
         Self::new(code, chain(err))

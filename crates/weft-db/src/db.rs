@@ -1,10 +1,15 @@
-//! The database handle: lock, catalog, lifecycle.
+//! The database handle: lock, catalog, collections, lifecycle.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
+use parking_lot::RwLock;
 use weft_io::DirLock;
 
-use crate::error::DbError;
+use crate::collection::Collection;
+use crate::error::{DbError, UserError};
 use crate::schema::{Catalog, ClassDef, PropertyDef, SchemaDefaults, ShardState, ShardStatus};
 
 /// Typed options of [`Db::open`]; the binary fills them from flags and environment.
@@ -16,6 +21,10 @@ pub struct DbOptions {
     pub node_name: String,
     /// Defaults applied to new classes.
     pub schema_defaults: SchemaDefaults,
+    /// `AUTOSCHEMA_ENABLED`: writes may create classes and add properties.
+    pub autoschema: bool,
+    /// Storage engine options of every shard.
+    pub storage: weft_lsm::Options,
 }
 
 impl DbOptions {
@@ -25,6 +34,8 @@ impl DbOptions {
             data_path: data_path.into(),
             node_name: node_name.into(),
             schema_defaults: SchemaDefaults::default(),
+            autoschema: true,
+            storage: weft_lsm::Options::default(),
         }
     }
 }
@@ -32,22 +43,74 @@ impl DbOptions {
 /// An open database. All methods take `&self`; it is shared between request handlers.
 #[derive(Debug)]
 pub struct Db {
-    options: DbOptions,
-    catalog: Catalog,
+    pub(crate) options: DbOptions,
+    pub(crate) catalog: Catalog,
+    collections: RwLock<HashMap<String, Arc<Collection>>>,
     // Dropped last: the directory stays locked until everything else is closed.
     _lock: DirLock,
 }
 
 impl Db {
-    /// Locks the data directory and loads the persisted schema.
+    /// Locks the data directory, loads the persisted schema and opens (recovers) every shard.
     pub fn open(options: DbOptions) -> Result<Self, DbError> {
         let lock = DirLock::acquire(&options.data_path)?;
         let catalog = Catalog::open(&options.data_path, options.schema_defaults.clone())?;
-        Ok(Self {
+        let db = Self {
             options,
             catalog,
+            collections: RwLock::new(HashMap::new()),
             _lock: lock,
-        })
+        };
+        let classes = db.catalog.classes();
+        let total = classes.len();
+        for (i, class) in classes.iter().enumerate() {
+            let started = Instant::now();
+            db.open_collection(class)?;
+            tracing::debug!(
+                action = "startup",
+                class = %class.name,
+                took = ?started.elapsed(),
+                "loaded shard {}/{total}",
+                i + 1
+            );
+        }
+        Ok(db)
+    }
+
+    fn open_collection(&self, class: &ClassDef) -> Result<Arc<Collection>, DbError> {
+        let shard = self
+            .catalog
+            .shards(&class.name)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| UserError::ClassNotFound(class.name.clone()))?;
+        let (coll, report) = Collection::open(
+            &self.options.data_path,
+            class,
+            &shard.name,
+            self.options.storage.clone(),
+        )?;
+        if let Some(message) = report.warning() {
+            tracing::warn!(
+                action = "lsm_recover_from_active_wal",
+                class = %class.name,
+                shard = %shard.name,
+                path = %coll.dir().display(),
+                records = report.records_replayed,
+                took = ?report.duration,
+                "{message}"
+            );
+        }
+        let coll = Arc::new(coll);
+        self.collections
+            .write()
+            .insert(class.name.clone(), Arc::clone(&coll));
+        Ok(coll)
+    }
+
+    /// The collection of the class named `name` (as stored).
+    pub(crate) fn collection(&self, name: &str) -> Option<Arc<Collection>> {
+        self.collections.read().get(name).cloned()
     }
 
     /// The data directory.
@@ -71,9 +134,11 @@ impl Db {
         self.catalog.class(name)
     }
 
-    /// Validates `class`, fills its defaults, persists it and returns the stored class.
+    /// Validates `class`, fills its defaults, persists it, creates its shard and returns it.
     pub fn create_class(&self, class: ClassDef) -> Result<ClassDef, DbError> {
-        self.catalog.create_class(class)
+        let stored = self.catalog.create_class(class)?;
+        self.open_collection(&stored)?;
+        Ok(stored)
     }
 
     /// Replaces the mutable parts of a class; immutable changes are refused.
@@ -83,7 +148,17 @@ impl Db {
 
     /// Deletes a class and its data; deleting a missing class succeeds.
     pub fn delete_class(&self, name: &str) -> Result<(), DbError> {
-        self.catalog.delete_class(name)
+        let Some(class) = self.catalog.class(name) else {
+            return Ok(());
+        };
+        let removed = self.collections.write().remove(&class.name);
+        if let Some(coll) = removed {
+            // Wait for in-flight users, then release the shard directory before removing it.
+            if let Ok(coll) = Arc::try_unwrap(coll) {
+                coll.close()?;
+            }
+        }
+        self.catalog.delete_class(&class.name)
     }
 
     /// Adds a property to a class.
@@ -96,8 +171,15 @@ impl Db {
         self.catalog.shards(class)
     }
 
+    /// Number of objects of a class (0 for an unknown class).
+    pub fn object_count(&self, class: &str) -> u64 {
+        self.class(class)
+            .and_then(|c| self.collection(&c.name))
+            .map_or(0, |c| c.object_count())
+    }
+
     /// Sets the status of shard `shard` of class `class`, recording `reason` (see
-    /// [`crate::schema::reason`]). Status is runtime state: every shard is READY after open.
+    /// [`crate::schema::reason`]).
     pub fn set_shard_status(
         &self,
         class: &str,
@@ -108,9 +190,18 @@ impl Db {
         self.catalog.set_shard_status(class, shard, status, reason)
     }
 
-    /// Orderly close: flushes what is pending and releases the directory lock.
+    /// Orderly close: flushes every shard and releases the directory lock.
     pub fn close(self) -> Result<(), DbError> {
+        let collections: Vec<_> = self.collections.write().drain().map(|(_, c)| c).collect();
+        let mut first_err = None;
+        for coll in collections {
+            if let Ok(coll) = Arc::try_unwrap(coll)
+                && let Err(err) = coll.close()
+            {
+                first_err.get_or_insert(err);
+            }
+        }
         self.catalog.close()?;
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 }

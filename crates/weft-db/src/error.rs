@@ -31,6 +31,29 @@ pub enum DbError {
     /// reopened (the on-disk state is only known after a fresh load).
     #[error("database is poisoned by an earlier write failure; restart the server")]
     Poisoned,
+    /// The storage engine failed (I/O, a poisoned shard, a corrupt file).
+    #[error("shard {shard:?} of class {class:?}")]
+    Storage {
+        class: String,
+        shard: String,
+        #[source]
+        source: weft_lsm::Error,
+    },
+    /// A stored object record does not decode.
+    #[error("object {key} in shard {shard:?} of class {class:?} does not decode")]
+    Record {
+        class: String,
+        shard: String,
+        key: String,
+        #[source]
+        source: crate::object::record::RecordError,
+    },
+    /// One failure shared by every object of a batch.
+    #[error(transparent)]
+    Batch(std::sync::Arc<DbError>),
+    /// The shard refuses writes (status READONLY).
+    #[error("store is read-only due to: {reason}")]
+    ReadOnly { reason: String },
 }
 
 /// What is wrong with a corrupt file.
@@ -70,4 +93,10 @@ pub enum UserError {
     /// The class has no shard of that name (404).
     #[error("shard {shard:?} of class {class:?} not found")]
     ShardNotFound { class: String, shard: String },
+    /// No object with this id in the class (404, no body).
+    #[error("object {id} of class {class:?} not found")]
+    ObjectNotFound { class: String, id: uuid::Uuid },
+    /// `POST /v1/objects` with an id that exists (422).
+    #[error("id '{0}' already exists")]
+    ObjectExists(uuid::Uuid),
 }

@@ -12,9 +12,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod collection;
 mod db;
 pub mod error;
+pub mod object;
+mod objects;
 pub mod schema;
+mod verify;
 
 pub use db::{Db, DbOptions};
 pub use error::DbError;
+pub use verify::VerifyReport;

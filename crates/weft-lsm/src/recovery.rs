@@ -303,17 +303,17 @@ fn select_segments(
     }
     live.sort_by_key(|s| (s.props.lsn_lo, s.props.lsn_hi));
     for pair in live.windows(2) {
-        if let [a, b] = pair {
-            if a.props.lsn_hi > b.props.lsn_lo {
-                return Err(Error::Missing {
-                    dir: dir.to_path_buf(),
-                    reason: format!(
-                        "segments {} and {} of bucket {bucket} overlap partially",
-                        a.rel.display(),
-                        b.rel.display()
-                    ),
-                });
-            }
+        if let [a, b] = pair
+            && a.props.lsn_hi > b.props.lsn_lo
+        {
+            return Err(Error::Missing {
+                dir: dir.to_path_buf(),
+                reason: format!(
+                    "segments {} and {} of bucket {bucket} overlap partially",
+                    a.rel.display(),
+                    b.rel.display()
+                ),
+            });
         }
     }
     for s in ignored {
@@ -393,19 +393,19 @@ fn replay(
             }
             _ => {}
         }
-        if let Some(d) = &s.damage {
-            if d.followed_by_valid || !is_last {
-                let why = if d.followed_by_valid {
-                    "followed by valid records"
-                } else {
-                    "in a sealed WAL file"
-                };
-                return Err(Error::corrupt(
-                    &path,
-                    d.offset as u64,
-                    format!("{} {why}", d.reason),
-                ));
-            }
+        if let Some(d) = &s.damage
+            && (d.followed_by_valid || !is_last)
+        {
+            let why = if d.followed_by_valid {
+                "followed by valid records"
+            } else {
+                "in a sealed WAL file"
+            };
+            return Err(Error::corrupt(
+                &path,
+                d.offset as u64,
+                format!("{} {why}", d.reason),
+            ));
         }
         for r in &s.records {
             if r.lsn <= flushed {

@@ -317,10 +317,10 @@ impl Shard {
             if !seen.insert(pkey.clone()) {
                 continue;
             }
-            if let Some(Entry::Value { value, secondary }) = lookup(&view, &pkey)? {
-                if secondary.get(pos).is_some_and(|s| s == skey) {
-                    return Ok(Some((pkey, value)));
-                }
+            if let Some(Entry::Value { value, secondary }) = lookup(&view, &pkey)?
+                && secondary.get(pos).is_some_and(|s| s == skey)
+            {
+                return Ok(Some((pkey, value)));
             }
         }
         Ok(None)
@@ -849,11 +849,11 @@ impl Inner {
         };
         let mut last_sync = Instant::now();
         while !self.wait(tick) {
-            if let SyncPolicy::Interval(d) = self.opts.sync {
-                if last_sync.elapsed() >= d {
-                    let _ = self.wal.sync_now();
-                    last_sync = Instant::now();
-                }
+            if let SyncPolicy::Interval(d) = self.opts.sync
+                && last_sync.elapsed() >= d
+            {
+                let _ = self.wal.sync_now();
+                last_sync = Instant::now();
             }
             let dirty_for = self.dirty_since.lock().map(|t| t.elapsed());
             let big = self.mem_bytes.load(Ordering::Relaxed) >= self.opts.memtable_max_bytes;

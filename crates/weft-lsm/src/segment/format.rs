@@ -188,10 +188,10 @@ pub(crate) fn decode_index(payload: &[u8], file_len: u64) -> DResult<Vec<IndexEn
         let offset = r.varint()?;
         let len = r.varint()?;
         check_section((offset, len), file_len).map_err(|reason| r.err(reason))?;
-        if let Some(prev) = out.last() {
-            if prev.last_key >= last_key || prev.offset + prev.len > offset {
-                return Err(r.err("index entries out of order"));
-            }
+        if let Some(prev) = out.last()
+            && (prev.last_key >= last_key || prev.offset + prev.len > offset)
+        {
+            return Err(r.err("index entries out of order"));
         }
         out.push(IndexEntry {
             last_key,

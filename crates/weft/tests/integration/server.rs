@@ -145,10 +145,10 @@ impl Weft {
                     self.log_text()
                 );
             }
-            if let Ok(r) = self.agent.get(self.url("/v1/.well-known/ready")).call() {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = self.agent.get(self.url("/v1/.well-known/ready")).call()
+                && r.status() == 200
+            {
+                return;
             }
             sleep(Duration::from_millis(50));
         }

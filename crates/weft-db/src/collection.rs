@@ -1,0 +1,505 @@
+//! A collection: the data of one class in its shard, stored by the engine (`weft-lsm`).
+//!
+//! Buckets of the shard directory `<data>/<lowercased class>/<shard>/`:
+//!
+//! | bucket | strategy | key → value |
+//! |---|---|---|
+//! | `objects` | replace | uuid (16 bytes) → object record (`docs/format/object.md`); secondary key 0 = doc id (u64 LE) |
+//! | `vectors` | replace | doc id (u64 BE) + vector name → f32 LE |
+//! | `meta` | replace | `next_doc_id`, `object_count` (u64 LE), `dims/<name>` (u32 LE) |
+//! | `property_<name>` | roaringset | encoded value or token → doc ids (filterable index) |
+//!
+//! Every write of a batch — objects, vectors, index deltas, counters — is one `WriteBatch`, so
+//! one WAL record: after a crash the objects and the index always agree.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use uuid::Uuid;
+use weft_lsm::{Shard, Strategy, WriteBatch};
+
+use crate::error::{DbError, UserError};
+use crate::object::index_keys::{bucket_name, index_entries, is_indexed};
+use crate::object::record::{self, decode_vector, encode_vector, vector_key};
+use crate::object::{StoredObject, WriteMode, now_ms};
+use crate::schema::ClassDef;
+
+const OBJECTS: &str = "objects";
+const VECTORS: &str = "vectors";
+const META: &str = "meta";
+const NEXT_DOC_ID: &[u8] = b"next_doc_id";
+const OBJECT_COUNT: &[u8] = b"object_count";
+
+/// A write that passed validation: coerced properties and checked vector names.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedWrite {
+    pub id: Uuid,
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    pub vectors: BTreeMap<String, Vec<f32>>,
+}
+
+/// Counters kept in memory and persisted in the `meta` bucket with every write.
+#[derive(Debug, Clone, Default)]
+struct Counters {
+    next_doc_id: u64,
+    object_count: u64,
+    dims: BTreeMap<String, u32>,
+}
+
+/// The storage of one class.
+#[derive(Debug)]
+pub(crate) struct Collection {
+    class: String,
+    shard_name: String,
+    dir: PathBuf,
+    options: weft_lsm::Options,
+    shard: RwLock<Arc<Shard>>,
+    /// Serialises writers: a write reads the old object to maintain the index.
+    writer: Mutex<Counters>,
+    declared: Mutex<HashSet<String>>,
+}
+
+fn u64_value(bytes: Option<Vec<u8>>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+impl Collection {
+    /// Opens (or creates) the shard of `class` under `data_path`.
+    pub fn open(
+        data_path: &Path,
+        class: &ClassDef,
+        shard_name: &str,
+        options: weft_lsm::Options,
+    ) -> Result<(Self, weft_lsm::RecoveryReport), DbError> {
+        let dir = data_path.join(class.name.to_lowercase()).join(shard_name);
+        let storage = |source| DbError::Storage {
+            class: class.name.clone(),
+            shard: shard_name.to_string(),
+            source,
+        };
+        let shard = Shard::open(&dir, options.clone()).map_err(storage)?;
+        for (name, strategy) in [
+            (OBJECTS, Strategy::Replace),
+            (VECTORS, Strategy::Replace),
+            (META, Strategy::Replace),
+        ] {
+            shard.declare_bucket(name, strategy).map_err(storage)?;
+        }
+        let report = shard.recovery_report().clone();
+        let coll = Self {
+            class: class.name.clone(),
+            shard_name: shard_name.to_string(),
+            dir,
+            options,
+            shard: RwLock::new(Arc::new(shard)),
+            writer: Mutex::new(Counters::default()),
+            declared: Mutex::new(HashSet::new()),
+        };
+        coll.declare_property_buckets(class)?;
+        *coll.writer.lock() = coll.load_counters()?;
+        Ok((coll, report))
+    }
+
+    fn storage(&self, source: weft_lsm::Error) -> DbError {
+        DbError::Storage {
+            class: self.class.clone(),
+            shard: self.shard_name.clone(),
+            source,
+        }
+    }
+
+    fn shard(&self) -> Arc<Shard> {
+        Arc::clone(&self.shard.read())
+    }
+
+    /// The shard's name.
+    pub fn shard_name(&self) -> &str {
+        &self.shard_name
+    }
+
+    /// The shard directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether an I/O failure poisoned the shard (it refuses writes until reopened).
+    pub fn is_poisoned(&self) -> bool {
+        self.shard().is_poisoned()
+    }
+
+    fn load_counters(&self) -> Result<Counters, DbError> {
+        let shard = self.shard();
+        let get = |key: &[u8]| shard.get(META, key).map_err(|e| self.storage(e));
+        let mut counters = Counters {
+            next_doc_id: u64_value(get(NEXT_DOC_ID)?),
+            object_count: u64_value(get(OBJECT_COUNT)?),
+            dims: BTreeMap::new(),
+        };
+        for (key, value) in shard
+            .prefix_scan(META, b"dims/", usize::MAX)
+            .map_err(|e| self.storage(e))?
+        {
+            let weft_lsm::Value::Bytes(bytes) = value else {
+                continue;
+            };
+            let name = String::from_utf8_lossy(&key[5..]).into_owned();
+            if let Ok(raw) = <[u8; 4]>::try_from(bytes.as_slice()) {
+                counters.dims.insert(name, u32::from_le_bytes(raw));
+            }
+        }
+        Ok(counters)
+    }
+
+    /// Declares the index buckets of every indexed filterable property of `class`.
+    pub fn declare_property_buckets(&self, class: &ClassDef) -> Result<(), DbError> {
+        let shard = self.shard();
+        let mut declared = self.declared.lock();
+        for prop in &class.properties {
+            if !prop.index_filterable || !is_indexed(&prop.data_type) {
+                continue;
+            }
+            let bucket = bucket_name(&prop.name);
+            if declared.insert(bucket.clone()) {
+                shard
+                    .declare_bucket(&bucket, Strategy::RoaringSet)
+                    .map_err(|e| self.storage(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of objects.
+    pub fn object_count(&self) -> u64 {
+        self.writer.lock().object_count
+    }
+
+    /// Reads one object (vectors included when `with_vectors`).
+    pub fn get(&self, id: Uuid, with_vectors: bool) -> Result<Option<StoredObject>, DbError> {
+        let shard = self.shard();
+        let Some(bytes) = shard
+            .get(OBJECTS, id.as_bytes())
+            .map_err(|e| self.storage(e))?
+        else {
+            return Ok(None);
+        };
+        let mut obj = self.decode(id, &bytes)?;
+        if with_vectors {
+            self.load_vectors(&shard, &mut obj)?;
+        }
+        Ok(Some(obj))
+    }
+
+    fn decode(&self, id: Uuid, bytes: &[u8]) -> Result<StoredObject, DbError> {
+        record::decode_object(&self.class, id, bytes).map_err(|source| DbError::Record {
+            class: self.class.clone(),
+            shard: self.shard_name.clone(),
+            key: id.to_string(),
+            source,
+        })
+    }
+
+    fn load_vectors(&self, shard: &Shard, obj: &mut StoredObject) -> Result<(), DbError> {
+        let prefix = vector_key(obj.doc_id, "");
+        for (key, value) in shard
+            .prefix_scan(VECTORS, &prefix, usize::MAX)
+            .map_err(|e| self.storage(e))?
+        {
+            let (Some((_, name)), weft_lsm::Value::Bytes(bytes)) =
+                (record::parse_vector_key(&key), value)
+            else {
+                continue;
+            };
+            let v = decode_vector(&bytes).map_err(|source| DbError::Record {
+                class: self.class.clone(),
+                shard: self.shard_name.clone(),
+                key: format!("vector {name:?} of {}", obj.id),
+                source,
+            })?;
+            obj.vectors.insert(name, v);
+        }
+        Ok(())
+    }
+
+    /// Objects in id order after `after` (exclusive), skipping `offset`, at most `limit`.
+    pub fn list(
+        &self,
+        after: Option<Uuid>,
+        offset: u64,
+        limit: u64,
+        with_vectors: bool,
+    ) -> Result<Vec<StoredObject>, DbError> {
+        let shard = self.shard();
+        let lo = after.map(|a| a.as_bytes().to_vec());
+        let lo = lo.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let want = usize::try_from(offset.saturating_add(limit)).unwrap_or(usize::MAX);
+        let rows = shard
+            .scan(OBJECTS, lo, Bound::Unbounded, want)
+            .map_err(|e| self.storage(e))?;
+        let mut out = Vec::new();
+        for (key, value) in rows
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        {
+            let weft_lsm::Value::Bytes(bytes) = value else {
+                continue;
+            };
+            let id = Uuid::from_slice(&key).map_err(|_| DbError::Record {
+                class: self.class.clone(),
+                shard: self.shard_name.clone(),
+                key: format!("{key:02x?}"),
+                source: record::RecordError::Truncated(key.len()),
+            })?;
+            let mut obj = self.decode(id, &bytes)?;
+            if with_vectors {
+                self.load_vectors(&shard, &mut obj)?;
+            }
+            out.push(obj);
+        }
+        Ok(out)
+    }
+
+    /// Applies `writes` in one durable batch. Returns one result per write, in order; the
+    /// batch is all-or-nothing on the storage side (a storage error fails every write).
+    pub fn put(
+        &self,
+        class: &ClassDef,
+        writes: Vec<PreparedWrite>,
+        mode: WriteMode,
+    ) -> Result<Vec<Result<StoredObject, DbError>>, DbError> {
+        self.declare_property_buckets(class)?;
+        let shard = self.shard();
+        let mut counters = self.writer.lock();
+        let mut next = counters.clone();
+        let mut staged: HashMap<Uuid, Option<StoredObject>> = HashMap::new();
+        let mut batch = WriteBatch::new();
+        let mut results = Vec::with_capacity(writes.len());
+        let now = now_ms();
+        for write in writes {
+            let old = match staged.get(&write.id) {
+                Some(old) => old.clone(),
+                None => self.get(write.id, true)?,
+            };
+            match self.stage(class, &mut batch, &mut next, old, write, mode, now) {
+                Ok(obj) => {
+                    staged.insert(obj.id, Some(obj.clone()));
+                    results.push(Ok(obj));
+                }
+                Err(err) => results.push(Err(err)),
+            }
+        }
+        if batch.is_empty() {
+            return Ok(results);
+        }
+        self.stage_counters(&mut batch, &counters, &next);
+        shard.write(&batch).map_err(|e| self.storage(e))?;
+        *counters = next;
+        Ok(results)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "internal step of put, keeps one lock scope"
+    )]
+    fn stage(
+        &self,
+        class: &ClassDef,
+        batch: &mut WriteBatch,
+        counters: &mut Counters,
+        old: Option<StoredObject>,
+        write: PreparedWrite,
+        mode: WriteMode,
+        now: i64,
+    ) -> Result<StoredObject, DbError> {
+        match (mode, &old) {
+            (WriteMode::Insert, Some(_)) => return Err(UserError::ObjectExists(write.id).into()),
+            (WriteMode::Replace | WriteMode::Merge, None) => {
+                return Err(UserError::ObjectNotFound {
+                    class: self.class.clone(),
+                    id: write.id,
+                }
+                .into());
+            }
+            _ => {}
+        }
+        let (mut properties, mut vectors) = (write.properties, write.vectors);
+        if let (WriteMode::Merge, Some(old)) = (mode, &old) {
+            let mut merged = old.properties.clone();
+            merged.extend(properties);
+            properties = merged;
+            let mut merged_vectors = old.vectors.clone();
+            merged_vectors.extend(vectors);
+            vectors = merged_vectors;
+        }
+        let mut new_dims = Vec::new();
+        for (name, v) in &vectors {
+            let len = u32::try_from(v.len()).unwrap_or(u32::MAX);
+            match counters.dims.get(name) {
+                Some(&d) if d != len => {
+                    let which = if name.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (vector {name:?})")
+                    };
+                    return Err(UserError::Invalid(format!(
+                        "new node has a vector with length {len}. Existing nodes have vectors with length {d}{which}"
+                    ))
+                    .into());
+                }
+                Some(_) => {}
+                None => new_dims.push((name.clone(), len)),
+            }
+        }
+        counters.dims.extend(new_dims);
+        let doc_id = match &old {
+            Some(o) => o.doc_id,
+            None => {
+                counters.next_doc_id += 1;
+                counters.object_count += 1;
+                counters.next_doc_id - 1
+            }
+        };
+        let obj = StoredObject {
+            class: self.class.clone(),
+            id: write.id,
+            doc_id,
+            properties,
+            vectors,
+            created_ms: old.as_ref().map_or(now, |o| o.created_ms),
+            updated_ms: now,
+        };
+        let old_entries = old
+            .as_ref()
+            .map(|o| index_entries(class, &o.properties))
+            .unwrap_or_default();
+        let new_entries = index_entries(class, &obj.properties);
+        stage_index(batch, doc_id, &old_entries, &new_entries);
+        if let Some(old) = &old {
+            for name in old.vectors.keys().filter(|n| !obj.vectors.contains_key(*n)) {
+                batch.delete(VECTORS, &vector_key(doc_id, name));
+            }
+        }
+        for (name, v) in &obj.vectors {
+            batch.put(VECTORS, &vector_key(doc_id, name), &encode_vector(v));
+        }
+        let rec = record::encode_object(&obj);
+        batch.put_with_secondary(OBJECTS, obj.id.as_bytes(), &rec, &[&doc_id.to_le_bytes()]);
+        Ok(obj)
+    }
+
+    fn stage_counters(&self, batch: &mut WriteBatch, old: &Counters, new: &Counters) {
+        batch.put(META, NEXT_DOC_ID, &new.next_doc_id.to_le_bytes());
+        batch.put(META, OBJECT_COUNT, &new.object_count.to_le_bytes());
+        for (name, d) in &new.dims {
+            if old.dims.get(name) != Some(d) {
+                batch.put(META, format!("dims/{name}").as_bytes(), &d.to_le_bytes());
+            }
+        }
+    }
+
+    /// Deletes an object; `false` if it did not exist.
+    pub fn delete(&self, class: &ClassDef, id: Uuid) -> Result<bool, DbError> {
+        let shard = self.shard();
+        let mut counters = self.writer.lock();
+        let Some(old) = self.get(id, true)? else {
+            return Ok(false);
+        };
+        let mut batch = WriteBatch::new();
+        batch.delete(OBJECTS, id.as_bytes());
+        for name in old.vectors.keys() {
+            batch.delete(VECTORS, &vector_key(old.doc_id, name));
+        }
+        stage_index(
+            &mut batch,
+            old.doc_id,
+            &index_entries(class, &old.properties),
+            &BTreeSet::new(),
+        );
+        let mut next = counters.clone();
+        next.object_count = next.object_count.saturating_sub(1);
+        self.stage_counters(&mut batch, &counters, &next);
+        shard.write(&batch).map_err(|e| self.storage(e))?;
+        *counters = next;
+        Ok(true)
+    }
+
+    /// Every key of a property's filterable index with its doc ids.
+    pub fn index_scan(
+        &self,
+        property: &str,
+    ) -> Result<Vec<(Vec<u8>, weft_lsm::RoaringTreemap)>, DbError> {
+        let rows = self
+            .shard()
+            .scan(
+                &bucket_name(property),
+                Bound::Unbounded,
+                Bound::Unbounded,
+                usize::MAX,
+            )
+            .map_err(|e| self.storage(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                weft_lsm::Value::Bitmap(b) if !b.is_empty() => Some((k, b)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Closes the shard and opens it again: recovers a shard poisoned by an I/O error (e.g. a
+    /// full disk) from what is durable.
+    pub fn reopen(&self, class: &ClassDef) -> Result<weft_lsm::RecoveryReport, DbError> {
+        let mut counters = self.writer.lock();
+        let mut slot = self.shard.write();
+        // Other handles (in-flight reads) keep the old shard alive until they finish.
+        let fresh = Shard::open(&self.dir, self.options.clone()).map_err(|e| self.storage(e))?;
+        for (name, strategy) in [
+            (OBJECTS, Strategy::Replace),
+            (VECTORS, Strategy::Replace),
+            (META, Strategy::Replace),
+        ] {
+            fresh
+                .declare_bucket(name, strategy)
+                .map_err(|e| self.storage(e))?;
+        }
+        let report = fresh.recovery_report().clone();
+        *slot = Arc::new(fresh);
+        drop(slot);
+        self.declared.lock().clear();
+        self.declare_property_buckets(class)?;
+        *counters = self.load_counters()?;
+        Ok(report)
+    }
+
+    /// Orderly close: flushes memtables and releases the shard directory.
+    pub fn close(self) -> Result<(), DbError> {
+        let shard = self.shard.into_inner();
+        match Arc::try_unwrap(shard) {
+            Ok(shard) => shard.close().map_err(|source| DbError::Storage {
+                class: self.class,
+                shard: self.shard_name,
+                source,
+            }),
+            // Still referenced by a reader: its drop closes the files; the WAL is durable.
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+fn stage_index(
+    batch: &mut WriteBatch,
+    doc_id: u64,
+    old: &BTreeSet<(String, Vec<u8>)>,
+    new: &BTreeSet<(String, Vec<u8>)>,
+) {
+    for (bucket, key) in old.difference(new) {
+        batch.roaring_remove(bucket, key, &[doc_id]);
+    }
+    for (bucket, key) in new.difference(old) {
+        batch.roaring_add(bucket, key, &[doc_id]);
+    }
+}

@@ -1,0 +1,99 @@
+//! Consistency check of the stored data: objects, their vectors, the filterable index and the
+//! counters must agree. Used by `weft verify` and by the crash tests.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use crate::Db;
+use crate::error::DbError;
+use crate::object::index_keys::{bucket_name, index_entries, is_indexed};
+
+/// What [`Db::verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Classes checked.
+    pub classes: usize,
+    /// Objects read.
+    pub objects: u64,
+    /// Index entries (bucket, key, doc id) checked.
+    pub index_entries: u64,
+    /// Every disagreement found, human-readable.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    /// Whether everything agrees.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Db {
+    /// Reads every object of every class and checks it against the index and counters.
+    pub fn verify(&self) -> Result<VerifyReport, DbError> {
+        let mut report = VerifyReport::default();
+        for class in self.classes() {
+            report.classes += 1;
+            let Some(coll) = self.collection(&class.name) else {
+                report
+                    .problems
+                    .push(format!("class {}: shard not open", class.name));
+                continue;
+            };
+            let objects = coll.list(None, 0, u64::MAX, true)?;
+            let mut problem =
+                |p: String| report.problems.push(format!("class {}: {p}", class.name));
+            if objects.len() as u64 != coll.object_count() {
+                problem(format!(
+                    "object_count is {} but {} objects are stored",
+                    coll.object_count(),
+                    objects.len()
+                ));
+            }
+            let mut doc_ids = HashSet::new();
+            let mut expected: BTreeMap<(String, Vec<u8>), BTreeSet<u64>> = BTreeMap::new();
+            for obj in &objects {
+                if !doc_ids.insert(obj.doc_id) {
+                    problem(format!(
+                        "doc id {} is used twice (object {})",
+                        obj.doc_id, obj.id
+                    ));
+                }
+                for entry in index_entries(&class, &obj.properties) {
+                    expected.entry(entry).or_default().insert(obj.doc_id);
+                }
+            }
+            let mut actual: BTreeMap<(String, Vec<u8>), BTreeSet<u64>> = BTreeMap::new();
+            for prop in class
+                .properties
+                .iter()
+                .filter(|p| p.index_filterable && is_indexed(&p.data_type))
+            {
+                for (key, ids) in coll.index_scan(&prop.name)? {
+                    actual.insert((bucket_name(&prop.name), key), ids.iter().collect());
+                }
+            }
+            report.index_entries += expected.values().map(|s| s.len() as u64).sum::<u64>();
+            for (key, ids) in &expected {
+                if actual.get(key) != Some(ids) {
+                    problem(format!(
+                        "index {} key {:02x?}: objects say {:?}, index says {:?}",
+                        key.0,
+                        key.1,
+                        ids,
+                        actual.get(key)
+                    ));
+                }
+            }
+            for (key, ids) in &actual {
+                if !expected.contains_key(key) {
+                    problem(format!(
+                        "index {} key {:02x?} lists {:?} but no object has it",
+                        key.0, key.1, ids
+                    ));
+                }
+            }
+            report.objects += objects.len() as u64;
+        }
+        Ok(report)
+    }
+}
