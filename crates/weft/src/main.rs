@@ -164,6 +164,7 @@ fn log_configuration(config: &Config) {
 async fn open_db(config: &Config) -> anyhow::Result<Arc<Db>> {
     let mut options = DbOptions::new(&config.data_path, &config.node_name);
     options.schema_defaults.vectorizer = config.default_vectorizer.clone();
+    options.autoschema = config.autoschema_enabled;
     let path = config.data_path.display().to_string();
     tracing::info!(action = "startup", path = %path, "loading database");
     let started = Instant::now();

@@ -77,12 +77,15 @@ pub async fn nodes(
     };
     let db = state.db().ok_or_else(ApiError::not_ready)?;
     let mut shards = Vec::new();
+    let mut objects = 0;
     for class in db.classes() {
+        let count = db.object_count(&class.name);
+        objects += count;
         for shard in db.shards(&class.name)? {
             shards.push(json!({
                 "name": shard.name,
                 "class": class.name,
-                "objectCount": 0,
+                "objectCount": count,
                 "vectorIndexingStatus": shard.status,
                 "vectorQueueLength": 0,
                 "compressed": false,
@@ -95,7 +98,7 @@ pub async fn nodes(
         "status": "HEALTHY",
         "version": WEAVIATE_API_VERSION,
         "gitHash": WEFT_VERSION,
-        "stats": { "shardCount": shards.len(), "objectCount": 0 },
+        "stats": { "shardCount": shards.len(), "objectCount": objects },
         "batchStats": { "queueLength": 0, "ratePerSecond": 0 },
     });
     if verbose {

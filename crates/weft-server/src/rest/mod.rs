@@ -5,6 +5,7 @@
 
 mod body;
 mod meta;
+mod objects;
 mod schema;
 
 use axum::Router;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/nodes", get(meta::nodes))
         .merge(schema::routes())
+        .merge(objects::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -1,7 +1,5 @@
 //! `/v1/schema` routes: adapters from JSON to the catalog of `weft-db`.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,12 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use weft_api::error::ErrorCode;
 use weft_api::schema as wire;
-use weft_db::{Db, DbError};
 
 use super::ApiError;
 use super::body::json_object;
+use super::objects::blocking;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -29,19 +26,6 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(add_property),
         )
         .route("/v1/schema/{class}/shards", get(shards))
-}
-
-/// Runs a blocking database call (schema changes fsync) off the async workers.
-async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&Db) -> Result<T, DbError> + Send + 'static,
-    T: Send + 'static,
-{
-    let db = Arc::clone(state.db().ok_or_else(ApiError::not_ready)?);
-    tokio::task::spawn_blocking(move || f(&db))
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Io, format!("schema task failed: {e}")))?
-        .map_err(ApiError::from)
 }
 
 /// Weaviate accepts class names in paths with a lower-case first letter.

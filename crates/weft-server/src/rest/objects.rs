@@ -1,0 +1,248 @@
+//! `/v1/objects` and `/v1/batch/objects`: adapters from JSON to the object operations of
+//! `weft-db`. Every write returns only after it is durable.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use weft_api::error::ErrorCode;
+use weft_api::object::{
+    batch_from_json, batch_item_to_json, object_from_json, object_to_json, parse_id,
+};
+use weft_db::object::{ListRequest, ObjectInput, WriteMode};
+use weft_db::{Db, DbError};
+
+use super::ApiError;
+use super::body::json_object;
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/objects", get(list).post(create))
+        .route("/v1/objects/validate", post(validate))
+        .route(
+            "/v1/objects/{class}/{id}",
+            get(get_one)
+                .head(exists)
+                .put(replace)
+                .patch(merge)
+                .delete(delete),
+        )
+        .route("/v1/batch/objects", post(batch))
+}
+
+/// Runs a blocking database call (writes wait for fsync) off the async workers.
+pub(crate) async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&Db) -> Result<T, DbError> + Send + 'static,
+    T: Send + 'static,
+{
+    let db = Arc::clone(state.db().ok_or_else(ApiError::not_ready)?);
+    tokio::task::spawn_blocking(move || f(&db))
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Io, format!("database task failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+fn wants_vector(include: Option<&str>) -> bool {
+    include.is_some_and(|i| i.split(',').any(|p| p.trim() == "vector"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    class: Option<String>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    after: Option<String>,
+    include: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limits = state.info().limits;
+    let limit = p.limit.unwrap_or(limits.default_limit);
+    let offset = p.offset.unwrap_or(0);
+    if offset.saturating_add(limit) > limits.maximum_results {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "query maximum results exceeded: offset ({offset}) + limit ({limit}) > QUERY_MAXIMUM_RESULTS ({})",
+                limits.maximum_results
+            ),
+        ));
+    }
+    let after = p
+        .after
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .map(parse_id)
+        .transpose()?;
+    if after.is_some() && offset > 0 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "'after' cannot be combined with 'offset'",
+        ));
+    }
+    let with_vector = wants_vector(p.include.as_deref());
+    let req = ListRequest {
+        class: p.class.filter(|c| !c.is_empty()),
+        offset,
+        limit,
+        after,
+    };
+    let objects = blocking(&state, move |db| db.list_objects(&req, with_vector)).await?;
+    let items: Vec<Value> = objects
+        .iter()
+        .map(|o| object_to_json(o, with_vector))
+        .collect();
+    Ok(Json(
+        json!({ "objects": items, "totalResults": items.len() }),
+    ))
+}
+
+async fn create(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let input = object_from_json(&json_object(&body)?)?;
+    let stored = blocking(&state, move |db| db.put_object(input, WriteMode::Insert)).await?;
+    Ok(Json(object_to_json(&stored, true)))
+}
+
+async fn validate(State(state): State<AppState>, body: Bytes) -> Result<StatusCode, ApiError> {
+    let input = object_from_json(&json_object(&body)?)?;
+    blocking(&state, move |db| db.validate_object(&input)).await?;
+    Ok(StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GetParams {
+    include: Option<String>,
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path((class, id)): Path<(String, String)>,
+    Query(p): Query<GetParams>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let with_vector = wants_vector(p.include.as_deref());
+    let found = blocking(&state, move |db| db.get_object(&class, id, with_vector)).await?;
+    Ok(match found {
+        Some(obj) => Json(object_to_json(&obj, with_vector)).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    })
+}
+
+async fn exists(
+    State(state): State<AppState>,
+    Path((class, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let found = blocking(&state, move |db| db.get_object(&class, id, false)).await?;
+    Ok(if found.is_some() {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+/// The body of PUT/PATCH, with class and id taken from the path (a body that names other
+/// ones is refused).
+fn path_object(class: &str, id: &str, body: &Bytes) -> Result<ObjectInput, ApiError> {
+    let id = parse_id(id)?;
+    let mut input = object_from_json(&json_object(body)?)?;
+    if input.id.is_some_and(|given| given != id) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "id in body does not match id in path",
+        ));
+    }
+    if !input.class.is_empty() && !input.class.eq_ignore_ascii_case(class) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "class in body does not match class in path",
+        ));
+    }
+    input.class = class.to_string();
+    input.id = Some(id);
+    Ok(input)
+}
+
+async fn replace(
+    State(state): State<AppState>,
+    Path((class, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let input = path_object(&class, &id, &body)?;
+    let stored = blocking(&state, move |db| db.put_object(input, WriteMode::Replace)).await?;
+    Ok(Json(object_to_json(&stored, true)))
+}
+
+async fn merge(
+    State(state): State<AppState>,
+    Path((class, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let input = path_object(&class, &id, &body)?;
+    blocking(&state, move |db| db.put_object(input, WriteMode::Merge)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((class, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    let existed = blocking(&state, move |db| db.delete_object(&class, id)).await?;
+    Ok(if existed {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+async fn batch(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let parsed = batch_from_json(&json_object(&body)?)?;
+    let (sent, inputs): (Vec<Value>, Vec<Result<ObjectInput, DbError>>) =
+        parsed.into_iter().unzip();
+    let results = blocking(&state, move |db| {
+        let mut results: Vec<Option<Result<_, DbError>>> = Vec::with_capacity(inputs.len());
+        let mut valid = Vec::new();
+        let mut slots = Vec::new();
+        for (i, input) in inputs.into_iter().enumerate() {
+            match input {
+                Ok(input) => {
+                    valid.push(input);
+                    slots.push(i);
+                    results.push(None);
+                }
+                Err(err) => results.push(Some(Err(err))),
+            }
+        }
+        for (slot, result) in slots
+            .into_iter()
+            .zip(db.put_objects(valid, WriteMode::Upsert))
+        {
+            results[slot] = Some(result);
+        }
+        Ok(results)
+    })
+    .await?;
+    let items: Vec<Value> = sent
+        .iter()
+        .zip(results)
+        .map(|(sent, result)| {
+            let result = result.unwrap_or_else(|| {
+                Err(weft_db::error::UserError::Invalid("not processed".into()).into())
+            });
+            batch_item_to_json(sent, &result)
+        })
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
