@@ -111,11 +111,12 @@ pub fn object_to_json(obj: &StoredObject, with_vector: bool) -> Value {
     out
 }
 
+/// One element of a batch: the JSON as sent and its parse result.
+pub type BatchElement = (Value, Result<ObjectInput, DbError>);
+
 /// Parses `POST /v1/batch/objects`: `{"objects": [...], "fields": [...]}`. Each element is
 /// parsed separately so one bad object fails alone.
-pub fn batch_from_json(
-    body: &Value,
-) -> Result<Vec<(Value, Result<ObjectInput, DbError>)>, DbError> {
+pub fn batch_from_json(body: &Value) -> Result<Vec<BatchElement>, DbError> {
     let objects = match body.get("objects") {
         Some(Value::Array(items)) => items,
         Some(other) => return Err(invalid(format!("objects must be an array, got {other}"))),
