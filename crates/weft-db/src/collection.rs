@@ -26,6 +26,7 @@ use crate::object::index_keys::{bucket_name, index_entries, is_indexed};
 use crate::object::record::{self, decode_vector, encode_vector, vector_key};
 use crate::object::{StoredObject, WriteMode, now_ms};
 use crate::schema::ClassDef;
+use crate::vector_index::VectorIndexes;
 
 const OBJECTS: &str = "objects";
 const VECTORS: &str = "vectors";
@@ -60,6 +61,15 @@ pub(crate) struct Collection {
     /// Serialises writers: a write reads the old object to maintain the index.
     writer: Mutex<Counters>,
     declared: Mutex<HashSet<String>>,
+    /// Vector indexes (derived from the `vectors` bucket).
+    indexes: VectorIndexes,
+}
+
+/// What a successful write changes in the vector indexes.
+#[derive(Debug)]
+struct IndexChange {
+    old: Option<(u64, Vec<String>)>,
+    new: (u64, BTreeMap<String, Vec<f32>>),
 }
 
 fn u64_value(bytes: Option<Vec<u8>>) -> u64 {
@@ -99,10 +109,50 @@ impl Collection {
             shard: RwLock::new(Arc::new(shard)),
             writer: Mutex::new(Counters::default()),
             declared: Mutex::new(HashSet::new()),
+            indexes: VectorIndexes::default(),
         };
         coll.declare_property_buckets(class)?;
         *coll.writer.lock() = coll.load_counters()?;
+        coll.indexes.configure(&class.vectors);
+        coll.rebuild_indexes()?;
         Ok((coll, report))
+    }
+
+    /// Fills the vector indexes from the `vectors` bucket.
+    fn rebuild_indexes(&self) -> Result<(), DbError> {
+        let shard = self.shard();
+        let started = std::time::Instant::now();
+        let mut count = 0u64;
+        let mut lo: Option<Vec<u8>> = None;
+        loop {
+            let bound = lo.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+            let rows = shard
+                .scan(VECTORS, bound, Bound::Unbounded, 4096)
+                .map_err(|e| self.storage(e))?;
+            let Some((last, _)) = rows.last() else { break };
+            lo = Some(last.clone());
+            for (key, value) in rows {
+                let (Some((doc_id, name)), weft_lsm::Value::Bytes(bytes)) =
+                    (record::parse_vector_key(&key), value)
+                else {
+                    continue;
+                };
+                let Ok(v) = decode_vector(&bytes) else {
+                    continue;
+                };
+                if let Err(err) = self.indexes.insert(&name, doc_id, &v) {
+                    tracing::error!(action = "vector_index_load", class = %self.class, "cannot index doc {doc_id}: {err}");
+                }
+                count += 1;
+                if count % 100_000 == 0 {
+                    tracing::info!(action = "vector_index_load", class = %self.class, vectors = count, took = ?started.elapsed(), "loading vector index");
+                }
+            }
+        }
+        if count > 0 {
+            tracing::info!(action = "vector_index_load", class = %self.class, vectors = count, took = ?started.elapsed(), "vector index loaded");
+        }
+        Ok(())
     }
 
     fn storage(&self, source: weft_lsm::Error) -> DbError {
@@ -278,14 +328,22 @@ impl Collection {
         let mut staged: HashMap<Uuid, Option<StoredObject>> = HashMap::new();
         let mut batch = WriteBatch::new();
         let mut results = Vec::with_capacity(writes.len());
+        let mut changes = Vec::new();
         let now = now_ms();
         for write in writes {
             let old = match staged.get(&write.id) {
                 Some(old) => old.clone(),
                 None => self.get(write.id, true)?,
             };
+            let old_vectors = old
+                .as_ref()
+                .map(|o| (o.doc_id, o.vectors.keys().cloned().collect()));
             match self.stage(class, &mut batch, &mut next, old, write, mode, now) {
                 Ok(obj) => {
+                    changes.push(IndexChange {
+                        old: old_vectors,
+                        new: (obj.doc_id, obj.vectors.clone()),
+                    });
                     staged.insert(obj.id, Some(obj.clone()));
                     results.push(Ok(obj));
                 }
@@ -298,6 +356,10 @@ impl Collection {
         self.stage_counters(&mut batch, &counters, &next);
         shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
+        self.indexes.configure(&class.vectors);
+        for change in changes {
+            self.apply_index_change(change);
+        }
         Ok(results)
     }
 
@@ -355,14 +417,13 @@ impl Collection {
             }
         }
         counters.dims.extend(new_dims);
-        let doc_id = match &old {
-            Some(o) => o.doc_id,
-            None => {
-                counters.next_doc_id += 1;
-                counters.object_count += 1;
-                counters.next_doc_id - 1
-            }
-        };
+        // Every write gets a fresh doc id (as in Weaviate): the vector index never sees a
+        // doc id change its vector, it tombstones the old id instead.
+        let doc_id = counters.next_doc_id;
+        counters.next_doc_id += 1;
+        if old.is_none() {
+            counters.object_count += 1;
+        }
         let obj = StoredObject {
             class: self.class.clone(),
             id: write.id,
@@ -372,23 +433,77 @@ impl Collection {
             created_ms: old.as_ref().map_or(now, |o| o.created_ms),
             updated_ms: now,
         };
-        let old_entries = old
-            .as_ref()
-            .map(|o| index_entries(class, &o.properties))
-            .unwrap_or_default();
-        let new_entries = index_entries(class, &obj.properties);
-        stage_index(batch, doc_id, &old_entries, &new_entries);
         if let Some(old) = &old {
-            for name in old.vectors.keys().filter(|n| !obj.vectors.contains_key(*n)) {
-                batch.delete(VECTORS, &vector_key(doc_id, name));
+            stage_index(
+                batch,
+                old.doc_id,
+                &index_entries(class, &old.properties),
+                &BTreeSet::new(),
+            );
+            for name in old.vectors.keys() {
+                batch.delete(VECTORS, &vector_key(old.doc_id, name));
             }
         }
+        stage_index(
+            batch,
+            doc_id,
+            &BTreeSet::new(),
+            &index_entries(class, &obj.properties),
+        );
         for (name, v) in &obj.vectors {
             batch.put(VECTORS, &vector_key(doc_id, name), &encode_vector(v));
         }
         let rec = record::encode_object(&obj);
         batch.put_with_secondary(OBJECTS, obj.id.as_bytes(), &rec, &[&doc_id.to_le_bytes()]);
         Ok(obj)
+    }
+
+    fn apply_index_change(&self, change: IndexChange) {
+        if let Some((doc_id, names)) = change.old {
+            for name in names {
+                self.indexes.delete(&name, doc_id);
+            }
+        }
+        let (doc_id, vectors) = change.new;
+        for (name, v) in vectors {
+            if let Err(err) = self.indexes.insert(&name, doc_id, &v) {
+                tracing::error!(action = "vector_index_insert", class = %self.class, "cannot index doc {doc_id}: {err}");
+            }
+        }
+    }
+
+    /// The `k` objects nearest to `q` in the index of vector `name`, with their distances.
+    pub fn near_vector(
+        &self,
+        name: &str,
+        q: &[f32],
+        k: usize,
+        with_vectors: bool,
+    ) -> Result<Vec<(StoredObject, f32)>, DbError> {
+        let hits = self
+            .indexes
+            .search(name, q, k, None)
+            .map_err(|e| DbError::User(UserError::Invalid(format!("vector search: {e}"))))?;
+        let shard = self.shard();
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let key = u64::from(hit.id).to_le_bytes();
+            let Some((pkey, bytes)) = shard
+                .get_by_secondary(OBJECTS, 0, &key)
+                .map_err(|e| self.storage(e))?
+            else {
+                continue;
+            };
+            let Ok(id) = Uuid::from_slice(&pkey) else {
+                continue;
+            };
+            let mut obj = self.decode(id, &bytes)?;
+            if with_vectors {
+                self.load_vectors(&shard, &mut obj)?;
+            }
+            out.push((obj, hit.distance));
+        }
+        Ok(out)
     }
 
     fn stage_counters(&self, batch: &mut WriteBatch, old: &Counters, new: &Counters) {
@@ -424,6 +539,9 @@ impl Collection {
         self.stage_counters(&mut batch, &counters, &next);
         shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
+        for name in old.vectors.keys() {
+            self.indexes.delete(name, old.doc_id);
+        }
         Ok(true)
     }
 

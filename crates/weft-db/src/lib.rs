@@ -18,8 +18,11 @@ pub mod error;
 pub mod object;
 mod objects;
 pub mod schema;
+mod search;
+mod vector_index;
 mod verify;
 
 pub use db::{Db, DbOptions};
 pub use error::DbError;
+pub use search::{Near, NearQuery, SearchHit, SearchRequest};
 pub use verify::VerifyReport;

@@ -1,0 +1,171 @@
+//! Queries of [`Db`]: fetch by id, listing, and nearest-neighbour search (`nearVector`,
+//! `nearObject`) with distance / certainty thresholds.
+
+use uuid::Uuid;
+
+use crate::Db;
+use crate::error::{DbError, UserError};
+use crate::object::{LEGACY_VECTOR, ListRequest, StoredObject};
+use crate::schema::{ClassDef, Distance, VectorSetup};
+
+/// What to search near.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Near {
+    /// `nearVector`.
+    Vector(Vec<f32>),
+    /// `nearObject`: the vector of this object.
+    Object(Uuid),
+}
+
+/// A nearest-neighbour part of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearQuery {
+    /// The query.
+    pub near: Near,
+    /// Target vector name; `None` picks the class's only vector.
+    pub target: Option<String>,
+    /// Keep hits with distance ≤ this.
+    pub max_distance: Option<f32>,
+    /// Keep hits with certainty ≥ this (cosine only).
+    pub min_certainty: Option<f32>,
+}
+
+/// A query over one class.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchRequest {
+    /// Class name (first letter may be lower-case).
+    pub class: String,
+    /// Results wanted (already defaulted by the caller).
+    pub limit: u64,
+    /// Results to skip.
+    pub offset: u64,
+    /// Cursor for listing without a search.
+    pub after: Option<Uuid>,
+    /// Restrict to one id (`_id` equal filter).
+    pub id: Option<Uuid>,
+    /// Nearest-neighbour search.
+    pub near: Option<NearQuery>,
+    /// Return vectors.
+    pub with_vectors: bool,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    /// The object.
+    pub object: StoredObject,
+    /// Distance to the query (searches only).
+    pub distance: Option<f32>,
+    /// Certainty (cosine searches only): 1 − distance / 2.
+    pub certainty: Option<f32>,
+}
+
+fn invalid(msg: String) -> DbError {
+    UserError::Invalid(msg).into()
+}
+
+/// The vector name a query targets, and its distance.
+fn target(class: &ClassDef, wanted: Option<&str>) -> Result<(String, Distance), DbError> {
+    match (&class.vectors, wanted) {
+        (VectorSetup::Legacy { index, .. }, None | Some("")) => {
+            Ok((LEGACY_VECTOR.to_string(), index.distance()))
+        }
+        (VectorSetup::Legacy { .. }, Some(name)) => Err(invalid(format!(
+            "class {} has no named vector {name:?}",
+            class.name
+        ))),
+        (VectorSetup::Named(named), Some(name)) => named
+            .get(name)
+            .map(|v| (name.to_string(), v.index.distance()))
+            .ok_or_else(|| invalid(format!("class {} has no named vector {name:?}", class.name))),
+        (VectorSetup::Named(named), None) => match (named.len(), named.iter().next()) {
+            (1, Some((name, v))) => Ok((name.clone(), v.index.distance())),
+            _ => Err(invalid(format!(
+                "class {} has several named vectors: name the target vector",
+                class.name
+            ))),
+        },
+    }
+}
+
+impl Db {
+    /// Runs a query.
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, DbError> {
+        let class = self
+            .class(&req.class)
+            .ok_or_else(|| UserError::ClassNotFound(req.class.clone()))?;
+        let plain = |object| SearchHit {
+            object,
+            distance: None,
+            certainty: None,
+        };
+        if let Some(id) = req.id {
+            let found = self.get_object(&class.name, id, req.with_vectors)?;
+            return Ok(found
+                .into_iter()
+                .filter(|_| req.offset == 0)
+                .map(plain)
+                .collect());
+        }
+        let Some(near) = &req.near else {
+            let list = ListRequest {
+                class: Some(class.name.clone()),
+                offset: req.offset,
+                limit: req.limit,
+                after: req.after,
+            };
+            return Ok(self
+                .list_objects(&list, req.with_vectors)?
+                .into_iter()
+                .map(plain)
+                .collect());
+        };
+        let (name, distance) = target(&class, near.target.as_deref())?;
+        if near.min_certainty.is_some() && distance != Distance::Cosine {
+            return Err(invalid(format!(
+                "can't compute and return certainty when vector index is configured with {} distance",
+                distance.as_str()
+            )));
+        }
+        let Some(coll) = self.collection(&class.name) else {
+            return Ok(Vec::new());
+        };
+        let query = match &near.near {
+            Near::Vector(v) => v.clone(),
+            Near::Object(id) => {
+                let source = coll.get(*id, true)?.ok_or_else(|| {
+                    invalid(format!(
+                        "nearObject: object {id} not found in class {}",
+                        class.name
+                    ))
+                })?;
+                source.vectors.get(&name).cloned().ok_or_else(|| {
+                    invalid(format!("nearObject: object {id} has no vector {name:?}"))
+                })?
+            }
+        };
+        let k = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
+        let hits = coll.near_vector(&name, &query, k, req.with_vectors)?;
+        let cosine = distance == Distance::Cosine;
+        Ok(hits
+            .into_iter()
+            .skip(usize::try_from(req.offset).unwrap_or(usize::MAX))
+            .map(|(object, d)| SearchHit {
+                object,
+                distance: Some(d),
+                certainty: cosine.then_some(1.0 - d / 2.0),
+            })
+            .filter(|h| {
+                near.max_distance
+                    .is_none_or(|m| h.distance.is_some_and(|d| d <= m))
+            })
+            .filter(|h| {
+                near.min_certainty
+                    .is_none_or(|m| h.certainty.is_some_and(|c| c >= m))
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;
