@@ -38,6 +38,7 @@ pub async fn serve(
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
+    let weaviate = grpc::weaviate_service(state.clone());
     let app = rest::router(state);
     let rest_task = tokio::spawn(
         axum::serve(rest, app)
@@ -47,6 +48,7 @@ pub async fn serve(
     let grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(grpc::health_service())
+            .add_service(weaviate)
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(grpc),
                 wait(stop_rx),

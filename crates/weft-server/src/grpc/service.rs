@@ -1,0 +1,126 @@
+//! `weaviate.v1.Weaviate`: the handlers are adapters from the generated prost types to one
+//! `weft-db` call each. Methods weft does not serve yet answer UNIMPLEMENTED.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status, Streaming};
+use weft_api::proto::v1::weaviate_server::Weaviate;
+use weft_api::proto::v1::{
+    AggregateReply, AggregateRequest, BatchDeleteReply, BatchDeleteRequest, BatchObjectsReply,
+    BatchObjectsRequest, BatchReferencesReply, BatchReferencesRequest, BatchStreamReply,
+    BatchStreamRequest, SearchReply, SearchRequest, TenantsGetReply, TenantsGetRequest,
+};
+use weft_db::Db;
+use weft_db::object::WriteMode;
+
+use super::batch::{batch_error, decode_batch};
+use crate::AppState;
+
+/// The `weaviate.v1.Weaviate` service over the shared handler state.
+#[derive(Debug, Clone)]
+pub struct WeaviateService {
+    state: AppState,
+}
+
+impl WeaviateService {
+    /// A service answering from `state`'s database (UNAVAILABLE until it is loaded).
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    /// Runs a blocking database call (writes wait for fsync) off the async workers. While the
+    /// database is loading the answer is UNAVAILABLE, which clients retry with back-off.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, Status>
+    where
+        F: FnOnce(&Db) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = Arc::clone(
+            self.state
+                .db()
+                .ok_or_else(|| Status::unavailable("weft is still loading the database"))?,
+        );
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| Status::internal(format!("database task failed: {e}")))
+    }
+}
+
+fn unimplemented(method: &str) -> Status {
+    Status::unimplemented(format!("{method} is not implemented by weft yet"))
+}
+
+#[tonic::async_trait]
+impl Weaviate for WeaviateService {
+    async fn search(&self, _: Request<SearchRequest>) -> Result<Response<SearchReply>, Status> {
+        Err(unimplemented("Search"))
+    }
+
+    /// Decodes every object (a bad one fails alone), writes the rest with one
+    /// `Db::put_objects` call (durable when it returns) and reports failures by index.
+    async fn batch_objects(
+        &self,
+        request: Request<BatchObjectsRequest>,
+    ) -> Result<Response<BatchObjectsReply>, Status> {
+        let start = Instant::now();
+        let BatchObjectsRequest {
+            objects,
+            consistency_level: _,
+        } = request.into_inner();
+        let decoded = decode_batch(objects);
+        let mut errors = decoded.errors;
+        let (indexes, inputs): (Vec<usize>, Vec<_>) = decoded.objects.into_iter().unzip();
+        let results = self
+            .blocking(move |db| db.put_objects(inputs, WriteMode::Upsert))
+            .await?;
+        for (index, result) in indexes.into_iter().zip(results) {
+            if let Err(err) = result {
+                errors.push(batch_error(index, &err));
+            }
+        }
+        errors.sort_by_key(|e| e.index);
+        Ok(Response::new(BatchObjectsReply {
+            took: start.elapsed().as_secs_f32(),
+            errors,
+        }))
+    }
+
+    async fn batch_references(
+        &self,
+        _: Request<BatchReferencesRequest>,
+    ) -> Result<Response<BatchReferencesReply>, Status> {
+        Err(unimplemented("BatchReferences"))
+    }
+
+    async fn batch_delete(
+        &self,
+        _: Request<BatchDeleteRequest>,
+    ) -> Result<Response<BatchDeleteReply>, Status> {
+        Err(unimplemented("BatchDelete"))
+    }
+
+    async fn tenants_get(
+        &self,
+        _: Request<TenantsGetRequest>,
+    ) -> Result<Response<TenantsGetReply>, Status> {
+        Err(unimplemented("TenantsGet"))
+    }
+
+    async fn aggregate(
+        &self,
+        _: Request<AggregateRequest>,
+    ) -> Result<Response<AggregateReply>, Status> {
+        Err(unimplemented("Aggregate"))
+    }
+
+    type BatchStreamStream = BoxStream<BatchStreamReply>;
+
+    async fn batch_stream(
+        &self,
+        _: Request<Streaming<BatchStreamRequest>>,
+    ) -> Result<Response<Self::BatchStreamStream>, Status> {
+        Err(unimplemented("BatchStream"))
+    }
+}
