@@ -9,8 +9,12 @@ use parking_lot::RwLock;
 use weft_io::DirLock;
 
 use crate::collection::Collection;
+use crate::disk::{DiskOptions, Monitor, MonitorThread, UsageSource};
 use crate::error::{DbError, UserError};
-use crate::schema::{Catalog, ClassDef, PropertyDef, SchemaDefaults, ShardState, ShardStatus};
+use crate::objects::STORAGE_FAILURE;
+use crate::schema::{
+    Catalog, ClassDef, PropertyDef, SchemaDefaults, ShardState, ShardStatus, reason,
+};
 
 /// Typed options of [`Db::open`]; the binary fills them from flags and environment.
 #[derive(Debug, Clone)]
@@ -25,6 +29,8 @@ pub struct DbOptions {
     pub autoschema: bool,
     /// Storage engine options of every shard.
     pub storage: weft_lsm::Options,
+    /// Disk-use thresholds (`DISK_USE_*`); all disabled by default.
+    pub disk: DiskOptions,
 }
 
 impl DbOptions {
@@ -36,29 +42,86 @@ impl DbOptions {
             schema_defaults: SchemaDefaults::default(),
             autoschema: true,
             storage: weft_lsm::Options::default(),
+            disk: DiskOptions::default(),
         }
+    }
+}
+
+/// Open collections by stored class name.
+pub(crate) type CollectionMap = HashMap<String, Arc<Collection>>;
+
+/// The catalog and the open collections, shared with the disk monitor thread (which cannot
+/// hold the `Db` itself: [`Db::close`] takes it by value).
+#[derive(Debug, Clone)]
+pub(crate) struct ShardRegistry {
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) collections: Arc<RwLock<CollectionMap>>,
+}
+
+impl ShardRegistry {
+    /// Reopens the shard of `class` if a storage failure poisoned it (recovering from what is
+    /// durable), then sets its shards READONLY because of a storage failure back to READY.
+    /// Returns whether a shard was reopened.
+    pub(crate) fn recover(&self, class: &str) -> Result<bool, DbError> {
+        let Some(class) = self.catalog.class(class) else {
+            return Ok(false);
+        };
+        let Some(coll) = self.collections.read().get(&class.name).cloned() else {
+            return Ok(false);
+        };
+        let reopened = coll.is_poisoned();
+        if reopened {
+            let report = coll.reopen(&class)?;
+            if let Some(message) = report.warning() {
+                tracing::warn!(action = "lsm_recover_from_active_wal", class = %class.name, "{message}");
+            }
+        }
+        for shard in self.catalog.shards(&class.name)? {
+            if shard.status == ShardState::ReadOnly && shard.reason == STORAGE_FAILURE {
+                self.catalog.set_shard_status(
+                    &class.name,
+                    &shard.name,
+                    ShardState::Ready,
+                    reason::BELOW_THRESHOLD,
+                )?;
+            }
+        }
+        Ok(reopened)
     }
 }
 
 /// An open database. All methods take `&self`; it is shared between request handlers.
 #[derive(Debug)]
 pub struct Db {
+    // Stopped first: it uses the catalog and the collections.
+    monitor: Option<MonitorThread>,
     pub(crate) options: DbOptions,
-    pub(crate) catalog: Catalog,
-    collections: RwLock<HashMap<String, Arc<Collection>>>,
+    pub(crate) catalog: Arc<Catalog>,
+    collections: Arc<RwLock<CollectionMap>>,
     // Dropped last: the directory stays locked until everything else is closed.
     _lock: DirLock,
 }
 
 impl Db {
-    /// Locks the data directory, loads the persisted schema and opens (recovers) every shard.
+    /// Locks the data directory, loads the persisted schema, opens (recovers) every shard and
+    /// starts the disk-use monitor (after a first reading, so a full disk is READONLY before
+    /// the first request).
     pub fn open(options: DbOptions) -> Result<Self, DbError> {
+        Self::open_with_usage(options, crate::disk::statvfs_source())
+    }
+
+    /// [`Db::open`] with the disk-use readings taken from `source`.
+    pub(crate) fn open_with_usage(
+        options: DbOptions,
+        source: UsageSource,
+    ) -> Result<Self, DbError> {
         let lock = DirLock::acquire(&options.data_path)?;
         let catalog = Catalog::open(&options.data_path, options.schema_defaults.clone())?;
-        let db = Self {
+        let mut db = Self {
+            monitor: None,
             options,
-            catalog,
-            collections: RwLock::new(HashMap::new()),
+            catalog: Arc::new(catalog),
+            collections: Arc::new(RwLock::new(HashMap::new())),
             _lock: lock,
         };
         let classes = db.catalog.classes();
@@ -74,7 +137,26 @@ impl Db {
                 i + 1
             );
         }
+        let path = db.options.data_path.clone();
+        let mut monitor = Monitor::new(db.options.disk.clone(), path.clone());
+        let registry = db.shard_registry();
+        monitor.tick(source(&path), Instant::now(), &registry);
+        let thread =
+            MonitorThread::spawn(monitor, source, registry).map_err(|source| DbError::Io {
+                context: "starting the disk-use monitor",
+                path,
+                source,
+            })?;
+        db.monitor = Some(thread);
         Ok(db)
+    }
+
+    /// The handle the disk monitor works through.
+    pub(crate) fn shard_registry(&self) -> ShardRegistry {
+        ShardRegistry {
+            catalog: Arc::clone(&self.catalog),
+            collections: Arc::clone(&self.collections),
+        }
     }
 
     fn open_collection(&self, class: &ClassDef) -> Result<Arc<Collection>, DbError> {
@@ -178,6 +260,46 @@ impl Db {
             .map_or(0, |c| c.object_count())
     }
 
+    /// `PUT /v1/schema/{class}/shards/{shard}`: a user sets a shard READY or READONLY (any
+    /// other status is refused with `invalid storage status`). The reason is
+    /// [`reason::MANUAL`]; a manual READONLY is persisted and survives a restart. Setting
+    /// READY first reopens a shard that a storage failure poisoned.
+    pub fn update_shard_status(
+        &self,
+        class: &str,
+        shard: &str,
+        status: ShardState,
+    ) -> Result<ShardStatus, DbError> {
+        match status {
+            ShardState::Ready | ShardState::ReadOnly => {}
+            ShardState::Indexing
+            | ShardState::Loading
+            | ShardState::LazyLoading
+            | ShardState::Shutdown => {
+                return Err(UserError::Invalid(format!(
+                    "invalid storage status: {:?} (only READY and READONLY can be set)",
+                    status.as_str()
+                ))
+                .into());
+            }
+        }
+        let class = self
+            .class(class)
+            .ok_or_else(|| UserError::ClassNotFound(class.to_string()))?;
+        if !self.shards(&class.name)?.iter().any(|s| s.name == shard) {
+            return Err(UserError::ShardNotFound {
+                class: class.name,
+                shard: shard.to_string(),
+            }
+            .into());
+        }
+        if status == ShardState::Ready {
+            self.shard_registry().recover(&class.name)?;
+        }
+        self.catalog
+            .set_shard_status(&class.name, shard, status, reason::MANUAL)
+    }
+
     /// Sets the status of shard `shard` of class `class`, recording `reason` (see
     /// [`crate::schema::reason`]).
     pub fn set_shard_status(
@@ -191,7 +313,10 @@ impl Db {
     }
 
     /// Orderly close: flushes every shard and releases the directory lock.
-    pub fn close(self) -> Result<(), DbError> {
+    pub fn close(mut self) -> Result<(), DbError> {
+        if let Some(monitor) = self.monitor.take() {
+            monitor.stop();
+        }
         let collections: Vec<_> = self.collections.write().drain().map(|(_, c)| c).collect();
         let mut first_err = None;
         for coll in collections {

@@ -14,6 +14,7 @@
 
 mod collection;
 mod db;
+pub mod disk;
 pub mod error;
 pub mod object;
 mod objects;
@@ -23,6 +24,7 @@ mod vector_index;
 mod verify;
 
 pub use db::{Db, DbOptions};
+pub use disk::DiskOptions;
 pub use error::DbError;
 pub use search::{Near, NearQuery, SearchHit, SearchRequest};
 pub use verify::VerifyReport;

@@ -19,7 +19,7 @@ use crate::schema::{ClassDef, ShardState, VectorSetup};
 /// Status reason of a shard set READONLY because a write failed in the storage engine.
 pub const STORAGE_FAILURE: &str = "storage failure (disk full or I/O error)";
 
-fn weft_io_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn weft_io_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -168,31 +168,10 @@ impl Db {
 
     /// Reopens the shards of `class` that a storage failure poisoned (recovering from what is
     /// durable) and sets shards READONLY because of that failure back to READY.
+    /// Returns whether a shard was reopened. The disk-use monitor calls this once space is
+    /// available again.
     pub fn recover_shard(&self, class: &str) -> Result<bool, DbError> {
-        let Some(class) = self.class(class) else {
-            return Ok(false);
-        };
-        let Some(coll) = self.collection(&class.name) else {
-            return Ok(false);
-        };
-        if !coll.is_poisoned() {
-            return Ok(false);
-        }
-        let report = coll.reopen(&class)?;
-        if let Some(message) = report.warning() {
-            tracing::warn!(action = "lsm_recover_from_active_wal", class = %class.name, "{message}");
-        }
-        for shard in self.catalog.shards(&class.name)? {
-            if shard.status == ShardState::ReadOnly && shard.reason == STORAGE_FAILURE {
-                self.catalog.set_shard_status(
-                    &class.name,
-                    &shard.name,
-                    ShardState::Ready,
-                    crate::schema::reason::BELOW_THRESHOLD,
-                )?;
-            }
-        }
-        Ok(true)
+        self.shard_registry().recover(class)
     }
 
     /// A READONLY shard refuses writes with Weaviate's message.

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod atomic;
+pub mod disk;
 pub mod envelope;
 mod lock;
 pub mod simfs;

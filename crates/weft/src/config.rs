@@ -171,6 +171,22 @@ pub struct Cli {
         default_value = "90"
     )]
     pub disk_use_readonly_percentage: String,
+    /// weft: shards turn READONLY when less than this many MiB are available, whatever the
+    /// percentage (room for flushes and compaction); 0 disables.
+    #[arg(
+        long = "disk-use-readonly-min-free-mb",
+        env = "DISK_USE_READONLY_MIN_FREE_MB",
+        default_value = "512"
+    )]
+    pub disk_use_readonly_min_free_mb: String,
+    /// weft: the read-only percentage only applies while less than this many MiB are
+    /// available (a huge disk with room to spare stays writable); 0 = always, as Weaviate.
+    #[arg(
+        long = "disk-use-readonly-percentage-max-free-mb",
+        env = "DISK_USE_READONLY_PERCENTAGE_MAX_FREE_MB",
+        default_value = "32768"
+    )]
+    pub disk_use_readonly_percentage_max_free_mb: String,
 }
 
 /// Validated configuration.
@@ -191,6 +207,8 @@ pub struct Config {
     pub autoschema_enabled: bool,
     pub disk_use_warning_percentage: u8,
     pub disk_use_readonly_percentage: u8,
+    pub disk_use_readonly_min_free_mb: u64,
+    pub disk_use_readonly_percentage_max_free_mb: u64,
     /// Warnings to log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<ConfigWarning>,
 }
@@ -248,6 +266,18 @@ fn positive(var: &str, flag: &str, value: &str) -> Result<u64, ConfigError> {
             flag,
             value,
             "must be a whole number greater than 0",
+        )),
+    }
+}
+
+fn mebibytes(var: &str, flag: &str, value: &str) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if n <= u64::MAX >> 20 => Ok(n),
+        _ => Err(invalid(
+            var,
+            flag,
+            value,
+            "must be a whole number of MiB (0 disables)",
         )),
     }
 }
@@ -437,6 +467,16 @@ impl Cli {
             default_vectorizer: "none".to_string(),
             disk_use_warning_percentage: warning,
             disk_use_readonly_percentage: readonly,
+            disk_use_readonly_min_free_mb: mebibytes(
+                "DISK_USE_READONLY_MIN_FREE_MB",
+                "disk-use-readonly-min-free-mb",
+                &self.disk_use_readonly_min_free_mb,
+            )?,
+            disk_use_readonly_percentage_max_free_mb: mebibytes(
+                "DISK_USE_READONLY_PERCENTAGE_MAX_FREE_MB",
+                "disk-use-readonly-percentage-max-free-mb",
+                &self.disk_use_readonly_percentage_max_free_mb,
+            )?,
             warnings,
         })
     }
@@ -462,6 +502,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("DISK_USE_READONLY_PERCENTAGE"), "{err}");
+        let err = parse(&["--disk-use-readonly-min-free-mb", "lots"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DISK_USE_READONLY_MIN_FREE_MB"), "{err}");
         let err = parse(&["--enable-modules", "text2vec-openai"])
             .unwrap_err()
             .to_string();
@@ -497,6 +541,13 @@ mod tests {
                 c.disk_use_readonly_percentage
             ),
             (80, 90)
+        );
+        assert_eq!(
+            (
+                c.disk_use_readonly_min_free_mb,
+                c.disk_use_readonly_percentage_max_free_mb
+            ),
+            (512, 32768)
         );
         assert!(c.autoschema_enabled);
         assert_eq!(c.log_level, LogLevel::Info);

@@ -165,6 +165,13 @@ async fn open_db(config: &Config) -> anyhow::Result<Arc<Db>> {
     let mut options = DbOptions::new(&config.data_path, &config.node_name);
     options.schema_defaults.vectorizer = config.default_vectorizer.clone();
     options.autoschema = config.autoschema_enabled;
+    options.disk = weft_db::DiskOptions::default()
+        .with_percentages(
+            config.disk_use_warning_percentage,
+            config.disk_use_readonly_percentage,
+        )
+        .with_min_free_bytes(config.disk_use_readonly_min_free_mb << 20)
+        .with_percentage_max_free_bytes(config.disk_use_readonly_percentage_max_free_mb << 20);
     let path = config.data_path.display().to_string();
     tracing::info!(action = "startup", path = %path, "loading database");
     let started = Instant::now();

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use super::SchemaDefaults;
-use super::catalog_file::{self, StoredClass};
+use super::catalog_file::{self, StoredClass, StoredShard};
 use super::class::ClassDef;
 use super::property::PropertyDef;
-use super::shard::{ShardState, ShardStatus, random_shard_name};
+use super::shard::{ShardState, ShardStatus, random_shard_name, reason};
 use super::update::merge_update;
 use super::validation::{
     ReferenceTargets, duplicate_property, uppercase_first, validate_class, validate_property,
@@ -60,7 +60,14 @@ impl CatalogState {
             .iter()
             .map(|e| StoredClass {
                 class: e.class.clone(),
-                shards: e.shards.iter().map(|s| s.name.clone()).collect(),
+                shards: e
+                    .shards
+                    .iter()
+                    .map(|s| StoredShard {
+                        name: s.name.clone(),
+                        manual_read_only: is_manual_read_only(s),
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -88,7 +95,7 @@ impl Catalog {
             .into_iter()
             .map(|stored| ClassEntry {
                 class: stored.class,
-                shards: stored.shards.into_iter().map(ShardStatus::ready).collect(),
+                shards: stored.shards.into_iter().map(restored_status).collect(),
             })
             .collect();
         Ok(Self {
@@ -129,15 +136,27 @@ impl Catalog {
         persist: bool,
         change: impl FnOnce(&mut CatalogState) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
+        self.change_then_persist(|state| change(state).map(|out| (out, persist)))
+    }
+
+    /// Like [`Self::change`], with `change` deciding whether the result must be persisted.
+    /// A change that needs no write is applied even to a poisoned catalog (runtime state such
+    /// as a shard's READONLY must still be settable when the disk is full).
+    fn change_then_persist<T>(
+        &self,
+        change: impl FnOnce(&mut CatalogState) -> Result<(T, bool), DbError>,
+    ) -> Result<T, DbError> {
         let _writer = self.writer.lock();
-        if self.poisoned.load(Ordering::Acquire) {
-            return Err(DbError::Poisoned);
-        }
         let mut next = CatalogState::clone(&self.snapshot());
-        let out = change(&mut next)?;
-        if persist && let Err(e) = catalog_file::store(&self.dir, next.to_stored()) {
-            self.poisoned.store(true, Ordering::Release);
-            return Err(e);
+        let (out, persist) = change(&mut next)?;
+        if persist {
+            if self.poisoned.load(Ordering::Acquire) {
+                return Err(DbError::Poisoned);
+            }
+            if let Err(e) = catalog_file::store(&self.dir, next.to_stored()) {
+                self.poisoned.store(true, Ordering::Release);
+                return Err(e);
+            }
         }
         *self.state.write() = Arc::new(next);
         Ok(out)
@@ -243,8 +262,11 @@ impl Catalog {
         Ok(entry.shards.clone())
     }
 
-    /// Sets the status of one shard. Status is runtime state: it is not persisted and every
-    /// shard starts READY when the database opens (as in Weaviate).
+    /// Sets the status of one shard and logs the change (`shard status changed`).
+    ///
+    /// Only READONLY set by hand ([`reason::MANUAL`]) is persisted, and the file is written
+    /// only when that changes; any other status is runtime state and every other shard starts
+    /// READY when the database opens (the disk monitor re-evaluates pressure at once).
     pub fn set_shard_status(
         &self,
         class: &str,
@@ -252,26 +274,80 @@ impl Catalog {
         status: ShardState,
         reason: &str,
     ) -> Result<ShardStatus, DbError> {
-        self.change(false, |state| {
+        let (class_name, prev, next) = self.change_then_persist(|state| {
             let entry = state.entry_mut(class)?;
             let class_name = entry.class.name.clone();
-            let target = entry
-                .shards
-                .iter_mut()
-                .find(|s| s.name == shard)
-                .ok_or_else(|| UserError::ShardNotFound {
+            let Some(target) = entry.shards.iter_mut().find(|s| s.name == shard) else {
+                return Err(UserError::ShardNotFound {
                     class: class_name,
                     shard: shard.to_string(),
-                })?;
+                }
+                .into());
+            };
+            let prev = target.clone();
             target.status = status;
             target.reason = reason.to_string();
-            Ok(target.clone())
-        })
+            let persist = is_manual_read_only(&prev) != is_manual_read_only(target);
+            Ok(((class_name, prev, target.clone()), persist))
+        })?;
+        if prev.status != next.status || prev.reason != next.reason {
+            log_status_change(&class_name, &prev, &next);
+        }
+        Ok(next)
+    }
+
+    /// Every shard of every class, with its class name, in creation order.
+    pub fn all_shards(&self) -> Vec<(String, ShardStatus)> {
+        self.snapshot()
+            .classes
+            .iter()
+            .flat_map(|e| e.shards.iter().map(|s| (e.class.name.clone(), s.clone())))
+            .collect()
     }
 
     /// Nothing is pending: every change was made durable before it was acknowledged.
     pub fn close(&self) -> Result<(), DbError> {
         Ok(())
+    }
+}
+
+/// Whether the shard's status is one that survives a restart.
+fn is_manual_read_only(shard: &ShardStatus) -> bool {
+    shard.status == ShardState::ReadOnly && shard.reason == reason::MANUAL
+}
+
+/// The status a stored shard has after open.
+fn restored_status(stored: StoredShard) -> ShardStatus {
+    let mut status = ShardStatus::ready(stored.name);
+    if stored.manual_read_only {
+        status.status = ShardState::ReadOnly;
+        status.reason = reason::MANUAL.to_string();
+    }
+    status
+}
+
+/// Weaviate's log line of a status change: warning when READONLY, debug otherwise.
+fn log_status_change(class: &str, prev: &ShardStatus, next: &ShardStatus) {
+    if next.status == ShardState::ReadOnly {
+        tracing::warn!(
+            action = "update_shard_status",
+            class = %class,
+            shard = %next.name,
+            status = %next.status,
+            prev = %prev.status,
+            reason = %next.reason,
+            "shard status changed"
+        );
+    } else {
+        tracing::debug!(
+            action = "update_shard_status",
+            class = %class,
+            shard = %next.name,
+            status = %next.status,
+            prev = %prev.status,
+            reason = %next.reason,
+            "shard status changed"
+        );
     }
 }
 

@@ -1,9 +1,9 @@
 //! `schema.bin`: the whole catalog in one checksummed file.
 //!
 //! Format: `docs/format/schema.md`. The file is a `weft_io::envelope` (magic `WEFTSCHM`,
-//! version 1) around a JSON document `{"format_version":1,"classes":[...]}` of the domain
+//! version 2) around a JSON document `{"format_version":2,"classes":[...]}` of the domain
 //! types, with their Rust field names (not the Weaviate wire names). It is only ever replaced
-//! whole through `weft_io::atomic_write`.
+//! whole through `weft_io::atomic_write`. Version 1 files (shards as bare names) are read too.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,17 +18,39 @@ pub const SCHEMA_FILE: &str = "schema.bin";
 /// Envelope magic.
 pub const SCHEMA_MAGIC: [u8; 8] = *b"WEFTSCHM";
 /// Version written by this build.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// Versions this build reads.
-const READABLE_VERSIONS: &[u32] = &[1];
+const READABLE_VERSIONS: &[u32] = &[1, 2];
 
-/// One class as stored: the definition and the names of its shards.
+/// One class as stored: the definition and its shards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredClass {
     /// The class definition with every default filled.
     pub class: ClassDef,
-    /// Names of its shards (their status is runtime state and starts READY on open).
-    pub shards: Vec<String>,
+    /// Its shards.
+    pub shards: Vec<StoredShard>,
+}
+
+/// One shard as stored: its name and whether a user set it READONLY.
+///
+/// Only a status set by hand survives a restart; READONLY set by the disk monitor or by a
+/// storage failure is runtime state, re-evaluated after open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredShard {
+    /// 12 random alphanumerics.
+    pub name: String,
+    /// `PUT /v1/schema/{class}/shards/{shard}` set it READONLY.
+    pub manual_read_only: bool,
+}
+
+impl StoredShard {
+    /// A shard without a persisted status (READY on open).
+    pub fn ready(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            manual_read_only: false,
+        }
+    }
 }
 
 /// The payload document.
@@ -36,6 +58,35 @@ pub struct StoredClass {
 struct SchemaDocument {
     format_version: u32,
     classes: Vec<StoredClass>,
+}
+
+/// Version 1: shards were bare names (status was not persisted).
+#[derive(Debug, Deserialize)]
+struct SchemaDocumentV1 {
+    format_version: u32,
+    classes: Vec<StoredClassV1>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StoredClassV1 {
+    class: ClassDef,
+    shards: Vec<String>,
+}
+
+impl From<SchemaDocumentV1> for SchemaDocument {
+    fn from(v1: SchemaDocumentV1) -> Self {
+        Self {
+            format_version: v1.format_version,
+            classes: v1
+                .classes
+                .into_iter()
+                .map(|c| StoredClass {
+                    class: c.class,
+                    shards: c.shards.into_iter().map(StoredShard::ready).collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The file's full path.
@@ -66,7 +117,13 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<StoredClass>, Corruption> {
             supported: READABLE_VERSIONS,
         });
     }
-    let document: SchemaDocument = serde_json::from_slice(payload).map_err(Corruption::Payload)?;
+    let document: SchemaDocument = if version == 1 {
+        serde_json::from_slice::<SchemaDocumentV1>(payload)
+            .map_err(Corruption::Payload)?
+            .into()
+    } else {
+        serde_json::from_slice(payload).map_err(Corruption::Payload)?
+    };
     if document.format_version != version {
         return Err(Corruption::Inconsistent(format!(
             "payload format_version {} differs from envelope version {version}",

@@ -26,6 +26,10 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(add_property),
         )
         .route("/v1/schema/{class}/shards", get(shards))
+        .route(
+            "/v1/schema/{class}/shards/{shard}",
+            axum::routing::put(update_shard),
+        )
 }
 
 /// Weaviate accepts class names in paths with a lower-case first letter.
@@ -102,4 +106,19 @@ async fn shards(
     let db = state.db().ok_or_else(ApiError::not_ready)?;
     let shards = db.shards(&canonical(&name))?;
     Ok(Json(wire::shards_to_json(&shards, &state.info().node_name)))
+}
+
+/// `PUT /v1/schema/{class}/shards/{shard}` with `{"status":"READY"|"READONLY"}`.
+async fn update_shard(
+    State(state): State<AppState>,
+    Path((name, shard)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let status = wire::shard_status_from_json(&json_object(&body)?)?;
+    let name = canonical(&name);
+    let stored = blocking(&state, move |db| {
+        db.update_shard_status(&name, &shard, status)
+    })
+    .await?;
+    Ok(Json(wire::shard_status_to_json(stored.status)))
 }

@@ -537,9 +537,9 @@ fn one_ready_shard_per_class() {
     let reopened = db.shards("A").unwrap();
     assert_eq!(reopened[0].name, name, "shard names are persisted");
     assert_eq!(
-        reopened[0].status,
-        ShardState::Ready,
-        "status is runtime state"
+        (reopened[0].status, reopened[0].reason.as_str()),
+        (ShardState::ReadOnly, reason::MANUAL),
+        "a READONLY set by hand is persisted (decision 0007)"
     );
 }
 

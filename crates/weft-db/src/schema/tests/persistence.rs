@@ -3,7 +3,7 @@
 use std::fs;
 
 use super::*;
-use crate::schema::catalog_file::{self, StoredClass};
+use crate::schema::catalog_file::{self, StoredClass, StoredShard};
 
 /// A class using most of the model, so the round trip covers every field.
 fn rich_class() -> ClassDef {
@@ -112,13 +112,13 @@ fn truncation_is_detected() {
 fn unknown_version_and_bad_payload_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = schema_file(dir.path());
-    fs::write(&path, weft_io::envelope::seal(SCHEMA_MAGIC, 2, b"{}")).unwrap();
+    fs::write(&path, weft_io::envelope::seal(SCHEMA_MAGIC, 3, b"{}")).unwrap();
     let err = open_err(dir.path());
     assert!(
         matches!(
             err,
             DbError::Corrupt {
-                source: Corruption::UnsupportedVersion { found: 2, .. },
+                source: Corruption::UnsupportedVersion { found: 3, .. },
                 ..
             }
         ),
@@ -226,16 +226,20 @@ fn a_failed_write_is_not_visible_and_poisons() {
     assert_eq!(names, ["Before"]);
 }
 
-/// Regenerates the golden fixture: `cargo test -p weft-db -- --ignored write_fixture`.
+/// Regenerates the golden fixture of the current version (`schema-v2.bin`):
+/// `cargo test -p weft-db -- --ignored write_fixture`. Older fixtures are never regenerated.
 #[test]
 #[ignore = "regenerates the committed fixture"]
 fn write_fixture() {
     let classes = vec![StoredClass {
         class: fixture_class(),
-        shards: vec!["AbCdEf012345".into()],
+        shards: vec![StoredShard {
+            name: "AbCdEf012345".into(),
+            manual_read_only: true,
+        }],
     }];
     let bytes = catalog_file::encode(classes).unwrap();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/schema/tests/schema-v1.bin");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/schema/tests/schema-v2.bin");
     fs::write(path, bytes).unwrap();
 }
 
@@ -262,8 +266,80 @@ fn reads_the_version_1_fixture() {
     let classes = catalog_file::decode(bytes).expect("the v1 fixture decodes");
     assert_eq!(classes.len(), 1);
     assert_eq!(classes[0].class, fixture_class());
-    assert_eq!(classes[0].shards, ["AbCdEf012345"]);
+    assert_eq!(classes[0].shards, [StoredShard::ready("AbCdEf012345")]);
     let dir = tempfile::tempdir().unwrap();
     fs::write(schema_file(dir.path()), bytes).unwrap();
-    assert_eq!(open(dir.path()).class("Fixture"), Some(fixture_class()));
+    let db = open(dir.path());
+    assert_eq!(db.class("Fixture"), Some(fixture_class()));
+    let shards = db.shards("Fixture").unwrap();
+    assert_eq!(shards.len(), 1);
+    assert_eq!(shards[0].status, ShardState::Ready);
+}
+
+#[test]
+fn reads_the_version_2_fixture() {
+    let bytes = include_bytes!("schema-v2.bin");
+    let classes = catalog_file::decode(bytes).expect("the v2 fixture decodes");
+    assert_eq!(classes.len(), 1);
+    assert_eq!(classes[0].class, fixture_class());
+    assert_eq!(
+        classes[0].shards,
+        [StoredShard {
+            name: "AbCdEf012345".into(),
+            manual_read_only: true,
+        }]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(schema_file(dir.path()), bytes).unwrap();
+    let db = open(dir.path());
+    assert_eq!(db.class("Fixture"), Some(fixture_class()));
+    let shards = db.shards("Fixture").unwrap();
+    assert_eq!(shards.len(), 1);
+    assert_eq!(shards[0].status, ShardState::ReadOnly);
+    assert_eq!(shards[0].reason, reason::MANUAL);
+}
+
+#[test]
+fn only_a_manual_read_only_status_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let a = db.create_class(ClassDef::new("A")).unwrap();
+    let b = db.create_class(ClassDef::new("B")).unwrap();
+    let shard_a = db.shards(&a.name).unwrap()[0].name.clone();
+    let shard_b = db.shards(&b.name).unwrap()[0].name.clone();
+    db.update_shard_status("A", &shard_a, ShardState::ReadOnly)
+        .unwrap();
+    db.set_shard_status(
+        "B",
+        &shard_b,
+        ShardState::ReadOnly,
+        reason::RESOURCE_PRESSURE,
+    )
+    .unwrap();
+    db.close().unwrap();
+
+    let db = open(dir.path());
+    let a = &db.shards("A").unwrap()[0];
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (ShardState::ReadOnly, reason::MANUAL)
+    );
+    assert_eq!(db.shards("B").unwrap()[0].status, ShardState::Ready);
+    db.update_shard_status("A", &shard_a, ShardState::Ready)
+        .unwrap();
+    db.close().unwrap();
+
+    let db = open(dir.path());
+    assert_eq!(db.shards("A").unwrap()[0].status, ShardState::Ready);
+    for bad in [ShardState::Indexing, ShardState::Shutdown] {
+        let err = db.update_shard_status("A", &shard_a, bad).unwrap_err();
+        assert!(err.to_string().contains("invalid storage status"), "{err}");
+    }
+    let err = db
+        .update_shard_status("A", "nope", ShardState::ReadOnly)
+        .unwrap_err();
+    assert!(
+        matches!(err, DbError::User(UserError::ShardNotFound { .. })),
+        "{err:?}"
+    );
 }
