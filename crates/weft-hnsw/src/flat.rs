@@ -77,6 +77,31 @@ impl FlatIndex {
         Ok(())
     }
 
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Live ids in increasing order (a copy).
+    pub(crate) fn live_ids(&self) -> RoaringBitmap {
+        self.live.read().clone()
+    }
+
+    /// The stored (for cosine: normalised) vector of `id`, if it was ever inserted.
+    pub fn vector(&self, id: u32) -> Option<&[f32]> {
+        self.vectors.get(id)
+    }
+
+    /// Inserts a vector taken from a snapshot as is (already normalised).
+    pub(crate) fn restore(&self, id: u32, vector: &[f32]) -> Result<(), IndexError> {
+        self.vectors.insert(id, vector).map_err(|e| match e {
+            ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
+            ArenaError::Occupied(id) => IndexError::Exists(id),
+        })?;
+        self.live.write().insert(id);
+        Ok(())
+    }
+
     /// Deletes `id`; false if it was not live.
     pub fn delete(&self, id: u32) -> bool {
         self.live.write().remove(id)

@@ -193,6 +193,39 @@ impl Hnsw {
         Ok(())
     }
 
+    /// The level generator's state (persisted in snapshots).
+    pub(crate) fn rng_state(&self) -> u64 {
+        self.rng.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_rng_state(&self, state: u64) {
+        self.rng.store(state, Ordering::Relaxed);
+    }
+
+    /// Recreates a node from a snapshot: the vector as stored (no normalisation), its lists
+    /// and its state. Used before the index is shared, so no observer op is emitted.
+    pub(crate) fn restore_node(&self, n: &crate::snapshot::NodeRecord) -> Result<(), IndexError> {
+        let level = n.neighbors.len().max(1) - 1;
+        self.vectors.insert(n.id, &n.vector).map_err(|e| match e {
+            ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
+            ArenaError::Occupied(id) => IndexError::Exists(id),
+        })?;
+        self.bound.fetch_max(u64::from(n.id) + 1, Ordering::Relaxed);
+        self.nodes.init_level(n.id, level);
+        for (l, list) in n.neighbors.iter().enumerate() {
+            self.nodes.write(n.id, l, list);
+        }
+        if n.tombstoned {
+            self.any_deleted.store(true, Ordering::Release);
+            self.nodes.set_state(n.id, NodeState::Tombstoned);
+            self.tombstones.lock().insert(n.id);
+        } else {
+            self.nodes.set_state(n.id, NodeState::Live);
+            self.live.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     /// Inserts `vector` under `id`. Ids are never reused: inserting an id that was ever
     /// inserted (even if deleted since) fails with [`IndexError::Exists`].
     pub fn insert(&self, id: u32, vector: &[f32]) -> Result<(), IndexError> {

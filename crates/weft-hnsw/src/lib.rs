@@ -7,7 +7,10 @@
 //! * [`FlatIndex`]: exact search for small classes (`vectorIndexType: flat`).
 //! * Persistence hooks: every graph change is a [`GraphOp`] reported to an optional
 //!   [`GraphObserver`]; [`Hnsw::snapshot`] / [`Hnsw::from_snapshot`] / [`Hnsw::apply`] rebuild a
-//!   graph from a snapshot plus the op tail. File formats live elsewhere.
+//!   graph from a snapshot plus the op tail.
+//! * [`snapshot`]: the whole index (graph and vectors) as checksummed bytes
+//!   ([`Hnsw::write_snapshot`], [`Hnsw::read_snapshot`], same for [`FlatIndex`]); the caller
+//!   owns the files (`docs/format/vector-index-snapshot.md`).
 //!
 //! Ids are dense `u32`s chosen by the caller (weft-db's doc ids) and are never reused.
 //!
@@ -32,12 +35,14 @@ mod nodes;
 mod ops;
 mod persist;
 mod search;
+pub mod snapshot;
 
 pub use cleanup::CleanupThread;
 pub use config::HnswConfig;
 pub use flat::FlatIndex;
 pub use hnsw::Hnsw;
 pub use ops::{GraphObserver, GraphOp, GraphSnapshot, NodeSnapshot};
+pub use snapshot::{SnapshotError, SnapshotInfo};
 pub use weft_vector::Metric;
 
 /// One search hit.

@@ -1,0 +1,234 @@
+//! Snapshot files of a vector index, as bytes (the caller owns the files).
+//!
+//! Format: `docs/format/vector-index-snapshot.md`. A snapshot holds the whole index: the
+//! configuration fingerprint (kind, metric, M, dimension), the doc-id watermark it covers, the
+//! graph (entry point, per node id, levels, neighbour lists, tombstone flag) and every node's
+//! vector, so loading needs nothing from the vector bucket. The body is cut into chunks of
+//! about 1 MiB, each with its own CRC32C; the trailer ends the file and says how many chunks
+//! and nodes came before it, so truncation is detected.
+//!
+//! Decoding never panics and never allocates more than a small multiple of the input it has
+//! already consumed: every length is checked against the remaining input first.
+//!
+//! ```
+//! use weft_hnsw::{Hnsw, HnswConfig, Metric};
+//!
+//! let cfg = HnswConfig { metric: Metric::L2Squared, ..HnswConfig::default() };
+//! let index = Hnsw::new(2, cfg.clone());
+//! for i in 0..50u32 {
+//!     index.insert(i, &[i as f32, 1.0]).unwrap();
+//! }
+//! let mut bytes = Vec::new();
+//! index.write_snapshot(50, &mut bytes).unwrap();
+//! let (loaded, info) = Hnsw::read_snapshot(&mut bytes.as_slice(), bytes.len() as u64, 2, cfg).unwrap();
+//! assert_eq!((info.nodes, info.covered, loaded.len()), (50, 50, 50));
+//! ```
+
+mod load;
+mod read;
+#[cfg(test)]
+mod tests;
+mod write;
+
+pub use read::{DecodedSnapshot, NodeRecord, SnapshotReader, decode};
+
+use weft_vector::Metric;
+
+/// First bytes of every snapshot file.
+pub const MAGIC: [u8; 8] = *b"WEFTVIDX";
+/// Format version written by this code (and the only one read).
+pub const VERSION: u16 = 1;
+/// Size of the fixed header.
+pub(crate) const HEADER_LEN: usize = 44;
+/// Size of a chunk header: tag, payload length, node count, CRC32C.
+pub(crate) const CHUNK_HEADER_LEN: usize = 13;
+/// Size of the trailer.
+pub(crate) const TRAILER_LEN: usize = 23;
+/// A chunk is cut once its payload reaches this size.
+pub(crate) const CHUNK_TARGET: usize = 1 << 20;
+/// Largest chunk payload a reader accepts (a node bigger than the target ends its own chunk).
+pub(crate) const MAX_CHUNK: usize = 64 << 20;
+/// Highest number of levels of a node (`weft_hnsw`'s top level is at most 15).
+pub(crate) const MAX_LEVELS: usize = 16;
+pub(crate) const TAG_CHUNK: u8 = 1;
+pub(crate) const TAG_TRAILER: u8 = 2;
+pub(crate) const FLAG_TOMBSTONE: u8 = 1;
+
+/// Which index a snapshot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IndexKind {
+    /// [`crate::Hnsw`]: graph and vectors.
+    Hnsw,
+    /// [`crate::FlatIndex`]: live vectors only.
+    Flat,
+}
+
+impl IndexKind {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            IndexKind::Hnsw => 1,
+            IndexKind::Flat => 2,
+        }
+    }
+
+    pub(crate) fn from_code(c: u8) -> Option<Self> {
+        match c {
+            1 => Some(IndexKind::Hnsw),
+            2 => Some(IndexKind::Flat),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::Cosine => 0,
+        Metric::Dot => 1,
+        Metric::L2Squared => 2,
+        Metric::Manhattan => 3,
+        Metric::Hamming => 4,
+    }
+}
+
+pub(crate) fn metric_from_code(c: u8) -> Option<Metric> {
+    Some(match c {
+        0 => Metric::Cosine,
+        1 => Metric::Dot,
+        2 => Metric::L2Squared,
+        3 => Metric::Manhattan,
+        4 => Metric::Hamming,
+        _ => return None,
+    })
+}
+
+/// The fixed header: what the snapshot is and what it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotHeader {
+    /// Index kind.
+    pub kind: IndexKind,
+    /// Distance metric (vectors of cosine indexes are stored normalised).
+    pub metric: Metric,
+    /// Vector dimension.
+    pub dim: u32,
+    /// `maxConnections` (0 for flat).
+    pub max_connections: u32,
+    /// Watermark: every id below it was fully inserted (or deleted) when the snapshot began;
+    /// the snapshot holds no id at or above it.
+    pub covered: u64,
+    /// State of the level generator, so levels drawn after loading continue the sequence.
+    pub rng_state: u64,
+}
+
+/// The trailer: entry point and counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotTrailer {
+    /// Entry node and its top level.
+    pub entry: Option<(u32, u8)>,
+    /// Number of nodes in the snapshot.
+    pub nodes: u64,
+    /// Number of chunks.
+    pub chunks: u32,
+}
+
+/// What a snapshot write or load covered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// Watermark (see [`SnapshotHeader::covered`]).
+    pub covered: u64,
+    /// Nodes written or loaded (live and tombstoned).
+    pub nodes: u64,
+    /// Of those, tombstoned.
+    pub tombstoned: u64,
+    /// Size of the snapshot in bytes.
+    pub bytes: u64,
+}
+
+/// Why a snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Reading the input failed.
+    #[error("reading the snapshot failed")]
+    Io(#[from] std::io::Error),
+    /// The input ended before the structure it was reading.
+    #[error("snapshot truncated at byte {offset} (needed {needed} more bytes)")]
+    Truncated {
+        /// Offset where the missing bytes start.
+        offset: u64,
+        /// Bytes needed.
+        needed: u64,
+    },
+    /// Not a vector-index snapshot.
+    #[error("not a vector-index snapshot (bad magic)")]
+    BadMagic,
+    /// Written by another format version.
+    #[error("unsupported snapshot version {0} (this build reads {VERSION})")]
+    Version(u16),
+    /// A checksum did not match.
+    #[error("checksum mismatch in the {section} at byte {offset}")]
+    Checksum {
+        /// `header`, `chunk` or `trailer`.
+        section: &'static str,
+        /// Offset of the section.
+        offset: u64,
+    },
+    /// The bytes are well-framed but say something impossible.
+    #[error("malformed snapshot at byte {offset}: {what}")]
+    Malformed {
+        /// Offset of the enclosing section.
+        offset: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// The snapshot is of another index (kind, metric, M or dimension differ).
+    #[error("snapshot {field} is {found}, the index has {expected}")]
+    Mismatch {
+        /// Which fingerprint field differs.
+        field: &'static str,
+        /// The configured value.
+        expected: String,
+        /// The snapshot's value.
+        found: String,
+    },
+}
+
+impl SnapshotHeader {
+    /// Fails with [`SnapshotError::Mismatch`] unless the snapshot is of an index like this.
+    pub fn check(
+        &self,
+        kind: IndexKind,
+        metric: Metric,
+        dim: usize,
+        max_connections: u32,
+    ) -> Result<(), SnapshotError> {
+        let mismatch = |field, expected: String, found: String| {
+            Err(SnapshotError::Mismatch {
+                field,
+                expected,
+                found,
+            })
+        };
+        if self.kind != kind {
+            return mismatch("kind", format!("{kind:?}"), format!("{:?}", self.kind));
+        }
+        if self.metric != metric {
+            return mismatch(
+                "metric",
+                format!("{metric:?}"),
+                format!("{:?}", self.metric),
+            );
+        }
+        if u64::from(self.dim) != dim as u64 {
+            return mismatch("dimension", dim.to_string(), self.dim.to_string());
+        }
+        if self.max_connections != max_connections {
+            return mismatch(
+                "maxConnections",
+                max_connections.to_string(),
+                self.max_connections.to_string(),
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::{FlatIndex, Hnsw, HnswConfig};
+
+fn cfg(metric: Metric) -> HnswConfig {
+    HnswConfig {
+        metric,
+        max_connections: 8,
+        ef_construction: 64,
+        ..HnswConfig::default()
+    }
+}
+
+fn random(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut r = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| (0..dim).map(|_| r.random_range(-1.0f32..1.0)).collect())
+        .collect()
+}
+
+fn built(n: usize, dim: usize, metric: Metric) -> (Hnsw, Vec<Vec<f32>>) {
+    let data = random(n, dim, 7);
+    let h = Hnsw::new(dim, cfg(metric));
+    for (i, v) in data.iter().enumerate() {
+        h.insert(i as u32, v).unwrap();
+    }
+    (h, data)
+}
+
+fn bytes_of(h: &Hnsw, covered: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    h.write_snapshot(covered, &mut out).unwrap();
+    out
+}
+
+fn load(bytes: &[u8], dim: usize, metric: Metric) -> Result<(Hnsw, SnapshotInfo), SnapshotError> {
+    Hnsw::read_snapshot(&mut &bytes[..], bytes.len() as u64, dim, cfg(metric))
+}
+
+#[test]
+fn hnsw_roundtrip_keeps_graph_tombstones_and_vectors() {
+    let (h, data) = built(600, 8, Metric::Cosine);
+    for id in (0..600).step_by(7) {
+        h.delete(id);
+    }
+    let bytes = bytes_of(&h, 600);
+    let (g, info) = load(&bytes, 8, Metric::Cosine).unwrap();
+    assert_eq!(info.nodes, 600);
+    assert_eq!(info.tombstoned, 86);
+    assert_eq!(info.bytes, bytes.len() as u64);
+    assert_eq!(g.snapshot(), h.snapshot());
+    assert_eq!(g.len(), h.len());
+    assert_eq!(g.tombstone_count(), h.tombstone_count());
+    assert_eq!(g.entry_point(), h.entry_point());
+    for id in 0..600u32 {
+        assert_eq!(g.vector(id), h.vector(id), "vector {id}");
+    }
+    for q in data.iter().take(20) {
+        assert_eq!(g.search(q, 5, None).unwrap(), h.search(q, 5, None).unwrap());
+    }
+    // The level generator continues where it stopped: the next insert draws the same level.
+    h.insert(600, &data[0]).unwrap();
+    g.insert(600, &data[0]).unwrap();
+    assert_eq!(g.snapshot(), h.snapshot());
+    // Encoding is deterministic.
+    assert_eq!(bytes_of(&g, 601), bytes_of(&h, 601));
+}
+
+#[test]
+fn watermark_leaves_out_later_nodes_and_links_to_them() {
+    let (h, _) = built(300, 4, Metric::L2Squared);
+    let bytes = bytes_of(&h, 200);
+    let d = decode(&bytes).unwrap();
+    assert_eq!(d.header.covered, 200);
+    assert_eq!(d.nodes.len(), 200);
+    assert!(
+        d.nodes
+            .iter()
+            .flat_map(|n| n.neighbors.iter().flatten())
+            .all(|&n| n < 200)
+    );
+    let (g, _) = load(&bytes, 4, Metric::L2Squared).unwrap();
+    let (ep, level) = g.entry_point().unwrap();
+    assert!(ep < 200);
+    assert!(d.nodes.iter().all(|n| n.neighbors.len() - 1 <= level));
+    // The later ids can be inserted on top.
+    for i in 200..300u32 {
+        g.insert(i, h.vector(i).unwrap()).unwrap();
+    }
+    assert_eq!(g.len(), 300);
+}
+
+#[test]
+fn empty_index_roundtrips() {
+    let h = Hnsw::new(3, cfg(Metric::Dot));
+    let bytes = bytes_of(&h, 0);
+    let (g, info) = load(&bytes, 3, Metric::Dot).unwrap();
+    assert_eq!((info.nodes, g.len(), g.entry_point()), (0, 0, None));
+}
+
+#[test]
+fn fingerprint_mismatch_is_refused() {
+    let (h, _) = built(50, 4, Metric::Cosine);
+    let bytes = bytes_of(&h, 50);
+    for (dim, metric, m) in [
+        (5, Metric::Cosine, 8),
+        (4, Metric::Dot, 8),
+        (4, Metric::Cosine, 16),
+    ] {
+        let c = HnswConfig {
+            max_connections: m,
+            ..cfg(metric)
+        };
+        let err = Hnsw::read_snapshot(&mut &bytes[..], bytes.len() as u64, dim, c).unwrap_err();
+        assert!(matches!(err, SnapshotError::Mismatch { .. }), "{err}");
+    }
+    let err = FlatIndex::read_snapshot(&mut &bytes[..], bytes.len() as u64, 4, Metric::Cosine)
+        .unwrap_err();
+    assert!(
+        matches!(err, SnapshotError::Mismatch { field: "kind", .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn version_and_magic_are_checked() {
+    let (h, _) = built(10, 4, Metric::Cosine);
+    let mut bytes = bytes_of(&h, 10);
+    bytes[8] = 2;
+    assert!(matches!(decode(&bytes), Err(SnapshotError::Version(2))));
+    bytes[0] = b'X';
+    assert!(matches!(decode(&bytes), Err(SnapshotError::BadMagic)));
+}
+
+#[test]
+fn flat_roundtrip() {
+    let data = random(300, 6, 3);
+    let f = FlatIndex::new(6, Metric::Cosine);
+    for (i, v) in data.iter().enumerate() {
+        f.insert(i as u32 * 2, v).unwrap();
+    }
+    for id in (0..600).step_by(10) {
+        f.delete(id);
+    }
+    let mut bytes = Vec::new();
+    let info = f.write_snapshot(500, &mut bytes).unwrap();
+    // Even ids below 500 (250) minus the multiples of 10 (50).
+    assert_eq!(info.nodes, 200);
+    let (g, loaded) =
+        FlatIndex::read_snapshot(&mut &bytes[..], bytes.len() as u64, 6, Metric::Cosine).unwrap();
+    assert_eq!(loaded, info);
+    assert_eq!(g.len(), 200);
+    for q in data.iter().take(10) {
+        let want: Vec<_> = f
+            .search(q, 5, None)
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.id < 500)
+            .collect();
+        let got = g.search(q, 5, None).unwrap();
+        assert_eq!(got[..want.len()], want[..]);
+    }
+}
+
+#[test]
+fn large_index_spans_several_chunks() {
+    let (h, _) = built(3000, 128, Metric::L2Squared);
+    let bytes = bytes_of(&h, 3000);
+    let d = decode(&bytes).unwrap();
+    assert!(d.trailer.chunks >= 2, "{} chunks", d.trailer.chunks);
+    let (g, _) = load(&bytes, 128, Metric::L2Squared).unwrap();
+    assert_eq!(g.snapshot(), h.snapshot());
+}
+
+/// Every strict prefix is refused as truncated or malformed, never accepted.
+#[test]
+fn every_truncation_is_detected() {
+    let (h, _) = built(40, 3, Metric::L2Squared);
+    let bytes = bytes_of(&h, 40);
+    for cut in 0..bytes.len() {
+        assert!(
+            decode(&bytes[..cut]).is_err(),
+            "prefix of {cut} bytes accepted"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(decode(&longer).is_err());
+}
+
+fn sample() -> &'static [u8] {
+    static SAMPLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        let (h, _) = built(120, 4, Metric::Cosine);
+        h.delete(3);
+        bytes_of(&h, 120)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Random bytes (with and without a valid magic/version prefix) never panic.
+    #[test]
+    fn random_bytes_never_panic(mut bytes in proptest::collection::vec(any::<u8>(), 0..2048), prefix in any::<bool>()) {
+        if prefix && bytes.len() >= 10 {
+            bytes[..8].copy_from_slice(&MAGIC);
+            bytes[8..10].copy_from_slice(&VERSION.to_le_bytes());
+        }
+        prop_assert!(decode(&bytes).is_err());
+        prop_assert!(load(&bytes, 4, Metric::Cosine).is_err());
+    }
+
+    /// A valid snapshot with bits flipped is refused (CRC32C detects every 1–3 bit error).
+    #[test]
+    fn bit_flips_are_detected(flips in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..4)) {
+        let mut bytes = sample().to_vec();
+        let mut seen = std::collections::HashSet::new();
+        for (at, bit) in &flips {
+            let i = at.index(bytes.len());
+            if seen.insert((i, *bit)) {
+                bytes[i] ^= 1 << bit;
+            }
+        }
+        prop_assert!(decode(&bytes).is_err());
+        prop_assert!(load(&bytes, 4, Metric::Cosine).is_err());
+    }
+
+    /// Truncated at a random point, or with a random tail: refused.
+    #[test]
+    fn truncated_or_extended_is_refused(cut in any::<prop::sample::Index>(), tail in proptest::collection::vec(any::<u8>(), 1..64)) {
+        let bytes = sample();
+        let cut = cut.index(bytes.len());
+        prop_assert!(decode(&bytes[..cut]).is_err());
+        let mut longer = bytes.to_vec();
+        longer.extend_from_slice(&tail);
+        prop_assert!(decode(&longer).is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! Encoding: header, chunks of nodes, trailer.
+
+use std::io::{self, Write};
+
+use super::{
+    CHUNK_TARGET, FLAG_TOMBSTONE, HEADER_LEN, IndexKind, MAGIC, SnapshotHeader, SnapshotInfo,
+    SnapshotTrailer, TAG_CHUNK, TAG_TRAILER, VERSION, metric_code,
+};
+use crate::flat::FlatIndex;
+use crate::hnsw::Hnsw;
+use crate::nodes::NodeState;
+
+pub(crate) fn encode_header(h: &SnapshotHeader) -> [u8; HEADER_LEN] {
+    let mut b = [0u8; HEADER_LEN];
+    b[0..8].copy_from_slice(&MAGIC);
+    b[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    b[10] = h.kind.code();
+    b[11] = metric_code(h.metric);
+    b[12..16].copy_from_slice(&h.dim.to_le_bytes());
+    b[16..20].copy_from_slice(&h.max_connections.to_le_bytes());
+    // 20..24 reserved, zero.
+    b[24..32].copy_from_slice(&h.covered.to_le_bytes());
+    b[32..40].copy_from_slice(&h.rng_state.to_le_bytes());
+    let crc = crc32c::crc32c(&b[..40]);
+    b[40..44].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+pub(crate) fn encode_trailer(t: &SnapshotTrailer) -> [u8; super::TRAILER_LEN] {
+    let mut b = [0u8; super::TRAILER_LEN];
+    b[0] = TAG_TRAILER;
+    if let Some((id, level)) = t.entry {
+        b[1] = 1;
+        b[2] = level;
+        b[3..7].copy_from_slice(&id.to_le_bytes());
+    }
+    b[7..15].copy_from_slice(&t.nodes.to_le_bytes());
+    b[15..19].copy_from_slice(&t.chunks.to_le_bytes());
+    let crc = crc32c::crc32c(&b[..19]);
+    b[19..23].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Streams nodes into chunks.
+pub(crate) struct SnapshotWriter<'a> {
+    out: &'a mut dyn Write,
+    payload: Vec<u8>,
+    in_chunk: u32,
+    info: SnapshotInfo,
+    chunks: u32,
+}
+
+impl<'a> SnapshotWriter<'a> {
+    pub(crate) fn start(out: &'a mut dyn Write, header: &SnapshotHeader) -> io::Result<Self> {
+        out.write_all(&encode_header(header))?;
+        Ok(SnapshotWriter {
+            out,
+            payload: Vec::with_capacity(CHUNK_TARGET + 4096),
+            in_chunk: 0,
+            info: SnapshotInfo {
+                covered: header.covered,
+                bytes: HEADER_LEN as u64,
+                ..SnapshotInfo::default()
+            },
+            chunks: 0,
+        })
+    }
+
+    /// Appends one node: `lists` is empty for flat indexes.
+    pub(crate) fn node(
+        &mut self,
+        id: u32,
+        tombstoned: bool,
+        lists: &[Vec<u32>],
+        vector: &[f32],
+    ) -> io::Result<()> {
+        let p = &mut self.payload;
+        p.extend_from_slice(&id.to_le_bytes());
+        p.push(if tombstoned { FLAG_TOMBSTONE } else { 0 });
+        p.push(lists.len() as u8);
+        for list in lists {
+            p.extend_from_slice(&(list.len() as u16).to_le_bytes());
+            for n in list {
+                p.extend_from_slice(&n.to_le_bytes());
+            }
+        }
+        for x in vector {
+            p.extend_from_slice(&x.to_le_bytes());
+        }
+        self.in_chunk += 1;
+        self.info.nodes += 1;
+        self.info.tombstoned += u64::from(tombstoned);
+        if self.payload.len() >= CHUNK_TARGET {
+            self.flush_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn flush_chunk(&mut self) -> io::Result<()> {
+        if self.in_chunk == 0 {
+            return Ok(());
+        }
+        let mut head = [0u8; super::CHUNK_HEADER_LEN];
+        head[0] = TAG_CHUNK;
+        head[1..5].copy_from_slice(&(self.payload.len() as u32).to_le_bytes());
+        head[5..9].copy_from_slice(&self.in_chunk.to_le_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&head[..9]), &self.payload);
+        head[9..13].copy_from_slice(&crc.to_le_bytes());
+        self.out.write_all(&head)?;
+        self.out.write_all(&self.payload)?;
+        self.info.bytes += (head.len() + self.payload.len()) as u64;
+        self.payload.clear();
+        self.in_chunk = 0;
+        self.chunks += 1;
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self, entry: Option<(u32, u8)>) -> io::Result<SnapshotInfo> {
+        self.flush_chunk()?;
+        let trailer = SnapshotTrailer {
+            entry,
+            nodes: self.info.nodes,
+            chunks: self.chunks,
+        };
+        let t = encode_trailer(&trailer);
+        self.out.write_all(&t)?;
+        self.out.flush()?;
+        self.info.bytes += t.len() as u64;
+        Ok(self.info)
+    }
+}
+
+impl Hnsw {
+    /// Writes a snapshot of the nodes with ids below `covered` to `out`.
+    ///
+    /// The caller promises that every insert and delete of an id below `covered` has returned
+    /// before this call. Nodes at or above it are left out, and so are links to them: inserts
+    /// running concurrently only touch the lists of older nodes by adding such links (or by
+    /// shrinking a full list), so the written graph is the graph as of those inserts' start,
+    /// minus at most the links they displaced. Their ids are re-inserted from the vector
+    /// source after loading. Deletes running concurrently may or may not be captured; the
+    /// loader compares with the source of truth anyway.
+    pub fn write_snapshot(&self, covered: u64, out: &mut dyn Write) -> io::Result<SnapshotInfo> {
+        let header = SnapshotHeader {
+            kind: IndexKind::Hnsw,
+            metric: self.cfg.metric,
+            dim: self.dim() as u32,
+            max_connections: self.cfg.max_connections as u32,
+            covered,
+            rng_state: self.rng_state(),
+        };
+        let mut w = SnapshotWriter::start(out, &header)?;
+        let bound = (self.id_bound() as u64).min(covered);
+        let live_entry = self.entry_point();
+        let mut entry: Option<(u32, u8)> = None;
+        let mut fallback: Option<(u32, u8)> = None;
+        let mut lists: Vec<Vec<u32>> = Vec::new();
+        for id in 0..bound as u32 {
+            let state = self.nodes.state(id);
+            if !matches!(state, NodeState::Live | NodeState::Tombstoned) {
+                continue;
+            }
+            let Some(vector) = self.vectors.get(id) else {
+                continue;
+            };
+            let level = self.nodes.level(id);
+            lists.resize_with(level + 1, Vec::new);
+            for (l, list) in lists.iter_mut().enumerate() {
+                self.nodes.read(id, l, list);
+                list.retain(|&n| u64::from(n) < covered);
+            }
+            w.node(id, state == NodeState::Tombstoned, &lists, vector)?;
+            let here = (id, level as u8);
+            if live_entry == Some((id, level)) {
+                entry = Some(here);
+            }
+            if fallback.is_none_or(|(_, l)| here.1 > l) {
+                fallback = Some(here);
+            }
+        }
+        w.finish(entry.or(fallback))
+    }
+}
+
+impl FlatIndex {
+    /// Writes a snapshot of the live vectors with ids below `covered` to `out` (same promise
+    /// as [`Hnsw::write_snapshot`]).
+    pub fn write_snapshot(&self, covered: u64, out: &mut dyn Write) -> io::Result<SnapshotInfo> {
+        let header = SnapshotHeader {
+            kind: IndexKind::Flat,
+            metric: self.metric(),
+            dim: self.dim() as u32,
+            max_connections: 0,
+            covered,
+            rng_state: 0,
+        };
+        let mut w = SnapshotWriter::start(out, &header)?;
+        for id in self.live_ids() {
+            if u64::from(id) >= covered {
+                break;
+            }
+            if let Some(v) = self.vector(id) {
+                w.node(id, false, &[], v)?;
+            }
+        }
+        w.finish(None)
+    }
+}
