@@ -40,7 +40,8 @@ def close(a, b, tol=1e-6) -> bool:
 
 
 def vec(i: int, dim: int = 8) -> list:
-    return [float((i * 7 + k) % 13) / 13.0 for k in range(dim)]
+    """A distinct, deterministic vector per `i`."""
+    return [math.sin(i * 0.37 + k * 1.3) for k in range(dim)]
 
 
 BASIC = [
