@@ -56,7 +56,6 @@ pub(crate) struct Collection {
     class: String,
     shard_name: String,
     dir: PathBuf,
-    options: weft_lsm::Options,
     shard: RwLock<Arc<Shard>>,
     /// Serialises writers: a write reads the old object to maintain the index.
     writer: Mutex<Counters>,
@@ -92,7 +91,7 @@ impl Collection {
             shard: shard_name.to_string(),
             source,
         };
-        let shard = Shard::open(&dir, options.clone()).map_err(storage)?;
+        let shard = Shard::open(&dir, options).map_err(storage)?;
         for (name, strategy) in [
             (OBJECTS, Strategy::Replace),
             (VECTORS, Strategy::Replace),
@@ -105,7 +104,6 @@ impl Collection {
             class: class.name.clone(),
             shard_name: shard_name.to_string(),
             dir,
-            options,
             shard: RwLock::new(Arc::new(shard)),
             writer: Mutex::new(Counters::default()),
             declared: Mutex::new(HashSet::new()),
@@ -566,31 +564,6 @@ impl Collection {
                 _ => None,
             })
             .collect())
-    }
-
-    /// Closes the shard and opens it again: recovers a shard poisoned by an I/O error (e.g. a
-    /// full disk) from what is durable.
-    pub fn reopen(&self, class: &ClassDef) -> Result<weft_lsm::RecoveryReport, DbError> {
-        let mut counters = self.writer.lock();
-        let mut slot = self.shard.write();
-        // Other handles (in-flight reads) keep the old shard alive until they finish.
-        let fresh = Shard::open(&self.dir, self.options.clone()).map_err(|e| self.storage(e))?;
-        for (name, strategy) in [
-            (OBJECTS, Strategy::Replace),
-            (VECTORS, Strategy::Replace),
-            (META, Strategy::Replace),
-        ] {
-            fresh
-                .declare_bucket(name, strategy)
-                .map_err(|e| self.storage(e))?;
-        }
-        let report = fresh.recovery_report().clone();
-        *slot = Arc::new(fresh);
-        drop(slot);
-        self.declared.lock().clear();
-        self.declare_property_buckets(class)?;
-        *counters = self.load_counters()?;
-        Ok(report)
     }
 
     /// Orderly close: flushes memtables and releases the shard directory.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use weft_io::DirLock;
@@ -56,7 +56,12 @@ pub(crate) type CollectionMap = HashMap<String, Arc<Collection>>;
 pub(crate) struct ShardRegistry {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) collections: Arc<RwLock<CollectionMap>>,
+    data_path: PathBuf,
+    storage: weft_lsm::Options,
 }
+
+/// How long a recovery waits for in-flight requests to let go of a poisoned collection.
+const RECOVERY_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl ShardRegistry {
     /// Reopens the shard of `class` if a storage failure poisoned it (recovering from what is
@@ -66,16 +71,7 @@ impl ShardRegistry {
         let Some(class) = self.catalog.class(class) else {
             return Ok(false);
         };
-        let Some(coll) = self.collections.read().get(&class.name).cloned() else {
-            return Ok(false);
-        };
-        let reopened = coll.is_poisoned();
-        if reopened {
-            let report = coll.reopen(&class)?;
-            if let Some(message) = report.warning() {
-                tracing::warn!(action = "lsm_recover_from_active_wal", class = %class.name, "{message}");
-            }
-        }
+        let reopened = self.reopen_if_poisoned(&class)?;
         for shard in self.catalog.shards(&class.name)? {
             if shard.status == ShardState::ReadOnly && shard.reason == STORAGE_FAILURE {
                 self.catalog.set_shard_status(
@@ -87,6 +83,52 @@ impl ShardRegistry {
             }
         }
         Ok(reopened)
+    }
+
+    /// Replaces a poisoned collection by a freshly opened one (recovery replays what is
+    /// durable and cuts a torn WAL tail). The old one is dropped first, because its engine
+    /// holds the shard directory lock: lookups wait on the map lock while in-flight requests
+    /// drain; if they do not within [`RECOVERY_DRAIN_TIMEOUT`], nothing changes and the caller
+    /// retries later.
+    fn reopen_if_poisoned(&self, class: &ClassDef) -> Result<bool, DbError> {
+        let mut map = self.collections.write();
+        let shard = match map.get(&class.name) {
+            Some(coll) if !coll.is_poisoned() => return Ok(false),
+            Some(coll) => coll.shard_name().to_string(),
+            // An earlier recovery closed it but could not open it again: try again.
+            None => match self.catalog.shards(&class.name)?.into_iter().next() {
+                Some(s) => s.name,
+                None => return Ok(false),
+            },
+        };
+        let deadline = Instant::now() + RECOVERY_DRAIN_TIMEOUT;
+        while map
+            .get(&class.name)
+            .is_some_and(|c| Arc::strong_count(c) > 1)
+        {
+            if Instant::now() >= deadline {
+                return Err(DbError::Io {
+                    context: "recovering a shard: requests still use it",
+                    path: self.data_path.clone(),
+                    source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // Dropping the last handle closes the poisoned engine and releases its lock.
+        drop(map.remove(&class.name));
+        let (fresh, report) =
+            Collection::open(&self.data_path, class, &shard, self.storage.clone())?;
+        if let Some(message) = report.warning() {
+            tracing::warn!(
+                action = "lsm_recover_from_active_wal",
+                class = %class.name,
+                shard = %shard,
+                "{message}"
+            );
+        }
+        map.insert(class.name.clone(), Arc::new(fresh));
+        Ok(true)
     }
 }
 
@@ -156,6 +198,8 @@ impl Db {
         ShardRegistry {
             catalog: Arc::clone(&self.catalog),
             collections: Arc::clone(&self.collections),
+            data_path: self.options.data_path.clone(),
+            storage: self.options.storage.clone(),
         }
     }
 

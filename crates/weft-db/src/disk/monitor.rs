@@ -15,8 +15,10 @@ use crate::schema::{ShardState, reason};
 /// First pause between two repeated warnings; it doubles up to [`WARNING_BACKOFF_MAX`].
 const WARNING_BACKOFF_START: Duration = Duration::from_secs(1);
 const WARNING_BACKOFF_MAX: Duration = Duration::from_secs(600);
-/// First pause after a recovery attempt; it doubles while the shard keeps failing.
-const RECOVERY_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Without more free space, a failed shard is retried after this pause, doubling up to
+/// [`RECOVERY_RETRY_MAX`] while attempts fail (a transient I/O error heals this way).
+const RECOVERY_RETRY_START: Duration = Duration::from_secs(5);
+const RECOVERY_RETRY_MAX: Duration = Duration::from_secs(300);
 
 /// One shard as the monitor sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,20 +111,22 @@ pub(crate) struct Monitor {
     /// In a pressure episode (shards were set READONLY by it).
     read_only: bool,
     warning: Backoff,
-    recovery: Backoff,
     read_error: Backoff,
+    /// When failed shards were first seen and how much was available then.
+    failure_seen: Option<(Instant, u64)>,
+    recovery_delay: Duration,
 }
 
 impl Monitor {
     pub(crate) fn new(options: DiskOptions, path: PathBuf) -> Self {
-        let interval = options.interval.max(Duration::from_millis(1));
         Self {
             options,
             path,
             read_only: false,
             warning: Backoff::new(WARNING_BACKOFF_START, WARNING_BACKOFF_MAX),
-            recovery: Backoff::new(interval, RECOVERY_BACKOFF_MAX),
             read_error: Backoff::new(WARNING_BACKOFF_START, WARNING_BACKOFF_MAX),
+            failure_seen: None,
+            recovery_delay: RECOVERY_RETRY_START,
         }
     }
 
@@ -283,8 +287,10 @@ impl Monitor {
         );
     }
 
-    /// Reopens shards a storage failure left READONLY, once there is room again; attempts
-    /// back off while they keep failing.
+    /// Reopens shards a storage failure left READONLY once space was freed: at least
+    /// [`RECOVERY_MIN_FREE_BYTES`] more available than when the failure was seen (a WAL that
+    /// hit ENOSPC with a little room left would fail again at once). Without new space it
+    /// retries after a pause that doubles while attempts fail.
     fn recover_failed(
         &mut self,
         usage: &DiskUsage,
@@ -300,17 +306,22 @@ impl Monitor {
             .map(|s| s.class)
             .collect();
         if failed.is_empty() {
-            // Healthy past the back-off window: the next failure starts afresh.
-            if self.recovery.ready(now) {
-                self.recovery.reset();
-            }
+            self.failure_seen = None;
             return Vec::new();
         }
-        if usage.available < RECOVERY_MIN_FREE_BYTES || !self.recovery.ready(now) {
+        let Some((since, baseline)) = self.failure_seen else {
+            self.failure_seen = Some((now, usage.available));
+            return Vec::new();
+        };
+        let freed = usage.available >= baseline.saturating_add(RECOVERY_MIN_FREE_BYTES);
+        let due = now >= since + self.recovery_delay;
+        if usage.available < RECOVERY_MIN_FREE_BYTES || !(freed || due) {
             return Vec::new();
         }
-        self.recovery.fired(now);
+        // The next failure (if this attempt does not hold) starts a new observation.
+        self.failure_seen = None;
         let mut recovered = Vec::new();
+        let mut all_ok = true;
         for class in failed {
             match shards.recover(&class) {
                 Ok(_) => {
@@ -322,14 +333,22 @@ impl Monitor {
                     );
                     recovered.push(class);
                 }
-                Err(err) => tracing::warn!(
-                    action = "set_shard_ready",
-                    class = %class,
-                    error = %crate::objects::weft_io_chain(&err),
-                    "recovering the shard after a storage failure failed; retrying later"
-                ),
+                Err(err) => {
+                    all_ok = false;
+                    tracing::warn!(
+                        action = "set_shard_ready",
+                        class = %class,
+                        error = %crate::objects::weft_io_chain(&err),
+                        "recovering the shard after a storage failure failed; retrying later"
+                    );
+                }
             }
         }
+        self.recovery_delay = if all_ok && freed {
+            RECOVERY_RETRY_START
+        } else {
+            (self.recovery_delay * 2).min(RECOVERY_RETRY_MAX)
+        };
         recovered
     }
 

@@ -217,35 +217,49 @@ fn storage_failures_recover_when_space_returns_with_backoff() {
     stub.add("p", ShardState::Ready, "");
     stub.shards.lock()[1].poisoned = true;
     let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    // ENOSPC with 2 MiB still available (e.g. a preallocating writer).
     let full = DiskUsage {
         total: 8 * MIB,
-        free: 4096,
-        available: 4096,
+        free: 2 * MIB,
+        available: 2 * MIB,
     };
-    let report = m.tick(Ok(full), t0, &stub);
-    assert!(report.recovered.is_empty());
+    assert!(m.tick(Ok(full), at(0), &stub).recovered.is_empty());
     // The poisoned shard was marked READONLY even though no write saw the failure.
     assert_eq!(
         stub.get("p"),
         (ShardState::ReadOnly, STORAGE_FAILURE.into())
     );
-
-    *stub.fail_recovery.lock() = true;
-    let freed = disk(8 * MIB, 50);
-    assert!(m.tick(Ok(freed), t0, &stub).recovered.is_empty());
-    // Back-off: no attempt before the interval (500 ms), then one.
-    *stub.fail_recovery.lock() = false;
-    let early = t0 + Duration::from_millis(100);
-    assert!(m.tick(Ok(freed), early, &stub).recovered.is_empty());
+    // No new space: no attempt before the retry pause (5 s).
+    assert!(m.tick(Ok(full), at(500), &stub).recovered.is_empty());
     assert!(stub.recovered.lock().is_empty());
-    let later = t0 + Duration::from_millis(600);
-    let report = m.tick(Ok(freed), later, &stub);
+
+    // Space freed: an attempt at once; it fails, so the next waits (10 s without new space).
+    *stub.fail_recovery.lock() = true;
+    let freed = disk(8 * MIB, 25);
+    assert!(m.tick(Ok(freed), at(1000), &stub).recovered.is_empty());
+    *stub.fail_recovery.lock() = false;
+    assert!(m.tick(Ok(freed), at(1500), &stub).recovered.is_empty());
+    assert!(m.tick(Ok(freed), at(9000), &stub).recovered.is_empty());
+    assert!(stub.recovered.lock().is_empty());
+    let report = m.tick(Ok(freed), at(11_600), &stub);
     assert_eq!(report.recovered, ["Ca", "Cp"]);
     assert_eq!(
         stub.get("a"),
         (ShardState::Ready, reason::BELOW_THRESHOLD.into())
     );
     assert_eq!(stub.get("p").0, ShardState::Ready);
+
+    // A nearly full disk never triggers an attempt.
+    stub.add("z", ShardState::ReadOnly, STORAGE_FAILURE);
+    let tiny = DiskUsage {
+        total: 8 * MIB,
+        free: 4096,
+        available: 4096,
+    };
+    for ms in [20_000, 600_000, 1_200_000] {
+        assert!(m.tick(Ok(tiny), at(ms), &stub).recovered.is_empty());
+    }
 }
 
 #[test]

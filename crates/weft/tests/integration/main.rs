@@ -1,6 +1,7 @@
 //! Integration tests: the real `weft` binary on free ports with a temporary data directory.
 
 mod config;
+mod disk;
 mod lifecycle;
 mod probes;
 mod schema;
