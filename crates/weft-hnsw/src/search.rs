@@ -228,9 +228,14 @@ impl Hnsw {
             let Some(cv) = self.vectors.get(c.id) else {
                 continue;
             };
-            let good = out
-                .iter()
-                .all(|s| self.dist_to(cv, s.id).is_none_or(|d| d >= c.d));
+            // A candidate identical to the base (distance 0) that is also identical to a kept
+            // neighbour adds no route: drop it. Without this, clusters of duplicate vectors
+            // keep every duplicate, fill every list and make each insert shrink dozens of
+            // full lists (seen as inserts slowing down with the number of duplicates).
+            let good = out.iter().all(|s| {
+                self.dist_to(cv, s.id)
+                    .is_none_or(|d| d > c.d || (d >= c.d && c.d > 0.0))
+            });
             if good {
                 out.push(c);
             }
