@@ -26,7 +26,8 @@ use crate::object::index_keys::{bucket_name, index_entries, is_indexed};
 use crate::object::record::{self, decode_vector, encode_vector, vector_key};
 use crate::object::{StoredObject, WriteMode, now_ms};
 use crate::schema::ClassDef;
-use crate::vector_index::VectorIndexes;
+use crate::vector_index::worker::{SnapshotTarget, Worker};
+use crate::vector_index::{LoadReport, SnapshotPolicy, VectorIndexes, load};
 
 const OBJECTS: &str = "objects";
 const VECTORS: &str = "vectors";
@@ -56,12 +57,17 @@ pub(crate) struct Collection {
     class: String,
     shard_name: String,
     dir: PathBuf,
-    shard: RwLock<Arc<Shard>>,
+    /// Shared with the snapshot worker.
+    shard: Arc<RwLock<Arc<Shard>>>,
     /// Serialises writers: a write reads the old object to maintain the index.
     writer: Mutex<Counters>,
     declared: Mutex<HashSet<String>>,
-    /// Vector indexes (derived from the `vectors` bucket).
-    indexes: VectorIndexes,
+    /// Vector indexes (derived from the `vectors` bucket, persisted as snapshots).
+    indexes: Arc<VectorIndexes>,
+    /// What opening the vector indexes did (also logged).
+    load_report: LoadReport,
+    /// Writes vector index snapshots in the background; stopped first on close and drop.
+    snapshot_worker: Mutex<Option<Worker>>,
 }
 
 /// What a successful write changes in the vector indexes.
@@ -104,53 +110,60 @@ impl Collection {
             class: class.name.clone(),
             shard_name: shard_name.to_string(),
             dir,
-            shard: RwLock::new(Arc::new(shard)),
+            shard: Arc::new(RwLock::new(Arc::new(shard))),
             writer: Mutex::new(Counters::default()),
             declared: Mutex::new(HashSet::new()),
-            indexes: VectorIndexes::default(),
+            indexes: Arc::new(VectorIndexes::default()),
+            load_report: LoadReport::default(),
+            snapshot_worker: Mutex::new(None),
         };
         coll.declare_property_buckets(class)?;
         *coll.writer.lock() = coll.load_counters()?;
         coll.indexes.configure(&class.vectors);
-        coll.rebuild_indexes()?;
-        Ok((coll, report))
+        coll.open_indexes(SnapshotPolicy::default())
+            .map(|coll| (coll, report))
     }
 
-    /// Fills the vector indexes from the `vectors` bucket.
-    fn rebuild_indexes(&self) -> Result<(), DbError> {
+    /// Loads the vector indexes (newest snapshot plus the changes since, see
+    /// [`load`]) and starts the background snapshot worker.
+    fn open_indexes(mut self, policy: SnapshotPolicy) -> Result<Self, DbError> {
+        let (dims, next_doc_id) = {
+            let counters = self.writer.lock();
+            (counters.dims.clone(), counters.next_doc_id)
+        };
         let shard = self.shard();
-        let started = std::time::Instant::now();
-        let mut count = 0u64;
-        let mut lo: Option<Vec<u8>> = None;
-        loop {
-            let bound = lo.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-            let rows = shard
-                .scan(VECTORS, bound, Bound::Unbounded, 4096)
+        self.load_report =
+            load::open_indexes(&self.indexes, &shard, &self.class, &dims, next_doc_id)
                 .map_err(|e| self.storage(e))?;
-            let Some((last, _)) = rows.last() else { break };
-            lo = Some(last.clone());
-            for (key, value) in rows {
-                let (Some((doc_id, name)), weft_lsm::Value::Bytes(bytes)) =
-                    (record::parse_vector_key(&key), value)
-                else {
-                    continue;
-                };
-                let Ok(v) = decode_vector(&bytes) else {
-                    continue;
-                };
-                if let Err(err) = self.indexes.insert(&name, doc_id, &v) {
-                    tracing::error!(action = "vector_index_load", class = %self.class, "cannot index doc {doc_id}: {err}");
-                }
-                count += 1;
-                if count.is_multiple_of(100_000) {
-                    tracing::info!(action = "vector_index_load", class = %self.class, vectors = count, took = ?started.elapsed(), "loading vector index");
-                }
-            }
+        let worker =
+            Worker::spawn(self.snapshot_target(), policy).map_err(|source| DbError::Io {
+                context: "starting the vector index snapshot worker",
+                path: self.dir.clone(),
+                source,
+            })?;
+        *self.snapshot_worker.lock() = Some(worker);
+        Ok(self)
+    }
+
+    fn snapshot_target(&self) -> SnapshotTarget {
+        SnapshotTarget {
+            class: self.class.clone(),
+            dir: self.dir.clone(),
+            shard: Arc::clone(&self.shard),
+            indexes: Arc::clone(&self.indexes),
         }
-        if count > 0 {
-            tracing::info!(action = "vector_index_load", class = %self.class, vectors = count, took = ?started.elapsed(), "vector index loaded");
-        }
-        Ok(())
+    }
+
+    /// What opening the vector indexes did.
+    #[cfg(test)]
+    pub(crate) fn load_report(&self) -> &LoadReport {
+        &self.load_report
+    }
+
+    /// Writes a snapshot of every vector index now (tests); returns how many were written.
+    #[cfg(test)]
+    pub(crate) fn snapshot_indexes(&self) -> usize {
+        self.snapshot_target().snapshot_if(|_| true)
     }
 
     fn storage(&self, source: weft_lsm::Error) -> DbError {
@@ -352,12 +365,13 @@ impl Collection {
             return Ok(results);
         }
         self.stage_counters(&mut batch, &counters, &next);
-        shard.write(&batch).map_err(|e| self.storage(e))?;
+        let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
         self.indexes.configure(&class.vectors);
         for change in changes {
             self.apply_index_change(change);
         }
+        self.indexes.advance(counters.next_doc_id, lsn);
         Ok(results)
     }
 
@@ -535,11 +549,12 @@ impl Collection {
         let mut next = counters.clone();
         next.object_count = next.object_count.saturating_sub(1);
         self.stage_counters(&mut batch, &counters, &next);
-        shard.write(&batch).map_err(|e| self.storage(e))?;
+        let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
         for name in old.vectors.keys() {
             self.indexes.delete(name, old.doc_id);
         }
+        self.indexes.advance(counters.next_doc_id, lsn);
         Ok(true)
     }
 
@@ -566,9 +581,19 @@ impl Collection {
             .collect())
     }
 
-    /// Orderly close: flushes memtables and releases the shard directory.
+    /// Orderly close: stops the snapshot worker, snapshots every vector index changed since
+    /// its last snapshot, flushes memtables and releases the shard directory.
     pub fn close(self) -> Result<(), DbError> {
-        let shard = self.shard.into_inner();
+        if let Some(mut worker) = self.snapshot_worker.lock().take() {
+            worker.stop();
+        }
+        // No writer can run any more (`self` is owned), so the watermark is final.
+        self.snapshot_target()
+            .snapshot_if(|e| e.changes.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        let shard = match Arc::try_unwrap(self.shard) {
+            Ok(slot) => slot.into_inner(),
+            Err(shared) => Arc::clone(&shared.read()),
+        };
         match Arc::try_unwrap(shard) {
             Ok(shard) => shard.close().map_err(|source| DbError::Storage {
                 class: self.class,

@@ -1,0 +1,272 @@
+//! The vector indexes of a collection: one per vector name (`""` for the legacy vector), HNSW
+//! or flat as the class says, keyed by doc id.
+//!
+//! The vectors bucket of the shard is the source of truth; the indexes are derived state,
+//! persisted as snapshots (`<shard>/vector_index/<name>.snapshot`, see [`files`] and
+//! `docs/format/vector-index-snapshot.md`) so that opening a shard costs a file read plus the
+//! changes made since the snapshot, not a rebuild ([`load`]). Snapshots are written on
+//! orderly close and in the background ([`worker`]).
+
+pub(crate) mod files;
+pub(crate) mod load;
+#[cfg(test)]
+mod tests;
+pub(crate) mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+use roaring::RoaringBitmap;
+use weft_hnsw::{FlatIndex, Hnsw, IndexError, Metric, Neighbor, SnapshotInfo};
+
+use crate::schema::{Distance, VectorIndexConfig, VectorSetup};
+
+pub(crate) use load::LoadReport;
+pub(crate) use worker::SnapshotPolicy;
+
+/// Maps the schema's distance to the kernel metric.
+pub fn metric(distance: Distance) -> Metric {
+    match distance {
+        Distance::Cosine => Metric::Cosine,
+        Distance::Dot => Metric::Dot,
+        Distance::L2Squared => Metric::L2Squared,
+        Distance::Manhattan => Metric::Manhattan,
+        Distance::Hamming => Metric::Hamming,
+    }
+}
+
+/// The index settings of a schema `hnsw` config.
+pub(crate) fn hnsw_config(c: &crate::schema::HnswConfig) -> weft_hnsw::HnswConfig {
+    weft_hnsw::HnswConfig {
+        metric: metric(c.distance),
+        max_connections: c.max_connections as usize,
+        ef_construction: c.ef_construction as usize,
+        ef: c.ef,
+        dynamic_ef_min: usize::try_from(c.dynamic_ef_min).unwrap_or(100),
+        dynamic_ef_max: usize::try_from(c.dynamic_ef_max).unwrap_or(500),
+        dynamic_ef_factor: usize::try_from(c.dynamic_ef_factor).unwrap_or(8),
+        flat_search_cutoff: usize::try_from(c.flat_search_cutoff).unwrap_or(usize::MAX),
+        cleanup_interval_seconds: c.cleanup_interval_seconds,
+        ..weft_hnsw::HnswConfig::default()
+    }
+}
+
+/// One index.
+#[derive(Debug)]
+pub(crate) enum AnnIndex {
+    Hnsw(Hnsw),
+    Flat(FlatIndex),
+}
+
+impl AnnIndex {
+    fn new(dim: usize, config: &VectorIndexConfig) -> Self {
+        match config {
+            VectorIndexConfig::Hnsw(c) => AnnIndex::Hnsw(Hnsw::new(dim, hnsw_config(c))),
+            VectorIndexConfig::Flat(c) => AnnIndex::Flat(FlatIndex::new(dim, metric(c.distance))),
+        }
+    }
+
+    pub(crate) fn insert(&self, id: u32, v: &[f32]) -> Result<(), IndexError> {
+        match self {
+            AnnIndex::Hnsw(h) => h.insert(id, v),
+            AnnIndex::Flat(f) => f.insert(id, v),
+        }
+    }
+
+    pub(crate) fn delete(&self, id: u32) -> bool {
+        match self {
+            AnnIndex::Hnsw(h) => h.delete(id),
+            AnnIndex::Flat(f) => f.delete(id),
+        }
+    }
+
+    /// Whether `id` is live.
+    pub(crate) fn contains(&self, id: u32) -> bool {
+        match self {
+            AnnIndex::Hnsw(h) => h.contains(id),
+            AnnIndex::Flat(f) => f.contains(id),
+        }
+    }
+
+    /// Whether `id` was ever inserted (live, tombstoned or cleaned up).
+    pub(crate) fn holds(&self, id: u32) -> bool {
+        match self {
+            AnnIndex::Hnsw(h) => h.vector(id).is_some(),
+            AnnIndex::Flat(f) => f.vector(id).is_some(),
+        }
+    }
+
+    /// Number of live vectors.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            AnnIndex::Hnsw(h) => h.len(),
+            AnnIndex::Flat(f) => f.len(),
+        }
+    }
+
+    fn search(
+        &self,
+        q: &[f32],
+        k: usize,
+        allow: Option<&RoaringBitmap>,
+    ) -> Result<Vec<Neighbor>, IndexError> {
+        match self {
+            AnnIndex::Hnsw(h) => h.search(q, k, allow),
+            AnnIndex::Flat(f) => f.search(q, k, allow),
+        }
+    }
+
+    pub(crate) fn write_snapshot(
+        &self,
+        covered: u64,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<SnapshotInfo> {
+        match self {
+            AnnIndex::Hnsw(h) => h.write_snapshot(covered, out),
+            AnnIndex::Flat(f) => f.write_snapshot(covered, out),
+        }
+    }
+}
+
+/// An index with its persistence bookkeeping.
+#[derive(Debug)]
+pub(crate) struct IndexEntry {
+    pub(crate) index: AnnIndex,
+    /// Inserts and deletes since the last snapshot began.
+    pub(crate) changes: AtomicU64,
+    /// When the last snapshot was published (or the index was opened), ms since an
+    /// arbitrary process-local origin.
+    pub(crate) last_snapshot_ms: AtomicU64,
+}
+
+impl IndexEntry {
+    pub(crate) fn new(index: AnnIndex, changes: u64) -> Self {
+        IndexEntry {
+            index,
+            changes: AtomicU64::new(changes),
+            last_snapshot_ms: AtomicU64::new(worker::now_ms()),
+        }
+    }
+}
+
+/// The indexes of one collection, created on the first vector of each name (which fixes the
+/// dimension).
+#[derive(Debug, Default)]
+pub(crate) struct VectorIndexes {
+    configs: RwLock<BTreeMap<String, VectorIndexConfig>>,
+    indexes: RwLock<BTreeMap<String, Arc<IndexEntry>>>,
+    /// Every doc id below this has had its index changes applied (stored after the changes,
+    /// with release ordering, by the writer holding the collection's writer lock).
+    applied_below: AtomicU64,
+    /// LSN of the shard write that allocated the doc ids below `applied_below` (stored before
+    /// it).
+    applied_lsn: AtomicU64,
+}
+
+/// Doc ids are u64 in storage and u32 in the indexes.
+pub(crate) fn index_id(doc_id: u64) -> Result<u32, IndexError> {
+    u32::try_from(doc_id).map_err(|_| IndexError::MissingVector(u32::MAX))
+}
+
+impl VectorIndexes {
+    /// Takes the (possibly updated) index settings of the class.
+    pub fn configure(&self, setup: &VectorSetup) {
+        let mut configs = self.configs.write();
+        for (name, config) in setup.indexes() {
+            configs.insert(name.to_string(), config.clone());
+        }
+    }
+
+    pub(crate) fn config(&self, name: &str) -> Option<VectorIndexConfig> {
+        self.configs.read().get(name).cloned()
+    }
+
+    fn entry_for(&self, name: &str, dim: usize) -> Option<Arc<IndexEntry>> {
+        if let Some(entry) = self.indexes.read().get(name) {
+            return Some(Arc::clone(entry));
+        }
+        let config = self.configs.read().get(name)?.clone();
+        let mut indexes = self.indexes.write();
+        Some(Arc::clone(indexes.entry(name.to_string()).or_insert_with(
+            || Arc::new(IndexEntry::new(AnnIndex::new(dim, &config), 0)),
+        )))
+    }
+
+    /// The index of `name`, if it exists.
+    pub(crate) fn entry(&self, name: &str) -> Option<Arc<IndexEntry>> {
+        self.indexes.read().get(name).cloned()
+    }
+
+    /// Every index with its name.
+    pub(crate) fn entries(&self) -> Vec<(String, Arc<IndexEntry>)> {
+        self.indexes
+            .read()
+            .iter()
+            .map(|(n, e)| (n.clone(), Arc::clone(e)))
+            .collect()
+    }
+
+    /// Installs an index (loaded from a snapshot, or replacing one during the open).
+    pub(crate) fn install(&self, name: &str, entry: IndexEntry) {
+        self.indexes
+            .write()
+            .insert(name.to_string(), Arc::new(entry));
+    }
+
+    /// Drops the index of `name` (during the open, before a rebuild).
+    pub(crate) fn remove(&self, name: &str) {
+        self.indexes.write().remove(name);
+    }
+
+    /// Adds a vector (after its write is durable).
+    pub fn insert(&self, name: &str, doc_id: u64, v: &[f32]) -> Result<(), IndexError> {
+        let id = index_id(doc_id)?;
+        match self.entry_for(name, v.len()) {
+            Some(entry) => {
+                entry.index.insert(id, v)?;
+                entry.changes.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Removes a doc id from the index of `name`.
+    pub fn delete(&self, name: &str, doc_id: u64) {
+        if let (Some(entry), Ok(id)) = (self.entry(name), index_id(doc_id))
+            && entry.index.delete(id)
+        {
+            entry.changes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records that every doc id below `next_doc_id` is applied, by the write at `lsn`. Call
+    /// with the writer lock held, after the index changes.
+    pub(crate) fn advance(&self, next_doc_id: u64, lsn: u64) {
+        self.applied_lsn.fetch_max(lsn, Ordering::Release);
+        self.applied_below.fetch_max(next_doc_id, Ordering::Release);
+    }
+
+    /// The watermark a snapshot started now may claim, and the LSN that must be durable
+    /// before it is published.
+    pub(crate) fn watermark(&self) -> (u64, u64) {
+        let below = self.applied_below.load(Ordering::Acquire);
+        (below, self.applied_lsn.load(Ordering::Acquire))
+    }
+
+    /// Nearest doc ids of `q` in the index of `name`; empty when nothing was indexed yet.
+    pub fn search(
+        &self,
+        name: &str,
+        q: &[f32],
+        k: usize,
+        allow: Option<&RoaringBitmap>,
+    ) -> Result<Vec<Neighbor>, IndexError> {
+        match self.entry(name) {
+            Some(entry) => entry.index.search(q, k, allow),
+            None => Ok(Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Persisted vector indexes: orderly close, crashes, damaged snapshots, changes after a
+//! snapshot, foreign snapshots.
+
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{LoadReport, files};
+use crate::object::{ObjectInput, WriteMode};
+use crate::schema::{ClassDef, Distance, FlatConfig, HnswConfig, VectorIndexConfig, VectorSetup};
+use crate::search::{Near, NearQuery, SearchRequest};
+use crate::{Db, DbOptions};
+
+const DIM: usize = 8;
+
+fn open(dir: &Path) -> Db {
+    let mut opts = DbOptions::new(dir, "node1");
+    opts.storage = opts.storage.background(false);
+    Db::open(opts).unwrap()
+}
+
+fn class_with(index: VectorIndexConfig) -> ClassDef {
+    let mut class = ClassDef::new("Vec");
+    class.vectors = VectorSetup::Legacy {
+        vectorizer: Some("none".into()),
+        index,
+    };
+    class
+}
+
+fn hnsw(distance: Distance) -> ClassDef {
+    class_with(VectorIndexConfig::Hnsw(HnswConfig {
+        distance,
+        ..HnswConfig::default()
+    }))
+}
+
+fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| (0..DIM).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect()
+}
+
+/// Upserts object `first + i` with vector `vs[i]`.
+fn put(db: &Db, first: usize, vs: &[Vec<f32>]) {
+    let inputs = vs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ObjectInput {
+            class: "Vec".into(),
+            id: Some(Uuid::from_u128((first + i) as u128 + 1)),
+            properties: json!({"i": first + i})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            vector: Some(v.clone()),
+            ..ObjectInput::default()
+        })
+        .collect();
+    assert!(
+        db.put_objects(inputs, WriteMode::Upsert)
+            .iter()
+            .all(Result::is_ok)
+    );
+}
+
+fn near(db: &Db, v: &[f32], limit: u64) -> Vec<u128> {
+    let req = SearchRequest {
+        class: "Vec".into(),
+        limit,
+        near: Some(NearQuery {
+            near: Near::Vector(v.to_vec()),
+            target: None,
+            max_distance: None,
+            min_certainty: None,
+        }),
+        ..SearchRequest::default()
+    };
+    db.search(&req)
+        .unwrap()
+        .iter()
+        .map(|h| h.object.id.as_u128() - 1)
+        .collect()
+}
+
+fn report(db: &Db) -> LoadReport {
+    db.collection("Vec").unwrap().load_report().clone()
+}
+
+fn snapshot_path(db: &Db) -> std::path::PathBuf {
+    files::path(db.collection("Vec").unwrap().dir(), "")
+}
+
+/// `live[i]` is the current vector of object i (None: deleted). Checks that every live
+/// object is its own nearest neighbour and that recall@10 against brute force is ≥ 0.95.
+fn check(db: &Db, live: &[Option<Vec<f32>>]) {
+    let l2 = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>();
+    for (i, v) in live.iter().enumerate() {
+        if let Some(v) = v {
+            assert_eq!(
+                near(db, v, 1),
+                [i as u128],
+                "object {i} is not its own nearest"
+            );
+        }
+    }
+    let queries = vectors(20, 99);
+    let mut found = 0;
+    for q in &queries {
+        let mut truth: Vec<(f32, u128)> = live
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.as_ref().map(|v| (l2(q, v), i as u128)))
+            .collect();
+        truth.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let truth: Vec<u128> = truth.iter().take(10).map(|t| t.1).collect();
+        let hits = near(db, q, 10);
+        assert!(
+            hits.iter().all(|h| live[*h as usize].is_some()),
+            "a deleted object was returned"
+        );
+        found += hits.iter().filter(|h| truth.contains(h)).count();
+    }
+    let recall = found as f64 / (queries.len() * 10) as f64;
+    assert!(recall >= 0.95, "recall@10 {recall}");
+}
+
+fn populated(dir: &Path, n: usize) -> (Db, Vec<Option<Vec<f32>>>) {
+    let db = open(dir);
+    db.create_class(hnsw(Distance::L2Squared)).unwrap();
+    let vs = vectors(n, 1);
+    put(&db, 0, &vs);
+    (db, vs.into_iter().map(Some).collect())
+}
+
+#[test]
+fn orderly_close_then_open_loads_the_snapshot_without_inserting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, live) = populated(dir.path(), 400);
+    db.close().unwrap();
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(r.snapshots_loaded, 1, "{r:?}");
+    assert_eq!(r.snapshot_nodes, 400);
+    assert_eq!((r.inserted, r.deleted), (0, 0), "{r:?}");
+    assert!(r.rebuilt.is_empty(), "{r:?}");
+    assert_eq!(r.keys_scanned, 400);
+    check(&db, &live);
+    // Nothing changed: closing again keeps the snapshot as it is.
+    let path = snapshot_path(&db);
+    let before = std::fs::read(&path).unwrap();
+    db.close().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn crash_without_any_snapshot_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, live) = populated(dir.path(), 400);
+    drop(db);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(r.snapshots_loaded, 0);
+    assert_eq!(r.inserted, 400);
+    assert_eq!(r.rebuilt.get("").map(String::as_str), Some("no snapshot"));
+    check(&db, &live);
+}
+
+/// Damage done to the snapshot file between a close and the next open.
+fn damaged_snapshot_falls_back(damage: impl FnOnce(&Path), reason: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, live) = populated(dir.path(), 300);
+    let path = snapshot_path(&db);
+    db.close().unwrap();
+    damage(&path);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(r.snapshots_loaded, 0, "{r:?}");
+    assert_eq!(r.inserted, 300);
+    let why = r.rebuilt.get("").unwrap();
+    assert!(why.contains(reason), "{why}");
+    check(&db, &live);
+    // A fresh snapshot is written (here: on close), and the next open uses it.
+    db.close().unwrap();
+    let db = open(dir.path());
+    assert_eq!(report(&db).snapshots_loaded, 1);
+    check(&db, &live);
+}
+
+#[test]
+fn corrupt_byte_falls_back_to_rebuild() {
+    damaged_snapshot_falls_back(
+        |p| {
+            let mut b = std::fs::read(p).unwrap();
+            let mid = b.len() / 2;
+            b[mid] ^= 0x20;
+            std::fs::write(p, b).unwrap();
+        },
+        "checksum mismatch in the chunk",
+    );
+}
+
+#[test]
+fn truncated_snapshot_falls_back_to_rebuild() {
+    damaged_snapshot_falls_back(
+        |p| {
+            let b = std::fs::read(p).unwrap();
+            std::fs::write(p, &b[..b.len() - 7]).unwrap();
+        },
+        "truncated",
+    );
+}
+
+#[test]
+fn deleted_snapshot_falls_back_to_rebuild() {
+    damaged_snapshot_falls_back(|p| std::fs::remove_file(p).unwrap(), "no snapshot");
+}
+
+#[test]
+fn changes_after_the_snapshot_are_applied_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut live) = populated(dir.path(), 300);
+    db.close().unwrap();
+    let db = open(dir.path());
+    // After the snapshot: 40 updates (new vectors), 25 deletes, 50 new objects; then a crash.
+    let updated = vectors(40, 2);
+    put(&db, 0, &updated);
+    for (i, v) in updated.into_iter().enumerate() {
+        live[i] = Some(v);
+    }
+    for (i, slot) in live.iter_mut().enumerate().take(125).skip(100) {
+        let id = Uuid::from_u128(i as u128 + 1);
+        assert!(db.delete_object("Vec", id).unwrap());
+        *slot = None;
+    }
+    let added = vectors(50, 3);
+    put(&db, 300, &added);
+    live.extend(added.into_iter().map(Some));
+    drop(db);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(r.snapshots_loaded, 1, "{r:?}");
+    assert_eq!(r.snapshot_nodes, 300);
+    assert_eq!(r.inserted, 40 + 50, "{r:?}");
+    assert_eq!(r.deleted, 40 + 25, "{r:?}");
+    check(&db, &live);
+}
+
+#[test]
+fn background_snapshot_then_crash_replays_only_the_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut live) = populated(dir.path(), 300);
+    for i in 0..10 {
+        assert!(db.delete_object("Vec", Uuid::from_u128(i + 1)).unwrap());
+        live[i as usize] = None;
+    }
+    assert_eq!(db.collection("Vec").unwrap().snapshot_indexes(), 1);
+    let added = vectors(30, 4);
+    put(&db, 300, &added);
+    live.extend(added.into_iter().map(Some));
+    drop(db);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(r.snapshots_loaded, 1, "{r:?}");
+    // The tombstones of the snapshot are still there, not re-deleted.
+    assert_eq!(
+        (r.snapshot_nodes, r.inserted, r.deleted),
+        (300, 30, 0),
+        "{r:?}"
+    );
+    check(&db, &live);
+}
+
+/// Writes over the class's snapshot a valid snapshot of another index.
+fn foreign_snapshot_is_ignored(dim: usize, metric: weft_hnsw::Metric, field: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, live) = populated(dir.path(), 200);
+    let path = snapshot_path(&db);
+    db.close().unwrap();
+    let other = weft_hnsw::Hnsw::new(
+        dim,
+        weft_hnsw::HnswConfig {
+            metric,
+            ..weft_hnsw::HnswConfig::default()
+        },
+    );
+    for i in 0..50u32 {
+        other.insert(i, &vec![i as f32 + 1.0; dim]).unwrap();
+    }
+    let mut bytes = Vec::new();
+    other.write_snapshot(50, &mut bytes).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(r.snapshots_loaded, 0);
+    let why = r.rebuilt.get("").unwrap();
+    assert!(why.contains(field), "{why}");
+    check(&db, &live);
+}
+
+#[test]
+fn snapshot_of_another_dimension_is_ignored() {
+    foreign_snapshot_is_ignored(DIM + 1, weft_hnsw::Metric::L2Squared, "dimension");
+}
+
+#[test]
+fn snapshot_of_another_metric_is_ignored() {
+    foreign_snapshot_is_ignored(DIM, weft_hnsw::Metric::Cosine, "metric");
+}
+
+#[test]
+fn flat_index_snapshot_roundtrips() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.create_class(class_with(VectorIndexConfig::Flat(FlatConfig {
+        distance: Distance::L2Squared,
+        ..FlatConfig::default()
+    })))
+    .unwrap();
+    let vs = vectors(150, 5);
+    put(&db, 0, &vs);
+    let mut live: Vec<_> = vs.into_iter().map(Some).collect();
+    assert!(db.delete_object("Vec", Uuid::from_u128(1)).unwrap());
+    live[0] = None;
+    db.close().unwrap();
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(
+        (r.snapshots_loaded, r.snapshot_nodes, r.inserted),
+        (1, 149, 0),
+        "{r:?}"
+    );
+    check(&db, &live);
+}
