@@ -187,6 +187,9 @@ pub struct Cli {
         default_value = "32768"
     )]
     pub disk_use_readonly_percentage_max_free_mb: String,
+    /// Admin subcommand (`weft verify`); without one, `weft` runs the server.
+    #[command(subcommand)]
+    pub admin: Option<crate::verify::AdminCommand>,
 }
 
 /// Validated configuration.

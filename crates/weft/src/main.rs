@@ -1,9 +1,10 @@
 //! `weft`: the server binary. Reads flags and environment (Weaviate's names), sets up logging,
 //! serves REST and gRPC, opens the database, and on SIGTERM/SIGINT drains requests, closes
-//! the database cleanly and exits 0.
+//! the database cleanly and exits 0. `weft verify` checks a data directory offline (`verify`).
 
 mod config;
 mod logging;
+mod verify;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,7 +20,11 @@ use weft_server::{AppState, QueryLimits, ServerInfo};
 use crate::config::{Cli, Config, ConfigWarning, LogFormat, LogLevel};
 
 fn main() -> ExitCode {
-    let config = match Cli::parse().into_config() {
+    let mut cli = Cli::parse();
+    if let Some(admin) = cli.admin.take() {
+        return admin.run();
+    }
+    let config = match cli.into_config() {
         Ok(config) => config,
         Err(err) => {
             logging::init(LogLevel::Info, LogFormat::Json);

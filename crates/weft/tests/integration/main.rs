@@ -1,11 +1,13 @@
 //! Integration tests: the real `weft` binary on free ports with a temporary data directory.
 
 mod config;
+mod crash;
 mod disk;
 mod lifecycle;
 mod probes;
 mod schema;
 mod server;
+mod verify;
 
 use std::path::PathBuf;
 

@@ -254,3 +254,57 @@ fn wait_exit(child: &mut Child) -> ExitStatus {
         sleep(Duration::from_millis(20));
     }
 }
+
+/// What `weft verify` printed and how it exited.
+#[derive(Debug)]
+pub struct VerifyRun {
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl VerifyRun {
+    /// A number from the summary line `"{label}: {n}"`.
+    pub fn count(&self, label: &str) -> Option<u64> {
+        let prefix = format!("{label}: ");
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|n| n.trim().parse().ok())
+    }
+}
+
+/// Runs `weft verify --data-path <data>` to completion.
+pub fn run_verify(data: &Path) -> VerifyRun {
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .arg("verify")
+        .arg("--data-path")
+        .arg(data)
+        .env_remove("PERSISTENCE_DATA_PATH")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run weft verify");
+    VerifyRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// An HTTP agent for load generators: statuses are values, not errors, and no request hangs
+/// for more than 30 s.
+pub fn load_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+impl Weft {
+    /// The process id (for signals sent while other threads use the server).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
