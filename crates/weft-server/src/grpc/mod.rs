@@ -1,8 +1,10 @@
 //! The gRPC services (tonic): the standard `grpc.health.v1.Health`, which the Python client
 //! calls on connect and which must answer SERVING for service "", and `weaviate.v1.Weaviate`
-//! ([`WeaviateService`]; so far `BatchObjects`, see [`batch`] for how objects are decoded).
+//! ([`WeaviateService`]; so far `BatchObjects`, see [`batch`] for how objects are decoded, and
+//! `Search`, see [`search`]).
 
 pub mod batch;
+pub mod search;
 mod service;
 
 pub use service::WeaviateService;

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status, Streaming};
+use weft_api::error::WireError;
 use weft_api::proto::v1::weaviate_server::Weaviate;
 use weft_api::proto::v1::{
     AggregateReply, AggregateRequest, BatchDeleteReply, BatchDeleteRequest, BatchObjectsReply,
@@ -16,6 +17,7 @@ use weft_db::Db;
 use weft_db::object::WriteMode;
 
 use super::batch::{batch_error, decode_batch};
+use super::search;
 use crate::AppState;
 
 /// The `weaviate.v1.Weaviate` service over the shared handler state.
@@ -48,14 +50,34 @@ impl WeaviateService {
     }
 }
 
+/// A request error as a gRPC status, with the code from the error table.
+fn status(err: WireError) -> Status {
+    Status::new(tonic::Code::from(err.grpc as i32), err.message)
+}
+
 fn unimplemented(method: &str) -> Status {
     Status::unimplemented(format!("{method} is not implemented by weft yet"))
 }
 
 #[tonic::async_trait]
 impl Weaviate for WeaviateService {
-    async fn search(&self, _: Request<SearchRequest>) -> Result<Response<SearchReply>, Status> {
-        Err(unimplemented("Search"))
+    /// Maps the request to one `Db::search` (refusing what weft does not serve yet) and
+    /// encodes the hits with the class's property types.
+    async fn search(
+        &self,
+        request: Request<SearchRequest>,
+    ) -> Result<Response<SearchReply>, Status> {
+        let start = Instant::now();
+        let plan = search::plan(request.into_inner(), self.state.info().limits).map_err(status)?;
+        let results = self
+            .blocking(move |db| search::execute(db, &plan))
+            .await?
+            .map_err(status)?;
+        Ok(Response::new(SearchReply {
+            took: start.elapsed().as_secs_f32(),
+            results,
+            ..SearchReply::default()
+        }))
     }
 
     /// Decodes every object (a bad one fails alone), writes the rest with one

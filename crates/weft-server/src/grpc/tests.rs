@@ -9,7 +9,7 @@ use tonic::transport::{Channel, Endpoint, Server};
 use uuid::Uuid;
 use weft_api::proto::v1::batch_object::Properties;
 use weft_api::proto::v1::weaviate_client::WeaviateClient;
-use weft_api::proto::v1::{BatchObject, BatchObjectsRequest, SearchRequest};
+use weft_api::proto::v1::{BatchDeleteRequest, BatchObject, BatchObjectsRequest};
 use weft_db::{Db, DbOptions};
 
 use super::weaviate_service;
@@ -207,9 +207,12 @@ async fn other_methods_are_unimplemented() {
     let mut h = start(ServerInfo::for_tests(), true).await;
     let status = h
         .client
-        .search(SearchRequest::default())
+        .batch_delete(BatchDeleteRequest::default())
         .await
         .expect_err("unimplemented");
     assert_eq!(status.code(), Code::Unimplemented);
-    assert_eq!(status.message(), "Search is not implemented by weft yet");
+    assert_eq!(
+        status.message(),
+        "BatchDelete is not implemented by weft yet"
+    );
 }

@@ -1,0 +1,498 @@
+//! `Search`: the request as the Python client sends it for `query.near_vector`,
+//! `query.near_object`, `query.fetch_objects`, `query.fetch_object_by_id` and `iterator()`,
+//! mapped to one [`weft_db::SearchRequest`] ([`plan`]); the hits are encoded by [`reply`].
+//!
+//! Accepted: `collection`, `limit` (0 = `QUERY_DEFAULTS_LIMIT`), `offset`, `after`,
+//! `near_vector` / `near_object` with one target vector and `distance` / `certainty`, the
+//! `_id` equality filter of `fetch_object_by_id`, `properties` and `metadata`. Everything else
+//! (other filters, sorting, grouping, autocut, hybrid, bm25, near_text and the other modules,
+//! generative, rerank, boost, tenants, references) is refused with INVALID_ARGUMENT and a
+//! message naming the feature — never UNAVAILABLE, which clients retry for a minute.
+
+pub mod reply;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use uuid::Uuid;
+use weft_api::error::{ErrorCode, WireError};
+use weft_api::proto::v1::SearchResult;
+use weft_api::proto::v1::filter_target::Target;
+use weft_api::proto::v1::filters::{Operator, TestValue};
+use weft_api::proto::v1::vectors::VectorType;
+use weft_api::proto::v1::{
+    Filters, MetadataRequest, NearObject, NearVector, ObjectPropertiesRequest, PropertiesRequest,
+    SearchRequest, Targets, VectorForTarget, Vectors,
+};
+use weft_db::{Db, Near, NearQuery};
+
+use crate::QueryLimits;
+
+/// A `Search` call ready to run: the database query and what to put in each result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPlan {
+    /// The query for [`weft_db::Db::search`].
+    pub query: weft_db::SearchRequest,
+    /// What each result carries.
+    pub output: Output,
+}
+
+/// What each result carries besides the object id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Output {
+    /// Which non-reference properties to return.
+    pub properties: Selection,
+    /// Metadata fields asked for.
+    pub metadata: MetadataWanted,
+}
+
+/// The metadata fields asked for (`MetadataRequest`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataWanted {
+    /// The legacy vector and every named vector (`vector`).
+    pub all_vectors: bool,
+    /// Named vectors asked for by name (`vectors`).
+    pub vectors: BTreeSet<String>,
+    /// `creation_time_unix`
+    pub creation_time: bool,
+    /// `last_update_time_unix`
+    pub update_time: bool,
+    /// `distance`
+    pub distance: bool,
+    /// `certainty`
+    pub certainty: bool,
+    /// `is_consistent`
+    pub is_consistent: bool,
+}
+
+impl MetadataWanted {
+    /// Whether any vector has to be loaded.
+    pub fn any_vector(&self) -> bool {
+        self.all_vectors || !self.vectors.is_empty()
+    }
+}
+
+/// Which properties of an object (or of a nested object) to return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Every property, nested objects whole.
+    pub all: bool,
+    /// Properties returned whole, by name.
+    pub names: BTreeSet<String>,
+    /// Nested-object properties returned in part.
+    pub objects: BTreeMap<String, Selection>,
+}
+
+impl Default for Selection {
+    /// Everything: what a request without a `PropertiesRequest` gets.
+    fn default() -> Self {
+        Self::everything()
+    }
+}
+
+impl Selection {
+    /// Every property.
+    pub fn everything() -> Self {
+        Self {
+            all: true,
+            names: BTreeSet::new(),
+            objects: BTreeMap::new(),
+        }
+    }
+
+    /// What to return of property `name`: `None` to leave it out.
+    pub fn child(&self, name: &str) -> Option<Selection> {
+        if self.all || self.names.contains(name) {
+            return Some(Self::everything());
+        }
+        self.objects.get(name).cloned()
+    }
+}
+
+fn invalid(message: impl Into<String>) -> WireError {
+    WireError::new(ErrorCode::InvalidInput, message)
+}
+
+fn unsupported(feature: &str) -> WireError {
+    invalid(format!("{feature} is not supported by weft yet"))
+}
+
+fn several_targets() -> WireError {
+    invalid("multiple target vectors are not supported by weft yet")
+}
+
+/// Refuses every part of a request weft does not serve yet.
+macro_rules! refuse {
+    ($($present:expr => $feature:literal),+ $(,)?) => {
+        $(if $present {
+            return Err(unsupported($feature));
+        })+
+    };
+}
+
+/// Maps a `SearchRequest` to a database query; refuses what weft cannot answer yet.
+pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireError> {
+    let SearchRequest {
+        collection,
+        tenant,
+        consistency_level: _,
+        properties,
+        metadata,
+        group_by,
+        limit,
+        offset,
+        autocut,
+        after,
+        sort_by,
+        filters,
+        hybrid_search,
+        bm25_search,
+        near_vector,
+        near_object,
+        near_text,
+        near_image,
+        near_audio,
+        near_video,
+        near_depth,
+        near_thermal,
+        near_imu,
+        generative,
+        rerank,
+        boost,
+        uses_123_api: _,
+        uses_125_api: _,
+        uses_127_api: _,
+    } = req;
+    refuse!(
+        !tenant.is_empty() => "multi-tenancy (tenant)",
+        group_by.is_some() => "group_by",
+        autocut != 0 => "auto_limit (autocut)",
+        !sort_by.is_empty() => "sort",
+        hybrid_search.is_some() => "hybrid search",
+        bm25_search.is_some() => "bm25 search",
+        near_text.is_some() => "near_text",
+        near_image.is_some() => "near_image",
+        near_audio.is_some() => "near_audio",
+        near_video.is_some() => "near_video",
+        near_depth.is_some() => "near_depth",
+        near_thermal.is_some() => "near_thermal",
+        near_imu.is_some() => "near_imu",
+        generative.is_some() => "generative search",
+        rerank.is_some() => "rerank",
+        boost.is_some() => "boost",
+    );
+    if collection.is_empty() {
+        return Err(invalid("collection is required"));
+    }
+    let limit = match u64::from(limit) {
+        0 => limits.default_limit,
+        n => n,
+    };
+    let offset = u64::from(offset);
+    if offset.saturating_add(limit) > limits.maximum_results {
+        return Err(invalid(format!(
+            "query maximum results exceeded: offset ({offset}) + limit ({limit}) > QUERY_MAXIMUM_RESULTS ({})",
+            limits.maximum_results
+        )));
+    }
+    let near = match (near_vector, near_object) {
+        (Some(_), Some(_)) => return Err(invalid("near_vector and near_object are exclusive")),
+        (Some(v), None) => Some(near_vector_query(v)?),
+        (None, Some(o)) => Some(near_object_query(o)?),
+        (None, None) => None,
+    };
+    let id = filters.map(id_filter).transpose()?;
+    let after = parse_uuid(&after, "after")?;
+    if after.is_some() && (offset > 0 || near.is_some() || id.is_some()) {
+        return Err(invalid(
+            "'after' cannot be combined with offset, filters or a vector search",
+        ));
+    }
+    let metadata = metadata_wanted(metadata.unwrap_or_default());
+    let properties = properties.map(selection).transpose()?.unwrap_or_default();
+    Ok(SearchPlan {
+        query: weft_db::SearchRequest {
+            class: collection,
+            limit,
+            offset,
+            after,
+            id,
+            with_vectors: metadata.any_vector(),
+            near,
+        },
+        output: Output {
+            properties,
+            metadata,
+        },
+    })
+}
+
+/// Runs a plan: one database query, then the results encoded with the class's property types.
+pub fn execute(db: &Db, plan: &SearchPlan) -> Result<Vec<SearchResult>, WireError> {
+    let hits = db.search(&plan.query).map_err(|e| WireError::from_db(&e))?;
+    // As Weaviate: asking for certainty from a non-cosine vector search is an error.
+    let no_certainty = |h: &weft_db::SearchHit| h.distance.is_some() && h.certainty.is_none();
+    if plan.output.metadata.certainty && hits.iter().any(no_certainty) {
+        return Err(invalid(
+            "can't compute and return certainty when the vector index does not use cosine distance",
+        ));
+    }
+    let class = db.class(&plan.query.class);
+    Ok(reply::results(hits, class.as_ref(), &plan.output))
+}
+
+/// `None` for an empty string.
+fn parse_uuid(s: &str, what: &str) -> Result<Option<Uuid>, WireError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    Uuid::parse_str(s)
+        .map(Some)
+        .map_err(|_| invalid(format!("{what}: {s:?} is not a valid uuid")))
+}
+
+fn metadata_wanted(m: MetadataRequest) -> MetadataWanted {
+    let MetadataRequest {
+        uuid: _,
+        vector,
+        creation_time_unix,
+        last_update_time_unix,
+        distance,
+        certainty,
+        score: _,
+        explain_score: _,
+        is_consistent,
+        vectors,
+        query_profile: _,
+    } = m;
+    MetadataWanted {
+        all_vectors: vector,
+        vectors: vectors.into_iter().collect(),
+        creation_time: creation_time_unix,
+        update_time: last_update_time_unix,
+        distance,
+        certainty,
+        is_consistent,
+    }
+}
+
+fn selection(p: PropertiesRequest) -> Result<Selection, WireError> {
+    let PropertiesRequest {
+        non_ref_properties,
+        ref_properties,
+        object_properties,
+        return_all_nonref_properties,
+    } = p;
+    if !ref_properties.is_empty() {
+        return Err(unsupported("returning references (return_references)"));
+    }
+    Ok(Selection {
+        all: return_all_nonref_properties,
+        names: non_ref_properties.into_iter().collect(),
+        objects: object_selections(object_properties),
+    })
+}
+
+fn object_selections(requests: Vec<ObjectPropertiesRequest>) -> BTreeMap<String, Selection> {
+    requests
+        .into_iter()
+        .map(|r| {
+            let ObjectPropertiesRequest {
+                prop_name,
+                primitive_properties,
+                object_properties,
+            } = r;
+            let nested = Selection {
+                all: false,
+                names: primitive_properties.into_iter().collect(),
+                objects: object_selections(object_properties),
+            };
+            (prop_name, nested)
+        })
+        .collect()
+}
+
+/// The one filter weft understands: `_id == <uuid>` (`fetch_object_by_id`, `Filter.by_id()`).
+fn id_filter(f: Filters) -> Result<Uuid, WireError> {
+    let Filters {
+        operator,
+        on,
+        filters,
+        target,
+        test_value,
+    } = f;
+    let on_id = match target.and_then(|t| t.target) {
+        Some(Target::Property(p)) => p == "_id",
+        Some(_) => false,
+        None => on.len() == 1 && on.first().is_some_and(|p| p == "_id"),
+    };
+    match test_value {
+        Some(TestValue::ValueText(id))
+            if operator == Operator::Equal as i32 && on_id && filters.is_empty() =>
+        {
+            Uuid::parse_str(&id).map_err(|_| invalid(format!("_id: {id:?} is not a valid uuid")))
+        }
+        _ => Err(unsupported(
+            "filters other than `_id` equality (Filter.by_id().equal)",
+        )),
+    }
+}
+
+/// The one target vector a query names, if any.
+fn one_target(
+    targets: Option<Targets>,
+    deprecated: Vec<String>,
+) -> Result<Option<String>, WireError> {
+    let mut names = match targets {
+        Some(t) => t.target_vectors,
+        None => deprecated,
+    };
+    match names.len() {
+        0 => Ok(None),
+        1 => Ok(names.pop()),
+        _ => Err(several_targets()),
+    }
+}
+
+fn f32s(bytes: &[u8]) -> Result<Vec<f32>, WireError> {
+    let chunks = bytes.chunks_exact(4);
+    if !chunks.remainder().is_empty() {
+        return Err(invalid(format!(
+            "vector_bytes: {} bytes is not a whole number of float32 values",
+            bytes.len()
+        )));
+    }
+    Ok(chunks
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// A single vector from `Vectors`; multi-vectors are refused.
+fn single_vector(v: Vectors) -> Result<(String, Vec<f32>), WireError> {
+    let Vectors {
+        name,
+        index: _,
+        vector_bytes,
+        r#type,
+    } = v;
+    if r#type == VectorType::MultiFp32 as i32 {
+        return Err(unsupported("multi-vector queries"));
+    }
+    Ok((name, f32s(&vector_bytes)?))
+}
+
+/// The query vector of `near_vector` and the target it names (`""` when none).
+fn query_vector(
+    vectors: Vec<Vectors>,
+    for_targets: Vec<VectorForTarget>,
+    per_target: std::collections::HashMap<String, Vec<u8>>,
+    bytes: Vec<u8>,
+    floats: Vec<f32>,
+) -> Result<(String, Vec<f32>), WireError> {
+    if vectors.len() > 1 || for_targets.len() > 1 || per_target.len() > 1 {
+        return Err(several_targets());
+    }
+    if let Some(v) = vectors.into_iter().next() {
+        return single_vector(v);
+    }
+    if let Some(t) = for_targets.into_iter().next() {
+        let VectorForTarget {
+            name,
+            vector_bytes,
+            vectors,
+        } = t;
+        if vectors.len() > 1 {
+            return Err(unsupported("several query vectors for one target"));
+        }
+        let vector = match vectors.into_iter().next() {
+            Some(v) => single_vector(v)?.1,
+            None => f32s(&vector_bytes)?,
+        };
+        return Ok((name, vector));
+    }
+    if let Some((name, b)) = per_target.into_iter().next() {
+        return Ok((name, f32s(&b)?));
+    }
+    if !bytes.is_empty() {
+        return Ok((String::new(), f32s(&bytes)?));
+    }
+    Ok((String::new(), floats))
+}
+
+/// Keeps one target name: the one of `targets` / `target_vectors`, else the vector's own.
+fn merge_target(named: Option<String>, from_vector: String) -> Result<Option<String>, WireError> {
+    match named {
+        Some(n) if !from_vector.is_empty() && n != from_vector => Err(unsupported(
+            "a query vector for a target other than the one searched",
+        )),
+        Some(n) => Ok(Some(n)),
+        None => Ok(Some(from_vector).filter(|n| !n.is_empty())),
+    }
+}
+
+fn thresholds(distance: Option<f64>, certainty: Option<f64>) -> (Option<f32>, Option<f32>) {
+    // Thresholds are compared with f32 distances.
+    let narrow = |x: f64| x as f32;
+    (distance.map(narrow), certainty.map(narrow))
+}
+
+fn near_vector_query(v: NearVector) -> Result<NearQuery, WireError> {
+    let NearVector {
+        vector,
+        certainty,
+        distance,
+        vector_bytes,
+        target_vectors,
+        targets,
+        vector_per_target,
+        vector_for_targets,
+        vectors,
+        selection,
+    } = v;
+    if selection.is_some() {
+        return Err(unsupported("diversity selection (MMR)"));
+    }
+    let named = one_target(targets, target_vectors)?;
+    let (from_vector, query) = query_vector(
+        vectors,
+        vector_for_targets,
+        vector_per_target,
+        vector_bytes,
+        vector,
+    )?;
+    if query.is_empty() {
+        return Err(invalid("near_vector: the query vector is empty"));
+    }
+    let (max_distance, min_certainty) = thresholds(distance, certainty);
+    Ok(NearQuery {
+        near: Near::Vector(query),
+        target: merge_target(named, from_vector)?,
+        max_distance,
+        min_certainty,
+    })
+}
+
+fn near_object_query(o: NearObject) -> Result<NearQuery, WireError> {
+    let NearObject {
+        id,
+        certainty,
+        distance,
+        target_vectors,
+        targets,
+        selection,
+    } = o;
+    if selection.is_some() {
+        return Err(unsupported("diversity selection (MMR)"));
+    }
+    let id =
+        parse_uuid(&id, "near_object.id")?.ok_or_else(|| invalid("near_object: id is required"))?;
+    let (max_distance, min_certainty) = thresholds(distance, certainty);
+    Ok(NearQuery {
+        near: Near::Object(id),
+        target: one_target(targets, target_vectors)?,
+        max_distance,
+        min_certainty,
+    })
+}
+
+#[cfg(test)]
+mod tests;
