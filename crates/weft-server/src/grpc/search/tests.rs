@@ -650,3 +650,46 @@ fn execute_runs_near_vector_and_id_queries_on_a_database() {
     let err = execute(&db, &plan(request("Nope"), LIMITS).expect("planned")).expect_err("missing");
     assert_eq!(err.grpc, GrpcCode::NotFound);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_maps_errors_through_the_table_and_never_to_unavailable() {
+    use tonic::{Code, Request};
+    use weft_api::proto::v1::weaviate_server::Weaviate;
+
+    use crate::grpc::WeaviateService;
+    use crate::{AppState, ServerInfo};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = AppState::new(ServerInfo::for_tests());
+    let db = std::sync::Arc::new(open_db(dir.path()));
+    insert(
+        &db,
+        "Article",
+        &[(1, json!({"title": "a"}), vec![1.0, 0.0])],
+    );
+    state.set_db(db);
+    let service = WeaviateService::new(state);
+
+    let reply = service
+        .search(Request::new(request("Article")))
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(reply.results.len(), 1);
+    assert!(reply.took >= 0.0);
+
+    let missing = service
+        .search(Request::new(request("Missing")))
+        .await
+        .expect_err("no such class");
+    assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
+
+    let mut bm25 = request("Article");
+    bm25.bm25_search = Some(Bm25::default());
+    let refused = service.search(Request::new(bm25)).await.expect_err("bm25");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        refused.message(),
+        "bm25 search is not supported by weft yet"
+    );
+}
