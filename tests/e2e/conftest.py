@@ -132,3 +132,16 @@ def make_weft(tmp_path):
     yield make
     for server in made:
         server.stop()
+
+
+def weft_verify(data: Path) -> subprocess.CompletedProcess:
+    """Runs `weft verify --data-path <data>` (the offline consistency check) to completion."""
+    env = dict(os.environ)
+    env.pop("PERSISTENCE_DATA_PATH", None)
+    return subprocess.run(
+        [str(BIN), "verify", "--data-path", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
