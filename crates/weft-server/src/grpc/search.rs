@@ -183,17 +183,7 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
     if collection.is_empty() {
         return Err(invalid("collection is required"));
     }
-    let limit = match u64::from(limit) {
-        0 => limits.default_limit,
-        n => n,
-    };
-    let offset = u64::from(offset);
-    if offset.saturating_add(limit) > limits.maximum_results {
-        return Err(invalid(format!(
-            "query maximum results exceeded: offset ({offset}) + limit ({limit}) > QUERY_MAXIMUM_RESULTS ({})",
-            limits.maximum_results
-        )));
-    }
+    let (limit, offset) = page(limit, offset, limits)?;
     let near = match (near_vector, near_object) {
         (Some(_), Some(_)) => return Err(invalid("near_vector and near_object are exclusive")),
         (Some(v), None) => Some(near_vector_query(v)?),
@@ -238,6 +228,23 @@ pub fn execute(db: &Db, plan: &SearchPlan) -> Result<Vec<SearchResult>, WireErro
     }
     let class = db.class(&plan.query.class);
     Ok(reply::results(hits, class.as_ref(), &plan.output))
+}
+
+/// `(limit, offset)`: limit 0 is `QUERY_DEFAULTS_LIMIT`; their sum may not exceed
+/// `QUERY_MAXIMUM_RESULTS`.
+fn page(limit: u32, offset: u32, limits: QueryLimits) -> Result<(u64, u64), WireError> {
+    let limit = match u64::from(limit) {
+        0 => limits.default_limit,
+        n => n,
+    };
+    let offset = u64::from(offset);
+    if offset.saturating_add(limit) > limits.maximum_results {
+        return Err(invalid(format!(
+            "query maximum results exceeded: offset ({offset}) + limit ({limit}) > QUERY_MAXIMUM_RESULTS ({})",
+            limits.maximum_results
+        )));
+    }
+    Ok((limit, offset))
 }
 
 /// `None` for an empty string.
