@@ -140,6 +140,9 @@ pub struct Db {
     pub(crate) options: DbOptions,
     pub(crate) catalog: Arc<Catalog>,
     collections: Arc<RwLock<CollectionMap>>,
+    /// Held while a new class's collection is opened, so a concurrent writer that already sees
+    /// the class in the catalog waits for its collection instead of failing.
+    opening: parking_lot::Mutex<()>,
     // Dropped last: the directory stays locked until everything else is closed.
     _lock: DirLock,
 }
@@ -164,6 +167,7 @@ impl Db {
             options,
             catalog: Arc::new(catalog),
             collections: Arc::new(RwLock::new(HashMap::new())),
+            opening: parking_lot::Mutex::new(()),
             _lock: lock,
         };
         let classes = db.catalog.classes();
@@ -236,6 +240,11 @@ impl Db {
 
     /// The collection of the class named `name` (as stored).
     pub(crate) fn collection(&self, name: &str) -> Option<Arc<Collection>> {
+        if let Some(coll) = self.collections.read().get(name).cloned() {
+            return Some(coll);
+        }
+        // The class may be being created right now: wait for its collection.
+        let _wait = self.opening.lock();
         self.collections.read().get(name).cloned()
     }
 
@@ -262,6 +271,7 @@ impl Db {
 
     /// Validates `class`, fills its defaults, persists it, creates its shard and returns it.
     pub fn create_class(&self, class: ClassDef) -> Result<ClassDef, DbError> {
+        let _opening = self.opening.lock();
         let stored = self.catalog.create_class(class)?;
         self.open_collection(&stored)?;
         Ok(stored)

@@ -218,3 +218,29 @@ proptest! {
         prop_assert_eq!(db.object_count("Thing"), oracle.len() as u64);
     }
 }
+
+/// Regression: concurrent first writes to a missing class (autoschema) raced between the
+/// catalog entry and the opened collection, failing some writers with "class not found".
+#[test]
+fn concurrent_autoschema_creation_of_one_class_never_fails_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(open(dir.path(), true));
+    for round in 0..5 {
+        let class = format!("Race{round}");
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let (db, class) = (std::sync::Arc::clone(&db), class.clone());
+                std::thread::spawn(move || {
+                    db.put_object(
+                        input(&class, t + 1, json!({"t": t}), None),
+                        WriteMode::Upsert,
+                    )
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        assert_eq!(db.object_count(&class), 8);
+    }
+}
