@@ -3,12 +3,15 @@
 //! * `ann`: build an HNSW index from fvecs, sweep ef, report recall@k, QPS and build rate.
 //! * `gen-synthetic`: write a seeded Gaussian-mixture data set (base, queries, exact ground
 //!   truth) as fvecs/ivecs, so that the hnswlib reference script reads the very same data.
+//! * `restart`: `Db::open` time of a large HNSW index after an orderly close and after
+//!   `kill -9` (persisted index snapshots).
 //!
 //! Run in release: `cargo run --release -p weft-bench -- ann --help`.
 #![forbid(unsafe_code)]
 
 mod ann;
 mod fvecs;
+mod restart;
 mod synthetic;
 
 use clap::{Parser, Subcommand};
@@ -26,11 +29,18 @@ enum Cmd {
     Ann(ann::AnnArgs),
     /// Write a seeded Gaussian mixture with exact ground truth.
     GenSynthetic(synthetic::GenArgs),
+    /// Restart time of a large HNSW index: orderly, after kill -9, and without a snapshot.
+    Restart(restart::RestartArgs),
+    /// Child process of `restart` (killed with SIGKILL).
+    #[command(hide = true)]
+    RestartChild(restart::ChildArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Ann(a) => ann::run(&a),
         Cmd::GenSynthetic(g) => synthetic::run(&g),
+        Cmd::Restart(r) => restart::run(&r),
+        Cmd::RestartChild(c) => restart::child(&c),
     }
 }

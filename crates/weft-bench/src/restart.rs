@@ -1,0 +1,307 @@
+//! `restart`: how long `Db::open` takes to make a large HNSW index searchable again, after an
+//! orderly close and after `kill -9` (weft's answer to Weaviate #7189 / #9918).
+//!
+//! 1. Builds `--n` synthetic vectors (`--dim`, Gaussian mixture) through `weft_db::Db` into an
+//!    HNSW class, in batches of `--batch`, and closes orderly (which writes the snapshot).
+//! 2. Reopens: orderly restart time (snapshot load + key scan, nothing to insert).
+//! 3. A child process (`restart-child`) opens the same directory, upserts `--tail` more
+//!    vectors (one in ten an update of an existing object) and is killed with SIGKILL.
+//! 4. Reopens: crash restart time (snapshot + WAL replay + the tail inserted).
+//! 5. Unless `--skip-rebuild`: deletes the snapshot and reopens: the full rebuild the
+//!    snapshot saves (what every restart cost before).
+//!
+//! Each reopen is checked: sampled vectors must be their own nearest neighbour.
+//!
+//! ```text
+//! cargo run --release -p weft-bench -- restart --n 100000
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use uuid::Uuid;
+use weft_db::object::{ObjectInput, WriteMode};
+use weft_db::schema::{ClassDef, Distance, HnswConfig, VectorIndexConfig, VectorSetup};
+use weft_db::{Db, DbOptions, Near, NearQuery, SearchRequest};
+
+use crate::synthetic::mixture;
+
+const CLASS: &str = "Restart";
+const SEED: u64 = 7;
+const CLUSTERS: usize = 100;
+
+/// Arguments of `restart`.
+#[derive(clap::Args, Debug)]
+pub struct RestartArgs {
+    /// Vectors in the index.
+    #[arg(long, default_value_t = 100_000)]
+    n: usize,
+    #[arg(long, default_value_t = 128)]
+    dim: usize,
+    /// Vectors upserted after the snapshot before the kill (default: n / 20, the most the
+    /// background snapshot policy lets accumulate).
+    #[arg(long)]
+    tail: Option<usize>,
+    /// Objects per `put_objects` batch.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// `maxConnections`.
+    #[arg(long, default_value_t = 32)]
+    m: u32,
+    /// `efConstruction`.
+    #[arg(long, default_value_t = 128)]
+    ef_construction: u32,
+    /// Data directory (default: a temp dir, removed at the end).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Skip the full-rebuild measurement (it takes as long as the build).
+    #[arg(long)]
+    skip_rebuild: bool,
+}
+
+/// Arguments of the hidden `restart-child`.
+#[derive(clap::Args, Debug)]
+pub struct ChildArgs {
+    #[arg(long)]
+    dir: PathBuf,
+    #[arg(long)]
+    n: usize,
+    #[arg(long)]
+    dim: usize,
+    #[arg(long)]
+    tail: usize,
+    #[arg(long)]
+    batch: usize,
+}
+
+fn options(dir: &Path) -> DbOptions {
+    DbOptions::new(dir, "bench")
+}
+
+fn uuid(i: usize) -> Uuid {
+    Uuid::from_u128(i as u128 + 1)
+}
+
+/// The vectors of objects `first..first + count` (batch-aligned streams of the mixture).
+fn batch_vectors(first: usize, count: usize, dim: usize, generation: u64) -> Vec<Vec<f32>> {
+    mixture(count, dim, CLUSTERS, SEED, (first as u64) << 8 | generation)
+}
+
+fn put(db: &Db, first: usize, vectors: Vec<Vec<f32>>) -> Result<()> {
+    let inputs = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| ObjectInput {
+            class: CLASS.into(),
+            id: Some(uuid(first + i)),
+            vector: Some(v),
+            ..ObjectInput::default()
+        })
+        .collect();
+    for r in db.put_objects(inputs, WriteMode::Upsert) {
+        r.context("put_objects")?;
+    }
+    Ok(())
+}
+
+fn open_timed(dir: &Path) -> Result<(Db, Duration)> {
+    let t = Instant::now();
+    let db = Db::open(options(dir)).context("Db::open")?;
+    Ok((db, t.elapsed()))
+}
+
+/// Sampled objects must come back as their own nearest neighbour.
+fn check(db: &Db, n: usize, dim: usize, samples: usize) -> Result<f64> {
+    let mut hits = 0;
+    let step = (n / samples).max(1);
+    let mut tried = 0;
+    for first in (0..n).step_by(step).take(samples) {
+        let Some(obj) = db
+            .get_object(CLASS, uuid(first), true)
+            .context("get_object")?
+        else {
+            bail!("object {first} is missing");
+        };
+        let v = obj.vectors.get("").context("object without vector")?;
+        ensure!(v.len() == dim, "vector of {} dimensions", v.len());
+        let req = SearchRequest {
+            class: CLASS.into(),
+            limit: 1,
+            near: Some(NearQuery {
+                near: Near::Vector(v.clone()),
+                target: None,
+                max_distance: None,
+                min_certainty: None,
+            }),
+            ..SearchRequest::default()
+        };
+        let found = db.search(&req).context("search")?;
+        tried += 1;
+        hits += usize::from(found.first().is_some_and(|h| h.object.id == uuid(first)));
+    }
+    Ok(hits as f64 / tried.max(1) as f64)
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+/// Runs `restart`.
+pub fn run(a: &RestartArgs) -> Result<()> {
+    let temp;
+    let dir = match &a.dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let tail = a.tail.unwrap_or(a.n / 20);
+    println!(
+        "restart: n={} dim={} M={} efConstruction={} tail={} dir={}",
+        a.n,
+        a.dim,
+        a.m,
+        a.ef_construction,
+        tail,
+        dir.display()
+    );
+    let db = Db::open(options(&dir))?;
+    let mut class = ClassDef::new(CLASS);
+    class.vectors = VectorSetup::Legacy {
+        vectorizer: Some("none".into()),
+        index: VectorIndexConfig::Hnsw(HnswConfig {
+            distance: Distance::L2Squared,
+            max_connections: a.m,
+            ef_construction: a.ef_construction,
+            ..HnswConfig::default()
+        }),
+    };
+    db.create_class(class)?;
+    let t = Instant::now();
+    let mut first = 0;
+    while first < a.n {
+        let count = a.batch.min(a.n - first);
+        put(&db, first, batch_vectors(first, count, a.dim, 0))?;
+        first += count;
+        if first % (a.n / 10).max(1) < a.batch {
+            println!("  built {first} ({})", secs(t.elapsed()));
+        }
+    }
+    let build = t.elapsed();
+    let t = Instant::now();
+    db.close()?;
+    let close = t.elapsed();
+    println!(
+        "build {} ({:.0} vectors/s), orderly close (snapshot) {}",
+        secs(build),
+        a.n as f64 / build.as_secs_f64(),
+        secs(close)
+    );
+    let snapshot_bytes = snapshot_size(&dir)?;
+    println!(
+        "snapshot size {:.1} MiB",
+        snapshot_bytes as f64 / (1 << 20) as f64
+    );
+
+    let (db, orderly) = open_timed(&dir)?;
+    let ok = check(&db, a.n, a.dim, 200)?;
+    println!(
+        "orderly restart: Db::open {} (self-recall {ok:.3})",
+        secs(orderly)
+    );
+    db.close()?;
+
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args(["restart-child", "--dir"])
+        .arg(&dir)
+        .args([
+            "--n",
+            &a.n.to_string(),
+            "--dim",
+            &a.dim.to_string(),
+            "--tail",
+            &tail.to_string(),
+            "--batch",
+            &a.batch.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("child stdout")?).read_line(&mut line)?;
+    ensure!(line.trim() == "done", "child said {line:?}");
+    // Child::kill sends SIGKILL on Unix.
+    child.kill()?;
+    let status = child.wait()?;
+    println!("child killed ({status}) after upserting {tail} vectors");
+    let (db, crashed) = open_timed(&dir)?;
+    let ok = check(&db, a.n, a.dim, 200)?;
+    println!(
+        "restart after kill -9: Db::open {} (self-recall {ok:.3})",
+        secs(crashed)
+    );
+    drop(db);
+
+    if !a.skip_rebuild {
+        remove_snapshots(&dir)?;
+        let (db, rebuild) = open_timed(&dir)?;
+        let ok = check(&db, a.n, a.dim, 200)?;
+        println!(
+            "restart without a snapshot (full rebuild): Db::open {} (self-recall {ok:.3})",
+            secs(rebuild)
+        );
+        drop(db);
+    }
+    Ok(())
+}
+
+/// Runs `restart-child`: opens, upserts the tail, says `done`, waits to be killed.
+pub fn child(a: &ChildArgs) -> Result<()> {
+    let db = Db::open(options(&a.dir))?;
+    let updates = a.tail / 10;
+    // Updates of existing objects (new doc ids: the old ones must be deleted on open).
+    put(&db, 0, batch_vectors(0, updates, a.dim, 1))?;
+    let mut first = a.n;
+    while first < a.n + (a.tail - updates) {
+        let count = a.batch.min(a.n + (a.tail - updates) - first);
+        put(&db, first, batch_vectors(first, count, a.dim, 0))?;
+        first += count;
+    }
+    println!("done");
+    std::thread::sleep(Duration::from_secs(3600));
+    drop(db);
+    Ok(())
+}
+
+fn snapshot_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let class_dir = dir.join(CLASS.to_lowercase());
+    for shard in std::fs::read_dir(&class_dir)? {
+        let vi = shard?.path().join("vector_index");
+        if vi.is_dir() {
+            for f in std::fs::read_dir(vi)? {
+                out.push(f?.path());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn snapshot_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for f in snapshot_files(dir)? {
+        total += std::fs::metadata(f)?.len();
+    }
+    Ok(total)
+}
+
+fn remove_snapshots(dir: &Path) -> Result<()> {
+    for f in snapshot_files(dir)? {
+        std::fs::remove_file(f)?;
+    }
+    Ok(())
+}
