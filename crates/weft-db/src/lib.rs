@@ -28,3 +28,6 @@ pub use disk::DiskOptions;
 pub use error::DbError;
 pub use search::{Near, NearQuery, SearchHit, SearchRequest};
 pub use verify::VerifyReport;
+/// Options of the storage engine of every shard, and the environment-variable names they
+/// accept (`Options::apply_setting`).
+pub use weft_lsm::{Options as StorageOptions, SETTING_NAMES as STORAGE_SETTING_NAMES};

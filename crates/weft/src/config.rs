@@ -214,6 +214,9 @@ pub struct Config {
     pub disk_use_readonly_percentage_max_free_mb: u64,
     /// Warnings to log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<ConfigWarning>,
+    /// Storage-engine options from `PERSISTENCE_*` variables (memtable size, flush interval,
+    /// WAL sync policy, deletion grace, segment size).
+    pub storage: weft_db::StorageOptions,
 }
 
 /// A non-fatal configuration problem.
@@ -361,6 +364,20 @@ fn modules(enable: &str, default_vectorizer: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Reads the storage engine's settings (Weaviate's `PERSISTENCE_*` names and weft's own
+/// `PERSISTENCE_WAL_SYNC`, `PERSISTENCE_FILE_DELETION_GRACE`) from the environment.
+fn storage_options() -> Result<weft_db::StorageOptions, ConfigError> {
+    let mut options = weft_db::StorageOptions::default();
+    for name in weft_db::STORAGE_SETTING_NAMES {
+        if let Ok(value) = std::env::var(name) {
+            options
+                .apply_setting(name, &value)
+                .map_err(|e| ConfigError(format!("{name} = {value:?}: {e}")))?;
+        }
+    }
+    Ok(options)
+}
+
 impl Cli {
     /// Validates every value; the first problem is returned.
     pub fn into_config(self) -> Result<Config, ConfigError> {
@@ -481,6 +498,7 @@ impl Cli {
                 &self.disk_use_readonly_percentage_max_free_mb,
             )?,
             warnings,
+            storage: storage_options()?,
         })
     }
 }

@@ -170,6 +170,7 @@ async fn open_db(config: &Config) -> anyhow::Result<Arc<Db>> {
     let mut options = DbOptions::new(&config.data_path, &config.node_name);
     options.schema_defaults.vectorizer = config.default_vectorizer.clone();
     options.autoschema = config.autoschema_enabled;
+    options.storage = config.storage.clone();
     options.disk = weft_db::DiskOptions::default()
         .with_percentages(
             config.disk_use_warning_percentage,

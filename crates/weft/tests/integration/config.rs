@@ -20,6 +20,8 @@ fn invalid_values_are_rejected_naming_the_variable() {
         ("QUERY_DEFAULTS_LIMIT", "ten"),
         ("QUERY_MAXIMUM_RESULTS", "0"),
         ("AUTOSCHEMA_ENABLED", "perhaps"),
+        ("PERSISTENCE_WAL_SYNC", "sometimes"),
+        ("PERSISTENCE_MEMTABLES_MAX_SIZE_MB", "big"),
     ] {
         let log = refused(key, value);
         assert!(
