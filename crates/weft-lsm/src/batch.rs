@@ -240,59 +240,82 @@ impl WriteBatch {
 
     /// Decodes a WAL record payload. Never panics, never allocates more than the input size.
     pub(crate) fn decode(payload: &[u8]) -> DResult<Self> {
-        let mut r = Reader::new(payload);
-        if r.u8()? != PAYLOAD_VERSION {
-            return Err(DecodeError {
-                offset: 0,
-                reason: "unknown batch payload version",
+        let mut ops = Vec::new();
+        for_each_op(payload, |bucket, key, kind| {
+            ops.push(Op {
+                bucket: bucket.to_string(),
+                key: key.to_vec(),
+                kind,
             });
-        }
-        let n = r.count(3)?;
-        let mut ops = Vec::with_capacity(n);
-        for _ in 0..n {
-            let bucket = std::str::from_utf8(r.bytes()?)
-                .map_err(|_| r.err("bucket name is not UTF-8"))?
-                .to_string();
-            let tag = r.u8()?;
-            let key = r.bytes()?.to_vec();
-            let kind = match tag {
-                1 => OpKind::Put {
-                    value: r.bytes()?.to_vec(),
-                    secondary: get_list(&mut r)?,
-                },
-                2 => OpKind::Delete,
-                3 => OpKind::SetAdd(get_list(&mut r)?),
-                4 => OpKind::SetRemove(get_list(&mut r)?),
-                5 => {
-                    let n = r.count(2)?;
-                    let mut pairs = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        pairs.push((r.bytes()?.to_vec(), r.bytes()?.to_vec()));
-                    }
-                    OpKind::MapPut(pairs)
-                }
-                6 => OpKind::MapRemove(get_list(&mut r)?),
-                7 | 8 => {
-                    let n = r.count(1)?;
-                    let mut ids = Vec::with_capacity(n);
-                    for _ in 0..n {
-                        ids.push(r.varint()?);
-                    }
-                    if tag == 7 {
-                        OpKind::RoaringAdd(ids)
-                    } else {
-                        OpKind::RoaringRemove(ids)
-                    }
-                }
-                _ => return Err(r.err("unknown op tag")),
-            };
-            ops.push(Op { bucket, key, kind });
-        }
-        if !r.is_empty() {
-            return Err(r.err("trailing bytes after the last op"));
-        }
+            Ok::<_, DecodeError>(())
+        })?;
         Ok(Self { ops })
     }
+}
+
+/// Decodes a WAL record payload op by op and hands each op to `f` with its bucket name and key
+/// borrowed from `payload` (replay copies only what the memtable keeps). Stops at the first
+/// error, of the decoder or of `f`; a payload that fails after some ops were handed out is still
+/// invalid as a whole. Never panics, never allocates more than the input size.
+pub(crate) fn for_each_op<E: From<DecodeError>>(
+    payload: &[u8],
+    mut f: impl FnMut(&str, &[u8], OpKind) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut r = Reader::new(payload);
+    if r.u8()? != PAYLOAD_VERSION {
+        return Err(DecodeError {
+            offset: 0,
+            reason: "unknown batch payload version",
+        }
+        .into());
+    }
+    let n = r.count(3)?;
+    for _ in 0..n {
+        let bucket =
+            std::str::from_utf8(r.bytes()?).map_err(|_| r.err("bucket name is not UTF-8"))?;
+        let tag = r.u8()?;
+        let key = r.bytes()?;
+        let kind = decode_kind(&mut r, tag)?;
+        f(bucket, key, kind)?;
+    }
+    if !r.is_empty() {
+        return Err(r.err("trailing bytes after the last op").into());
+    }
+    Ok(())
+}
+
+fn decode_kind(r: &mut Reader<'_>, tag: u8) -> DResult<OpKind> {
+    Ok(match tag {
+        1 => OpKind::Put {
+            value: r.bytes()?.to_vec(),
+            secondary: get_list(r)?,
+        },
+        2 => OpKind::Delete,
+        3 => OpKind::SetAdd(get_list(r)?),
+        4 => OpKind::SetRemove(get_list(r)?),
+        5 => {
+            let n = r.count(2)?;
+            let mut pairs = Vec::with_capacity(n);
+            for _ in 0..n {
+                pairs.push((r.bytes()?.to_vec(), r.bytes()?.to_vec()));
+            }
+            OpKind::MapPut(pairs)
+        }
+        6 => OpKind::MapRemove(get_list(r)?),
+        7 | 8 => {
+            let n = r.count(1)?;
+            let mut ids = Vec::with_capacity(n);
+            for _ in 0..n {
+                ids.push(r.varint()?);
+            }
+            if tag == 7 {
+                OpKind::RoaringAdd(ids)
+            } else {
+                OpKind::RoaringRemove(ids)
+            }
+        }
+        _ => return Err(r.err("unknown op tag")),
+    })
 }
 
 const PAYLOAD_VERSION: u8 = 1;

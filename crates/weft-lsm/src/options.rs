@@ -86,6 +86,9 @@ pub struct Options {
     pub bloom_bits_per_key: u32,
     /// Largest WAL record (one write batch); checked before allocating on replay.
     pub max_record_bytes: usize,
+    /// Size of the reads WAL replay makes (one reused buffer, default 1 MiB). A record larger
+    /// than this is still read whole, after its length passed the record cap.
+    pub replay_read_bytes: usize,
     /// Run the background flush, compaction and deletion threads. Tests that want a
     /// deterministic sequence of file operations turn this off and call `flush`/`compact`.
     pub background: bool,
@@ -104,6 +107,7 @@ impl Default for Options {
             block_bytes: 4 << 10,
             bloom_bits_per_key: 10,
             max_record_bytes: 64 << 20,
+            replay_read_bytes: crate::wal::reader::DEFAULT_CHUNK,
             background: true,
         }
     }
@@ -163,6 +167,11 @@ impl Options {
     /// Sets the WAL record cap.
     pub fn max_record_bytes(mut self, bytes: usize) -> Self {
         self.max_record_bytes = bytes;
+        self
+    }
+    /// Sets the read size of WAL replay (at least 1 byte).
+    pub fn replay_read_bytes(mut self, bytes: usize) -> Self {
+        self.replay_read_bytes = bytes.max(1);
         self
     }
     /// Turns the background threads on or off.

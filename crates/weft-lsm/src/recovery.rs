@@ -12,23 +12,26 @@
 //!
 //! Nothing is written before step 4's truncation, and nothing durable is ever deleted here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use weft_io::Vfs;
+use weft_io::{ReadFile, Vfs};
 
-use crate::batch::{Strategy, WriteBatch};
+use crate::batch::{OpKind, Strategy, for_each_op};
+use crate::codec::DecodeError;
 use crate::error::{Error, Result};
 use crate::flush_record::{self, FlushRecord};
 use crate::gc::Gc;
+use crate::memtable::BulkLoad;
 use crate::options::Options;
 use crate::segment::Segment;
 use crate::shard::{
     BUCKET_FILE, BUCKET_MAGIC, Bucket, FlushState, LSM_DIR, TMP_DIR, parse_segment_name,
 };
-use crate::wal::format::{HEADER_LEN, scan};
+use crate::wal::format::HEADER_LEN;
+use crate::wal::reader::{Next, OpenError, RecordReader};
 use crate::wal::{self, WAL_DIR, Wal, WalFile};
 
 /// A torn WAL tail that recovery cut off.
@@ -344,26 +347,32 @@ fn replay(
     let mut expect: Option<u64> = None;
     let mut active: Option<(u32, PathBuf)> = None;
     let count = names.len();
+    let mut sink = ReplaySink::new(buckets);
     for (i, (first_lsn, name)) in names.into_iter().enumerate() {
         let is_last = i + 1 == count;
         let rel = Path::new(WAL_DIR).join(&name);
         let path = dir.join(&rel);
-        let bytes = vfs.read_all(&path).map_err(Error::io("read WAL", &path))?;
-        report.wal_bytes_read += bytes.len() as u64;
-        let s = match scan(&bytes, opts.max_record_bytes) {
-            Ok(s) => s,
-            Err(_)
+        let file = vfs.open_read(&path).map_err(Error::io("open WAL", &path))?;
+        let len = file.len().map_err(Error::io("read WAL", &path))?;
+        report.wal_bytes_read += len;
+        let source: &dyn ReadFile = file.as_ref();
+        let opened = RecordReader::open(source, len, opts.max_record_bytes, opts.replay_read_bytes);
+        let mut reader = match opened {
+            Ok(r) => r,
+            Err(OpenError::Io(e)) => return Err(Error::io("read WAL", &path)(e)),
+            Err(OpenError::Header(..))
                 if is_last
-                    && bytes.len() <= HEADER_LEN
+                    && len <= HEADER_LEN as u64
                     && first_lsn == expect.unwrap_or(flushed + 1).max(flushed + 1) =>
             {
                 // Created but its header never became durable: it holds no record. The new
                 // active file created below has the same name and replaces it.
                 continue;
             }
-            Err((off, reason)) => return Err(Error::corrupt(&path, off, reason)),
+            Err(OpenError::Header(off, reason)) => return Err(Error::corrupt(&path, off, reason)),
         };
-        if s.header.first_lsn != first_lsn {
+        let header = reader.header();
+        if header.first_lsn != first_lsn {
             return Err(Error::corrupt(
                 &path,
                 16,
@@ -393,7 +402,27 @@ fn replay(
             }
             _ => {}
         }
-        if let Some(d) = &s.damage
+        // Records are applied as they stream by; any error below fails the whole open, so
+        // nothing applied before it is ever seen.
+        let damage = loop {
+            match reader.next_record().map_err(Error::io("read WAL", &path))? {
+                Next::Record {
+                    lsn,
+                    offset,
+                    payload,
+                } => {
+                    if lsn <= flushed {
+                        continue;
+                    }
+                    sink.record(&path, lsn, offset, payload)?;
+                    report.records_replayed += 1;
+                    report.bytes_replayed += payload.len() as u64;
+                }
+                Next::End => break None,
+                Next::Damaged(d) => break Some(d),
+            }
+        };
+        if let Some(d) = &damage
             && (d.followed_by_valid || !is_last)
         {
             let why = if d.followed_by_valid {
@@ -407,64 +436,28 @@ fn replay(
                 format!("{} {why}", d.reason),
             ));
         }
-        for r in &s.records {
-            if r.lsn <= flushed {
-                continue;
-            }
-            let payload = bytes.get(r.payload.0..r.payload.1).unwrap_or_default();
-            let at = r.payload.0 as u64;
-            let batch = WriteBatch::decode(payload).map_err(|e| {
-                Error::corrupt(
-                    &path,
-                    at + e.offset as u64,
-                    format!("WAL record {}: {}", r.lsn, e.reason),
-                )
-            })?;
-            for op in batch.ops {
-                let b = buckets.get(&op.bucket).ok_or_else(|| {
-                    Error::corrupt(
-                        &path,
-                        at,
-                        format!(
-                            "WAL record {} references undeclared bucket {:?}",
-                            r.lsn, op.bucket
-                        ),
-                    )
-                })?;
-                if b.strategy != op.kind.strategy() {
-                    return Err(Error::corrupt(
-                        &path,
-                        at,
-                        format!(
-                            "WAL record {} does not fit bucket {:?}'s strategy {}",
-                            r.lsn, op.bucket, b.strategy
-                        ),
-                    ));
-                }
-                b.view.read().active.apply_owned(op.key, op.kind);
-            }
-            report.records_replayed += 1;
-            report.bytes_replayed += payload.len() as u64;
-        }
-        let next = first_lsn + s.records.len() as u64;
-        if let Some(d) = &s.damage {
-            let cut = bytes.len() - s.valid_end;
-            vfs.truncate_and_sync(&path, s.valid_end as u64)
+        let next = first_lsn + reader.records();
+        let valid_end = reader.valid_end();
+        drop(reader);
+        drop(file);
+        if let Some(d) = &damage {
+            vfs.truncate_and_sync(&path, valid_end)
                 .map_err(Error::io("truncate WAL", &path))?;
             report.truncated = Some(Truncation {
                 file: rel.clone(),
                 offset: d.offset as u64,
-                bytes: cut as u64,
+                bytes: len - valid_end,
             });
         }
         if is_last && next > flushed {
-            active = Some((s.header.salt, path.clone()));
+            active = Some((header.salt, path.clone()));
         } else if next <= flushed + 1 && !is_last {
             gc.mark(rel.clone(), None);
         }
         files.push(WalFile { first_lsn, rel });
         expect = Some(next);
     }
+    sink.finish();
     let next_lsn = expect.map_or(flushed + 1, |e| e.max(flushed + 1));
     report.next_lsn = next_lsn;
     let (file, salt) = match active {
@@ -489,4 +482,98 @@ fn replay(
         }
     };
     Ok(Wal::new(vfs, dir, opts.sync, file, salt, next_lsn, files))
+}
+
+/// Collects replayed ops per bucket (in LSN order) and loads each bucket's empty active
+/// memtable in one go at the end ([`crate::memtable::Memtable::load`]).
+struct ReplaySink<'a> {
+    buckets: &'a BTreeMap<String, Arc<Bucket>>,
+    loads: Vec<(&'a Arc<Bucket>, BulkLoad)>,
+    slots: HashMap<&'a str, usize>,
+    /// Slot of the last op's bucket: consecutive ops mostly name the same bucket.
+    last: usize,
+}
+
+/// Why an op of a replayed record was refused.
+enum OpError {
+    Decode(DecodeError),
+    Refused(Error),
+}
+
+impl From<DecodeError> for OpError {
+    fn from(e: DecodeError) -> Self {
+        Self::Decode(e)
+    }
+}
+
+impl<'a> ReplaySink<'a> {
+    fn new(buckets: &'a BTreeMap<String, Arc<Bucket>>) -> Self {
+        Self {
+            buckets,
+            loads: Vec::new(),
+            slots: HashMap::new(),
+            last: 0,
+        }
+    }
+
+    fn slot(&mut self, name: &str) -> Option<usize> {
+        if let Some((b, _)) = self.loads.get(self.last)
+            && b.name == name
+        {
+            return Some(self.last);
+        }
+        let i = match self.slots.get(name) {
+            Some(&i) => i,
+            None => {
+                let (key, b) = self.buckets.get_key_value(name)?;
+                self.loads.push((b, BulkLoad::default()));
+                self.slots.insert(key.as_str(), self.loads.len() - 1);
+                self.loads.len() - 1
+            }
+        };
+        self.last = i;
+        Some(i)
+    }
+
+    /// Decodes one record (payload at file offset `at`) and queues its ops.
+    fn record(&mut self, path: &Path, lsn: u64, at: u64, payload: &[u8]) -> Result<()> {
+        let res = for_each_op(payload, |bucket, key, kind: OpKind| {
+            let Some(i) = self.slot(bucket) else {
+                return Err(OpError::Refused(Error::corrupt(
+                    path,
+                    at,
+                    format!("WAL record {lsn} references undeclared bucket {bucket:?}"),
+                )));
+            };
+            let Some((b, load)) = self.loads.get_mut(i) else {
+                return Ok(());
+            };
+            if b.strategy != kind.strategy() {
+                return Err(OpError::Refused(Error::corrupt(
+                    path,
+                    at,
+                    format!(
+                        "WAL record {lsn} does not fit bucket {bucket:?}'s strategy {}",
+                        b.strategy
+                    ),
+                )));
+            }
+            load.push(key, kind);
+            Ok(())
+        });
+        res.map_err(|e| match e {
+            OpError::Decode(e) => Error::corrupt(
+                path,
+                at + e.offset as u64,
+                format!("WAL record {lsn}: {}", e.reason),
+            ),
+            OpError::Refused(e) => e,
+        })
+    }
+
+    fn finish(self) {
+        for (b, load) in self.loads {
+            b.view.read().active.load(load);
+        }
+    }
 }

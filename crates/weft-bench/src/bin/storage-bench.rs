@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release -p weft-bench --bin storage-bench -- [--dir PATH] [--secs N] [--keys N]
+//!     [--replay-mb N] [--only writes|reads|replay]
 //! ```
 #![expect(clippy::unwrap_used, reason = "a benchmark binary aborts on any error")]
 
@@ -20,6 +21,14 @@ struct Args {
     secs: f64,
     keys: u64,
     replay_mb: u64,
+    /// Run only one part (`writes`, `reads` or `replay`); all of them by default.
+    only: Option<String>,
+}
+
+impl Args {
+    fn runs(&self, part: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == part)
+    }
 }
 
 fn args() -> Args {
@@ -28,6 +37,7 @@ fn args() -> Args {
         secs: 3.0,
         keys: 200_000,
         replay_mb: 128,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -37,6 +47,7 @@ fn args() -> Args {
             "--secs" => a.secs = v.parse().unwrap(),
             "--keys" => a.keys = v.parse().unwrap(),
             "--replay-mb" => a.replay_mb = v.parse().unwrap(),
+            "--only" => a.only = Some(v),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -284,6 +295,18 @@ fn replay(dir: &Path, mb: u64) -> (f64, f64, f64, f64) {
 fn main() {
     let a = args();
     println!("dir: {}", a.dir.display());
+    if a.runs("writes") {
+        bench_writes(&a);
+    }
+    if a.runs("reads") {
+        bench_reads(&a);
+    }
+    if a.runs("replay") {
+        bench_replay(&a);
+    }
+}
+
+fn bench_writes(a: &Args) {
     let fsync = fdatasync_rate(&a.dir, a.secs);
     println!("fdatasync (128 B append + fdatasync, 1 thread): {fsync:.0}/s");
     println!(
@@ -299,6 +322,9 @@ fn main() {
             w / fsync
         );
     }
+}
+
+fn bench_reads(a: &Args) {
     let (wg, ws) = weft_reads(&a.dir, a.keys);
     let (fg, fs) = fjall_reads(&a.dir, a.keys);
     println!(
@@ -314,6 +340,9 @@ fn main() {
         "| range scan, 100 keys | {ws:.0} | {fs:.0} | {:.2} |",
         ws / fs
     );
+}
+
+fn bench_replay(a: &Args) {
     let (rr, sr, dr, mb) = replay(&a.dir, a.replay_mb);
     println!("\n| WAL replay ({mb:.0} MB) | MB/s | replay / this |");
     println!("|---|---|---|");

@@ -1,5 +1,6 @@
 //! Byte layout of WAL files (`docs/format/wal.md`) and the recovery scan.
 
+use super::reader::{DEFAULT_CHUNK, Next, OpenError, RecordReader};
 use crate::codec::{le_u32, le_u64};
 
 pub(crate) const MAGIC: [u8; 8] = *b"WEFTWAL\0";
@@ -50,7 +51,7 @@ pub(crate) fn padded(len: usize) -> usize {
     len.next_multiple_of(8)
 }
 
-fn record_crc(salt: u32, header: &[u8], payload: &[u8]) -> u32 {
+pub(crate) fn record_crc(salt: u32, header: &[u8], payload: &[u8]) -> u32 {
     let crc = crc32c::crc32c_append(salt, &header[0..4]);
     let crc = crc32c::crc32c_append(crc, &header[8..RECORD_HEADER_LEN]);
     crc32c::crc32c_append(crc, payload)
@@ -127,42 +128,48 @@ pub(crate) struct Damage {
     pub(crate) followed_by_valid: bool,
 }
 
-/// Scans a whole WAL file. LSNs must be dense starting at the header's first LSN.
+/// Scans a whole WAL file held in memory (fuzzing and tests; recovery streams the file
+/// through [`RecordReader`]). LSNs must be dense starting at the header's first LSN.
 pub(crate) fn scan(bytes: &[u8], max_len: usize) -> Result<Scan, (u64, &'static str)> {
-    let header = FileHeader::decode(bytes)?;
+    scan_chunked(bytes, max_len, DEFAULT_CHUNK)
+}
+
+/// [`scan`] reading `chunk` bytes at a time.
+pub(crate) fn scan_chunked(
+    bytes: &[u8],
+    max_len: usize,
+    chunk: usize,
+) -> Result<Scan, (u64, &'static str)> {
+    let mut r =
+        RecordReader::open(bytes, bytes.len() as u64, max_len, chunk).map_err(|e| match e {
+            OpenError::Header(off, reason) => (off, reason),
+            OpenError::Io(_) => (0, "read past the end"),
+        })?;
     let mut records = Vec::new();
-    let mut off = HEADER_LEN;
-    let mut expect = header.first_lsn;
-    let mut damage = None;
-    while off < bytes.len() {
-        match parse_record(bytes, off, header.salt, max_len) {
-            Some(r) if r.lsn == expect => {
-                records.push(r);
-                expect += 1;
-                off = r.end;
-            }
-            other => {
-                let reason = if other.is_some() {
-                    "LSN out of sequence"
-                } else {
-                    "invalid record"
-                };
-                let followed_by_valid = (off + 8..bytes.len()).step_by(8).any(|p| {
-                    parse_record(bytes, p, header.salt, max_len).is_some_and(|r| r.lsn >= expect)
+    let damage = loop {
+        match r.next_record() {
+            Ok(Next::Record {
+                lsn,
+                offset,
+                payload,
+            }) => {
+                let start = offset as usize;
+                let end = start + payload.len();
+                records.push(RecordRef {
+                    lsn,
+                    payload: (start, end),
+                    end: start + padded(payload.len()),
                 });
-                damage = Some(Damage {
-                    offset: off,
-                    reason,
-                    followed_by_valid,
-                });
-                break;
             }
+            Ok(Next::End) => break None,
+            Ok(Next::Damaged(d)) => break Some(d),
+            Err(_) => return Err((r.valid_end(), "read past the end")),
         }
-    }
+    };
     Ok(Scan {
-        header,
+        header: r.header(),
         records,
-        valid_end: off,
+        valid_end: r.valid_end() as usize,
         damage,
     })
 }

@@ -12,6 +12,7 @@
 //! before the new one exists, so a torn record can only ever be at the end of the newest file.
 
 pub(crate) mod format;
+pub(crate) mod reader;
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};

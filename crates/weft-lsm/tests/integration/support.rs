@@ -24,6 +24,8 @@ pub fn sim_opts() -> Options {
         .background(false)
         .block_bytes(256)
         .file_deletion_grace(Duration::ZERO)
+        // Small replay reads: records straddle read boundaries in every recovery test.
+        .replay_read_bytes(100)
 }
 
 pub fn open_sim(fs: &SimFs, opts: Options) -> weft_lsm::Result<Shard> {

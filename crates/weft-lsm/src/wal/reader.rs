@@ -1,0 +1,210 @@
+//! Streaming WAL reader for recovery: reads a file in fixed-size chunks through one reused
+//! buffer and hands out each validated record's payload as a borrowed slice.
+//!
+//! Every check of the whole-file scan is kept, in the same order: a record's length is checked
+//! against the record cap and the bytes left in the file *before* the buffer may grow to hold
+//! it; its CRC (salted per file), kind and LSN are verified before it is returned. A record that
+//! straddles a chunk boundary is completed by moving the unread tail to the front of the buffer
+//! and reading on. At the first record that does not validate the reader looks at the rest of
+//! the file for any valid record with a later LSN, which separates a torn tail from damage in
+//! the middle (`docs/format/wal.md`).
+
+use std::io;
+
+use super::format::{
+    Damage, FileHeader, HEADER_LEN, KIND_BATCH, RECORD_HEADER_LEN, padded, parse_record, record_crc,
+};
+use crate::codec::{le_u32, le_u64};
+
+/// Default chunk size of recovery reads.
+pub(crate) const DEFAULT_CHUNK: usize = 1 << 20;
+
+/// Where WAL bytes come from: a file (positional reads) or a slice (fuzzing, tests).
+pub(crate) trait Source {
+    /// Reads exactly `buf.len()` bytes at `offset`; the caller stays inside the length it was
+    /// given.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+}
+
+impl Source for &[u8] {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|o| self.get(o..o.checked_add(buf.len())?))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "read past end"))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+impl Source for &dyn weft_io::ReadFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.read_exact_at(buf, offset)
+    }
+}
+
+/// Why a reader could not start.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    Io(io::Error),
+    /// The file header is invalid: offset and reason.
+    Header(u64, &'static str),
+}
+
+/// One step of the reader.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next<'a> {
+    /// A record that validated.
+    Record {
+        lsn: u64,
+        /// File offset of the payload.
+        offset: u64,
+        payload: &'a [u8],
+    },
+    /// The file ends cleanly after the last record.
+    End,
+    /// The bytes at `valid_end` do not form the next record.
+    Damaged(Damage),
+}
+
+#[derive(Debug)]
+pub(crate) struct RecordReader<S> {
+    src: S,
+    len: u64,
+    salt: u32,
+    max_len: usize,
+    chunk: usize,
+    header: FileHeader,
+    /// The LSN the next record must carry.
+    expect: u64,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_off: u64,
+    /// Position in `buf` of the next record.
+    pos: usize,
+}
+
+impl<S: Source> RecordReader<S> {
+    /// Reads and checks the file header of a `len`-byte file.
+    pub(crate) fn open(src: S, len: u64, max_len: usize, chunk: usize) -> Result<Self, OpenError> {
+        let head_len = len.min(HEADER_LEN as u64) as usize;
+        let mut head = [0u8; HEADER_LEN];
+        let head = head.get_mut(..head_len).unwrap_or_default();
+        src.read_at(head, 0).map_err(OpenError::Io)?;
+        let header = FileHeader::decode(head).map_err(|(o, r)| OpenError::Header(o, r))?;
+        Ok(Self {
+            src,
+            len,
+            salt: header.salt,
+            max_len,
+            chunk: chunk.max(1),
+            header,
+            expect: header.first_lsn,
+            buf: Vec::new(),
+            buf_off: HEADER_LEN as u64,
+            pos: 0,
+        })
+    }
+
+    pub(crate) fn header(&self) -> FileHeader {
+        self.header
+    }
+
+    /// End of the last record returned (where a torn tail would be cut).
+    pub(crate) fn valid_end(&self) -> u64 {
+        self.buf_off + self.pos as u64
+    }
+
+    /// Number of records returned so far.
+    pub(crate) fn records(&self) -> u64 {
+        self.expect - self.header.first_lsn
+    }
+
+    /// Makes `n` bytes from the next record's start available in the buffer. The caller has
+    /// checked that the file holds them, so the buffer never grows past `max(n, chunk)`.
+    fn fill(&mut self, n: usize) -> io::Result<()> {
+        if self.buf.len() - self.pos >= n {
+            return Ok(());
+        }
+        self.buf.drain(..self.pos);
+        self.buf_off += self.pos as u64;
+        self.pos = 0;
+        let have = self.buf.len();
+        let left = self.len - self.buf_off;
+        let want = usize::try_from(left).map_or(n.max(self.chunk), |l| l.min(n.max(self.chunk)));
+        self.buf.resize(want, 0);
+        let off = self.buf_off + have as u64;
+        self.src
+            .read_at(self.buf.get_mut(have..).unwrap_or_default(), off)
+    }
+
+    /// The next record, the clean end of the file, or where it is damaged.
+    pub(crate) fn next_record(&mut self) -> io::Result<Next<'_>> {
+        let off = self.valid_end();
+        if off >= self.len {
+            return Ok(Next::End);
+        }
+        let left = self.len - off;
+        if left < RECORD_HEADER_LEN as u64 {
+            return self.damaged(off, "invalid record");
+        }
+        self.fill(RECORD_HEADER_LEN)?;
+        let header = self.header_at_pos();
+        let len = le_u32(&header, 0).unwrap_or(u32::MAX) as usize;
+        // Length checks come first: nothing is read or allocated for a length that is over
+        // the cap or runs past the end of the file.
+        let total = RECORD_HEADER_LEN as u64 + padded(len) as u64;
+        if len > self.max_len || total > left {
+            return self.damaged(off, "invalid record");
+        }
+        let total = total as usize;
+        self.fill(total)?;
+        let start = self.pos + RECORD_HEADER_LEN;
+        let payload = self.buf.get(start..start + len).unwrap_or_default();
+        if le_u32(&header, 4) != Some(record_crc(self.salt, &header, payload))
+            || header[16] != KIND_BATCH
+        {
+            return self.damaged(off, "invalid record");
+        }
+        let lsn = le_u64(&header, 8).unwrap_or(0);
+        if lsn != self.expect {
+            return self.damaged(off, "LSN out of sequence");
+        }
+        self.expect += 1;
+        self.pos += total;
+        let payload = self.buf.get(start..start + len).unwrap_or_default();
+        Ok(Next::Record {
+            lsn,
+            offset: off + RECORD_HEADER_LEN as u64,
+            payload,
+        })
+    }
+
+    fn header_at_pos(&self) -> [u8; RECORD_HEADER_LEN] {
+        let mut h = [0u8; RECORD_HEADER_LEN];
+        if let Some(src) = self.buf.get(self.pos..self.pos + RECORD_HEADER_LEN) {
+            h.copy_from_slice(src);
+        }
+        h
+    }
+
+    /// Damage at `off`: reads the rest of the file and looks, at 8-byte steps, for a valid
+    /// record with an LSN not below the expected one (then it is not a torn tail).
+    fn damaged(&mut self, off: u64, reason: &'static str) -> io::Result<Next<'_>> {
+        let rest_len = usize::try_from(self.len - off)
+            .map_err(|_| io::Error::other("WAL file larger than the address space"))?;
+        let mut rest = vec![0u8; rest_len];
+        self.src.read_at(&mut rest, off)?;
+        let followed_by_valid = (8..rest.len()).step_by(8).any(|p| {
+            parse_record(&rest, p, self.salt, self.max_len).is_some_and(|r| r.lsn >= self.expect)
+        });
+        Ok(Next::Damaged(Damage {
+            offset: usize::try_from(off).unwrap_or(usize::MAX),
+            reason,
+            followed_by_valid,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;
