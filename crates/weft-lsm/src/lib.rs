@@ -43,9 +43,11 @@
 mod batch;
 mod bloom;
 mod codec;
+mod compaction;
 pub mod decode;
 mod entry;
 mod error;
+mod flush;
 mod flush_record;
 mod gc;
 mod memtable;

@@ -1,4 +1,5 @@
-//! The shard handle: buckets, writes, reads, flush, close, pins.
+//! The shard handle: buckets, writes, reads, close, pins. Flush lives in `flush.rs`,
+//! compaction in `compaction.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -6,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 use roaring::RoaringTreemap;
@@ -16,13 +17,12 @@ use weft_io::{StdFs, Vfs};
 use crate::batch::{Strategy, WriteBatch};
 use crate::entry::{Entry, Value};
 use crate::error::{Error, Result};
-use crate::flush_record::{self, FlushRecord, FlushedSegment};
 use crate::gc::Gc;
 use crate::memtable::Memtable;
 use crate::merge::MergeIter;
-use crate::options::{Options, SyncPolicy};
+use crate::options::Options;
 use crate::recovery::{self, RecoveryReport};
-use crate::segment::{Segment, SegmentSpec, SegmentWriter};
+use crate::segment::Segment;
 use crate::wal::Wal;
 
 pub(crate) const LSM_DIR: &str = "lsm";
@@ -72,11 +72,11 @@ impl Bucket {
         }
     }
 
-    fn snapshot(&self) -> Arc<View> {
+    pub(crate) fn snapshot(&self) -> Arc<View> {
         Arc::clone(&self.view.read())
     }
 
-    fn rel_dir(&self) -> PathBuf {
+    pub(crate) fn rel_dir(&self) -> PathBuf {
         Path::new(LSM_DIR).join(&self.name)
     }
 }
@@ -88,9 +88,9 @@ pub(crate) struct FlushState {
 }
 
 #[derive(Debug, Default)]
-struct Signal {
-    stop: bool,
-    flush_wanted: bool,
+pub(crate) struct Signal {
+    pub(crate) stop: bool,
+    pub(crate) flush_wanted: bool,
 }
 
 #[derive(Debug)]
@@ -108,8 +108,8 @@ pub(crate) struct Inner {
     pub(crate) dirty_since: Mutex<Option<Instant>>,
     pub(crate) closed: AtomicBool,
     pub(crate) report: RecoveryReport,
-    signal: Mutex<Signal>,
-    wake: Condvar,
+    pub(crate) signal: Mutex<Signal>,
+    pub(crate) wake: Condvar,
     _lock: Box<dyn DirGuard>,
 }
 
@@ -640,252 +640,5 @@ impl Inner {
             self.wake.notify_all();
         }
         Ok(lsn)
-    }
-
-    pub(crate) fn flush_now(&self) -> Result<()> {
-        let mut fs = self.flush.lock();
-        self.wal.check_poison()?;
-        let buckets: Vec<Arc<Bucket>> = self.buckets.read().values().cloned().collect();
-        let mut frozen: Vec<(Arc<Bucket>, Arc<Memtable>)> = Vec::new();
-        let switched = self.wal.switch(|_| {
-            for b in &buckets {
-                let mut v = b.view.write();
-                if v.active.is_empty() {
-                    continue;
-                }
-                let mut nv = View::clone(&v);
-                let old = std::mem::take(&mut nv.active);
-                nv.frozen.push(Arc::clone(&old));
-                *v = Arc::new(nv);
-                frozen.push((Arc::clone(b), old));
-            }
-            !frozen.is_empty()
-        })?;
-        let Some(f) = switched else { return Ok(()) };
-        self.mem_bytes.store(0, Ordering::Relaxed);
-        *self.dirty_since.lock() = None;
-        match self.write_flush(&fs, f, &frozen) {
-            Ok(()) => {}
-            Err(e) => return Err(self.wal.poison(e)),
-        }
-        for rel in self.wal.take_obsolete(f) {
-            self.gc.mark(rel, None);
-        }
-        if let Some(old) = fs
-            .record
-            .replace(Path::new(flush_record::DIR).join(flush_record::file_name(f)))
-        {
-            self.gc.mark(old, None);
-        }
-        fs.flushed_lsn = f;
-        Ok(())
-    }
-
-    /// Writes one segment per frozen memtable, then the flush record, then installs them.
-    fn write_flush(
-        &self,
-        fs: &FlushState,
-        f: u64,
-        frozen: &[(Arc<Bucket>, Arc<Memtable>)],
-    ) -> Result<()> {
-        let mut record = FlushRecord {
-            lsn: f,
-            prev_lsn: fs.flushed_lsn,
-            segments: Vec::new(),
-        };
-        let mut published = Vec::new();
-        for (b, mem) in frozen {
-            let file_no = self.next_file_no.fetch_add(1, Ordering::Relaxed);
-            let spec = SegmentSpec {
-                strategy: b.strategy,
-                file_no,
-                generation: 0,
-                lsn_lo: fs.flushed_lsn,
-                lsn_hi: f,
-                inputs: Vec::new(),
-                block_bytes: self.opts.block_bytes,
-                bloom_bits_per_key: self.opts.bloom_bits_per_key,
-            };
-            let tmp = self.dir.join(TMP_DIR).join(segment_name(file_no));
-            let mut w = SegmentWriter::create(self.vfs.as_ref(), &tmp, &spec)?;
-            mem.for_each(|k, e| w.add(k, e))?;
-            w.finish()?;
-            let rel = b.rel_dir().join(segment_name(file_no));
-            let dst = self.dir.join(&rel);
-            self.vfs
-                .rename(&tmp, &dst)
-                .map_err(Error::io("rename", &dst))?;
-            record.segments.push(FlushedSegment {
-                bucket: b.name.clone(),
-                file_no,
-                lsn_lo: fs.flushed_lsn,
-                lsn_hi: f,
-            });
-            published.push((Arc::clone(b), Arc::clone(mem), rel));
-        }
-        for (b, _, _) in &published {
-            let d = self.dir.join(b.rel_dir());
-            self.vfs
-                .sync_dir(&d)
-                .map_err(Error::io("fsync directory", &d))?;
-        }
-        let name = flush_record::file_name(f);
-        let dst = self.dir.join(flush_record::DIR).join(&name);
-        publish(self.vfs.as_ref(), &self.dir, &name, &dst, &record.encode())?;
-        for (b, mem, rel) in published {
-            let seg = Arc::new(Segment::open(self.vfs.as_ref(), &self.dir.join(&rel), rel)?);
-            let mut v = b.view.write();
-            let mut nv = View::clone(&v);
-            nv.frozen.retain(|m| !Arc::ptr_eq(m, &mem));
-            nv.segments.push(seg);
-            *v = Arc::new(nv);
-        }
-        Ok(())
-    }
-
-    /// Merges adjacent segments of one bucket. With `full`, all of them; otherwise, when the
-    /// bucket has at least `compaction_min_segments`, the adjacent pair with the smallest
-    /// combined size. Returns whether it did anything.
-    pub(crate) fn compact_bucket(&self, b: &Arc<Bucket>, full: bool) -> Result<bool> {
-        let _guard = self.compaction.lock();
-        let view = b.snapshot();
-        let segs = &view.segments;
-        let run = if full {
-            if segs.len() < 2 && segs.first().is_none_or(|s| s.props.tombstones == 0) {
-                return Ok(false);
-            }
-            0..segs.len()
-        } else {
-            if segs.len() < self.opts.compaction_min_segments {
-                return Ok(false);
-            }
-            let best = (0..segs.len() - 1)
-                .filter(|&i| segs[i].size + segs[i + 1].size <= self.opts.max_segment_bytes)
-                .min_by_key(|&i| segs[i].size + segs[i + 1].size);
-            match best {
-                Some(i) => i..i + 2,
-                None => return Ok(false),
-            }
-        };
-        let inputs: Vec<Arc<Segment>> = segs[run.clone()].to_vec();
-        let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else {
-            return Ok(false);
-        };
-        let bottom = run.start == 0;
-        let file_no = self.next_file_no.fetch_add(1, Ordering::Relaxed);
-        let spec = SegmentSpec {
-            strategy: b.strategy,
-            file_no,
-            generation: inputs.iter().map(|s| s.generation()).max().unwrap_or(0) + 1,
-            lsn_lo: first.props.lsn_lo,
-            lsn_hi: last.props.lsn_hi,
-            inputs: inputs.iter().map(|s| s.file_no()).collect(),
-            block_bytes: self.opts.block_bytes,
-            bloom_bits_per_key: self.opts.bloom_bits_per_key,
-        };
-        let tmp = self.dir.join(TMP_DIR).join(segment_name(file_no));
-        let result = (|| {
-            let mut w = SegmentWriter::create(self.vfs.as_ref(), &tmp, &spec)?;
-            for item in MergeIter::over_segments(&inputs) {
-                let (key, entries) = item?;
-                let Some(mut merged) = entries.into_iter().reduce(Entry::merge) else {
-                    continue;
-                };
-                if bottom {
-                    match merged.into_bottom() {
-                        Some(e) => merged = e,
-                        None => continue,
-                    }
-                }
-                w.add(&key, &merged)?;
-            }
-            w.finish()?;
-            let rel = b.rel_dir().join(segment_name(file_no));
-            let dst = self.dir.join(&rel);
-            self.vfs
-                .rename(&tmp, &dst)
-                .map_err(Error::io("rename", &dst))?;
-            let d = self.dir.join(b.rel_dir());
-            self.vfs
-                .sync_dir(&d)
-                .map_err(Error::io("fsync directory", &d))?;
-            Segment::open(self.vfs.as_ref(), &dst, rel)
-        })();
-        let out = match result {
-            Ok(seg) => Arc::new(seg),
-            Err(e) => {
-                // Inputs are untouched; a leftover temp file is removed at the next open.
-                let _ = self.vfs.remove_file(&tmp);
-                return Err(e);
-            }
-        };
-        {
-            let mut v = b.view.write();
-            let mut nv = View::clone(&v);
-            let pos = nv.segments.iter().position(|s| Arc::ptr_eq(s, first));
-            let Some(pos) = pos else { return Ok(false) };
-            nv.segments.splice(pos..pos + inputs.len(), [out]);
-            *v = Arc::new(nv);
-        }
-        for s in inputs {
-            self.gc.mark(s.rel.clone(), Some(s));
-        }
-        Ok(true)
-    }
-
-    fn wait(&self, timeout: Duration) -> bool {
-        let mut sig = self.signal.lock();
-        if !sig.stop && !sig.flush_wanted {
-            self.wake.wait_for(&mut sig, timeout);
-        }
-        sig.flush_wanted = false;
-        sig.stop
-    }
-
-    fn flush_loop(&self) {
-        let tick = match self.opts.sync {
-            SyncPolicy::Interval(d) => d.min(Duration::from_millis(100)),
-            SyncPolicy::Sync | SyncPolicy::None => Duration::from_millis(100),
-        };
-        let mut last_sync = Instant::now();
-        while !self.wait(tick) {
-            if let SyncPolicy::Interval(d) = self.opts.sync
-                && last_sync.elapsed() >= d
-            {
-                let _ = self.wal.sync_now();
-                last_sync = Instant::now();
-            }
-            let dirty_for = self.dirty_since.lock().map(|t| t.elapsed());
-            let big = self.mem_bytes.load(Ordering::Relaxed) >= self.opts.memtable_max_bytes;
-            if big || dirty_for.is_some_and(|d| d >= self.opts.flush_dirty_after) {
-                // A failure poisons the shard; writers see it.
-                let _ = self.flush_now();
-            }
-            self.gc
-                .collect(self.vfs.as_ref(), &self.dir, self.opts.file_deletion_grace);
-        }
-    }
-
-    fn compaction_loop(&self) {
-        loop {
-            {
-                let mut sig = self.signal.lock();
-                if !sig.stop {
-                    self.wake.wait_for(&mut sig, self.opts.compaction_interval);
-                }
-                if sig.stop {
-                    return;
-                }
-            }
-            let buckets: Vec<_> = self.buckets.read().values().cloned().collect();
-            for b in buckets {
-                // Compaction failures never touch acknowledged data; retried next round.
-                while matches!(self.compact_bucket(&b, false), Ok(true)) {
-                    if self.signal.lock().stop {
-                        return;
-                    }
-                }
-            }
-        }
     }
 }
