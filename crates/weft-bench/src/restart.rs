@@ -41,8 +41,9 @@ pub struct RestartArgs {
     n: usize,
     #[arg(long, default_value_t = 128)]
     dim: usize,
-    /// Vectors upserted after the snapshot before the kill (default: n / 20, the most the
-    /// background snapshot policy lets accumulate).
+    /// Vectors upserted after the snapshot before the kill (default: just under what makes
+    /// the background writer take a snapshot, clamp(n / 20, 10 000, 25 000) inserts + deletes,
+    /// so the open after the kill sees the largest tail the policy normally leaves).
     #[arg(long)]
     tail: Option<usize>,
     /// Objects per `put_objects` batch.
@@ -159,7 +160,8 @@ pub fn run(a: &RestartArgs) -> Result<()> {
             temp.path().to_path_buf()
         }
     };
-    let tail = a.tail.unwrap_or(a.n / 20);
+    // One in ten tail vectors is an update: an insert plus a delete of the old doc id.
+    let tail = a.tail.unwrap_or((a.n / 20).clamp(10_000, 25_000) * 9 / 10);
     println!(
         "restart: n={} dim={} M={} efConstruction={} tail={} dir={}",
         a.n,

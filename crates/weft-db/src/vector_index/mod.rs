@@ -139,6 +139,8 @@ pub(crate) struct IndexEntry {
     /// When the last snapshot was published (or the index was opened), ms since an
     /// arbitrary process-local origin.
     pub(crate) last_snapshot_ms: AtomicU64,
+    /// How long the last snapshot took, ms.
+    pub(crate) last_took_ms: AtomicU64,
 }
 
 impl IndexEntry {
@@ -147,6 +149,7 @@ impl IndexEntry {
             index,
             changes: AtomicU64::new(changes),
             last_snapshot_ms: AtomicU64::new(worker::now_ms()),
+            last_took_ms: AtomicU64::new(0),
         }
     }
 }

@@ -2,11 +2,15 @@
 //!
 //! Policy ([`SnapshotPolicy`]): every `check_every` the worker looks at each index and
 //! snapshots it when the inserts and deletes since its last snapshot reach
-//! `max(min_changes, live / fraction_divisor)`, or when there were any and the last
-//! snapshot is older than `max_age`. Defaults: 1 s, 10 000, 1/20 (5 %), 60 s. So after a
-//! crash, opening replays at most about that many changes plus those made while the last
-//! snapshot was being written; writing cost stays proportional to the changes (a snapshot
-//! is at most 20 times per doubling of the index).
+//! `clamp(live / fraction_divisor, min_changes, max_changes)`, or when there were any and
+//! the last snapshot is older than `max_age`; but never sooner after the last snapshot than
+//! `busy_factor` times as long as that snapshot took, so the worker is busy at most
+//! 1 / (1 + busy_factor) of the time. Defaults: 1 s, 5 % clamped to 10 000..=25 000, 60 s,
+//! factor 2. After a crash, opening inserts about that many vectors (25 000 ≈ 5–10 s on two
+//! cores) plus those written while the last snapshot was being written; under a sustained
+//! import into a large index the pacing rule lets the tail grow instead of snapshotting all
+//! the time. A full snapshot costs O(index size), so for much larger indexes the graph
+//! operation log of storage design §4.11 is the way to keep both bounded.
 //!
 //! Consistency without pausing writers: the watermark `W` is read first (every doc id below
 //! it had its index changes applied; see `VectorIndexes::advance`), then the WAL is made
@@ -33,8 +37,12 @@ pub(crate) struct SnapshotPolicy {
     pub check_every: Duration,
     /// Changes (inserts + deletes) that always justify a snapshot.
     pub min_changes: u64,
-    /// Or this fraction of the live vectors (1/n), if larger.
+    /// Or this fraction of the live vectors (1/n), if larger …
     pub fraction_divisor: u64,
+    /// … but never more than this.
+    pub max_changes: u64,
+    /// Wait at least this many times the last snapshot's duration before the next one.
+    pub busy_factor: u64,
     /// Snapshot any changed index at least this often.
     pub max_age: Duration,
 }
@@ -45,6 +53,8 @@ impl Default for SnapshotPolicy {
             check_every: Duration::from_secs(1),
             min_changes: 10_000,
             fraction_divisor: 20,
+            max_changes: 25_000,
+            busy_factor: 2,
             max_age: Duration::from_secs(60),
         }
     }
@@ -56,10 +66,13 @@ impl SnapshotPolicy {
         if changes == 0 {
             return false;
         }
-        let threshold = self
-            .min_changes
-            .max(entry.index.len() as u64 / self.fraction_divisor.max(1));
+        let threshold = (entry.index.len() as u64 / self.fraction_divisor.max(1))
+            .clamp(self.min_changes, self.max_changes.max(self.min_changes));
         let age = now_ms.saturating_sub(entry.last_snapshot_ms.load(Ordering::Relaxed));
+        let took = entry.last_took_ms.load(Ordering::Relaxed);
+        if age < took.saturating_mul(self.busy_factor) {
+            return false;
+        }
         changes >= threshold || u128::from(age) >= self.max_age.as_millis()
     }
 }
@@ -110,6 +123,10 @@ impl SnapshotTarget {
             files::write(&self.dir, name, &entry.index, covered).map_err(SnapshotFailed::Write)?;
         entry.changes.fetch_sub(changes, Ordering::Relaxed);
         entry.last_snapshot_ms.store(now_ms(), Ordering::Relaxed);
+        entry.last_took_ms.store(
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
         tracing::info!(action = "vector_index_snapshot", class = %self.class, path = %files::path(&self.dir, name).display(), nodes = info.nodes, covered, bytes = info.bytes, took = ?started.elapsed(), "vector index snapshot written");
         Ok(())
     }
@@ -176,5 +193,38 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vector_index::AnnIndex;
+
+    fn entry(live: u32, changes: u64) -> IndexEntry {
+        let f = weft_hnsw::FlatIndex::new(1, weft_hnsw::Metric::L2Squared);
+        for i in 0..live {
+            f.insert(i, &[i as f32]).unwrap();
+        }
+        IndexEntry::new(AnnIndex::Flat(f), changes)
+    }
+
+    #[test]
+    fn policy_thresholds_age_and_pacing() {
+        let p = SnapshotPolicy::default();
+        let now = now_ms();
+        assert!(!p.due(&entry(10, 0), now));
+        assert!(!p.due(&entry(10, 9_999), now));
+        assert!(p.due(&entry(10, 10_000), now));
+        // 5 % of 400 000 = 20 000.
+        assert!(!p.due(&entry(400_000, 19_999), now));
+        assert!(p.due(&entry(400_000, 20_000), now));
+        // Old enough: any change.
+        assert!(p.due(&entry(10, 1), now + 61_000));
+        // Pacing: a snapshot that took 10 s blocks the next one for 20 s.
+        let e = entry(10, 50_000);
+        e.last_took_ms.store(10_000, Ordering::Relaxed);
+        assert!(!p.due(&e, now + 19_000));
+        assert!(p.due(&e, now + 21_000));
     }
 }
