@@ -8,7 +8,13 @@ use weft_hnsw::{Hnsw, HnswConfig, Metric};
 #[test]
 fn clusters_of_duplicates_stay_searchable_and_lean() {
     let distinct = 7u32;
-    let index = Hnsw::new(4, HnswConfig { metric: Metric::L2Squared, ..HnswConfig::default() });
+    let index = Hnsw::new(
+        4,
+        HnswConfig {
+            metric: Metric::L2Squared,
+            ..HnswConfig::default()
+        },
+    );
     let value = |k: u32| [k as f32, (k * k) as f32, 1.0, -(k as f32)];
     for i in 0..1500u32 {
         index.insert(i, &value(i % distinct)).unwrap();
@@ -16,12 +22,22 @@ fn clusters_of_duplicates_stay_searchable_and_lean() {
     for k in 0..distinct {
         let hits = index.search(&value(k), 5, None).unwrap();
         assert_eq!(hits.len(), 5);
-        assert!(hits.iter().all(|h| h.distance == 0.0 && h.id % distinct == k), "{k}: {hits:?}");
+        assert!(
+            hits.iter()
+                .all(|h| h.distance == 0.0 && h.id % distinct == k),
+            "{k}: {hits:?}"
+        );
     }
     // A node links to at most one exact duplicate per selection, so its level-0 list holds
     // far fewer than 2·M entries of its own value.
     let snapshot = index.snapshot();
     let node = snapshot.nodes.iter().find(|n| n.id == 700).unwrap();
-    let dup_links = node.neighbors[0].iter().filter(|&&n| n % distinct == 700 % distinct).count();
-    assert!(dup_links < 16, "node 700 links to {dup_links} duplicates of itself");
+    let dup_links = node.neighbors[0]
+        .iter()
+        .filter(|&&n| n % distinct == 700 % distinct)
+        .count();
+    assert!(
+        dup_links < 16,
+        "node 700 links to {dup_links} duplicates of itself"
+    );
 }
