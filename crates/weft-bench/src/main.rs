@@ -4,7 +4,7 @@
 //! * `gen-synthetic`: write a seeded Gaussian-mixture data set (base, queries, exact ground
 //!   truth) as fvecs/ivecs, so that the hnswlib reference script reads the very same data.
 //! * `restart`: `Db::open` time of a large HNSW index after an orderly close and after
-//!   `kill -9` (persisted index snapshots).
+//!   `kill -9` (persisted index snapshots); `restart-index`: the index part of it at 1M.
 //!
 //! Run in release: `cargo run --release -p weft-bench -- ann --help`.
 #![forbid(unsafe_code)]
@@ -12,6 +12,7 @@
 mod ann;
 mod fvecs;
 mod restart;
+mod restart_index;
 mod synthetic;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,8 @@ enum Cmd {
     GenSynthetic(synthetic::GenArgs),
     /// Restart time of a large HNSW index: orderly, after kill -9, and without a snapshot.
     Restart(restart::RestartArgs),
+    /// Index-side restart costs at sizes too slow to build through `Db` here.
+    RestartIndex(restart_index::RestartIndexArgs),
     /// Child process of `restart` (killed with SIGKILL).
     #[command(hide = true)]
     RestartChild(restart::ChildArgs),
@@ -41,6 +44,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Ann(a) => ann::run(&a),
         Cmd::GenSynthetic(g) => synthetic::run(&g),
         Cmd::Restart(r) => restart::run(&r),
+        Cmd::RestartIndex(r) => restart_index::run(&r),
         Cmd::RestartChild(c) => restart::child(&c),
     }
 }
