@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use roaring::RoaringBitmap;
@@ -110,6 +110,16 @@ struct Loaded {
     inconsistent: bool,
 }
 
+/// One shard's open in progress.
+struct Opening<'a> {
+    indexes: &'a VectorIndexes,
+    shard: &'a Shard,
+    class: &'a str,
+    dir: PathBuf,
+    started: Instant,
+    report: LoadReport,
+}
+
 /// Opens the indexes of a shard (see the module docs). `dims` are the dimensions recorded in
 /// the shard's meta bucket, `next_doc_id` its doc-id counter.
 pub(crate) fn open_indexes(
@@ -119,10 +129,15 @@ pub(crate) fn open_indexes(
     dims: &BTreeMap<String, u32>,
     next_doc_id: u64,
 ) -> Result<LoadReport, weft_lsm::Error> {
-    let started = Instant::now();
-    let dir = shard.dir().to_path_buf();
-    let mut report = LoadReport::default();
-    if let Err(err) = files::remove_stale_temps(&dir) {
+    let mut op = Opening {
+        indexes,
+        shard,
+        class,
+        dir: shard.dir().to_path_buf(),
+        started: Instant::now(),
+        report: LoadReport::default(),
+    };
+    if let Err(err) = files::remove_stale_temps(&op.dir) {
         tracing::warn!(
             action = "vector_index_load",
             class,
@@ -130,84 +145,11 @@ pub(crate) fn open_indexes(
             chain(&err)
         );
     }
-    let mut loaded: BTreeMap<String, Loaded> = BTreeMap::new();
-    for (name, dim) in dims {
-        let Some(config) = indexes.config(name) else {
-            continue;
-        };
-        let path = files::path(&dir, name);
-        match read_snapshot(&dir, name, &config, *dim as usize, next_doc_id) {
-            Ok((index, info)) => {
-                tracing::info!(action = "vector_index_load", class, path = %path.display(), nodes = info.nodes, tombstoned = info.tombstoned, covered = info.covered, bytes = info.bytes, took = ?started.elapsed(), "vector index snapshot loaded");
-                report.snapshots_loaded += 1;
-                report.snapshot_nodes += info.nodes;
-                indexes.install(name, IndexEntry::new(index, 0));
-                loaded.insert(
-                    name.clone(),
-                    Loaded {
-                        covered: info.covered,
-                        seen: RoaringBitmap::new(),
-                        inconsistent: false,
-                    },
-                );
-            }
-            Err(err) => {
-                let reason = chain(&err);
-                tracing::warn!(action = "vector_index_load", class, path = %path.display(), "vector index snapshot not used ({reason}); rebuilding the index from the vectors bucket");
-                report.rebuilt.insert(name.clone(), reason);
-            }
-        }
-    }
-    scan(
-        indexes,
-        shard,
-        class,
-        &mut loaded,
-        None,
-        started,
-        &mut report,
-    )?;
-    for (name, l) in &mut loaded {
-        let Some(entry) = indexes.entry(name) else {
-            continue;
-        };
-        if l.inconsistent {
-            continue;
-        }
-        let bound = u32::try_from(l.covered).unwrap_or(u32::MAX);
-        for id in 0..bound {
-            if entry.index.contains(id) && !l.seen.contains(id) {
-                indexes.delete(name, u64::from(id));
-                report.deleted += 1;
-            }
-        }
-    }
-    let redo: BTreeSet<String> = loaded
-        .iter()
-        .filter(|(_, l)| l.inconsistent)
-        .map(|(n, _)| n.clone())
-        .collect();
-    if !redo.is_empty() {
-        for name in &redo {
-            let path = files::path(&dir, name);
-            tracing::warn!(action = "vector_index_load", class, path = %path.display(), "vector index snapshot holds as deleted a vector the shard still has; rebuilding the index from the vectors bucket");
-            report.rebuilt.insert(
-                name.clone(),
-                "snapshot ahead of the shard's vectors".to_string(),
-            );
-            indexes.remove(name);
-        }
-        scan(
-            indexes,
-            shard,
-            class,
-            &mut BTreeMap::new(),
-            Some(&redo),
-            started,
-            &mut report,
-        )?;
-    }
-    for name in report.rebuilt.keys() {
+    let mut loaded = op.load_snapshots(dims, next_doc_id);
+    op.scan(&mut loaded, None)?;
+    op.delete_unseen(&loaded);
+    op.rebuild_inconsistent(&loaded)?;
+    for name in op.report.rebuilt.keys() {
         if let Some(entry) = indexes.entry(name) {
             // Snapshot it at the worker's next look.
             entry
@@ -216,71 +158,153 @@ pub(crate) fn open_indexes(
         }
     }
     indexes.advance(next_doc_id, shard.last_lsn());
-    report.took = started.elapsed();
+    let mut report = op.report;
+    report.took = op.started.elapsed();
     if report.keys_scanned > 0 || report.snapshots_loaded > 0 {
         tracing::info!(action = "vector_index_load", class, snapshots = report.snapshots_loaded, snapshot_nodes = report.snapshot_nodes, keys = report.keys_scanned, inserted = report.inserted, deleted = report.deleted, rebuilt = report.rebuilt.len(), took = ?report.took, "vector indexes ready");
     }
     Ok(report)
 }
 
-/// One pass over the vectors bucket; `only` restricts it to some vector names.
-fn scan(
-    indexes: &VectorIndexes,
-    shard: &Shard,
-    class: &str,
-    loaded: &mut BTreeMap<String, Loaded>,
-    only: Option<&BTreeSet<String>>,
-    started: Instant,
-    report: &mut LoadReport,
-) -> Result<(), weft_lsm::Error> {
-    let mut lo: Option<Vec<u8>> = None;
-    let mut pending: Vec<(String, u64, Vec<f32>)> = Vec::new();
-    loop {
-        let bound = lo.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let rows = shard.scan(VECTORS, bound, Bound::Unbounded, PAGE)?;
-        let Some((last, _)) = rows.last() else { break };
-        lo = Some(last.clone());
-        for (key, value) in rows {
-            let Some((doc_id, name)) = record::parse_vector_key(&key) else {
+impl Opening<'_> {
+    /// Installs every usable snapshot; the others are recorded for a rebuild.
+    fn load_snapshots(
+        &mut self,
+        dims: &BTreeMap<String, u32>,
+        next_doc_id: u64,
+    ) -> BTreeMap<String, Loaded> {
+        let class = self.class;
+        let mut loaded = BTreeMap::new();
+        for (name, dim) in dims {
+            let Some(config) = self.indexes.config(name) else {
                 continue;
             };
-            if only.is_some_and(|o| !o.contains(&name)) {
-                continue;
-            }
-            report.keys_scanned += 1;
-            if report.keys_scanned.is_multiple_of(PROGRESS_EVERY) {
-                tracing::info!(action = "vector_index_load", class, keys = report.keys_scanned, inserted = report.inserted, took = ?started.elapsed(), "loading vector indexes");
-            }
-            if let Some(l) = loaded.get_mut(&name)
-                && doc_id < l.covered
-                && let (Ok(id), Some(entry)) = (index_id(doc_id), indexes.entry(&name))
-            {
-                if entry.index.contains(id) {
-                    l.seen.insert(id);
-                    continue;
-                }
-                if entry.index.holds(id) {
-                    l.inconsistent = true;
-                    continue;
-                }
-            }
-            let weft_lsm::Value::Bytes(bytes) = value else {
-                continue;
-            };
-            match decode_vector(&bytes) {
-                Ok(v) => pending.push((name, doc_id, v)),
-                Err(err) => {
-                    tracing::error!(
-                        action = "vector_index_load",
-                        class,
-                        "cannot decode vector {name:?} of doc {doc_id}: {err}"
+            let path = files::path(&self.dir, name);
+            match read_snapshot(&self.dir, name, &config, *dim as usize, next_doc_id) {
+                Ok((index, info)) => {
+                    tracing::info!(action = "vector_index_load", class, path = %path.display(), nodes = info.nodes, tombstoned = info.tombstoned, covered = info.covered, bytes = info.bytes, took = ?self.started.elapsed(), "vector index snapshot loaded");
+                    self.report.snapshots_loaded += 1;
+                    self.report.snapshot_nodes += info.nodes;
+                    self.indexes.install(name, IndexEntry::new(index, 0));
+                    loaded.insert(
+                        name.clone(),
+                        Loaded {
+                            covered: info.covered,
+                            seen: RoaringBitmap::new(),
+                            inconsistent: false,
+                        },
                     );
+                }
+                Err(err) => {
+                    let reason = chain(&err);
+                    tracing::warn!(action = "vector_index_load", class, path = %path.display(), "vector index snapshot not used ({reason}); rebuilding the index from the vectors bucket");
+                    self.report.rebuilt.insert(name.clone(), reason);
                 }
             }
         }
-        report.inserted += insert_parallel(indexes, class, &mut pending);
+        loaded
     }
-    Ok(())
+
+    /// Tombstones the live snapshot nodes whose vector the bucket no longer has.
+    fn delete_unseen(&mut self, loaded: &BTreeMap<String, Loaded>) {
+        for (name, l) in loaded {
+            let Some(entry) = self.indexes.entry(name) else {
+                continue;
+            };
+            if l.inconsistent {
+                continue;
+            }
+            let bound = u32::try_from(l.covered).unwrap_or(u32::MAX);
+            for id in 0..bound {
+                if entry.index.contains(id) && !l.seen.contains(id) {
+                    self.indexes.delete(name, u64::from(id));
+                    self.report.deleted += 1;
+                }
+            }
+        }
+    }
+
+    /// Rebuilds the indexes whose snapshot turned out to be ahead of the bucket.
+    fn rebuild_inconsistent(
+        &mut self,
+        loaded: &BTreeMap<String, Loaded>,
+    ) -> Result<(), weft_lsm::Error> {
+        let redo: BTreeSet<String> = loaded
+            .iter()
+            .filter(|(_, l)| l.inconsistent)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if redo.is_empty() {
+            return Ok(());
+        }
+        for name in &redo {
+            let path = files::path(&self.dir, name);
+            tracing::warn!(action = "vector_index_load", class = self.class, path = %path.display(), "vector index snapshot holds as deleted a vector the shard still has; rebuilding the index from the vectors bucket");
+            self.report.rebuilt.insert(
+                name.clone(),
+                "snapshot ahead of the shard's vectors".to_string(),
+            );
+            self.indexes.remove(name);
+        }
+        self.scan(&mut BTreeMap::new(), Some(&redo))
+    }
+
+    /// One pass over the vectors bucket; `only` restricts it to some vector names.
+    fn scan(
+        &mut self,
+        loaded: &mut BTreeMap<String, Loaded>,
+        only: Option<&BTreeSet<String>>,
+    ) -> Result<(), weft_lsm::Error> {
+        let (indexes, class) = (self.indexes, self.class);
+        let mut lo: Option<Vec<u8>> = None;
+        let mut pending: Vec<(String, u64, Vec<f32>)> = Vec::new();
+        loop {
+            let bound = lo.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+            let rows = self.shard.scan(VECTORS, bound, Bound::Unbounded, PAGE)?;
+            let Some((last, _)) = rows.last() else { break };
+            lo = Some(last.clone());
+            for (key, value) in rows {
+                let Some((doc_id, name)) = record::parse_vector_key(&key) else {
+                    continue;
+                };
+                if only.is_some_and(|o| !o.contains(&name)) {
+                    continue;
+                }
+                self.report.keys_scanned += 1;
+                if self.report.keys_scanned.is_multiple_of(PROGRESS_EVERY) {
+                    tracing::info!(action = "vector_index_load", class, keys = self.report.keys_scanned, inserted = self.report.inserted, took = ?self.started.elapsed(), "loading vector indexes");
+                }
+                if let Some(l) = loaded.get_mut(&name)
+                    && doc_id < l.covered
+                    && let (Ok(id), Some(entry)) = (index_id(doc_id), indexes.entry(&name))
+                {
+                    if entry.index.contains(id) {
+                        l.seen.insert(id);
+                        continue;
+                    }
+                    if entry.index.holds(id) {
+                        l.inconsistent = true;
+                        continue;
+                    }
+                }
+                let weft_lsm::Value::Bytes(bytes) = value else {
+                    continue;
+                };
+                match decode_vector(&bytes) {
+                    Ok(v) => pending.push((name, doc_id, v)),
+                    Err(err) => {
+                        tracing::error!(
+                            action = "vector_index_load",
+                            class,
+                            "cannot decode vector {name:?} of doc {doc_id}: {err}"
+                        );
+                    }
+                }
+            }
+            self.report.inserted += insert_parallel(indexes, class, &mut pending);
+        }
+        Ok(())
+    }
 }
 
 /// Inserts `pending` on all cores (HNSW inserts are concurrent) and empties it.

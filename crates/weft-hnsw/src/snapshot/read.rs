@@ -149,6 +149,56 @@ impl ChunkCursor<'_> {
     }
 }
 
+impl ChunkCursor<'_> {
+    /// Parses the next node into `node`; the error says what is malformed.
+    fn node(
+        &mut self,
+        h: &SnapshotHeader,
+        node: &mut NodeRecord,
+        next_id: &mut u64,
+    ) -> Result<(), &'static str> {
+        let (Some(id), Some(flags), Some(levels)) = (self.u32(), self.u8(), self.u8()) else {
+            return Err("node header past the chunk end");
+        };
+        if u64::from(id) < *next_id || u64::from(id) >= h.covered {
+            return Err("node ids not increasing or not below the watermark");
+        }
+        *next_id = u64::from(id) + 1;
+        let levels = usize::from(levels);
+        node.tombstoned = match (h.kind, flags) {
+            (IndexKind::Hnsw, 0) | (IndexKind::Flat, 0) => false,
+            (IndexKind::Hnsw, FLAG_TOMBSTONE) => true,
+            _ => return Err("unknown node flags"),
+        };
+        match h.kind {
+            IndexKind::Hnsw if (1..=MAX_LEVELS).contains(&levels) => {}
+            IndexKind::Flat if levels == 0 => {}
+            IndexKind::Hnsw | IndexKind::Flat => return Err("node level out of range"),
+        }
+        node.id = id;
+        let m = (h.max_connections as usize).max(2);
+        node.neighbors.resize_with(levels, Vec::new);
+        for (l, list) in node.neighbors.iter_mut().enumerate() {
+            let n = usize::from(self.u16().ok_or("list past the chunk end")?);
+            if n > if l == 0 { 2 * m } else { m } {
+                return Err("neighbour list longer than its capacity");
+            }
+            let raw = self.bytes(4 * n).ok_or("list past the chunk end")?;
+            list.clear();
+            list.extend(raw.chunks_exact(4).filter_map(|w| u32_at(w, 0)));
+        }
+        let raw = self
+            .bytes(4 * h.dim as usize)
+            .ok_or("vector past the chunk end")?;
+        node.vector.clear();
+        node.vector.extend(
+            raw.chunks_exact(4)
+                .filter_map(|w| w.try_into().ok().map(f32::from_le_bytes)),
+        );
+        Ok(())
+    }
+}
+
 impl<'a> SnapshotReader<'a> {
     /// Reads and checks the header of the `len`-byte input.
     pub fn open(input: &'a mut dyn Read, len: u64) -> Result<Self, SnapshotError> {
@@ -239,57 +289,13 @@ impl<'a> SnapshotReader<'a> {
             });
         }
         let h = &self.header;
-        let dim = h.dim as usize;
-        let m = (h.max_connections as usize).max(2);
-        let min_node = 6 + 4 * dim;
+        let min_node = 6 + 4 * h.dim as usize;
         if count == 0 || (count as usize).saturating_mul(min_node) > plen {
             return Err(malformed("node count does not fit the chunk"));
         }
         let mut c = ChunkCursor { b: buf, at: 0 };
         for _ in 0..count {
-            let (Some(id), Some(flags), Some(levels)) = (c.u32(), c.u8(), c.u8()) else {
-                return Err(malformed("node header past the chunk end"));
-            };
-            if u64::from(id) < *next_id || u64::from(id) >= h.covered {
-                return Err(malformed(
-                    "node ids not increasing or not below the watermark",
-                ));
-            }
-            *next_id = u64::from(id) + 1;
-            let levels = usize::from(levels);
-            let tombstoned = match (h.kind, flags) {
-                (IndexKind::Hnsw, 0) | (IndexKind::Flat, 0) => false,
-                (IndexKind::Hnsw, FLAG_TOMBSTONE) => true,
-                _ => return Err(malformed("unknown node flags")),
-            };
-            match h.kind {
-                IndexKind::Hnsw if (1..=MAX_LEVELS).contains(&levels) => {}
-                IndexKind::Flat if levels == 0 => {}
-                IndexKind::Hnsw | IndexKind::Flat => {
-                    return Err(malformed("node level out of range"));
-                }
-            }
-            node.id = id;
-            node.tombstoned = tombstoned;
-            node.neighbors.resize_with(levels, Vec::new);
-            for (l, list) in node.neighbors.iter_mut().enumerate() {
-                let n = usize::from(c.u16().ok_or(malformed("list past the chunk end"))?);
-                let cap = if l == 0 { 2 * m } else { m };
-                if n > cap {
-                    return Err(malformed("neighbour list longer than its capacity"));
-                }
-                let raw = c.bytes(4 * n).ok_or(malformed("list past the chunk end"))?;
-                list.clear();
-                list.extend(raw.chunks_exact(4).filter_map(|w| u32_at(w, 0)));
-            }
-            let raw = c
-                .bytes(4 * dim)
-                .ok_or(malformed("vector past the chunk end"))?;
-            node.vector.clear();
-            node.vector.extend(
-                raw.chunks_exact(4)
-                    .filter_map(|w| w.try_into().ok().map(f32::from_le_bytes)),
-            );
+            c.node(h, node, next_id).map_err(malformed)?;
             visit(node)?;
         }
         if c.at != plen {
