@@ -8,7 +8,7 @@ mod verify;
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
@@ -131,7 +131,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Err(err) => tracing::warn!(action = "shutdown", "server task failed: {err}"),
     }
     drop(state);
-    close_db(db).await;
+    close_db(db, config.graceful_timeout).await;
     tracing::info!(
         action = "restapi_management",
         "Stopped serving weft at {url}"
@@ -195,13 +195,26 @@ async fn open_db(config: &Config) -> anyhow::Result<Arc<Db>> {
     Ok(Arc::new(db))
 }
 
-async fn close_db(db: Arc<Db>) {
-    let Ok(db) = Arc::try_unwrap(db) else {
-        tracing::warn!(
-            action = "shutdown",
-            "requests still hold the database after the graceful timeout; exiting without an orderly close (acknowledged writes are already durable)"
-        );
-        return;
+async fn close_db(mut db: Arc<Db>, patience: Duration) {
+    // The connection tasks of the stopped servers drop their handles a moment after the
+    // servers return: wait for them (up to the graceful timeout) instead of skipping the
+    // orderly close, which would leave the WAL to be replayed on the next start.
+    let deadline = Instant::now() + patience;
+    let db = loop {
+        match Arc::try_unwrap(db) {
+            Ok(db) => break db,
+            Err(shared) if Instant::now() < deadline => {
+                db = shared;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    action = "shutdown",
+                    "requests still hold the database after the graceful timeout; exiting without an orderly close (acknowledged writes are already durable)"
+                );
+                return;
+            }
+        }
     };
     match tokio::task::spawn_blocking(move || db.close()).await {
         Ok(Ok(())) => tracing::info!(action = "shutdown", "database closed"),

@@ -648,10 +648,14 @@ fn kill_9_under_load_loses_no_acknowledged_write() {
             // short, and later cycles crash with segments, flushes and compactions around.
             let (status, log) = weft.terminate();
             assert!(status.success(), "{what}: orderly restart: {status}\n{log}");
+            assert!(
+                log.contains("database closed"),
+                "{what}: no orderly close:\n{log}"
+            );
             weft = Launch::new(&data).start();
             assert!(
                 !recovery_logged(&weft),
-                "{what}: recovery after an orderly stop:\n{}",
+                "{what}: recovery after an orderly stop;\nlog of the stop:\n{log}\nlog of the restart:\n{}",
                 weft.log_text()
             );
         }
