@@ -219,12 +219,17 @@ mod tests {
         // 5 % of 400 000 = 20 000.
         assert!(!p.due(&entry(400_000, 19_999), now));
         assert!(p.due(&entry(400_000, 20_000), now));
-        // Old enough: any change.
-        assert!(p.due(&entry(10, 1), now + 61_000));
+        // Old enough: any change. Times are relative to each entry's own creation (building
+        // the large entries above can take seconds in a debug build).
+        let e = entry(10, 1);
+        let born = e.last_snapshot_ms.load(Ordering::Relaxed);
+        assert!(!p.due(&e, born + 59_000));
+        assert!(p.due(&e, born + 61_000));
         // Pacing: a snapshot that took 10 s blocks the next one for 20 s.
         let e = entry(10, 50_000);
+        let born = e.last_snapshot_ms.load(Ordering::Relaxed);
         e.last_took_ms.store(10_000, Ordering::Relaxed);
-        assert!(!p.due(&e, now + 19_000));
-        assert!(p.due(&e, now + 21_000));
+        assert!(!p.due(&e, born + 19_000));
+        assert!(p.due(&e, born + 21_000));
     }
 }
