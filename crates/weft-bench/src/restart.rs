@@ -42,7 +42,7 @@ pub struct RestartArgs {
     #[arg(long, default_value_t = 128)]
     dim: usize,
     /// Vectors upserted after the snapshot before the kill (default: just under what makes
-    /// the background writer take a snapshot, clamp(n / 20, 10 000, 25 000) inserts + deletes,
+    /// the background writer take a snapshot, clamp(n / 20, 1 000, 10 000) inserts + deletes,
     /// so the open after the kill sees the largest tail the policy normally leaves).
     #[arg(long)]
     tail: Option<usize>,
@@ -161,7 +161,7 @@ pub fn run(a: &RestartArgs) -> Result<()> {
         }
     };
     // One in ten tail vectors is an update: an insert plus a delete of the old doc id.
-    let tail = a.tail.unwrap_or((a.n / 20).clamp(10_000, 25_000) * 9 / 10);
+    let tail = a.tail.unwrap_or((a.n / 20).clamp(1_000, 10_000) * 9 / 10);
     println!(
         "restart: n={} dim={} M={} efConstruction={} tail={} dir={}",
         a.n,

@@ -24,8 +24,8 @@ pub struct RestartIndexArgs {
     n: usize,
     #[arg(long, default_value_t = 128)]
     dim: usize,
-    /// Vectors inserted after loading (default: 25 000, the background writer's cap).
-    #[arg(long, default_value_t = 25_000)]
+    /// Vectors inserted after loading (default: 10 000, the background writer's cap).
+    #[arg(long, default_value_t = 10_000)]
     tail: usize,
     #[arg(long, default_value_t = 32)]
     m: usize,

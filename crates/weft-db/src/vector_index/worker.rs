@@ -5,9 +5,9 @@
 //! `clamp(live / fraction_divisor, min_changes, max_changes)`, or when there were any and
 //! the last snapshot is older than `max_age`; but never sooner after the last snapshot than
 //! `busy_factor` times as long as that snapshot took, so the worker is busy at most
-//! 1 / (1 + busy_factor) of the time. Defaults: 1 s, 5 % clamped to 10 000..=25 000, 60 s,
-//! factor 2. After a crash, opening inserts about that many vectors (25 000 ≈ 5–10 s on two
-//! cores) plus those written while the last snapshot was being written; under a sustained
+//! 1 / (1 + busy_factor) of the time. Defaults: 1 s, 5 % clamped to 1 000..=10 000, 60 s,
+//! factor 2. After a crash, opening inserts about that many vectors (10 000 into a 1M-vector
+//! graph: 3–10 s on two cores) plus those written while the last snapshot was being written; under a sustained
 //! import into a large index the pacing rule lets the tail grow instead of snapshotting all
 //! the time. A full snapshot costs O(index size), so for much larger indexes the graph
 //! operation log of storage design §4.11 is the way to keep both bounded.
@@ -51,9 +51,9 @@ impl Default for SnapshotPolicy {
     fn default() -> Self {
         SnapshotPolicy {
             check_every: Duration::from_secs(1),
-            min_changes: 10_000,
+            min_changes: 1_000,
             fraction_divisor: 20,
-            max_changes: 25_000,
+            max_changes: 10_000,
             busy_factor: 2,
             max_age: Duration::from_secs(60),
         }
@@ -214,11 +214,13 @@ mod tests {
         let p = SnapshotPolicy::default();
         let now = now_ms();
         assert!(!p.due(&entry(10, 0), now));
-        assert!(!p.due(&entry(10, 9_999), now));
-        assert!(p.due(&entry(10, 10_000), now));
-        // 5 % of 400 000 = 20 000.
-        assert!(!p.due(&entry(400_000, 19_999), now));
-        assert!(p.due(&entry(400_000, 20_000), now));
+        assert!(!p.due(&entry(10, 999), now));
+        assert!(p.due(&entry(10, 1_000), now));
+        // 5 % of 100 000 = 5 000.
+        assert!(!p.due(&entry(100_000, 4_999), now));
+        assert!(p.due(&entry(100_000, 5_000), now));
+        // Capped at 10 000.
+        assert!(p.due(&entry(300_000, 10_000), now));
         // Old enough: any change. Times are relative to each entry's own creation (building
         // the large entries above can take seconds in a debug build).
         let e = entry(10, 1);
