@@ -10,6 +10,7 @@ import urllib.request
 import uuid
 
 import pytest
+from all_types import ALL_TYPES, sample_properties
 from weaviate.classes.config import Configure, DataType, Property, ReferenceProperty
 from weaviate.classes.data import DataObject, GeoCoordinate
 from weaviate.exceptions import WeaviateInsertManyAllFailedError
@@ -235,44 +236,6 @@ def test_autoschema_disabled_rejects_unknown_properties(make_weft):
             client.collections.get("Missing").data.insert_many([{"title": "x"}])
 
 
-ALL_TYPES = [
-    Property(name="text", data_type=DataType.TEXT),
-    Property(name="int", data_type=DataType.INT),
-    Property(name="number", data_type=DataType.NUMBER),
-    Property(name="boolean", data_type=DataType.BOOL),
-    Property(name="date", data_type=DataType.DATE),
-    Property(name="uuid", data_type=DataType.UUID),
-    Property(name="texts", data_type=DataType.TEXT_ARRAY),
-    Property(name="ints", data_type=DataType.INT_ARRAY),
-    Property(name="numbers", data_type=DataType.NUMBER_ARRAY),
-    Property(name="booleans", data_type=DataType.BOOL_ARRAY),
-    Property(name="dates", data_type=DataType.DATE_ARRAY),
-    Property(name="uuids", data_type=DataType.UUID_ARRAY),
-    Property(name="geo", data_type=DataType.GEO_COORDINATES),
-    Property(
-        name="obj",
-        data_type=DataType.OBJECT,
-        nested_properties=[
-            Property(name="name", data_type=DataType.TEXT),
-            Property(name="size", data_type=DataType.INT),
-            Property(name="tags", data_type=DataType.TEXT_ARRAY),
-            Property(name="weights", data_type=DataType.NUMBER_ARRAY),
-            Property(
-                name="inner",
-                data_type=DataType.OBJECT,
-                nested_properties=[Property(name="deep", data_type=DataType.BOOL)],
-            ),
-        ],
-    ),
-    Property(
-        name="objs",
-        data_type=DataType.OBJECT_ARRAY,
-        nested_properties=[
-            Property(name="k", data_type=DataType.TEXT),
-            Property(name="v", data_type=DataType.NUMBER),
-        ],
-    ),
-]
 
 
 def parse_date(s: str) -> datetime.datetime:
@@ -280,32 +243,9 @@ def parse_date(s: str) -> datetime.datetime:
 
 
 def test_every_data_type_round_trips(weft):
-    when = datetime.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc)
-    later = datetime.datetime(2025, 6, 7, 8, 9, 10, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
-    ref = uuid.UUID("6a4f1c2e-3b5d-4e7f-8a9b-0c1d2e3f4a5b")
-    props = {
-        "text": "héllo wörld",
-        "int": 42,
-        "number": 2.5,
-        "boolean": True,
-        "date": when,
-        "uuid": ref,
-        "texts": ["a", "b"],
-        "ints": [1, -2, 3],
-        "numbers": [1.5, -0.25],
-        "booleans": [True, False, True],
-        "dates": [when, later],
-        "uuids": [ref, uuid.UUID(int=7)],
-        "geo": GeoCoordinate(latitude=52.52, longitude=13.405),
-        "obj": {
-            "name": "n",
-            "size": 3,
-            "tags": ["t1", "t2"],
-            "weights": [0.5, 1.25],
-            "inner": {"deep": False},
-        },
-        "objs": [{"k": "a", "v": 1.5}, {"k": "b", "v": 2.0}],
-    }
+    props = sample_properties()
+    when, later = props["dates"]
+    ref = props["uuid"]
     with weft.client() as client:
         col = make(client, "Types", props=ALL_TYPES)
         obj_id = uuid.UUID(int=77)
@@ -319,7 +259,7 @@ def test_every_data_type_round_trips(weft):
     assert parse_date(got["date"]) == when
     assert got["uuid"] == str(ref)
     assert got["texts"] == ["a", "b"]
-    assert got["ints"] == [1, -2, 3] and all(isinstance(x, int) for x in got["ints"])
+    assert got["ints"] == props["ints"] and all(isinstance(x, int) for x in got["ints"])
     assert got["numbers"] == [1.5, -0.25]
     assert got["booleans"] == [True, False, True]
     assert [parse_date(d) for d in got["dates"]] == [when, later]
