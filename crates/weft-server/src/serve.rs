@@ -4,6 +4,7 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -41,16 +42,23 @@ pub async fn serve(
     let weaviate = grpc::weaviate_service(state.clone());
     let app = rest::router(state);
     let rest_task = tokio::spawn(
-        axum::serve(rest, app)
-            .with_graceful_shutdown(wait(stop_rx.clone()))
-            .into_future(),
+        // Small replies must not wait for the peer's delayed ACK (Nagle): no-delay on every
+        // accepted connection, REST and gRPC alike.
+        axum::serve(
+            rest.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            }),
+            app,
+        )
+        .with_graceful_shutdown(wait(stop_rx.clone()))
+        .into_future(),
     );
     let grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(grpc::health_service())
             .add_service(weaviate)
             .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(grpc),
+                tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true)),
                 wait(stop_rx),
             ),
     );

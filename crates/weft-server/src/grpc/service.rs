@@ -48,6 +48,23 @@ impl WeaviateService {
             .await
             .map_err(|e| Status::internal(format!("database task failed: {e}")))
     }
+
+    /// Runs a short CPU-bound database call (a search: no fsync) on this worker thread,
+    /// telling the runtime to move its other tasks elsewhere meanwhile. Cheaper than a hop to
+    /// the blocking pool, which cost ~20 % of a small search's latency.
+    fn in_place<T>(&self, f: impl FnOnce(&Db) -> T) -> Result<T, Status> {
+        let db = self
+            .state
+            .db()
+            .ok_or_else(|| Status::unavailable("weft is still loading the database"))?;
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        Ok(if multi_thread {
+            tokio::task::block_in_place(|| f(db))
+        } else {
+            f(db)
+        })
+    }
 }
 
 /// A request error as a gRPC status, with the code from the error table.
@@ -70,8 +87,7 @@ impl Weaviate for WeaviateService {
         let start = Instant::now();
         let plan = search::plan(request.into_inner(), self.state.info().limits).map_err(status)?;
         let results = self
-            .blocking(move |db| search::execute(db, &plan))
-            .await?
+            .in_place(|db| search::execute(db, &plan))?
             .map_err(status)?;
         Ok(Response::new(SearchReply {
             took: start.elapsed().as_secs_f32(),
