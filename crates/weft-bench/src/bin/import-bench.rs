@@ -8,11 +8,9 @@
 //! target/release/import-bench --weft target/release/weft --objects 20000
 //! ```
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -20,6 +18,7 @@ use serde_json::{Value, json};
 use weft_api::proto::v1::batch_object::Properties;
 use weft_api::proto::v1::weaviate_client::WeaviateClient;
 use weft_api::proto::v1::{BatchObject, BatchObjectsRequest};
+use weft_bench::server::WeftServer;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -32,62 +31,6 @@ struct Args {
     /// Vector dimension.
     #[arg(long, default_value_t = 32)]
     dim: usize,
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-struct Server {
-    child: Child,
-    rest: String,
-    grpc: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(weft: &PathBuf) -> Result<Server> {
-    let dir = tempfile::tempdir()?;
-    let (port, gport) = (free_port()?, free_port()?);
-    let child = Command::new(weft)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--scheme",
-            "http",
-        ])
-        .env("GRPC_PORT", gport.to_string())
-        .env("PERSISTENCE_DATA_PATH", dir.path().join("data"))
-        .env("LOG_LEVEL", "warning")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("start weft")?;
-    let server = Server {
-        child,
-        rest: format!("http://127.0.0.1:{port}"),
-        grpc: format!("http://127.0.0.1:{gport}"),
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if ureq::get(format!("{}/v1/.well-known/ready", server.rest))
-            .call()
-            .is_ok()
-        {
-            return Ok(server);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("weft did not become ready")
 }
 
 fn vector(i: usize, dim: usize) -> Vec<f32> {
@@ -105,7 +48,7 @@ fn rest_object(class: &str, i: usize, dim: usize) -> Value {
     })
 }
 
-fn create_class(server: &Server, class: &str) -> Result<()> {
+fn create_class(server: &WeftServer, class: &str) -> Result<()> {
     let body = json!({
         "class": class,
         "vectorIndexConfig": {"distance": "cosine"},
@@ -153,7 +96,7 @@ fn run_parallel(
 }
 
 fn rest_rate(
-    server: &Server,
+    server: &WeftServer,
     class: &str,
     args: &Args,
     batch: usize,
@@ -220,7 +163,7 @@ fn grpc_object(class: &str, i: usize, dim: usize) -> BatchObject {
 
 fn grpc_rate(
     rt: &tokio::runtime::Runtime,
-    server: &Server,
+    server: &WeftServer,
     class: &str,
     args: &Args,
     batch: usize,
@@ -303,7 +246,7 @@ fn main() -> Result<()> {
         for threads in [1, 8] {
             let rate = in_process_rate(&args, batch, threads)?;
             println!("| in-process Db::put_objects | {threads} | {batch} | {rate:.0} |");
-            let server = start(&args.weft)?;
+            let server = weft_bench::server::start(&args.weft)?;
             create_class(&server, "RestBench")?;
             let rate = rest_rate(&server, "RestBench", &args, batch, threads)?;
             println!("| REST /v1/batch/objects | {threads} | {batch} | {rate:.0} |");

@@ -17,9 +17,7 @@
 //! ```
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -133,62 +131,6 @@ fn class_json(args: &Args) -> Value {
         },
         "properties": [],
     })
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-struct Server {
-    child: Child,
-    rest: String,
-    grpc: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(weft: &Path) -> Result<Server> {
-    let dir = tempfile::tempdir()?;
-    let (port, gport) = (free_port()?, free_port()?);
-    let child = Command::new(weft)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--scheme",
-            "http",
-        ])
-        .env("GRPC_PORT", gport.to_string())
-        .env("PERSISTENCE_DATA_PATH", dir.path().join("data"))
-        .env("LOG_LEVEL", "warning")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("start weft")?;
-    let server = Server {
-        child,
-        rest: format!("http://127.0.0.1:{port}"),
-        grpc: format!("http://127.0.0.1:{gport}"),
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if ureq::get(format!("{}/v1/.well-known/ready", server.rest))
-            .call()
-            .is_ok()
-        {
-            return Ok(server);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("weft did not become ready")
 }
 
 fn vector_bytes(v: &[f32]) -> Vec<u8> {
@@ -453,7 +395,7 @@ fn main() -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let server = start(&args.weft)?;
+    let server = weft_bench::server::start(&args.weft)?;
     ureq::post(format!("{}/v1/schema", server.rest))
         .send_json(class_json(&args))
         .context("create class")?;
