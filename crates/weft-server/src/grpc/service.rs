@@ -49,20 +49,21 @@ impl WeaviateService {
             .map_err(|e| Status::internal(format!("database task failed: {e}")))
     }
 
-    /// Runs a short CPU-bound database call (a search: no fsync) on this worker thread,
-    /// telling the runtime to move its other tasks elsewhere meanwhile. Cheaper than a hop to
-    /// the blocking pool, which cost ~20 % of a small search's latency.
-    fn in_place<T>(&self, f: impl FnOnce(&Db) -> T) -> Result<T, Status> {
+    /// Runs a CPU-bound database call (a search: no fsync) on this worker thread. `small`
+    /// calls (sub-millisecond) run directly: a hop to the blocking pool, or `block_in_place`
+    /// handing the worker over, costs more than the search itself. Larger ones use
+    /// `block_in_place` so the runtime moves this worker's other tasks elsewhere meanwhile.
+    fn in_place<T>(&self, small: bool, f: impl FnOnce(&Db) -> T) -> Result<T, Status> {
         let db = self
             .state
             .db()
             .ok_or_else(|| Status::unavailable("weft is still loading the database"))?;
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        Ok(if multi_thread {
-            tokio::task::block_in_place(|| f(db))
-        } else {
+        Ok(if small || !multi_thread {
             f(db)
+        } else {
+            tokio::task::block_in_place(|| f(db))
         })
     }
 }
@@ -86,8 +87,10 @@ impl Weaviate for WeaviateService {
     ) -> Result<Response<SearchReply>, Status> {
         let start = Instant::now();
         let plan = search::plan(request.into_inner(), self.state.info().limits).map_err(status)?;
+        // Up to 100 results is a sub-millisecond search; more may scan or fetch a lot.
+        let small = plan.query.offset.saturating_add(plan.query.limit) <= 100;
         let results = self
-            .in_place(|db| search::execute(db, &plan))?
+            .in_place(small, |db| search::execute(db, &plan))?
             .map_err(status)?;
         Ok(Response::new(SearchReply {
             took: start.elapsed().as_secs_f32(),
