@@ -558,6 +558,18 @@ impl Collection {
         Ok(true)
     }
 
+    /// Every `(doc id, vector name)` key of the `vectors` bucket.
+    pub fn vector_keys(&self) -> Result<Vec<(u64, String)>, DbError> {
+        let rows = self
+            .shard()
+            .scan(VECTORS, Bound::Unbounded, Bound::Unbounded, usize::MAX)
+            .map_err(|e| self.storage(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, _)| record::parse_vector_key(&k))
+            .collect())
+    }
+
     /// Every key of a property's filterable index with its doc ids.
     pub fn index_scan(
         &self,

@@ -92,6 +92,22 @@ impl Db {
                     ));
                 }
             }
+            // Vectors: every stored vector belongs to a live object, and every object's
+            // vectors are stored under its current doc id.
+            let live: BTreeMap<u64, &crate::object::StoredObject> =
+                objects.iter().map(|o| (o.doc_id, o)).collect();
+            for (doc_id, name) in coll.vector_keys()? {
+                match live.get(&doc_id) {
+                    Some(obj) if obj.vectors.contains_key(&name) => {}
+                    Some(obj) => problem(format!(
+                        "vector {name:?} of doc id {doc_id} is not loaded with object {}",
+                        obj.id
+                    )),
+                    None => problem(format!(
+                        "vector {name:?} of doc id {doc_id} belongs to no object"
+                    )),
+                }
+            }
             report.objects += objects.len() as u64;
         }
         Ok(report)

@@ -182,7 +182,7 @@ proptest! {
         for op in ops {
             match op {
                 Op::Put(id, v, flag) => {
-                    db.put_object(input("Thing", u128::from(id), props(v, flag), None), WriteMode::Upsert).unwrap();
+                    db.put_object(input("Thing", u128::from(id), props(v, flag), Some(vec![f32::from(v), 1.0])), WriteMode::Upsert).unwrap();
                     oracle.insert(id, props(v, flag).as_object().cloned().unwrap());
                 }
                 Op::Merge(id, v) => {
