@@ -80,7 +80,9 @@ impl IntoResponse for ApiError {
 
 /// Unknown route: 404 with both go-openapi's `{code, message}` and Weaviate's `error` list,
 /// so either kind of client finds a message.
-async fn not_found(uri: Uri) -> Response {
+/// The body is read (and dropped) so the connection stays usable for the client's next
+/// request; an unread body makes the server close it under a keep-alive client.
+async fn not_found(uri: Uri, _body: axum::body::Bytes) -> Response {
     framework_error(
         StatusCode::NOT_FOUND,
         format!("path {} was not found", uri.path()),
@@ -88,7 +90,11 @@ async fn not_found(uri: Uri) -> Response {
 }
 
 /// Known route, wrong method: 405.
-async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> Response {
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: Uri,
+    _body: axum::body::Bytes,
+) -> Response {
     framework_error(
         StatusCode::METHOD_NOT_ALLOWED,
         format!("method {method} is not allowed, but [{}] are", uri.path()),
