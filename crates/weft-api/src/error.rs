@@ -149,16 +149,4 @@ pub fn error_body(message: &str) -> Value {
 }
 
 /// The error and its causes, joined with ": ".
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
-}
+pub use weft_db::error::chain;

@@ -100,3 +100,19 @@ pub enum UserError {
     #[error("id '{0}' already exists")]
     ObjectExists(uuid::Uuid),
 }
+
+/// The error and its causes, joined with ": " (a cause whose text is already included is
+/// skipped). Used for log lines here and for wire messages in `weft-api`.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}

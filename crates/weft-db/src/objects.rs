@@ -14,30 +14,11 @@ use crate::object::coerce::{
     coerce_properties, infer_property, no_such_property, unknown_properties,
 };
 use crate::object::{LEGACY_VECTOR, ListRequest, ObjectInput, StoredObject, WriteMode};
+use crate::schema::validation::uppercase_first;
 use crate::schema::{ClassDef, ShardState, VectorSetup};
 
 /// Status reason of a shard set READONLY because a write failed in the storage engine.
 pub const STORAGE_FAILURE: &str = "storage failure (disk full or I/O error)";
-
-pub(crate) fn weft_io_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
-
-/// Weaviate accepts class names with a lower-case first letter.
-pub(crate) fn canonical_class(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
 
 impl Db {
     /// Writes one object (see [`Db::put_objects`]).
@@ -71,7 +52,7 @@ impl Db {
                 .into()));
             } else {
                 groups
-                    .entry(canonical_class(&input.class))
+                    .entry(uppercase_first(&input.class))
                     .or_default()
                     .push((i, input));
             }
@@ -151,7 +132,7 @@ impl Db {
         if !coll.is_poisoned() {
             return;
         }
-        let reason = format!("{}: {}", STORAGE_FAILURE, weft_io_chain(err));
+        let reason = format!("{}: {}", STORAGE_FAILURE, crate::error::chain(err));
         tracing::error!(
             action = "set_shard_read_only",
             class = %class,
@@ -261,7 +242,7 @@ impl Db {
 
     /// Checks an object against the schema without writing (`POST /v1/objects/validate`).
     pub fn validate_object(&self, input: &ObjectInput) -> Result<(), DbError> {
-        let name = canonical_class(&input.class);
+        let name = uppercase_first(&input.class);
         let class = self.class(&name).ok_or_else(|| {
             UserError::Invalid(format!(
                 "invalid object: class {name:?} not found in schema"

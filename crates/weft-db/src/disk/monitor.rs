@@ -338,7 +338,7 @@ impl Monitor {
                     tracing::warn!(
                         action = "set_shard_ready",
                         class = %class,
-                        error = %crate::objects::weft_io_chain(&err),
+                        error = %crate::error::chain(&err),
                         "recovering the shard after a storage failure failed; retrying later"
                     );
                 }

@@ -9,6 +9,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use weft_api::schema as wire;
 
+use weft_db::schema::validation::uppercase_first;
+
 use super::ApiError;
 use super::body::json_object;
 use super::objects::blocking;
@@ -32,15 +34,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Weaviate accepts class names in paths with a lower-case first letter.
-fn canonical(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let db = state.db().ok_or_else(ApiError::not_ready)?;
     let classes: Vec<Value> = db.classes().iter().map(wire::class_to_json).collect();
@@ -59,7 +52,7 @@ async fn get_class(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let db = state.db().ok_or_else(ApiError::not_ready)?;
-    Ok(match db.class(&canonical(&name)) {
+    Ok(match db.class(&uppercase_first(&name)) {
         Some(class) => Json(wire::class_to_json(&class)).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     })
@@ -71,7 +64,7 @@ async fn update(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let class = wire::class_from_json(json_object(&body)?)?;
-    let name = canonical(&name);
+    let name = uppercase_first(&name);
     let stored = blocking(&state, move |db| db.update_class(&name, class)).await?;
     tracing::info!(action = "schema_update_class", class = %stored.name, "class updated");
     Ok(Json(wire::class_to_json(&stored)))
@@ -81,7 +74,7 @@ async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let name = canonical(&name);
+    let name = uppercase_first(&name);
     let logged = name.clone();
     blocking(&state, move |db| db.delete_class(&name)).await?;
     tracing::info!(action = "schema_delete_class", class = %logged, "class deleted");
@@ -94,7 +87,7 @@ async fn add_property(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let property = wire::property_from_json(json_object(&body)?)?;
-    let name = canonical(&name);
+    let name = uppercase_first(&name);
     let stored = blocking(&state, move |db| db.add_property(&name, property)).await?;
     Ok(Json(wire::property_to_json(&stored)))
 }
@@ -104,7 +97,7 @@ async fn shards(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let db = state.db().ok_or_else(ApiError::not_ready)?;
-    let shards = db.shards(&canonical(&name))?;
+    let shards = db.shards(&uppercase_first(&name))?;
     Ok(Json(wire::shards_to_json(&shards, &state.info().node_name)))
 }
 
@@ -115,7 +108,7 @@ async fn update_shard(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let status = wire::shard_status_from_json(&json_object(&body)?)?;
-    let name = canonical(&name);
+    let name = uppercase_first(&name);
     let stored = blocking(&state, move |db| {
         db.update_shard_status(&name, &shard, status)
     })
