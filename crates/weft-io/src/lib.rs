@@ -27,5 +27,5 @@ pub mod vfs;
 
 pub use atomic::{TEMP_SUFFIX, atomic_write, remove_stale_temps, sync_dir};
 pub use lock::{DirLock, LockError};
-pub use simfs::{CrashMode, SimFs};
-pub use vfs::{ReadFile, StdFs, Vfs, WriteFile};
+pub use simfs::{CrashMode, Op, SimFs};
+pub use vfs::{ReadFile, StdFs, Vfs, WriteFile, create_dir_durable};

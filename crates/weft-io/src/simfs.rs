@@ -1,16 +1,29 @@
-//! An in-memory, fault-injecting [`Vfs`] for crash tests.
+//! An in-memory, fault-injecting [`Vfs`] for crash and I/O-error tests.
 //!
-//! [`SimFs`] keeps, for every file, the bytes a reader sees now and the bytes that are durable
-//! (as of its last `sync_data`), and for every directory the entries that are durable (as of its
-//! last `sync_dir`). It can be armed to fail the k-th mutating call ([`SimFs::crash_after`]):
-//! that call and every later one return an error, as if the process had died there. Then
-//! [`SimFs::crash`] simulates the restart: directory entries fall back to their durable state and
-//! each file's unsynced bytes are dropped, kept, or torn (a random prefix of the unsynced
-//! appended bytes survives), per [`CrashMode`]. Handles opened before the crash stop working.
+//! [`SimFs`] models what a Linux file system promises and no more:
 //!
-//! Simplifications (documented in `docs/decisions/0004-storage-engine.md`): directories are
-//! durable as soon as they are created; writes only append; a crash never reorders the
-//! durability of data within one file beyond dropping a suffix.
+//! * every file has the bytes a reader sees now (the page cache) and the bytes that are on
+//!   disk (as of its last successful `sync_data`);
+//! * every directory entry — file or sub-directory, created, renamed or removed — is on disk
+//!   only after a successful `sync_dir` of its parent, and a directory whose own entry is not on
+//!   disk takes everything below it along at a power loss;
+//! * a failed `sync_data` (EIO) leaves the bytes it should have written readable in the page
+//!   cache but *never* durable: the kernel marks those pages clean, so a later successful
+//!   `sync_data` writes everything else and leaves a hole (zeros) where they were ("fsyncgate").
+//!
+//! Two kinds of faults can be armed:
+//!
+//! * [`SimFs::crash_after`]: the k-th mutating call and every later one fail, as if the process
+//!   died there; [`SimFs::crash`] then simulates the restart per [`CrashMode`]. Handles opened
+//!   before the crash stop working.
+//! * [`SimFs::fail`]: one mutating call (the n-th of a kind, or of any kind) fails with an
+//!   [`io::Error`] of the given kind and the process carries on. A failed `write_all` leaves
+//!   half of its bytes in the page cache (a short write, which later syncs may make durable);
+//!   a failed `sync_data` loses its bytes as described above; a failed rename, removal, link,
+//!   truncation, `sync_dir` or directory creation changes nothing.
+//!
+//! Simplifications (documented in `docs/decisions/0004-storage-engine.md`): writes only append;
+//! a crash never reorders the durability of data within one file beyond dropping a suffix.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -19,24 +32,87 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::vfs::{DirGuard, ReadFile, Vfs, WriteFile, no_lock};
 
-/// What happens to unsynced bytes of a file at a simulated crash.
+/// What happens at a simulated crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrashMode {
-    /// Only synced bytes survive (power loss).
+    /// Power loss: only synced bytes and synced directory entries survive.
     Drop,
-    /// Every written byte survives (process crash: the page cache outlives the process).
+    /// Process crash (`kill -9`): the page cache outlives the process, so every completed
+    /// write, rename, creation and removal survives (and is still not durable until synced).
     Keep,
-    /// A pseudo-random prefix of each file's unsynced appended bytes survives.
+    /// Power loss in the middle of writeback: synced directory entries survive, and a
+    /// pseudo-random prefix of each file's unsynced appended bytes.
     Torn {
         /// Seed of the pseudo-random choice.
         seed: u64,
     },
 }
 
+/// The calls a non-fatal fault can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `create` / `open_append`.
+    Open,
+    /// `WriteFile::write_all`.
+    Write,
+    /// `WriteFile::sync_data`.
+    SyncData,
+    /// `rename`.
+    Rename,
+    /// `remove_file`.
+    Remove,
+    /// `truncate_and_sync`.
+    Truncate,
+    /// `sync_dir`.
+    SyncDir,
+    /// `create_dir_all`.
+    Mkdir,
+    /// `hard_link`.
+    Link,
+}
+
+#[derive(Debug, Clone)]
+struct Fault {
+    op: Option<Op>,
+    /// Matching calls still to let through before failing.
+    skip: u64,
+    kind: io::ErrorKind,
+}
+
 #[derive(Debug, Default, Clone)]
 struct Inode {
     data: Vec<u8>,
     durable: Vec<u8>,
+    /// Byte ranges whose writeback failed: readable from `data`, never durable.
+    lost: Vec<(usize, usize)>,
+}
+
+impl Inode {
+    fn sync(&mut self) {
+        let mut next = self.data.clone();
+        for &(lo, hi) in &self.lost {
+            for (i, b) in next.iter_mut().enumerate().take(hi).skip(lo) {
+                *b = self.durable.get(i).copied().unwrap_or(0);
+            }
+        }
+        self.durable = next;
+    }
+
+    fn fail_sync(&mut self) {
+        let lo = self.durable.len().min(self.data.len());
+        if lo < self.data.len() {
+            self.lost.push((lo, self.data.len()));
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.data.resize(len, 0);
+        self.lost.retain_mut(|(lo, hi)| {
+            *hi = (*hi).min(len);
+            lo < hi
+        });
+        self.sync();
+    }
 }
 
 #[derive(Debug, Default)]
@@ -46,11 +122,14 @@ struct State {
     names: BTreeMap<PathBuf, u64>,
     durable_names: BTreeMap<PathBuf, u64>,
     dirs: BTreeSet<PathBuf>,
+    durable_dirs: BTreeSet<PathBuf>,
     ops: u64,
     crash_after: Option<u64>,
     crashed: bool,
     epoch: u64,
     removed: Vec<PathBuf>,
+    faults: Vec<Fault>,
+    injected: u64,
 }
 
 fn crashed_err() -> io::Error {
@@ -64,14 +143,37 @@ fn not_found(path: &Path) -> io::Error {
     )
 }
 
+fn is_root(p: &Path) -> bool {
+    p.parent().is_none() || p.as_os_str().is_empty()
+}
+
 impl State {
-    /// Counts a mutating call; fails it (and all later calls) once the crash point is reached.
-    fn tick(&mut self, epoch: u64) -> io::Result<()> {
+    /// Counts a mutating call of kind `op`; fails it (and all later calls) once the crash point
+    /// is reached, or fails just this call if a matching fault is armed.
+    fn tick(&mut self, epoch: u64, op: Op) -> io::Result<()> {
         self.check(epoch)?;
         self.ops += 1;
         if self.crash_after.is_some_and(|k| self.ops >= k) {
             self.crashed = true;
             return Err(crashed_err());
+        }
+        let hit = self.faults.iter_mut().position(|f| {
+            if f.op.is_some_and(|o| o != op) {
+                return false;
+            }
+            if f.skip == 0 {
+                return true;
+            }
+            f.skip -= 1;
+            false
+        });
+        if let Some(i) = hit {
+            let fault = self.faults.remove(i);
+            self.injected += 1;
+            return Err(io::Error::new(
+                fault.kind,
+                format!("simulated {:?} failure of {op:?}", fault.kind),
+            ));
         }
         Ok(())
     }
@@ -93,9 +195,33 @@ impl State {
             .ok_or_else(|| io::Error::other("simulated file vanished"))
     }
 
+    fn dir_exists(&self, p: &Path) -> bool {
+        is_root(p) || self.dirs.contains(p)
+    }
+
     fn parent_exists(&self, path: &Path) -> bool {
-        path.parent()
-            .is_none_or(|p| p.as_os_str().is_empty() || self.dirs.contains(p))
+        path.parent().is_none_or(|p| self.dir_exists(p))
+    }
+
+    /// After a power loss: the durable entries whose every ancestor is durable too.
+    fn power_loss_names(&mut self) {
+        let durable = &self.durable_dirs;
+        let reachable = |p: &Path| {
+            p.ancestors()
+                .skip(1)
+                .all(|a| is_root(a) || durable.contains(a))
+        };
+        let dirs: BTreeSet<PathBuf> = durable.iter().filter(|d| reachable(d)).cloned().collect();
+        let names: BTreeMap<PathBuf, u64> = self
+            .durable_names
+            .iter()
+            .filter(|(p, _)| reachable(p))
+            .map(|(p, i)| (p.clone(), *i))
+            .collect();
+        self.dirs = dirs.clone();
+        self.durable_dirs = dirs;
+        self.names = names.clone();
+        self.durable_names = names;
     }
 }
 
@@ -124,6 +250,13 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+fn next_rng(rng: &mut u64) -> u64 {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    *rng
+}
+
 impl SimFs {
     /// An empty file system.
     pub fn new() -> Self {
@@ -146,47 +279,67 @@ impl SimFs {
         st.crash_after = Some(st.ops + k.max(1));
     }
 
+    /// Arms one non-fatal fault: the `nth` (1-based) next call of kind `op` (any mutating call
+    /// with `None`) fails with `kind`; the calls around it succeed. Faults can be stacked.
+    pub fn fail(&self, op: Option<Op>, nth: u64, kind: io::ErrorKind) {
+        self.st().faults.push(Fault {
+            op,
+            skip: nth.saturating_sub(1),
+            kind,
+        });
+    }
+
+    /// How many armed faults have fired so far.
+    pub fn faults_injected(&self) -> u64 {
+        self.st().injected
+    }
+
+    /// Removes the faults that have not fired yet.
+    pub fn clear_faults(&self) {
+        self.st().faults.clear();
+    }
+
     /// Whether the armed crash happened.
     pub fn has_crashed(&self) -> bool {
         self.st().crashed
     }
 
-    /// Simulates the restart after a crash (or a power cut now, if none was armed).
+    /// Simulates the restart after a crash (or a power cut / `kill -9` now, if none was armed).
     pub fn crash(&self, mode: CrashMode) {
         let mut st = self.st();
+        match mode {
+            CrashMode::Keep => {}
+            CrashMode::Drop | CrashMode::Torn { .. } => st.power_loss_names(),
+        }
+        let live: BTreeSet<u64> = st.names.values().copied().collect();
+        st.inodes.retain(|ino, _| live.contains(ino));
         let mut rng = match mode {
             CrashMode::Torn { seed } => seed | 1,
             CrashMode::Drop | CrashMode::Keep => 1,
         };
-        st.names = st.durable_names.clone();
-        let live: BTreeSet<u64> = st.names.values().copied().collect();
-        st.inodes.retain(|ino, _| live.contains(ino));
         for inode in st.inodes.values_mut() {
-            let survived = match mode {
-                CrashMode::Drop => inode.durable.clone(),
-                CrashMode::Keep => inode.data.clone(),
+            match mode {
+                CrashMode::Keep => {}
+                CrashMode::Drop => inode.data = inode.durable.clone(),
                 CrashMode::Torn { .. } => {
-                    if inode.data.starts_with(&inode.durable) {
-                        let extra = inode.data.len() - inode.durable.len();
-                        rng ^= rng << 13;
-                        rng ^= rng >> 7;
-                        rng ^= rng << 17;
-                        let keep = if extra == 0 {
-                            0
-                        } else {
-                            (rng % (extra as u64 + 1)) as usize
-                        };
-                        inode.data[..inode.durable.len() + keep].to_vec()
-                    } else {
-                        inode.durable.clone()
+                    let mut survived = inode.durable.clone();
+                    let lo = survived.len();
+                    if inode.data.len() > lo && inode.lost.iter().all(|&(_, hi)| hi <= lo) {
+                        let extra = (inode.data.len() - lo) as u64;
+                        let keep = (next_rng(&mut rng) % (extra + 1)) as usize;
+                        survived.extend_from_slice(&inode.data[lo..lo + keep]);
                     }
+                    inode.data = survived.clone();
+                    inode.durable = survived;
                 }
-            };
-            inode.data = survived.clone();
-            inode.durable = survived;
+            }
+            if mode != CrashMode::Keep {
+                inode.lost.clear();
+            }
         }
         st.crashed = false;
         st.crash_after = None;
+        st.faults.clear();
         st.epoch += 1;
         st.removed.clear();
     }
@@ -208,20 +361,23 @@ impl SimFs {
         let inode = st.inode(ino)?;
         inode.data = bytes.clone();
         inode.durable = bytes;
+        inode.lost.clear();
         Ok(())
     }
 
     fn open_new(&self, path: &Path, truncate: bool) -> io::Result<Box<dyn WriteFile>> {
         let mut st = self.st();
         let epoch = st.epoch;
-        st.tick(epoch)?;
+        st.tick(epoch, Op::Open)?;
         if !st.parent_exists(path) {
             return Err(not_found(path.parent().unwrap_or(path)));
         }
         let ino = match st.names.get(path).copied() {
             Some(ino) => {
                 if truncate {
-                    st.inode(ino)?.data.clear();
+                    let inode = st.inode(ino)?;
+                    inode.data.clear();
+                    inode.lost.clear();
                 }
                 ino
             }
@@ -245,15 +401,27 @@ impl SimFs {
 impl WriteFile for SimWrite {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut st = lock(&self.state);
-        st.tick(self.epoch)?;
+        if let Err(e) = st.tick(self.epoch, Op::Write) {
+            if st.check(self.epoch).is_ok() {
+                // A short write: the first half reached the page cache.
+                st.inode(self.ino)?
+                    .data
+                    .extend_from_slice(&buf[..buf.len() / 2]);
+            }
+            return Err(e);
+        }
         st.inode(self.ino)?.data.extend_from_slice(buf);
         Ok(())
     }
     fn sync_data(&mut self) -> io::Result<()> {
         let mut st = lock(&self.state);
-        st.tick(self.epoch)?;
-        let inode = st.inode(self.ino)?;
-        inode.durable = inode.data.clone();
+        if let Err(e) = st.tick(self.epoch, Op::SyncData) {
+            if st.check(self.epoch).is_ok() {
+                st.inode(self.ino)?.fail_sync();
+            }
+            return Err(e);
+        }
+        st.inode(self.ino)?.sync();
         Ok(())
     }
 }
@@ -281,9 +449,19 @@ impl ReadFile for SimRead {
 impl Vfs for SimFs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut st = self.st();
-        st.check(st.epoch)?;
+        let epoch = st.epoch;
+        if st.dir_exists(path) {
+            return st.check(epoch);
+        }
+        st.tick(epoch, Op::Mkdir)?;
         for ancestor in path.ancestors() {
-            if !ancestor.as_os_str().is_empty() {
+            if !is_root(ancestor) {
+                if st.names.contains_key(ancestor) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!("{} is a file", ancestor.display()),
+                    ));
+                }
                 st.dirs.insert(ancestor.to_path_buf());
             }
         }
@@ -292,7 +470,7 @@ impl Vfs for SimFs {
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let st = self.st();
         st.check(st.epoch)?;
-        if !st.dirs.contains(path) {
+        if !st.dir_exists(path) {
             return Err(not_found(path));
         }
         let files = st.names.keys().filter(|p| p.parent() == Some(path));
@@ -307,12 +485,12 @@ impl Vfs for SimFs {
     fn exists(&self, path: &Path) -> io::Result<bool> {
         let st = self.st();
         st.check(st.epoch)?;
-        Ok(st.names.contains_key(path) || st.dirs.contains(path))
+        Ok(st.names.contains_key(path) || st.dir_exists(path))
     }
     fn is_dir(&self, path: &Path) -> io::Result<bool> {
         let st = self.st();
         st.check(st.epoch)?;
-        Ok(st.dirs.contains(path))
+        Ok(st.dir_exists(path))
     }
     fn create(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
         self.open_new(path, true)
@@ -339,7 +517,7 @@ impl Vfs for SimFs {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut st = self.st();
         let epoch = st.epoch;
-        st.tick(epoch)?;
+        st.tick(epoch, Op::Rename)?;
         let ino = st.ino(from)?;
         if !st.parent_exists(to) {
             return Err(not_found(to));
@@ -351,7 +529,7 @@ impl Vfs for SimFs {
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut st = self.st();
         let epoch = st.epoch;
-        st.tick(epoch)?;
+        st.tick(epoch, Op::Remove)?;
         st.ino(path)?;
         st.names.remove(path);
         st.removed.push(path.to_path_buf());
@@ -360,35 +538,44 @@ impl Vfs for SimFs {
     fn truncate_and_sync(&self, path: &Path, len: u64) -> io::Result<()> {
         let mut st = self.st();
         let epoch = st.epoch;
-        st.tick(epoch)?;
+        st.tick(epoch, Op::Truncate)?;
         let ino = st.ino(path)?;
         let inode = st.inode(ino)?;
         let len = usize::try_from(len).map_err(io::Error::other)?;
-        inode.data.resize(len, 0);
-        inode.durable = inode.data.clone();
+        inode.truncate(len);
         Ok(())
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut st = self.st();
         let epoch = st.epoch;
-        st.tick(epoch)?;
-        let current: Vec<(PathBuf, u64)> = st
+        st.tick(epoch, Op::SyncDir)?;
+        if !st.dir_exists(dir) {
+            return Err(not_found(dir));
+        }
+        let in_dir = |p: &PathBuf| p.parent() == Some(dir);
+        let files: Vec<(PathBuf, u64)> = st
             .names
             .iter()
-            .filter(|(p, _)| p.parent() == Some(dir))
+            .filter(|(p, _)| in_dir(p))
             .map(|(p, i)| (p.clone(), *i))
             .collect();
-        st.durable_names.retain(|p, _| p.parent() != Some(dir));
-        st.durable_names.extend(current);
+        st.durable_names.retain(|p, _| !in_dir(p));
+        st.durable_names.extend(files);
+        let subdirs: Vec<PathBuf> = st.dirs.iter().filter(|p| in_dir(p)).cloned().collect();
+        st.durable_dirs.retain(|p| !in_dir(p));
+        st.durable_dirs.extend(subdirs);
         Ok(())
     }
     fn hard_link(&self, src: &Path, dst: &Path) -> io::Result<()> {
         let mut st = self.st();
         let epoch = st.epoch;
-        st.tick(epoch)?;
+        st.tick(epoch, Op::Link)?;
         let ino = st.ino(src)?;
         if st.names.contains_key(dst) {
             return Err(io::Error::new(io::ErrorKind::AlreadyExists, "link exists"));
+        }
+        if !st.parent_exists(dst) {
+            return Err(not_found(dst));
         }
         st.names.insert(dst.to_path_buf(), ino);
         Ok(())
@@ -405,57 +592,4 @@ impl Vfs for SimFs {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn write(fs: &SimFs, path: &str, bytes: &[u8], sync: bool) {
-        let mut f = fs.create(Path::new(path)).unwrap();
-        f.write_all(bytes).unwrap();
-        if sync {
-            f.sync_data().unwrap();
-        }
-    }
-
-    #[test]
-    fn unsynced_entries_and_data_vanish_on_power_loss() {
-        let fs = SimFs::new();
-        fs.create_dir_all(Path::new("/d")).unwrap();
-        write(&fs, "/d/a", b"durable", true);
-        fs.sync_dir(Path::new("/d")).unwrap();
-        write(&fs, "/d/b", b"not linked", true);
-        let mut f = fs.open_append(Path::new("/d/a")).unwrap();
-        f.write_all(b" tail").unwrap();
-        fs.crash(CrashMode::Drop);
-        assert_eq!(fs.read_all(Path::new("/d/a")).unwrap(), b"durable");
-        assert!(!fs.exists(Path::new("/d/b")).unwrap());
-        assert!(f.write_all(b"x").is_err(), "old handles die with the crash");
-    }
-
-    #[test]
-    fn keep_mode_keeps_unsynced_bytes_and_armed_crash_fails_calls() {
-        let fs = SimFs::new();
-        fs.create_dir_all(Path::new("/d")).unwrap();
-        write(&fs, "/d/a", b"abc", false);
-        fs.sync_dir(Path::new("/d")).unwrap();
-        fs.crash_after(1);
-        assert!(fs.remove_file(Path::new("/d/a")).is_err());
-        assert!(fs.has_crashed());
-        fs.crash(CrashMode::Keep);
-        assert_eq!(fs.read_all(Path::new("/d/a")).unwrap(), b"abc");
-    }
-
-    #[test]
-    fn torn_mode_keeps_a_prefix() {
-        for seed in 0..20 {
-            let fs = SimFs::new();
-            fs.create_dir_all(Path::new("/d")).unwrap();
-            write(&fs, "/d/a", b"0123", true);
-            fs.sync_dir(Path::new("/d")).unwrap();
-            let mut f = fs.open_append(Path::new("/d/a")).unwrap();
-            f.write_all(b"456789").unwrap();
-            fs.crash(CrashMode::Torn { seed });
-            let data = fs.read_all(Path::new("/d/a")).unwrap();
-            assert!(data.len() >= 4 && b"0123456789".starts_with(&data));
-        }
-    }
-}
+mod tests;

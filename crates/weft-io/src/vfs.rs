@@ -45,8 +45,8 @@ impl DirGuard for NoLock {}
 
 /// The file operations the storage engine needs.
 pub trait Vfs: Send + Sync + fmt::Debug {
-    /// Creates `path` and its parents; durable immediately in every implementation we ship
-    /// (the engine also syncs the parent when it matters).
+    /// Creates `path` and its parents. Like `mkdir(2)`, the new entries are **not** durable
+    /// until their parent directories are synced: use [`create_dir_durable`].
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Names of the entries of a directory (files and directories), sorted.
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
@@ -169,6 +169,30 @@ impl Vfs for StdFs {
             Err(err) => Err(io::Error::new(io::ErrorKind::WouldBlock, err)),
         }
     }
+}
+
+/// Creates `path` and its missing ancestors so that they survive a power loss: every directory
+/// this call creates is fsynced into its parent, top down. The parent of `path` is synced even
+/// when nothing was missing, so a directory an earlier (crashed) call created but did not sync
+/// yet becomes durable too.
+pub fn create_dir_durable(vfs: &dyn Vfs, path: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    for ancestor in path.ancestors() {
+        if ancestor.as_os_str().is_empty() || vfs.exists(ancestor)? {
+            break;
+        }
+        missing.push(ancestor);
+    }
+    vfs.create_dir_all(path)?;
+    if missing.is_empty() {
+        missing.push(path);
+    }
+    for dir in missing.into_iter().rev() {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            vfs.sync_dir(parent)?;
+        }
+    }
+    Ok(())
 }
 
 /// A guard for implementations without inter-process locking.

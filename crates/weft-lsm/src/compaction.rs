@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::merge::MergeIter;
+use crate::options::Event;
 use crate::segment::{Segment, SegmentSpec, SegmentWriter};
 use crate::shard::{Bucket, Inner, TMP_DIR, View, segment_name};
 
@@ -36,7 +37,20 @@ impl Inner {
                 None => return Ok(false),
             }
         };
-        let inputs: Vec<Arc<Segment>> = segs[run.clone()].to_vec();
+        self.compact_run(b, &view, run)
+    }
+
+    /// Merges `view.segments[run]` into one segment and installs it. Caller holds the
+    /// compaction lock.
+    pub(crate) fn compact_run(
+        &self,
+        b: &Arc<Bucket>,
+        view: &View,
+        run: std::ops::Range<usize>,
+    ) -> Result<bool> {
+        let Some(inputs) = view.segments.get(run.clone()).map(<[_]>::to_vec) else {
+            return Ok(false);
+        };
         let (Some(first), Some(last)) = (inputs.first(), inputs.last()) else {
             return Ok(false);
         };
@@ -53,40 +67,28 @@ impl Inner {
             bloom_bits_per_key: self.opts.bloom_bits_per_key,
         };
         let tmp = self.dir.join(TMP_DIR).join(segment_name(file_no));
-        let result = (|| {
-            let mut w = SegmentWriter::create(self.vfs.as_ref(), &tmp, &spec)?;
-            for item in MergeIter::over_segments(&inputs) {
-                let (key, entries) = item?;
-                let Some(mut merged) = entries.into_iter().reduce(Entry::merge) else {
-                    continue;
-                };
-                if bottom {
-                    match merged.into_bottom() {
-                        Some(e) => merged = e,
-                        None => continue,
-                    }
-                }
-                w.add(&key, &merged)?;
-            }
-            w.finish()?;
-            let rel = b.rel_dir().join(segment_name(file_no));
-            let dst = self.dir.join(&rel);
-            self.vfs
-                .rename(&tmp, &dst)
-                .map_err(Error::io("rename", &dst))?;
-            let d = self.dir.join(b.rel_dir());
-            self.vfs
-                .sync_dir(&d)
-                .map_err(Error::io("fsync directory", &d))?;
-            Segment::open(self.vfs.as_ref(), &dst, rel)
-        })();
-        let out = match result {
-            Ok(seg) => Arc::new(seg),
-            Err(e) => {
-                // Inputs are untouched; a leftover temp file is removed at the next open.
+        if let Err(e) = self.write_merged(&tmp, &spec, &inputs, bottom) {
+            // Inputs are untouched; a leftover temp file is removed at the next open.
+            let _ = self.vfs.remove_file(&tmp);
+            return Err(e);
+        }
+        let rel = b.rel_dir().join(segment_name(file_no));
+        let dst = self.dir.join(&rel);
+        self.vfs
+            .rename(&tmp, &dst)
+            .map_err(Error::io("rename", &dst))
+            .inspect_err(|_| {
                 let _ = self.vfs.remove_file(&tmp);
-                return Err(e);
-            }
+            })?;
+        let d = self.dir.join(b.rel_dir());
+        let opened = self
+            .vfs
+            .sync_dir(&d)
+            .map_err(Error::io("fsync directory", &d))
+            .and_then(|()| Segment::open(self.vfs.as_ref(), &dst, rel));
+        let out = match opened {
+            Ok(seg) => Arc::new(seg),
+            Err(e) => return Err(self.remove_orphan(&dst, &d, e)),
         };
         {
             let mut v = b.view.write();
@@ -102,6 +104,55 @@ impl Inner {
         Ok(true)
     }
 
+    fn write_merged(
+        &self,
+        tmp: &std::path::Path,
+        spec: &SegmentSpec,
+        inputs: &[Arc<Segment>],
+        bottom: bool,
+    ) -> Result<()> {
+        let mut w = SegmentWriter::create(self.vfs.as_ref(), tmp, spec)?;
+        for item in MergeIter::over_segments(inputs) {
+            let (key, entries) = item?;
+            let Some(mut merged) = entries.into_iter().reduce(Entry::merge) else {
+                continue;
+            };
+            if bottom {
+                match merged.into_bottom() {
+                    Some(e) => merged = e,
+                    None => continue,
+                }
+            }
+            w.add(&key, &merged)?;
+        }
+        w.finish().map(drop)
+    }
+
+    /// A compaction output was renamed into the bucket but could not be installed. Left there,
+    /// it would cover its inputs at the next open while this process goes on compacting those
+    /// inputs into outputs that overlap it partially, and that shard would not open. So it is
+    /// removed durably; if even that fails, the shard is poisoned: no further compaction runs,
+    /// and a reopen recovers from the files as they are (the orphan is a complete merge of
+    /// its inputs, so it is a valid replacement for them).
+    fn remove_orphan(&self, dst: &std::path::Path, dir: &std::path::Path, err: Error) -> Error {
+        let removed = self
+            .vfs
+            .remove_file(dst)
+            .map_err(Error::io("remove compaction output", dst))
+            .and_then(|()| {
+                self.vfs
+                    .sync_dir(dir)
+                    .map_err(Error::io("fsync directory", dir))
+            });
+        match removed {
+            Ok(()) => err,
+            Err(cleanup) => {
+                self.wal.poison(cleanup);
+                err
+            }
+        }
+    }
+
     pub(crate) fn compaction_loop(&self) {
         loop {
             {
@@ -113,10 +164,25 @@ impl Inner {
                     return;
                 }
             }
+            if self.wal.is_poisoned() {
+                continue;
+            }
             let buckets: Vec<_> = self.buckets.read().values().cloned().collect();
             for b in buckets {
                 // Compaction failures never touch acknowledged data; retried next round.
-                while matches!(self.compact_bucket(&b, false), Ok(true)) {
+                loop {
+                    match self.compact_bucket(&b, false) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(error) => {
+                            self.opts.events.emit(&Event::CompactionFailed {
+                                dir: &self.dir,
+                                bucket: &b.name,
+                                error: &error,
+                            });
+                            break;
+                        }
+                    }
                     if self.signal.lock().stop {
                         return;
                     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::flush_record::{self, FlushRecord, FlushedSegment};
 use crate::memtable::Memtable;
-use crate::options::SyncPolicy;
+use crate::options::{Event, SyncPolicy};
 use crate::segment::{Segment, SegmentSpec, SegmentWriter};
 use crate::shard::{Bucket, FlushState, Inner, TMP_DIR, View, publish, segment_name};
 
@@ -18,9 +18,14 @@ impl Inner {
     pub(crate) fn flush_now(&self) -> Result<()> {
         let mut fs = self.flush.lock();
         self.wal.check_poison()?;
-        let buckets: Vec<Arc<Bucket>> = self.buckets.read().values().cloned().collect();
+        #[cfg(test)]
+        self.run_test_hook();
         let mut frozen: Vec<(Arc<Bucket>, Arc<Memtable>)> = Vec::new();
         let switched = self.wal.switch(|_| {
+            // Listed here, under the append lock: a bucket declared while this flush waited
+            // for the lock may already hold writes at LSNs <= F, and the flush record F tells
+            // recovery to skip them.
+            let buckets: Vec<Arc<Bucket>> = self.buckets.read().values().cloned().collect();
             for b in &buckets {
                 let mut v = b.view.write();
                 if v.active.is_empty() {
@@ -140,9 +145,15 @@ impl Inner {
             }
             let dirty_for = self.dirty_since.lock().map(|t| t.elapsed());
             let big = self.mem_bytes.load(Ordering::Relaxed) >= self.opts.memtable_max_bytes;
-            if big || dirty_for.is_some_and(|d| d >= self.opts.flush_dirty_after) {
+            let due = big || dirty_for.is_some_and(|d| d >= self.opts.flush_dirty_after);
+            if due && !self.wal.is_poisoned() {
                 // A failure poisons the shard; writers see it.
-                let _ = self.flush_now();
+                if let Err(error) = self.flush_now() {
+                    self.opts.events.emit(&Event::FlushFailed {
+                        dir: &self.dir,
+                        error: &error,
+                    });
+                }
             }
             self.gc
                 .collect(self.vfs.as_ref(), &self.dir, self.opts.file_deletion_grace);

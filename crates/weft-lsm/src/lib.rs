@@ -64,8 +64,8 @@ pub use batch::{Strategy, WriteBatch};
 pub use codec::DecodeError;
 pub use entry::Value;
 pub use error::{Error, Result};
-pub use options::{Options, SETTING_NAMES, SyncPolicy};
-pub use recovery::{RecoveryReport, Truncation};
+pub use options::{Event, EventSink, Options, SETTING_NAMES, SyncPolicy};
+pub use recovery::{QUARANTINE_DIR, RecoveryReport, Truncation};
 pub use roaring::RoaringTreemap;
 pub use shard::{Pin, Shard};
 

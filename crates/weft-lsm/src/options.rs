@@ -92,6 +92,59 @@ pub struct Options {
     /// Run the background flush, compaction and deletion threads. Tests that want a
     /// deterministic sequence of file operations turn this off and call `flush`/`compact`.
     pub background: bool,
+    /// Where the background threads report what went wrong (the crate does not log).
+    pub events: EventSink,
+}
+
+/// Something a background thread of a shard wants the operator to know.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A background flush failed; the shard is poisoned and refuses writes.
+    FlushFailed {
+        /// The shard directory.
+        dir: &'a std::path::Path,
+        /// What failed.
+        error: &'a Error,
+    },
+    /// A background compaction failed; acknowledged data is untouched and it is retried.
+    CompactionFailed {
+        /// The shard directory.
+        dir: &'a std::path::Path,
+        /// The bucket being compacted.
+        bucket: &'a str,
+        /// What failed.
+        error: &'a Error,
+    },
+}
+
+type EventFn = dyn Fn(&Event<'_>) + Send + Sync;
+
+/// A callback for [`Event`]s; the default drops them.
+#[derive(Clone, Default)]
+pub struct EventSink(Option<std::sync::Arc<EventFn>>);
+
+impl EventSink {
+    /// A sink calling `f` for every event (from background threads).
+    pub fn new(f: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(f)))
+    }
+
+    pub(crate) fn emit(&self, event: &Event<'_>) {
+        if let Some(f) = &self.0 {
+            f(event);
+        }
+    }
+}
+
+impl fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "EventSink(set)"
+        } else {
+            "EventSink(none)"
+        })
+    }
 }
 
 impl Default for Options {
@@ -109,6 +162,7 @@ impl Default for Options {
             max_record_bytes: 64 << 20,
             replay_read_bytes: crate::wal::reader::DEFAULT_CHUNK,
             background: true,
+            events: EventSink::default(),
         }
     }
 }
@@ -124,6 +178,12 @@ pub const SETTING_NAMES: &[&str] = &[
 ];
 
 impl Options {
+    /// Sets where background failures are reported.
+    pub fn events(mut self, sink: EventSink) -> Self {
+        self.events = sink;
+        self
+    }
+
     /// Sets the sync policy.
     pub fn sync(mut self, sync: SyncPolicy) -> Self {
         self.sync = sync;

@@ -4,11 +4,22 @@
 //! 2. Read the bucket files and every segment's footer, properties, index and bloom. A damaged
 //!    file fails the open with its name and offset; nothing is deleted.
 //! 3. F = the newest flush record whose segments are all present (or covered by a compaction
-//!    output). Segments above F are unconfirmed; a segment whose LSN range lies inside a newer
-//!    one (higher generation, or same generation and higher file number) is covered. Both are
-//!    ignored and left for the deferred deletion.
+//!    output). Segments above F and flush records newer than F are unconfirmed. Those that
+//!    reach beyond the end of the recovered WAL (a copy that took `lsm/` later than `wal/`)
+//!    are *quarantined* (moved to `quarantine/` once the open has succeeded): the LSNs they
+//!    name are assigned again from here on, and after a later flush they would look
+//!    confirmed and be read as live. The others only hold records the WAL replays, and the
+//!    next flush covers them: they are left for the deferred deletion. A segment whose LSN range lies inside a newer one (higher generation, or
+//!    same generation and higher file number) is covered: ignored and left for the deferred
+//!    deletion.
 //! 4. Replay the WAL from F+1 into memtables. A torn tail of the newest file is truncated;
 //!    damage followed by valid records, damage in an older file, or an LSN gap fails the open.
+//!
+//! 5. Make what was read durable before the shard accepts a write: fsync the active WAL file
+//!    and every directory recovery read. After a process crash the page cache may hold records,
+//!    files and directory entries that were never synced (a WAL file whose directory fsync was
+//!    interrupted, say); acknowledging new records on top of them would lose those records at
+//!    the next power loss.
 //!
 //! Nothing is written before step 4's truncation, and nothing durable is ever deleted here.
 
@@ -66,8 +77,11 @@ pub struct RecoveryReport {
     pub truncated: Option<Truncation>,
     /// Leftover temp files removed.
     pub removed_temp_files: Vec<PathBuf>,
-    /// Segments ignored as unconfirmed or covered (kept on disk for the grace period).
+    /// Segments ignored as covered by a compaction output (deleted after the grace period).
     pub ignored_segments: Vec<PathBuf>,
+    /// Unconfirmed segments and flush records (above the recovered LSN) moved to
+    /// `quarantine/`: (original path, new path), relative to the shard directory.
+    pub quarantined: Vec<(PathBuf, PathBuf)>,
     /// Time the whole recovery took.
     pub duration: Duration,
 }
@@ -75,7 +89,7 @@ pub struct RecoveryReport {
 impl RecoveryReport {
     /// Whether the shard was not closed in order (records had to be replayed or a tail cut).
     pub fn unclean(&self) -> bool {
-        self.records_replayed > 0 || self.truncated.is_some()
+        self.records_replayed > 0 || self.truncated.is_some() || !self.quarantined.is_empty()
     }
 
     /// A message to log at warning level after an unclean shutdown, `None` after an orderly
@@ -89,6 +103,13 @@ impl RecoveryReport {
              ({} bytes) from {} WAL file(s) in {:.1?}",
             self.records_replayed, self.bytes_replayed, self.wal_files, self.duration
         );
+        if !self.quarantined.is_empty() {
+            msg.push_str(&format!(
+                "; moved {} unconfirmed file(s) above LSN {} to {QUARANTINE_DIR}/",
+                self.quarantined.len(),
+                self.flushed_lsn
+            ));
+        }
         if let Some(t) = &self.truncated {
             msg.push_str(&format!(
                 "; truncated a torn tail of {} bytes at offset {} of {}",
@@ -110,6 +131,9 @@ pub(crate) struct Recovered {
     pub(crate) report: RecoveryReport,
 }
 
+/// Where recovery moves unconfirmed files (relative to the shard directory).
+pub const QUARANTINE_DIR: &str = "quarantine";
+
 struct Found {
     strategy: Strategy,
     segments: Vec<Arc<Segment>>,
@@ -120,20 +144,41 @@ pub(crate) fn recover(vfs: Arc<dyn Vfs>, dir: &Path, opts: &Options) -> Result<R
     let mut report = RecoveryReport::default();
     for sub in [WAL_DIR, LSM_DIR, TMP_DIR, flush_record::DIR] {
         let d = dir.join(sub);
-        vfs.create_dir_all(&d)
-            .map_err(Error::io("create directory", &d))?;
+        weft_io::create_dir_durable(vfs.as_ref(), &d).map_err(Error::io("create directory", &d))?;
     }
     clean_tmp(vfs.as_ref(), dir, &mut report)?;
     let gc = Gc::default();
     let (mut found, max_file_no) = read_buckets(vfs.as_ref(), dir)?;
-    let (flushed, record) = choose_flush(vfs.as_ref(), dir, &found, &gc)?;
+    let mut unconfirmed = Vec::new();
+    let (flushed, record) = choose_flush(vfs.as_ref(), dir, &found, &gc, &mut unconfirmed)?;
     report.flushed_lsn = flushed;
     let mut buckets = BTreeMap::new();
     for (name, f) in std::mem::take(&mut found) {
         let live = select_segments(dir, &name, f.segments, flushed, &gc, &mut report)?;
-        buckets.insert(name.clone(), Arc::new(Bucket::new(name, f.strategy, live)));
+        unconfirmed.extend(live.above);
+        buckets.insert(
+            name.clone(),
+            Arc::new(Bucket::new(name, f.strategy, live.live)),
+        );
     }
-    let wal = replay(vfs, dir, opts, flushed, &buckets, &gc, &mut report)?;
+    let wal = replay(
+        Arc::clone(&vfs),
+        dir,
+        opts,
+        flushed,
+        &buckets,
+        &gc,
+        &mut report,
+    )?;
+    let last = report.next_lsn.saturating_sub(1);
+    let (stale, redundant): (Vec<_>, Vec<_>) =
+        unconfirmed.into_iter().partition(|(_, hi)| *hi > last);
+    for (rel, _) in redundant {
+        gc.mark(rel, None);
+    }
+    let stale = stale.into_iter().map(|(rel, _)| rel).collect();
+    quarantine(vfs.as_ref(), dir, flushed, stale, &mut report)?;
+    sync_read_dirs(vfs.as_ref(), dir, &buckets)?;
     report.duration = started.elapsed();
     Ok(Recovered {
         wal,
@@ -146,6 +191,24 @@ pub(crate) fn recover(vfs: Arc<dyn Vfs>, dir: &Path, opts: &Options) -> Result<R
         gc,
         report,
     })
+}
+
+/// Step 5 for directories: the shard directory, its sub-directories and every bucket directory.
+fn sync_read_dirs(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    buckets: &BTreeMap<String, Arc<Bucket>>,
+) -> Result<()> {
+    let lsm = dir.join(LSM_DIR);
+    let subs = [WAL_DIR, flush_record::DIR, TMP_DIR].map(|s| dir.join(s));
+    let bucket_dirs = buckets.keys().map(|b| lsm.join(b));
+    for d in bucket_dirs
+        .chain(subs)
+        .chain([lsm.clone(), dir.to_path_buf()])
+    {
+        vfs.sync_dir(&d).map_err(Error::io("fsync directory", &d))?;
+    }
+    Ok(())
 }
 
 fn list(vfs: &dyn Vfs, d: &Path) -> Result<Vec<String>> {
@@ -236,6 +299,7 @@ fn choose_flush(
     dir: &Path,
     found: &BTreeMap<String, Found>,
     gc: &Gc,
+    unconfirmed: &mut Vec<(PathBuf, u64)>,
 ) -> Result<(u64, Option<PathBuf>)> {
     let fdir = dir.join(flush_record::DIR);
     let mut records: Vec<(u64, String)> = list(vfs, &fdir)?
@@ -270,13 +334,20 @@ fn choose_flush(
         if confirmed {
             chosen = Some((lsn, rel));
         } else {
-            gc.mark(rel, None);
+            unconfirmed.push((rel, lsn));
         }
     }
     Ok(chosen.map_or((0, None), |(l, r)| (l, Some(r))))
 }
 
-/// The live segments of a bucket, oldest first.
+struct Selected {
+    /// The live segments, oldest first.
+    live: Vec<Arc<Segment>>,
+    /// Segments above the flushed LSN (relative paths, highest LSN).
+    above: Vec<(PathBuf, u64)>,
+}
+
+/// The live segments of a bucket, and the unconfirmed ones.
 fn select_segments(
     dir: &Path,
     bucket: &str,
@@ -284,13 +355,13 @@ fn select_segments(
     flushed: u64,
     gc: &Gc,
     report: &mut RecoveryReport,
-) -> Result<Vec<Arc<Segment>>> {
+) -> Result<Selected> {
     let (confirmed, above): (Vec<_>, Vec<_>) = segments
         .into_iter()
         .partition(|s| s.props.lsn_hi <= flushed);
     let rank = |s: &Segment| (s.generation(), s.file_no());
     let mut live = Vec::new();
-    let mut ignored = above;
+    let mut ignored = Vec::new();
     for s in &confirmed {
         let covered = confirmed.iter().any(|t| {
             !Arc::ptr_eq(s, t)
@@ -323,7 +394,52 @@ fn select_segments(
         report.ignored_segments.push(s.rel.clone());
         gc.mark(s.rel.clone(), None);
     }
-    Ok(live)
+    let above = above
+        .iter()
+        .map(|s| (s.rel.clone(), s.props.lsn_hi))
+        .collect();
+    Ok(Selected { live, above })
+}
+
+/// Moves unconfirmed files to `quarantine/<F>-<nanos>/<original relative path>`, durably:
+/// kept for an operator, out of every later recovery's sight.
+fn quarantine(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    flushed: u64,
+    files: Vec<PathBuf>,
+    report: &mut RecoveryReport,
+) -> Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let base = Path::new(QUARANTINE_DIR).join(format!("{flushed:016x}-{stamp}"));
+    let mut synced = std::collections::BTreeSet::new();
+    for rel in files {
+        let to_rel = base.join(&rel);
+        let from = dir.join(&rel);
+        let to = dir.join(&to_rel);
+        if let Some(parent) = to.parent() {
+            weft_io::create_dir_durable(vfs, parent)
+                .map_err(Error::io("create directory", parent))?;
+        }
+        vfs.rename(&from, &to)
+            .map_err(Error::io("quarantine", &from))?;
+        synced.extend(
+            [from.parent(), to.parent()]
+                .into_iter()
+                .flatten()
+                .map(Path::to_path_buf),
+        );
+        report.quarantined.push((rel, to_rel));
+    }
+    for d in synced {
+        vfs.sync_dir(&d).map_err(Error::io("fsync directory", &d))?;
+    }
+    Ok(())
 }
 
 fn replay(
@@ -345,7 +461,7 @@ fn replay(
     let mut files: Vec<WalFile> = Vec::new();
     // Next LSN expected after the records seen so far.
     let mut expect: Option<u64> = None;
-    let mut active: Option<(u32, PathBuf)> = None;
+    let mut active: Option<(u32, PathBuf, u64)> = None;
     let count = names.len();
     let mut sink = ReplaySink::new(buckets);
     for (i, (first_lsn, name)) in names.into_iter().enumerate() {
@@ -450,7 +566,7 @@ fn replay(
             });
         }
         if is_last && next > flushed {
-            active = Some((header.salt, path.clone()));
+            active = Some((header.salt, path.clone(), valid_end));
         } else if next <= flushed + 1 && !is_last {
             gc.mark(rel.clone(), None);
         }
@@ -460,12 +576,15 @@ fn replay(
     sink.finish();
     let next_lsn = expect.map_or(flushed + 1, |e| e.max(flushed + 1));
     report.next_lsn = next_lsn;
-    let (file, salt) = match active {
-        Some((salt, path)) => (
-            vfs.open_append(&path)
-                .map_err(Error::io("open WAL", &path))?,
-            salt,
-        ),
+    let (file, salt, active_len) = match active {
+        Some((salt, path, len)) => {
+            let mut file = vfs
+                .open_append(&path)
+                .map_err(Error::io("open WAL", &path))?;
+            // Step 5: replayed records that were only in the page cache become durable now.
+            file.sync_data().map_err(Error::io("fsync WAL", &path))?;
+            (file, salt, len)
+        }
         None => {
             // No usable WAL tail, or the WAL ends at or below the flushed LSN (e.g. a copy):
             // start a new file at the next LSN.
@@ -478,10 +597,12 @@ fn replay(
             let salt = wal::random_u32();
             let (file, wf) = Wal::create_file(vfs.as_ref(), dir, next_lsn, salt)?;
             files.push(wf);
-            (file, salt)
+            (file, salt, HEADER_LEN as u64)
         }
     };
-    Ok(Wal::new(vfs, dir, opts.sync, file, salt, next_lsn, files))
+    Ok(Wal::new(
+        vfs, dir, opts.sync, file, active_len, salt, next_lsn, files,
+    ))
 }
 
 /// Collects replayed ops per bucket (in LSN order) and loads each bucket's empty active

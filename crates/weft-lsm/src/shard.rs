@@ -110,7 +110,33 @@ pub(crate) struct Inner {
     pub(crate) report: RecoveryReport,
     pub(crate) signal: Mutex<Signal>,
     pub(crate) wake: Condvar,
+    #[cfg(test)]
+    pub(crate) test_hook: Mutex<Option<HookSlot>>,
     _lock: Box<dyn DirGuard>,
+}
+
+/// Called by a flush before it switches the WAL (tests of races with the flush).
+#[cfg(test)]
+pub(crate) type TestHook = Box<dyn FnMut(&Inner) + Send>;
+
+#[cfg(test)]
+pub(crate) struct HookSlot(TestHook);
+
+#[cfg(test)]
+impl std::fmt::Debug for HookSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HookSlot")
+    }
+}
+
+#[cfg(test)]
+impl Inner {
+    pub(crate) fn run_test_hook(&self) {
+        let hook = self.test_hook.lock().take();
+        if let Some(HookSlot(mut hook)) = hook {
+            hook(self);
+        }
+    }
 }
 
 /// A shard: one WAL, many buckets. See the crate docs for an example.
@@ -188,7 +214,7 @@ impl Shard {
     /// Opens the shard through a given [`Vfs`] (tests use a crash-simulating one).
     pub fn open_with_vfs(vfs: Arc<dyn Vfs>, dir: impl AsRef<Path>, opts: Options) -> Result<Shard> {
         let dir = dir.as_ref().to_path_buf();
-        vfs.create_dir_all(&dir)
+        weft_io::create_dir_durable(vfs.as_ref(), &dir)
             .map_err(Error::io("create directory", &dir))?;
         let lock = vfs
             .lock_dir(&dir)
@@ -209,6 +235,8 @@ impl Shard {
             report: rec.report,
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
+            #[cfg(test)]
+            test_hook: Mutex::new(None),
             _lock: lock,
             opts,
         });
@@ -282,6 +310,14 @@ impl Shard {
     /// Whether an I/O failure poisoned the shard (writes are refused until it is reopened).
     pub fn is_poisoned(&self) -> bool {
         self.inner.wal.is_poisoned()
+    }
+
+    /// Makes a poisoned shard safe to reopen in this process: after a failed write or fsync
+    /// of the WAL, the file is cut back to what a successful fsync covered (the page cache may
+    /// serve bytes that never reach the disk). Call it before dropping a poisoned shard to open
+    /// it again; while it fails, do not reopen. A no-op for a healthy shard.
+    pub fn repair(&self) -> Result<()> {
+        self.inner.wal.repair()
     }
 
     /// The LSN up to which all buckets are in segments.
@@ -465,6 +501,16 @@ impl Shard {
     }
 }
 
+#[cfg(test)]
+impl Shard {
+    pub(crate) fn set_test_hook(&self, hook: TestHook) {
+        *self.inner.test_hook.lock() = Some(HookSlot(hook));
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
 impl Drop for Shard {
     fn drop(&mut self) {
         self.stop_workers();
@@ -559,12 +605,8 @@ impl Inner {
         self.wal.check_poison()?;
         let lsm = self.dir.join(LSM_DIR);
         let bdir = lsm.join(name);
-        self.vfs
-            .create_dir_all(&bdir)
+        weft_io::create_dir_durable(self.vfs.as_ref(), &bdir)
             .map_err(Error::io("create directory", &bdir))?;
-        self.vfs
-            .sync_dir(&lsm)
-            .map_err(Error::io("fsync directory", &lsm))?;
         let mut payload = strategy.code().to_le_bytes().to_vec();
         payload.extend_from_slice(name.as_bytes());
         let bytes = weft_io::envelope::seal(BUCKET_MAGIC, 1, &payload);

@@ -72,6 +72,13 @@ struct SyncState {
     path: PathBuf,
     first_lsn: u64,
     spare: Vec<u8>,
+    /// Bytes of the active file handed to `write` successfully.
+    written_len: u64,
+    /// Bytes of the active file known durable (the last successful `fdatasync`).
+    synced_len: u64,
+    /// Set when a write or fsync of the active file failed and the file still holds bytes past
+    /// `synced_len` that may never reach the disk (see [`Wal::repair`]).
+    needs_repair: bool,
 }
 
 /// A live WAL file: its first LSN and path (relative to the shard directory).
@@ -101,12 +108,18 @@ pub(crate) struct Wal {
 pub(crate) const WAL_DIR: &str = "wal";
 
 impl Wal {
-    /// Takes over an open active file (positioned at its end) after recovery.
+    /// Takes over an open active file (positioned at its end, `active_len` bytes, all durable)
+    /// after recovery.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the recovered state, taken over whole"
+    )]
     pub(crate) fn new(
         vfs: Arc<dyn Vfs>,
         shard_dir: &Path,
         policy: SyncPolicy,
         active: Box<dyn WriteFile>,
+        active_len: u64,
         salt: u32,
         next_lsn: u64,
         files: Vec<WalFile>,
@@ -129,6 +142,9 @@ impl Wal {
                 path,
                 first_lsn,
                 spare: Vec::new(),
+                written_len: active_len,
+                synced_len: active_len,
+                needs_repair: false,
             }),
             durable_lsn: AtomicU64::new(next_lsn - 1),
             written_lsn: AtomicU64::new(next_lsn - 1),
@@ -244,18 +260,74 @@ impl Wal {
         };
         if !buf.is_empty() {
             if let Err(e) = s.file.write_all(&buf) {
-                return Err(self.poison(Error::io("append WAL", &s.path)(e)));
+                return Err(self.fail_active(s, Error::io("append WAL", &s.path)(e)));
             }
+            s.written_len += buf.len() as u64;
             self.written_lsn.store(last, Ordering::Release);
         }
         buf.clear();
         s.spare = buf;
         if fsync && self.durable_lsn() < last {
             if let Err(e) = s.file.sync_data() {
-                return Err(self.poison(Error::io("fsync WAL", &s.path)(e)));
+                return Err(self.fail_active(s, Error::io("fsync WAL", &s.path)(e)));
             }
+            s.synced_len = s.written_len;
             self.durable_lsn.store(last, Ordering::Release);
         }
+        Ok(())
+    }
+
+    /// A write or fsync of the active file failed: poison the WAL and try to cut the file back
+    /// to what is known durable at once (see [`Wal::repair`]).
+    fn fail_active(&self, s: &mut SyncState, err: Error) -> Error {
+        s.needs_repair = true;
+        let err = self.poison(err);
+        let _ = self.repair_locked(s);
+        err
+    }
+
+    /// After a failed write or fsync, makes the WAL safe to recover from in this process.
+    ///
+    /// Linux marks the pages of a failed `fdatasync` clean: the page cache keeps serving bytes
+    /// that will never reach the disk, and a later fsync succeeds without writing them. A
+    /// recovery that read them back (an in-process reopen) would replay records that were never
+    /// acknowledged and append acknowledged ones after them; after a power loss the hole in the
+    /// middle makes the whole WAL unreadable. So the active file is truncated (and the
+    /// truncation synced) to the last length a successful fsync covered, and a WAL file that a
+    /// failed switch left behind is removed. Returns `Ok` once nothing past a durable offset is
+    /// left; until then the shard must not be reopened in this process.
+    pub(crate) fn repair(&self) -> Result<()> {
+        let mut s = self.sync.lock();
+        self.repair_locked(&mut s)
+    }
+
+    fn repair_locked(&self, s: &mut SyncState) -> Result<()> {
+        if !s.needs_repair {
+            return Ok(());
+        }
+        // A failed write may have left part of its bytes behind: always cut.
+        self.vfs
+            .truncate_and_sync(&s.path, s.synced_len)
+            .map_err(Error::io("truncate WAL", &s.path))?;
+        s.written_len = s.synced_len;
+        let wdir = self.shard_dir.join(WAL_DIR);
+        let names = self
+            .vfs
+            .list_dir(&wdir)
+            .map_err(Error::io("list directory", &wdir))?;
+        let newer = names
+            .iter()
+            .filter(|n| parse_file_name(n).is_some_and(|l| l > s.first_lsn));
+        for name in newer {
+            let p = wdir.join(name);
+            self.vfs
+                .remove_file(&p)
+                .map_err(Error::io("remove unfinished WAL", &p))?;
+        }
+        self.vfs
+            .sync_dir(&wdir)
+            .map_err(Error::io("fsync directory", &wdir))?;
+        s.needs_repair = false;
         Ok(())
     }
 
@@ -287,33 +359,34 @@ impl Wal {
             (f, std::mem::take(&mut a.buf), reuse)
         };
         let path = s.path.clone();
-        let res = (|| {
-            if !buf.is_empty() {
-                s.file
-                    .write_all(&buf)
-                    .map_err(Error::io("append WAL", &path))?;
+        if !buf.is_empty() {
+            if let Err(e) = s.file.write_all(&buf) {
+                return Err(self.fail_active(&mut s, Error::io("append WAL", &path)(e)));
             }
-            s.file.sync_data().map_err(Error::io("fsync WAL", &path))?;
-            if reuse {
-                return Ok(None);
-            }
-            Self::create_file(self.vfs.as_ref(), &self.shard_dir, f + 1, new_salt).map(Some)
-        })();
+            s.written_len += buf.len() as u64;
+        }
         buf.clear();
-        match res {
-            Ok(new_file) => {
-                if let Some((file, wf)) = new_file {
+        if let Err(e) = s.file.sync_data() {
+            return Err(self.fail_active(&mut s, Error::io("fsync WAL", &path)(e)));
+        }
+        s.synced_len = s.written_len;
+        if !reuse {
+            match Self::create_file(self.vfs.as_ref(), &self.shard_dir, f + 1, new_salt) {
+                Ok((file, wf)) => {
                     s.file = file;
                     s.path = self.shard_dir.join(&wf.rel);
                     s.first_lsn = wf.first_lsn;
+                    s.written_len = format::HEADER_LEN as u64;
+                    s.synced_len = s.written_len;
                     self.files.lock().push(wf);
                 }
-                self.written_lsn.store(f, Ordering::Release);
-                self.durable_lsn.store(f, Ordering::Release);
-                Ok(Some(f))
+                // The sealed file is whole; the new one may be half made: repair removes it.
+                Err(e) => return Err(self.fail_active(&mut s, e)),
             }
-            Err(e) => Err(self.poison(e)),
         }
+        self.written_lsn.store(f, Ordering::Release);
+        self.durable_lsn.store(f, Ordering::Release);
+        Ok(Some(f))
     }
 
     /// Removes from the live list, and returns, the files whose records are all <= `flushed`.

@@ -9,5 +9,6 @@ mod copy;
 mod corruption;
 mod crash;
 mod decoders;
+mod faults;
 mod model;
 mod support;
