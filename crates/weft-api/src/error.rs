@@ -128,7 +128,7 @@ impl WireError {
             DbError::Io { .. } => ErrorCode::Io,
             DbError::Corrupt { .. } => ErrorCode::CorruptFile,
             DbError::Poisoned => ErrorCode::Poisoned,
-            DbError::Storage { .. } => ErrorCode::Storage,
+            DbError::Storage { .. } | DbError::ShardUnavailable { .. } => ErrorCode::Storage,
             DbError::Record { .. } => ErrorCode::CorruptFile,
             DbError::ReadOnly { .. } => ErrorCode::ReadOnly,
             DbError::Batch(_) => ErrorCode::Io,

@@ -77,10 +77,40 @@ struct IndexChange {
     new: (u64, BTreeMap<String, Vec<f32>>),
 }
 
-fn u64_value(bytes: Option<Vec<u8>>) -> u64 {
-    bytes
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map_or(0, u64::from_le_bytes)
+/// A stored counter: absent is 0; anything but 8 bytes is a corrupt `meta` bucket (reading it
+/// as 0 would hand out doc ids again).
+fn u64_value(bytes: Option<Vec<u8>>, name: &str, dir: &Path) -> Result<u64, DbError> {
+    let Some(b) = bytes else { return Ok(0) };
+    let raw = <[u8; 8]>::try_from(b.as_slice()).map_err(|_| DbError::Corrupt {
+        path: dir.join("lsm").join(META),
+        source: crate::error::Corruption::Inconsistent(format!(
+            "counter {name} holds {} bytes, expected 8",
+            b.len()
+        )),
+    })?;
+    Ok(u64::from_le_bytes(raw))
+}
+
+/// Logs what a shard's background threads report.
+fn log_storage_event(class: &str, event: &weft_lsm::Event<'_>) {
+    match event {
+        weft_lsm::Event::FlushFailed { dir, error } => tracing::error!(
+            action = "lsm_flush",
+            class = %class,
+            path = %dir.display(),
+            error = %crate::error::chain(*error),
+            "flushing the memtable failed; the shard refuses writes until it is reopened"
+        ),
+        weft_lsm::Event::CompactionFailed { dir, bucket, error } => tracing::warn!(
+            action = "lsm_compaction",
+            class = %class,
+            bucket = %bucket,
+            path = %dir.display(),
+            error = %crate::error::chain(*error),
+            "compaction failed; acknowledged data is untouched, retrying later"
+        ),
+        _ => {}
+    }
 }
 
 impl Collection {
@@ -97,6 +127,10 @@ impl Collection {
             shard: shard_name.to_string(),
             source,
         };
+        let class_name = class.name.clone();
+        let options = options.events(weft_lsm::EventSink::new(move |event| {
+            log_storage_event(&class_name, event);
+        }));
         let shard = Shard::open(&dir, options).map_err(storage)?;
         for (name, strategy) in [
             (OBJECTS, Strategy::Replace),
@@ -193,12 +227,17 @@ impl Collection {
         self.shard().is_poisoned()
     }
 
+    /// Makes a poisoned shard safe to reopen in this process ([`Shard::repair`]).
+    pub fn repair(&self) -> Result<(), DbError> {
+        self.shard().repair().map_err(|e| self.storage(e))
+    }
+
     fn load_counters(&self) -> Result<Counters, DbError> {
         let shard = self.shard();
         let get = |key: &[u8]| shard.get(META, key).map_err(|e| self.storage(e));
         let mut counters = Counters {
-            next_doc_id: u64_value(get(NEXT_DOC_ID)?),
-            object_count: u64_value(get(OBJECT_COUNT)?),
+            next_doc_id: u64_value(get(NEXT_DOC_ID)?, "next_doc_id", &self.dir)?,
+            object_count: u64_value(get(OBJECT_COUNT)?, "object_count", &self.dir)?,
             dims: BTreeMap::new(),
         };
         for (key, value) in shard
@@ -208,10 +247,15 @@ impl Collection {
             let weft_lsm::Value::Bytes(bytes) = value else {
                 continue;
             };
-            let name = String::from_utf8_lossy(&key[5..]).into_owned();
-            if let Ok(raw) = <[u8; 4]>::try_from(bytes.as_slice()) {
-                counters.dims.insert(name, u32::from_le_bytes(raw));
-            }
+            let name = String::from_utf8_lossy(key.get(5..).unwrap_or_default()).into_owned();
+            let raw = <[u8; 4]>::try_from(bytes.as_slice()).map_err(|_| DbError::Corrupt {
+                path: self.dir.join("lsm").join(META),
+                source: crate::error::Corruption::Inconsistent(format!(
+                    "vector dimensions of {name:?} hold {} bytes, expected 4",
+                    bytes.len()
+                )),
+            })?;
+            counters.dims.insert(name, u32::from_le_bytes(raw));
         }
         Ok(counters)
     }

@@ -101,20 +101,11 @@ impl ShardRegistry {
                 None => return Ok(false),
             },
         };
-        let deadline = Instant::now() + RECOVERY_DRAIN_TIMEOUT;
-        while map
-            .get(&class.name)
-            .is_some_and(|c| Arc::strong_count(c) > 1)
-        {
-            if Instant::now() >= deadline {
-                return Err(DbError::Io {
-                    context: "recovering a shard: requests still use it",
-                    path: self.data_path.clone(),
-                    source: std::io::Error::from(std::io::ErrorKind::TimedOut),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(2));
+        if let Some(coll) = map.get(&class.name) {
+            // Never reopen over WAL bytes a failed fsync left in the page cache.
+            coll.repair()?;
         }
+        drain(&map, &class.name, "recovering a shard", &self.data_path)?;
         // Dropping the last handle closes the poisoned engine and releases its lock.
         drop(map.remove(&class.name));
         let (fresh, report) =
@@ -132,6 +123,31 @@ impl ShardRegistry {
     }
 }
 
+/// Waits (up to [`RECOVERY_DRAIN_TIMEOUT`]) until the map holds the only handle of `class`'s
+/// collection. The caller holds the map's write lock, so no request takes a new handle.
+fn drain(
+    map: &CollectionMap,
+    class: &str,
+    context: &'static str,
+    path: &Path,
+) -> Result<(), DbError> {
+    let deadline = Instant::now() + RECOVERY_DRAIN_TIMEOUT;
+    while map.get(class).is_some_and(|c| Arc::strong_count(c) > 1) {
+        if Instant::now() >= deadline {
+            return Err(DbError::Io {
+                context,
+                path: path.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "requests still use the shard; try again",
+                ),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
 /// An open database. All methods take `&self`; it is shared between request handlers.
 #[derive(Debug)]
 pub struct Db {
@@ -140,6 +156,8 @@ pub struct Db {
     pub(crate) options: DbOptions,
     pub(crate) catalog: Arc<Catalog>,
     collections: Arc<RwLock<CollectionMap>>,
+    /// Classes whose shard failed to open at startup, with the error (the rest serves).
+    unavailable: RwLock<HashMap<String, (String, Arc<DbError>)>>,
     /// Held while a new class's collection is opened, so a concurrent writer that already sees
     /// the class in the catalog waits for its collection instead of failing.
     opening: parking_lot::Mutex<()>,
@@ -167,14 +185,19 @@ impl Db {
             options,
             catalog: Arc::new(catalog),
             collections: Arc::new(RwLock::new(HashMap::new())),
+            unavailable: RwLock::new(HashMap::new()),
             opening: parking_lot::Mutex::new(()),
             _lock: lock,
         };
         let classes = db.catalog.classes();
         let total = classes.len();
+        crate::schema::finish_class_deletions(&db.options.data_path, &classes)?;
         for (i, class) in classes.iter().enumerate() {
             let started = Instant::now();
-            db.open_collection(class)?;
+            if let Err(err) = db.open_collection(class) {
+                db.mark_unavailable(class, err);
+                continue;
+            }
             tracing::debug!(
                 action = "startup",
                 class = %class.name,
@@ -238,14 +261,52 @@ impl Db {
         Ok(coll)
     }
 
-    /// The collection of the class named `name` (as stored).
-    pub(crate) fn collection(&self, name: &str) -> Option<Arc<Collection>> {
+    /// A shard that does not open is reported and left alone: one damaged file must not keep
+    /// every other class from serving. Its class answers every request with the error.
+    fn mark_unavailable(&self, class: &ClassDef, err: DbError) {
+        let shard = self
+            .catalog
+            .shards(&class.name)
+            .ok()
+            .and_then(|s| s.into_iter().next());
+        let shard_name = shard.as_ref().map_or_else(String::new, |s| s.name.clone());
+        tracing::error!(
+            action = "startup",
+            class = %class.name,
+            shard = %shard_name,
+            error = %crate::error::chain(&err),
+            "shard could not be opened; the class is unavailable, every other class serves"
+        );
+        if shard.is_some() {
+            let why = format!("failed to open: {}", crate::error::chain(&err));
+            let _ =
+                self.catalog
+                    .set_shard_status(&class.name, &shard_name, ShardState::ReadOnly, &why);
+        }
+        self.unavailable
+            .write()
+            .insert(class.name.clone(), (shard_name, Arc::new(err)));
+    }
+
+    /// The collection of the class named `name` (as stored): `ClassNotFound` for an unknown
+    /// class, `ShardUnavailable` for one whose shard did not open.
+    pub(crate) fn collection(&self, name: &str) -> Result<Arc<Collection>, DbError> {
         if let Some(coll) = self.collections.read().get(name).cloned() {
-            return Some(coll);
+            return Ok(coll);
         }
         // The class may be being created right now: wait for its collection.
         let _wait = self.opening.lock();
-        self.collections.read().get(name).cloned()
+        if let Some(coll) = self.collections.read().get(name).cloned() {
+            return Ok(coll);
+        }
+        match self.unavailable.read().get(name) {
+            Some((shard, cause)) => Err(DbError::ShardUnavailable {
+                class: name.to_string(),
+                shard: shard.clone(),
+                cause: Arc::clone(cause),
+            }),
+            None => Err(UserError::ClassNotFound(name.to_string()).into()),
+        }
     }
 
     /// The data directory.
@@ -287,13 +348,23 @@ impl Db {
         let Some(class) = self.catalog.class(name) else {
             return Ok(());
         };
-        let removed = self.collections.write().remove(&class.name);
-        if let Some(coll) = removed {
-            // Wait for in-flight users, then release the shard directory before removing it.
-            if let Ok(coll) = Arc::try_unwrap(coll) {
+        {
+            // Wait for in-flight users (new ones wait on the map lock), then close the shard
+            // so nothing writes into the directory being removed.
+            let mut map = self.collections.write();
+            drain(
+                &map,
+                &class.name,
+                "deleting a class",
+                &self.options.data_path,
+            )?;
+            if let Some(coll) = map.remove(&class.name)
+                && let Ok(coll) = Arc::try_unwrap(coll)
+            {
                 coll.close()?;
             }
         }
+        self.unavailable.write().remove(&class.name);
         self.catalog.delete_class(&class.name)
     }
 
@@ -310,7 +381,7 @@ impl Db {
     /// Number of objects of a class (0 for an unknown class).
     pub fn object_count(&self, class: &str) -> u64 {
         self.class(class)
-            .and_then(|c| self.collection(&c.name))
+            .and_then(|c| self.collection(&c.name).ok())
             .map_or(0, |c| c.object_count())
     }
 
@@ -384,3 +455,6 @@ impl Db {
         first_err.map_or(Ok(()), Err)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -51,6 +51,14 @@ pub enum DbError {
     /// One failure shared by every object of a batch.
     #[error(transparent)]
     Batch(std::sync::Arc<DbError>),
+    /// The shard of the class could not be opened at startup; the rest of the database serves.
+    #[error("shard {shard:?} of class {class:?} could not be opened and is unavailable")]
+    ShardUnavailable {
+        class: String,
+        shard: String,
+        #[source]
+        cause: std::sync::Arc<DbError>,
+    },
     /// The shard refuses writes (status READONLY).
     #[error("store is read-only due to: {reason}")]
     ReadOnly { reason: String },

@@ -89,8 +89,9 @@ impl Db {
             Ok(class) => class,
             Err(err) => return fail_all(items, err),
         };
-        let Some(coll) = self.collection(&class.name) else {
-            return fail_all(items, UserError::ClassNotFound(class.name.clone()).into());
+        let coll = match self.collection(&class.name) {
+            Ok(coll) => coll,
+            Err(err) => return fail_all(items, err),
         };
         if let Err(err) = self.check_writable(&class.name, &coll) {
             return fail_all(items, err);
@@ -265,10 +266,7 @@ impl Db {
         let Some(class) = self.class(class) else {
             return Ok(None);
         };
-        match self.collection(&class.name) {
-            Some(coll) => coll.get(id, with_vectors),
-            None => Ok(None),
-        }
+        self.collection(&class.name)?.get(id, with_vectors)
     }
 
     /// Deletes one object; `false` if there was none.
@@ -276,9 +274,7 @@ impl Db {
         let Some(class) = self.class(class) else {
             return Ok(false);
         };
-        let Some(coll) = self.collection(&class.name) else {
-            return Ok(false);
-        };
+        let coll = self.collection(&class.name)?;
         self.check_writable(&class.name, &coll)?;
         coll.delete(&class, id)
     }
@@ -311,9 +307,7 @@ impl Db {
             if remaining == 0 {
                 break;
             }
-            let Some(coll) = self.collection(&class.name) else {
-                continue;
-            };
+            let coll = self.collection(&class.name)?;
             let page = coll.list(req.after, skip, remaining, with_vectors)?;
             // The offset is consumed across classes.
             let seen = coll.object_count();

@@ -127,9 +127,7 @@ impl Db {
                 distance.as_str()
             )));
         }
-        let Some(coll) = self.collection(&class.name) else {
-            return Ok(Vec::new());
-        };
+        let coll = self.collection(&class.name)?;
         let query = match &near.near {
             Near::Vector(v) => v.clone(),
             Near::Object(id) => {

@@ -33,11 +33,16 @@ impl Db {
         let mut report = VerifyReport::default();
         for class in self.classes() {
             report.classes += 1;
-            let Some(coll) = self.collection(&class.name) else {
-                report
-                    .problems
-                    .push(format!("class {}: shard not open", class.name));
-                continue;
+            let coll = match self.collection(&class.name) {
+                Ok(coll) => coll,
+                Err(err) => {
+                    report.problems.push(format!(
+                        "class {}: {}",
+                        class.name,
+                        crate::error::chain(&err)
+                    ));
+                    continue;
+                }
             };
             let objects = coll.list(None, 0, u64::MAX, true)?;
             let mut problem =

@@ -48,24 +48,38 @@ impl DirLock {
             source,
         };
         fs::create_dir_all(dir).map_err(io_err)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err)?;
-        if let Err(errno) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
-            if errno == rustix::io::Errno::WOULDBLOCK {
-                let holder = fs::read_to_string(&path)
-                    .ok()
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "unknown pid".to_string());
-                return Err(LockError::Held { path, holder });
+        let mut attempts = 0;
+        loop {
+            let file = open_lock_file(&path).map_err(io_err)?;
+            if let Err(errno) = flock(&file, FlockOperation::NonBlockingLockExclusive) {
+                if errno == rustix::io::Errno::WOULDBLOCK {
+                    let holder = fs::read_to_string(&path)
+                        .ok()
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "unknown pid".to_string());
+                    return Err(LockError::Held { path, holder });
+                }
+                return Err(io_err(errno.into()));
             }
-            return Err(io_err(errno.into()));
+            // The holder we waited for removes LOCK before it unlocks: a lock taken on the
+            // file it removed locks nothing (a third process may hold the new LOCK). Only a
+            // lock on the inode the path names now counts.
+            if is_current(&file, &path).map_err(io_err)? {
+                return Self::publish(file, path);
+            }
+            attempts += 1;
+            if attempts >= 100 {
+                return Err(io_err(io::Error::other("LOCK keeps being replaced")));
+            }
         }
+    }
+
+    fn publish(mut file: File, path: PathBuf) -> Result<Self, LockError> {
+        let io_err = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
         file.set_len(0).map_err(io_err)?;
         writeln!(file, "pid {}", std::process::id()).map_err(io_err)?;
         Ok(Self { file, path })
@@ -74,6 +88,26 @@ impl DirLock {
     /// Path of the lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+fn open_lock_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// Whether `file` is the inode `path` names now.
+fn is_current(file: &File, path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = file.metadata()?;
+    match fs::metadata(path) {
+        Ok(now) => Ok(now.dev() == held.dev() && now.ino() == held.ino()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -100,5 +134,23 @@ mod tests {
         drop(first);
         assert!(!dir.path().join(LOCK_FILE).exists());
         let _again = DirLock::acquire(dir.path()).unwrap();
+    }
+
+    /// The race: B opens LOCK while A holds it, A removes the file and unlocks, C creates a
+    /// new LOCK and locks it, B's flock on the removed inode now succeeds. B must see that
+    /// its inode is not the current one.
+    #[test]
+    fn a_lock_on_a_removed_lock_file_does_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        let a = DirLock::acquire(dir.path()).unwrap();
+        let stale = open_lock_file(&path).unwrap();
+        assert!(is_current(&stale, &path).unwrap());
+        drop(a);
+        let _c = DirLock::acquire(dir.path()).unwrap();
+        flock(&stale, FlockOperation::NonBlockingLockExclusive).unwrap();
+        assert!(!is_current(&stale, &path).unwrap());
+        let err = DirLock::acquire(dir.path()).unwrap_err();
+        assert!(matches!(err, LockError::Held { .. }), "{err}");
     }
 }

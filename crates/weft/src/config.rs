@@ -176,7 +176,7 @@ pub struct Cli {
     #[arg(
         long = "disk-use-readonly-min-free-mb",
         env = "DISK_USE_READONLY_MIN_FREE_MB",
-        default_value = "512"
+        default_value = "auto"
     )]
     pub disk_use_readonly_min_free_mb: String,
     /// weft: the read-only percentage only applies while less than this many MiB are
@@ -210,7 +210,8 @@ pub struct Config {
     pub autoschema_enabled: bool,
     pub disk_use_warning_percentage: u8,
     pub disk_use_readonly_percentage: u8,
-    pub disk_use_readonly_min_free_mb: u64,
+    /// `None`: `auto`, the smaller of 512 MiB and 5 % of the volume.
+    pub disk_use_readonly_min_free_mb: Option<u64>,
     pub disk_use_readonly_percentage_max_free_mb: u64,
     /// Warnings to log once logging is up (e.g. an unknown log level).
     pub warnings: Vec<ConfigWarning>,
@@ -487,11 +488,14 @@ impl Cli {
             default_vectorizer: "none".to_string(),
             disk_use_warning_percentage: warning,
             disk_use_readonly_percentage: readonly,
-            disk_use_readonly_min_free_mb: mebibytes(
-                "DISK_USE_READONLY_MIN_FREE_MB",
-                "disk-use-readonly-min-free-mb",
-                &self.disk_use_readonly_min_free_mb,
-            )?,
+            disk_use_readonly_min_free_mb: match self.disk_use_readonly_min_free_mb.trim() {
+                "auto" => None,
+                value => Some(mebibytes(
+                    "DISK_USE_READONLY_MIN_FREE_MB",
+                    "disk-use-readonly-min-free-mb",
+                    value,
+                )?),
+            },
             disk_use_readonly_percentage_max_free_mb: mebibytes(
                 "DISK_USE_READONLY_PERCENTAGE_MAX_FREE_MB",
                 "disk-use-readonly-percentage-max-free-mb",
@@ -568,7 +572,7 @@ mod tests {
                 c.disk_use_readonly_min_free_mb,
                 c.disk_use_readonly_percentage_max_free_mb
             ),
-            (512, 32768)
+            (None, 32768)
         );
         assert!(c.autoschema_enabled);
         assert_eq!(c.log_level, LogLevel::Info);

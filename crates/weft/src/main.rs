@@ -171,13 +171,17 @@ async fn open_db(config: &Config) -> anyhow::Result<Arc<Db>> {
     options.schema_defaults.vectorizer = config.default_vectorizer.clone();
     options.autoschema = config.autoschema_enabled;
     options.storage = config.storage.clone();
-    options.disk = weft_db::DiskOptions::default()
+    let disk = weft_db::DiskOptions::default()
         .with_percentages(
             config.disk_use_warning_percentage,
             config.disk_use_readonly_percentage,
         )
-        .with_min_free_bytes(config.disk_use_readonly_min_free_mb << 20)
         .with_percentage_max_free_bytes(config.disk_use_readonly_percentage_max_free_mb << 20);
+    options.disk = match config.disk_use_readonly_min_free_mb {
+        Some(mb) => disk.with_min_free_bytes(mb << 20),
+        // `auto`: the smaller of 512 MiB and 5 % of the volume.
+        None => disk.with_min_free_bytes_auto(512 << 20),
+    };
     let path = config.data_path.display().to_string();
     tracing::info!(action = "startup", path = %path, "loading database");
     let started = Instant::now();

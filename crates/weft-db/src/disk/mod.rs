@@ -35,6 +35,9 @@ use crate::schema::ShardState;
 /// A storage-failed shard is only reopened when at least this much space is available.
 pub const RECOVERY_MIN_FREE_BYTES: u64 = 1 << 20;
 
+/// The automatic free-bytes floor: this share of the volume (capped by the configured floor).
+pub const AUTO_FLOOR_PERCENT: u8 = 5;
+
 /// Where readings come from: `weft_io::disk::disk_usage` in production, a stub in tests.
 pub(crate) type UsageSource = Arc<dyn Fn(&Path) -> io::Result<DiskUsage> + Send + Sync>;
 
@@ -55,6 +58,10 @@ pub struct DiskOptions {
     /// `DISK_USE_READONLY_MIN_FREE_MB` (in bytes): shards turn READONLY when less than this is
     /// available, whatever the percentage; 0 disables.
     pub readonly_min_free_bytes: u64,
+    /// The floor scales with the volume: the smaller of `readonly_min_free_bytes` and
+    /// [`AUTO_FLOOR_PERCENT`] % of the volume (the default, so a small volume is not READONLY
+    /// at a few percent used).
+    pub readonly_min_free_auto: bool,
     /// `DISK_USE_READONLY_PERCENTAGE_MAX_FREE_MB` (in bytes): the read-only percentage only
     /// counts while less than this is available; 0 = always (exactly Weaviate).
     pub readonly_percentage_max_free_bytes: u64,
@@ -68,6 +75,7 @@ impl Default for DiskOptions {
             warning_percentage: 0,
             readonly_percentage: 0,
             readonly_min_free_bytes: 0,
+            readonly_min_free_auto: false,
             readonly_percentage_max_free_bytes: 0,
             interval: Duration::from_millis(500),
         }
@@ -85,7 +93,25 @@ impl DiskOptions {
     /// Sets the free-bytes floor (0 disables).
     pub fn with_min_free_bytes(mut self, bytes: u64) -> Self {
         self.readonly_min_free_bytes = bytes;
+        self.readonly_min_free_auto = false;
         self
+    }
+
+    /// Sets the free-bytes floor to scale with the volume, at most `cap` bytes.
+    pub fn with_min_free_bytes_auto(mut self, cap: u64) -> Self {
+        self.readonly_min_free_bytes = cap;
+        self.readonly_min_free_auto = true;
+        self
+    }
+
+    /// The floor in force on a volume of `total` bytes.
+    pub fn min_free_bytes(&self, total: u64) -> u64 {
+        if self.readonly_min_free_auto {
+            self.readonly_min_free_bytes
+                .min(total / 100 * u64::from(AUTO_FLOOR_PERCENT))
+        } else {
+            self.readonly_min_free_bytes
+        }
     }
 
     /// Sets the available space above which the read-only percentage is ignored (0 = never).

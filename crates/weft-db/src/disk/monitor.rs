@@ -115,6 +115,8 @@ pub(crate) struct Monitor {
     /// When failed shards were first seen and how much was available then.
     failure_seen: Option<(Instant, u64)>,
     recovery_delay: Duration,
+    /// The free-bytes floor rule was logged (at the first reading).
+    floor_logged: bool,
 }
 
 impl Monitor {
@@ -127,7 +129,35 @@ impl Monitor {
             read_error: Backoff::new(WARNING_BACKOFF_START, WARNING_BACKOFF_MAX),
             failure_seen: None,
             recovery_delay: RECOVERY_RETRY_START,
+            floor_logged: false,
         }
+    }
+
+    fn log_floor(&mut self, usage: &DiskUsage) {
+        if std::mem::replace(&mut self.floor_logged, true) {
+            return;
+        }
+        let o = &self.options;
+        let floor = o.min_free_bytes(usage.total);
+        let rule = if floor == 0 {
+            "disabled (DISK_USE_READONLY_MIN_FREE_MB=0)".to_string()
+        } else if o.readonly_min_free_auto {
+            format!(
+                "the smaller of {:.0} MiB and {}% of this {:.0} MiB volume",
+                mib(o.readonly_min_free_bytes),
+                super::AUTO_FLOOR_PERCENT,
+                mib(usage.total)
+            )
+        } else {
+            "DISK_USE_READONLY_MIN_FREE_MB".to_string()
+        };
+        tracing::info!(
+            action = "read_disk_use",
+            path = %self.path.display(),
+            floor_mib = mib(floor),
+            "shards turn READONLY when less than {:.1} MiB are available: {rule}",
+            mib(floor)
+        );
     }
 
     pub(crate) fn options(&self) -> &DiskOptions {
@@ -163,6 +193,7 @@ impl Monitor {
                 return report;
             }
         };
+        self.log_floor(&usage);
         let used = usage.used_percent();
         const GB: f64 = 1_000_000_000.0;
         tracing::debug!(
@@ -194,10 +225,11 @@ impl Monitor {
     /// Whether the readings call for READONLY, and why.
     pub(crate) fn pressure(&self, usage: &DiskUsage) -> Option<Pressure> {
         let o = &self.options;
-        if o.readonly_min_free_bytes > 0 && usage.available < o.readonly_min_free_bytes {
+        let floor = o.min_free_bytes(usage.total);
+        if floor > 0 && usage.available < floor {
             return Some(Pressure::Floor {
                 available: usage.available,
-                floor: o.readonly_min_free_bytes,
+                floor,
             });
         }
         let used = usage.used_percent();

@@ -346,3 +346,27 @@ fn pressure_at_open_is_applied_before_serving_and_not_persisted() {
     assert_eq!(db.shards("Doc").unwrap()[0].status, ShardState::Ready);
     db.close().unwrap();
 }
+
+#[test]
+fn the_automatic_floor_scales_with_a_small_volume() {
+    let options = DiskOptions::default()
+        .with_percentages(80, 90)
+        .with_min_free_bytes_auto(512 * MIB);
+    let m = monitor(options.clone());
+    // 64 MiB volume: floor = 5 % = 3.2 MiB, so a few percent used is not READONLY.
+    assert_eq!(options.min_free_bytes(64 * MIB), 64 * MIB / 100 * 5);
+    assert_eq!(m.pressure(&disk(64 * MIB, 5)), None);
+    assert_eq!(m.pressure(&disk(64 * MIB, 50)), None);
+    // ... but nearly full still is.
+    let tiny = DiskUsage {
+        total: 64 * MIB,
+        free: 2 * MIB,
+        available: 2 * MIB,
+    };
+    assert!(matches!(m.pressure(&tiny), Some(Pressure::Floor { .. })));
+    // On a big volume the cap applies.
+    assert_eq!(options.min_free_bytes(100 * GIB), 512 * MIB);
+    // With the fixed floor of before, the small volume was READONLY at 5 % used.
+    let fixed = monitor(DiskOptions::default().with_min_free_bytes(512 * MIB));
+    assert!(fixed.pressure(&disk(64 * MIB, 5)).is_some());
+}

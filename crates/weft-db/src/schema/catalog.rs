@@ -154,7 +154,14 @@ impl Catalog {
                 return Err(DbError::Poisoned);
             }
             if let Err(e) = catalog_file::store(&self.dir, next.to_stored()) {
-                self.poisoned.store(true, Ordering::Release);
+                // A failure before the rename (ENOSPC on the temp file, say) leaves schema.bin
+                // as it was: the change simply did not happen and later ones may. Only when
+                // the file on disk is no longer the state in memory is the catalog poisoned.
+                let intact = catalog_file::load(&self.dir)
+                    .is_ok_and(|on_disk| on_disk == self.snapshot().to_stored());
+                if !intact {
+                    self.poisoned.store(true, Ordering::Release);
+                }
                 return Err(e);
             }
         }
@@ -189,7 +196,8 @@ impl Catalog {
                 return Err(already_exists(&class.name, &existing.class.name).into());
             }
             // Data left by a class of this name whose delete was interrupted is not ours.
-            catalog_file::remove_class_dir(&self.dir, &class.name)?;
+            let stale = catalog_file::class_dir(&self.dir, &class.name);
+            catalog_file::remove_dir_durably(&self.dir, Some(&stale))?;
             let shards = vec![ShardStatus::ready(random_shard_name())];
             state.classes.push(ClassEntry {
                 class: class.clone(),
@@ -218,14 +226,25 @@ impl Catalog {
         if self.class(name).is_none() {
             return Ok(());
         }
+        let Some(stored_name) = self.class(name).map(|c| c.name) else {
+            return Ok(());
+        };
+        // The data moves aside first (one rename): a crash or a copy sees the directory whole
+        // under one of its two names, and the next open finishes or undoes the delete.
+        let trash = catalog_file::move_class_dir_aside(&self.dir, &stored_name)?;
         let removed = self.change(true, |state| {
             Ok(state
                 .position(name)
                 .map(|i| state.classes.remove(i).class.name))
-        })?;
+        });
         match removed {
-            Some(stored_name) => catalog_file::remove_class_dir(&self.dir, &stored_name),
-            None => Ok(()),
+            Ok(_) => catalog_file::remove_dir_durably(&self.dir, trash.as_deref()),
+            Err(e) => {
+                if let Some(trash) = trash {
+                    let _ = catalog_file::move_back(&self.dir, &trash, &stored_name);
+                }
+                Err(e)
+            }
         }
     }
 

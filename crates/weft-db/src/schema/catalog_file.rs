@@ -181,18 +181,82 @@ pub fn class_dir(dir: &Path, name: &str) -> PathBuf {
     dir.join(name.to_ascii_lowercase())
 }
 
-/// Removes the data directory of class `name`, if any, and makes the removal durable.
-pub fn remove_class_dir(dir: &Path, name: &str) -> Result<(), DbError> {
-    let path = class_dir(dir, name);
-    let io_err = |source| DbError::Io {
-        context: "removing class data",
-        path: path.clone(),
+/// Suffix of a class directory being deleted.
+const DELETED_SUFFIX: &str = ".deleted";
+
+fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DbError + use<> {
+    let path = path.to_path_buf();
+    move |source| DbError::Io {
+        context,
+        path,
         source,
-    };
-    // weft-io has no recursive remove yet; the removal is made durable by `sync_dir`.
-    match std::fs::remove_dir_all(&path) {
-        Ok(()) => weft_io::sync_dir(dir).map_err(io_err),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_err(e)),
     }
+}
+
+/// Step 1 of a class delete: renames `<dir>/<class>` to `<dir>/<class>.deleted` durably.
+/// Returns the new path, `None` if the class has no directory.
+pub fn move_class_dir_aside(dir: &Path, name: &str) -> Result<Option<PathBuf>, DbError> {
+    let path = class_dir(dir, name);
+    let trash = dir.join(format!("{}{DELETED_SUFFIX}", name.to_ascii_lowercase()));
+    if trash.exists() {
+        remove_dir_durably(dir, Some(&trash))?;
+    }
+    match std::fs::rename(&path, &trash) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("deleting class data", &path)(e)),
+    }
+    weft_io::sync_dir(dir).map_err(io_err("deleting class data", dir))?;
+    Ok(Some(trash))
+}
+
+/// Undoes [`move_class_dir_aside`].
+pub fn move_back(dir: &Path, trash: &Path, name: &str) -> Result<(), DbError> {
+    let path = class_dir(dir, name);
+    std::fs::rename(trash, &path).map_err(io_err("restoring class data", trash))?;
+    weft_io::sync_dir(dir).map_err(io_err("restoring class data", dir))
+}
+
+/// Removes a directory tree (if given and present) and makes the removal durable.
+pub fn remove_dir_durably(dir: &Path, path: Option<&Path>) -> Result<(), DbError> {
+    let Some(path) = path else { return Ok(()) };
+    // weft-io has no recursive remove yet; the removal is made durable by `sync_dir`.
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => weft_io::sync_dir(dir).map_err(io_err("removing class data", dir)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("removing class data", path)(e)),
+    }
+}
+
+/// At open, finishes class deletes a crash interrupted: a `<class>.deleted` directory of a
+/// class the schema no longer lists is removed; one of a class it still lists (the crash came
+/// before the schema change, or a copy took the old `schema.bin`) is moved back.
+pub fn finish_class_deletions(dir: &Path, classes: &[ClassDef]) -> Result<(), DbError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("listing the data directory", dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err("listing the data directory", dir))?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(base) = file_name.strip_suffix(DELETED_SUFFIX) else {
+            continue;
+        };
+        let trash = entry.path();
+        let listed = classes.iter().find(|c| c.name.to_ascii_lowercase() == base);
+        match listed {
+            Some(class) if !class_dir(dir, &class.name).exists() => {
+                tracing::warn!(action = "startup", class = %class.name, path = %trash.display(),
+                    "an interrupted class delete left the class in the schema: its data is moved back");
+                move_back(dir, &trash, &class.name)?;
+            }
+            _ => {
+                tracing::info!(action = "startup", path = %trash.display(),
+                    "finishing an interrupted class delete: removing its data");
+                remove_dir_durably(dir, Some(&trash))?;
+            }
+        }
+    }
+    Ok(())
 }
