@@ -175,6 +175,7 @@ pub const SETTING_NAMES: &[&str] = &[
     "PERSISTENCE_FLUSH_IDLE_MEMTABLES_AFTER",
     "PERSISTENCE_FILE_DELETION_GRACE",
     "PERSISTENCE_LSM_MAX_SEGMENT_SIZE",
+    "PERSISTENCE_LSM_COMPACTION_INTERVAL",
 ];
 
 impl Options {
@@ -256,11 +257,21 @@ impl Options {
         match name {
             "PERSISTENCE_WAL_SYNC" => self.sync = value.parse()?,
             "PERSISTENCE_MEMTABLES_MAX_SIZE_MB" => {
-                let mb = int(value)?;
-                if mb == 0 {
-                    return Err(bad("must be at least 1"));
+                // Whole MiB as Weaviate; weft also takes fractions (0.25) for small setups.
+                let mb: f64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("expected a number of MiB"))?;
+                if !mb.is_finite() || mb < 1.0 / 1024.0 {
+                    return Err(bad("must be at least 1 KiB (0.001)"));
                 }
-                self.memtable_max_bytes = mb.saturating_mul(1 << 20);
+                self.memtable_max_bytes = (mb * f64::from(1u32 << 20)) as u64;
+            }
+            "PERSISTENCE_LSM_COMPACTION_INTERVAL" => {
+                let d = parse_duration(value)
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| bad("expected a duration such as 100ms, 1s or 1m"))?;
+                self.compaction_interval = d;
             }
             "PERSISTENCE_MEMTABLES_FLUSH_DIRTY_AFTER_SECONDS"
             | "PERSISTENCE_FLUSH_IDLE_MEMTABLES_AFTER" => {

@@ -105,14 +105,20 @@ impl Rng {
 
 // ---- object contents: everything follows from a version number ----
 
+/// How many properties autoschema adds while the writers run: each object carries one of
+/// them, so new `property_*` buckets are declared during imports, flushes and compactions.
+const EXTRA_PROPERTIES: u64 = 24;
+
 fn properties(v: u64) -> Value {
-    json!({
+    let mut props = json!({
         "title": format!("title {v}"),
         "count": (v % 100_000) as i64 - 50_000,
         "score": (v % 4096) as f64 / 8.0,
         "flag": v.is_multiple_of(2),
         "tags": [format!("tag{}", v % 5), format!("group{}", v % 3)],
-    })
+    });
+    props[format!("extra{}", (v / 7) % EXTRA_PROPERTIES)] = json!(format!("x{v}"));
+    props
 }
 
 fn vector(v: u64) -> Vec<f32> {
@@ -598,15 +604,40 @@ fn signal(pid: u32, sig: &str) {
 
 #[test]
 fn kill_9_under_load_loses_no_acknowledged_write() {
-    let seed = Seed::new("kill_9_under_load_loses_no_acknowledged_write");
-    let cycles = rounds(25, 200);
+    kill_9_cycles(
+        "kill_9_under_load_loses_no_acknowledged_write",
+        rounds(25, 200),
+        &[],
+    );
+}
+
+/// The same with memtables of 64 KiB and compaction every 100 ms: the kills land inside
+/// flushes and compactions, while autoschema declares new property buckets.
+#[test]
+fn kill_9_inside_flushes_and_compactions_loses_no_acknowledged_write() {
+    kill_9_cycles(
+        "kill_9_inside_flushes_and_compactions_loses_no_acknowledged_write",
+        rounds(12, 200),
+        &[
+            ("PERSISTENCE_MEMTABLES_MAX_SIZE_MB", "0.0625"),
+            ("PERSISTENCE_LSM_COMPACTION_INTERVAL", "100ms"),
+        ],
+    );
+}
+
+fn kill_9_cycles(test: &'static str, cycles: usize, env: &[(&'static str, &str)]) {
+    let seed = Seed::new(test);
     let mut rng = Rng(seed.value);
     let sb = Sandbox::new();
     let data = sb.data();
+    let launch = || {
+        env.iter()
+            .fold(Launch::new(&data), |l, (k, v)| l.env(k, v.to_string()))
+    };
     let mut writers: Vec<Writer> = (0..WRITERS as u64)
         .map(|i| Writer::new(i, seed.value))
         .collect();
-    let mut weft = Launch::new(&data).start();
+    let mut weft = launch().start();
     create_class(&weft);
     let started = Instant::now();
     let (mut acked_total, mut max_objects) = (0u64, 0usize);
@@ -623,7 +654,7 @@ fn kill_9_under_load_loses_no_acknowledged_write() {
         acked_total += acked;
         let what = format!("cycle {cycle} (load {load:?}, {acked} acknowledgements)");
         let verified = verify_clean(&what, &data);
-        weft = Launch::new(&data).start();
+        weft = launch().start();
         if acked > 0 {
             assert!(
                 recovery_logged(&weft),
@@ -652,7 +683,7 @@ fn kill_9_under_load_loses_no_acknowledged_write() {
                 log.contains("database closed"),
                 "{what}: no orderly close:\n{log}"
             );
-            weft = Launch::new(&data).start();
+            weft = launch().start();
             assert!(
                 !recovery_logged(&weft),
                 "{what}: recovery after an orderly stop;\nlog of the stop:\n{log}\nlog of the restart:\n{}",
@@ -664,7 +695,7 @@ fn kill_9_under_load_loses_no_acknowledged_write() {
     assert!(status.success(), "final SIGTERM: {status}\n{log}");
     verify_clean("after the final orderly stop", &data);
     eprintln!(
-        "{cycles} kill -9 cycles, {acked_total} acknowledgements, up to {max_objects} objects, {:?}",
+        "{test}: {cycles} kill -9 cycles, {acked_total} acknowledgements, up to {max_objects} objects, {:?}",
         started.elapsed()
     );
 }
