@@ -15,6 +15,7 @@
 pub const WEAVIATE_API_VERSION: &str = "1.37.0";
 
 pub mod error;
+pub mod grpc;
 pub mod object;
 pub mod proto;
 pub mod schema;

@@ -534,32 +534,74 @@ impl Collection {
         name: &str,
         q: &[f32],
         k: usize,
+        allow: Option<&roaring::RoaringBitmap>,
         with_vectors: bool,
     ) -> Result<Vec<(StoredObject, f32)>, DbError> {
         let hits = self
             .indexes
-            .search(name, q, k, None)
+            .search(name, q, k, allow)
             .map_err(|e| DbError::User(UserError::Invalid(format!("vector search: {e}"))))?;
-        let shard = self.shard();
         let mut out = Vec::with_capacity(hits.len());
         for hit in hits {
-            let key = u64::from(hit.id).to_le_bytes();
-            let Some((pkey, bytes)) = shard
-                .get_by_secondary(OBJECTS, 0, &key)
-                .map_err(|e| self.storage(e))?
-            else {
-                continue;
-            };
-            let Ok(id) = Uuid::from_slice(&pkey) else {
-                continue;
-            };
-            let mut obj = self.decode(id, &bytes)?;
-            if with_vectors {
-                self.load_vectors(&shard, &mut obj)?;
+            if let Some(obj) = self.by_doc_id(u64::from(hit.id), with_vectors)? {
+                out.push((obj, hit.distance));
             }
-            out.push((obj, hit.distance));
         }
         Ok(out)
+    }
+
+    /// The live object with internal id `doc_id`.
+    pub(crate) fn by_doc_id(
+        &self,
+        doc_id: u64,
+        with_vectors: bool,
+    ) -> Result<Option<StoredObject>, DbError> {
+        let shard = self.shard();
+        let Some((pkey, bytes)) = shard
+            .get_by_secondary(OBJECTS, 0, &doc_id.to_le_bytes())
+            .map_err(|e| self.storage(e))?
+        else {
+            return Ok(None);
+        };
+        let Ok(id) = Uuid::from_slice(&pkey) else {
+            return Ok(None);
+        };
+        let mut obj = self.decode(id, &bytes)?;
+        if with_vectors {
+            self.load_vectors(&shard, &mut obj)?;
+        }
+        Ok(Some(obj))
+    }
+
+    /// Filterable index of `property`: the doc ids under each key in `(lo, hi)`, key order.
+    pub(crate) fn index_range(
+        &self,
+        property: &str,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+    ) -> Result<Vec<(Vec<u8>, roaring::RoaringTreemap)>, DbError> {
+        let rows = self
+            .shard()
+            .scan(&bucket_name(property), lo, hi, usize::MAX)
+            .map_err(|e| self.storage(e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                weft_lsm::Value::Bitmap(b) => Some((k, b)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Filterable index of `property`: the doc ids under `key`.
+    pub(crate) fn index_get(
+        &self,
+        property: &str,
+        key: &[u8],
+    ) -> Result<roaring::RoaringTreemap, DbError> {
+        self.shard()
+            .roaring_get(&bucket_name(property), key)
+            .map_err(|e| self.storage(e))
     }
 
     fn stage_counters(&self, batch: &mut WriteBatch, old: &Counters, new: &Counters) {

@@ -18,6 +18,7 @@ pub mod disk;
 pub mod error;
 pub mod object;
 mod objects;
+pub mod query;
 pub mod schema;
 mod search;
 mod vector_index;

@@ -6,6 +6,8 @@ use uuid::Uuid;
 use crate::Db;
 use crate::error::{DbError, UserError};
 use crate::object::{LEGACY_VECTOR, ListRequest, StoredObject};
+use crate::query::Filter;
+use crate::query::resolve::Resolver;
 use crate::schema::{ClassDef, Distance, VectorSetup};
 
 /// What to search near.
@@ -41,8 +43,8 @@ pub struct SearchRequest {
     pub offset: u64,
     /// Cursor for listing without a search.
     pub after: Option<Uuid>,
-    /// Restrict to one id (`_id` equal filter).
-    pub id: Option<Uuid>,
+    /// Only objects matching this filter (checked against the class first).
+    pub filter: Option<Filter>,
     /// Nearest-neighbour search.
     pub near: Option<NearQuery>,
     /// Return vectors.
@@ -99,13 +101,26 @@ impl Db {
             distance: None,
             certainty: None,
         };
-        if let Some(id) = req.id {
-            let found = self.get_object(&class.name, id, req.with_vectors)?;
-            return Ok(found
-                .into_iter()
-                .filter(|_| req.offset == 0)
-                .map(plain)
-                .collect());
+        let allowed = match &req.filter {
+            Some(filter) => {
+                filter.validate(&class)?;
+                let coll = self.collection(&class.name)?;
+                Some(Resolver::new(&coll, &class).eval(filter)?)
+            }
+            None => None,
+        };
+        if let (Some(ids), None) = (&allowed, &req.near) {
+            // A filtered listing: matching objects in doc-id order.
+            let coll = self.collection(&class.name)?;
+            let skip = usize::try_from(req.offset).unwrap_or(usize::MAX);
+            let take = usize::try_from(req.limit).unwrap_or(usize::MAX);
+            let mut out = Vec::new();
+            for doc_id in ids.iter().skip(skip).take(take) {
+                if let Some(obj) = coll.by_doc_id(doc_id, req.with_vectors)? {
+                    out.push(plain(obj));
+                }
+            }
+            return Ok(out);
         }
         let Some(near) = &req.near else {
             let list = ListRequest {
@@ -143,7 +158,9 @@ impl Db {
             }
         };
         let k = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
-        let hits = coll.near_vector(&name, &query, k, req.with_vectors)?;
+        let allow: Option<roaring::RoaringBitmap> =
+            allowed.map(|ids| ids.iter().filter_map(|d| u32::try_from(d).ok()).collect());
+        let hits = coll.near_vector(&name, &query, k, allow.as_ref(), req.with_vectors)?;
         let cosine = distance == Distance::Cosine;
         Ok(hits
             .into_iter()

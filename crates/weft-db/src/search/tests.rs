@@ -163,7 +163,11 @@ fn thresholds_near_object_and_errors() {
     let by_id = SearchRequest {
         class: "vec".into(),
         limit: 1,
-        id: Some(Uuid::from_u128(3)),
+        filter: Some(crate::query::Filter::Condition {
+            target: crate::query::Target::Id,
+            op: crate::query::Operator::Equal,
+            value: crate::query::FilterValue::Text(Uuid::from_u128(3).to_string()),
+        }),
         ..SearchRequest::default()
     };
     assert_eq!(db.search(&by_id).unwrap()[0].object.id, Uuid::from_u128(3));

@@ -16,11 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 use weft_api::error::{ErrorCode, WireError};
 use weft_api::proto::v1::SearchResult;
-use weft_api::proto::v1::filter_target::Target;
-use weft_api::proto::v1::filters::{Operator, TestValue};
 use weft_api::proto::v1::vectors::VectorType;
 use weft_api::proto::v1::{
-    Filters, MetadataRequest, NearObject, NearVector, ObjectPropertiesRequest, PropertiesRequest,
+    MetadataRequest, NearObject, NearVector, ObjectPropertiesRequest, PropertiesRequest,
     SearchRequest, Targets, VectorForTarget, Vectors,
 };
 use weft_db::{Db, Near, NearQuery};
@@ -190,9 +188,9 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
         (None, Some(o)) => Some(near_object_query(o)?),
         (None, None) => None,
     };
-    let id = filters.map(id_filter).transpose()?;
+    let filter = filters.map(weft_api::grpc::filters::filter).transpose()?;
     let after = parse_uuid(&after, "after")?;
-    if after.is_some() && (offset > 0 || near.is_some() || id.is_some()) {
+    if after.is_some() && (offset > 0 || near.is_some() || filter.is_some()) {
         return Err(invalid(
             "'after' cannot be combined with offset, filters or a vector search",
         ));
@@ -205,7 +203,7 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
             limit,
             offset,
             after,
-            id,
+            filter,
             with_vectors: metadata.any_vector(),
             near,
         },
@@ -316,32 +314,6 @@ fn object_selections(requests: Vec<ObjectPropertiesRequest>) -> BTreeMap<String,
             (prop_name, nested)
         })
         .collect()
-}
-
-/// The one filter weft understands: `_id == <uuid>` (`fetch_object_by_id`, `Filter.by_id()`).
-fn id_filter(f: Filters) -> Result<Uuid, WireError> {
-    let Filters {
-        operator,
-        on,
-        filters,
-        target,
-        test_value,
-    } = f;
-    let on_id = match target.and_then(|t| t.target) {
-        Some(Target::Property(p)) => p == "_id",
-        Some(_) => false,
-        None => on.len() == 1 && on.first().is_some_and(|p| p == "_id"),
-    };
-    match test_value {
-        Some(TestValue::ValueText(id))
-            if operator == Operator::Equal as i32 && on_id && filters.is_empty() =>
-        {
-            Uuid::parse_str(&id).map_err(|_| invalid(format!("_id: {id:?} is not a valid uuid")))
-        }
-        _ => Err(unsupported(
-            "filters other than `_id` equality (Filter.by_id().equal)",
-        )),
-    }
 }
 
 /// The one target vector a query names, if any.

@@ -1,0 +1,3 @@
+//! gRPC wire messages → database values (one module per message family).
+
+pub mod filters;
