@@ -14,8 +14,10 @@
 /// The Weaviate API level weft implements, reported as `version` by `/v1/meta` and `/v1/nodes`.
 pub const WEAVIATE_API_VERSION: &str = "1.37.0";
 
+pub mod batch_delete;
 pub mod error;
 pub mod grpc;
 pub mod object;
 pub mod proto;
 pub mod schema;
+pub mod where_filter;

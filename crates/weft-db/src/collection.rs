@@ -616,32 +616,51 @@ impl Collection {
 
     /// Deletes an object; `false` if it did not exist.
     pub fn delete(&self, class: &ClassDef, id: Uuid) -> Result<bool, DbError> {
+        Ok(!self.delete_many(class, &[id])?.is_empty())
+    }
+
+    /// Deletes the objects with these ids in one atomic write (object, index entries, vectors
+    /// and counters together); returns the ids that existed.
+    pub fn delete_many(&self, class: &ClassDef, ids: &[Uuid]) -> Result<Vec<Uuid>, DbError> {
         let shard = self.shard();
         let mut counters = self.writer.lock();
-        let Some(old) = self.get(id, true)? else {
-            return Ok(false);
-        };
         let mut batch = WriteBatch::new();
-        batch.delete(OBJECTS, id.as_bytes());
-        for name in old.vectors.keys() {
-            batch.delete(VECTORS, &vector_key(old.doc_id, name));
-        }
-        stage_index(
-            &mut batch,
-            old.doc_id,
-            &index_entries(class, &old.properties),
-            &BTreeSet::new(),
-        );
         let mut next = counters.clone();
-        next.object_count = next.object_count.saturating_sub(1);
+        let mut gone = Vec::new();
+        let mut seen = HashSet::new();
+        for &id in ids {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(old) = self.get(id, true)? else {
+                continue;
+            };
+            batch.delete(OBJECTS, id.as_bytes());
+            for name in old.vectors.keys() {
+                batch.delete(VECTORS, &vector_key(old.doc_id, name));
+            }
+            stage_index(
+                &mut batch,
+                old.doc_id,
+                &index_entries(class, &old.properties),
+                &BTreeSet::new(),
+            );
+            next.object_count = next.object_count.saturating_sub(1);
+            gone.push(old);
+        }
+        if gone.is_empty() {
+            return Ok(Vec::new());
+        }
         self.stage_counters(&mut batch, &counters, &next);
         let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
-        for name in old.vectors.keys() {
-            self.indexes.delete(name, old.doc_id);
+        for old in &gone {
+            for name in old.vectors.keys() {
+                self.indexes.delete(name, old.doc_id);
+            }
         }
         self.indexes.advance(counters.next_doc_id, lsn);
-        Ok(true)
+        Ok(gone.into_iter().map(|o| o.id).collect())
     }
 
     /// Every `(doc id, vector name)` key of the `vectors` bucket.

@@ -157,7 +157,7 @@ impl Db {
     }
 
     /// A READONLY shard refuses writes with Weaviate's message.
-    fn check_writable(&self, class: &str, coll: &Collection) -> Result<(), DbError> {
+    pub(crate) fn check_writable(&self, class: &str, coll: &Collection) -> Result<(), DbError> {
         let status = self.catalog.shards(class)?;
         if let Some(shard) = status.iter().find(|s| s.name == coll.shard_name())
             && shard.status == ShardState::ReadOnly

@@ -494,3 +494,50 @@ fn filtered_near_vector_finds_the_true_neighbours_among_the_matches() {
         assert!(recall >= 0.95, "selectivity {t}/1000: recall {recall}");
     }
 }
+
+#[test]
+fn delete_many_deletes_what_the_filter_matches_up_to_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let mut c = ClassDef::new("Del");
+    c.properties = vec![PropertyDef::new("n", DataType::Primitive(Primitive::Int))];
+    db.create_class(c).unwrap();
+    let inputs = (0..50)
+        .map(|i| ObjectInput {
+            class: "Del".into(),
+            id: Some(Uuid::from_u128(i + 1)),
+            properties: json!({"n": i % 10})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            vector: Some(vec![i as f32, 1.0]),
+            ..ObjectInput::default()
+        })
+        .collect();
+    for r in db.put_objects(inputs, WriteMode::Upsert) {
+        r.unwrap();
+    }
+    let small = cond(prop("n"), Operator::LessThan, FilterValue::Int(3));
+    let dry = db.delete_many("Del", &small, true, 100).unwrap();
+    assert_eq!((dry.matches, dry.objects.len()), (15, 15));
+    assert_eq!(db.object_count("Del"), 50, "a dry run deletes nothing");
+    let capped = db.delete_many("Del", &small, false, 4).unwrap();
+    assert_eq!((capped.matches, capped.objects.len()), (15, 4));
+    assert_eq!(db.object_count("Del"), 46);
+    let rest = db.delete_many("Del", &small, false, 100).unwrap();
+    assert_eq!((rest.matches, rest.objects.len()), (11, 11));
+    assert!(rest.objects.iter().all(|(_, e)| e.is_none()));
+    assert_eq!(db.object_count("Del"), 35);
+    let coll = db.collection("Del").unwrap();
+    let class = db.class("Del").unwrap();
+    assert!(
+        Resolver::new(&coll, &class)
+            .eval(&small)
+            .unwrap()
+            .is_empty()
+    );
+    let report = db.verify().unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    let err = db.delete_many("Nope", &small, false, 10).unwrap_err();
+    assert!(err.to_string().contains("Nope"), "{err}");
+}

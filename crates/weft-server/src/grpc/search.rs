@@ -414,7 +414,7 @@ fn thresholds(distance: Option<f64>, certainty: Option<f64>) -> (Option<f32>, Op
     (distance.map(narrow), certainty.map(narrow))
 }
 
-fn near_vector_query(v: NearVector) -> Result<NearQuery, WireError> {
+pub(crate) fn near_vector_query(v: NearVector) -> Result<NearQuery, WireError> {
     let NearVector {
         vector,
         certainty,
@@ -450,7 +450,7 @@ fn near_vector_query(v: NearVector) -> Result<NearQuery, WireError> {
     })
 }
 
-fn near_object_query(o: NearObject) -> Result<NearQuery, WireError> {
+pub(crate) fn near_object_query(o: NearObject) -> Result<NearQuery, WireError> {
     let NearObject {
         id,
         certainty,

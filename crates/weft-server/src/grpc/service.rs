@@ -7,6 +7,7 @@ use std::time::Instant;
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status, Streaming};
 use weft_api::error::WireError;
+use weft_api::grpc::{aggregate, batch_delete};
 use weft_api::proto::v1::weaviate_server::Weaviate;
 use weft_api::proto::v1::{
     AggregateReply, AggregateRequest, BatchDeleteReply, BatchDeleteRequest, BatchObjectsReply,
@@ -135,11 +136,22 @@ impl Weaviate for WeaviateService {
         Err(unimplemented("BatchReferences"))
     }
 
+    /// Deletes (or lists, `dry_run`) the objects a filter matches, at most
+    /// `QUERY_MAXIMUM_RESULTS` of them, in atomic write batches.
     async fn batch_delete(
         &self,
-        _: Request<BatchDeleteRequest>,
+        request: Request<BatchDeleteRequest>,
     ) -> Result<Response<BatchDeleteReply>, Status> {
-        Err(unimplemented("BatchDelete"))
+        let start = Instant::now();
+        let plan = batch_delete::plan(request.into_inner()).map_err(status)?;
+        let limit = self.state.info().limits.maximum_results;
+        let verbose = plan.verbose;
+        let result = self
+            .blocking(move |db| db.delete_many(&plan.class, &plan.filter, plan.dry_run, limit))
+            .await?
+            .map_err(|e| status(WireError::from_db(&e)))?;
+        let took = start.elapsed().as_secs_f32();
+        Ok(Response::new(batch_delete::reply(result, verbose, took)))
     }
 
     async fn tenants_get(
@@ -149,11 +161,35 @@ impl Weaviate for WeaviateService {
         Err(unimplemented("TenantsGet"))
     }
 
+    /// Counts and per-property metrics, filtered, over the nearest objects, grouped. A plain
+    /// count (`len(collection)`) reads the stored counter.
     async fn aggregate(
         &self,
-        _: Request<AggregateRequest>,
+        request: Request<AggregateRequest>,
     ) -> Result<Response<AggregateReply>, Status> {
-        Err(unimplemented("Aggregate"))
+        use weft_api::proto::v1::aggregate_request::Search;
+        let start = Instant::now();
+        let mut req = request.into_inner();
+        let near = match req.search.take() {
+            None => None,
+            Some(Search::NearVector(v)) => Some(search::near_vector_query(v).map_err(status)?),
+            Some(Search::NearObject(o)) => Some(search::near_object_query(o).map_err(status)?),
+            Some(_) => {
+                return Err(status(WireError::new(
+                    weft_api::error::ErrorCode::InvalidInput,
+                    "this aggregation search (hybrid, near_text or a media search) is not supported by weft yet",
+                )));
+            }
+        };
+        let plan = aggregate::plan(req, near).map_err(status)?;
+        let query = plan.query.clone();
+        let groups = self
+            .blocking(move |db| db.aggregate(&query))
+            .await?
+            .map_err(|e| status(WireError::from_db(&e)))?;
+        aggregate::check_types(&plan, &groups).map_err(status)?;
+        let took = start.elapsed().as_secs_f32();
+        Ok(Response::new(aggregate::reply(&plan, groups, took)))
     }
 
     type BatchStreamStream = BoxStream<BatchStreamReply>;

@@ -207,12 +207,24 @@ async fn other_methods_are_unimplemented() {
     let mut h = start(ServerInfo::for_tests(), true).await;
     let status = h
         .client
-        .batch_delete(BatchDeleteRequest::default())
+        .tenants_get(weft_api::proto::v1::TenantsGetRequest::default())
         .await
         .expect_err("unimplemented");
     assert_eq!(status.code(), Code::Unimplemented);
     assert_eq!(
         status.message(),
-        "BatchDelete is not implemented by weft yet"
+        "TenantsGet is not implemented by weft yet"
+    );
+    // A batch delete without a filter is a request error, not a missing method.
+    let status = h
+        .client
+        .batch_delete(BatchDeleteRequest::default())
+        .await
+        .expect_err("no filter");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("no filters"),
+        "{}",
+        status.message()
     );
 }

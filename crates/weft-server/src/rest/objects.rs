@@ -34,7 +34,7 @@ pub fn routes() -> Router<AppState> {
                 .patch(merge)
                 .delete(delete),
         )
-        .route("/v1/batch/objects", post(batch))
+        .route("/v1/batch/objects", post(batch).delete(batch_delete))
 }
 
 /// Runs a blocking database call (writes wait for fsync) off the async workers.
@@ -245,4 +245,25 @@ async fn batch(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>
         })
         .collect();
     Ok(Json(Value::Array(items)))
+}
+
+/// `DELETE /v1/batch/objects`: deletes (or lists, `dryRun`) the objects `match.where` matches,
+/// at most `QUERY_MAXIMUM_RESULTS` of them, in atomic write batches.
+async fn batch_delete(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let body = json_object(&body)?;
+    let req = weft_api::batch_delete::parse(&body).map_err(ApiError)?;
+    let limit = state.info().limits.maximum_results;
+    let (class, filter, dry_run) = (req.class.clone(), req.filter.clone(), req.dry_run);
+    let (stored, result) = blocking(&state, move |db| {
+        let stored = db.class(&class).map_or(class.clone(), |c| c.name);
+        db.delete_many(&class, &filter, dry_run, limit)
+            .map(|r| (stored, r))
+    })
+    .await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    Ok(Json(weft_api::batch_delete::reply(
+        &req, &stored, &result, now,
+    )))
 }
