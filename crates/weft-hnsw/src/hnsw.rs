@@ -8,9 +8,10 @@ use roaring::RoaringBitmap;
 use weft_vector::{ArenaError, DistanceFn, VectorArena, normalize};
 
 use crate::config::HnswConfig;
+use crate::inflight::InFlight;
 use crate::nodes::{NodeState, Nodes};
 use crate::ops::{GraphObserver, GraphOp};
-use crate::search::{Accept, Cand, Ctx, with_ctx};
+use crate::search::{Accept, Cand, with_ctx};
 use crate::{IndexError, Neighbor};
 
 /// Highest level a node can get.
@@ -21,8 +22,9 @@ const NO_ENTRY: u64 = u64::MAX;
 ///
 /// Vectors are copied into the index's own [`VectorArena`] (normalised first for cosine), so a
 /// distance is one pointer computation away; see `docs/decisions/0006-vector-index.md`. Inserts,
-/// deletes and searches may run concurrently from any number of threads: inserts lock one node
-/// at a time while writing its lists, searches take no lock.
+/// deletes and searches may run concurrently from any number of threads: an insert holds its
+/// new node's lock throughout and builds all of the node's lists before any other node links
+/// to it (see `insert.rs` for why that makes concurrent inserts safe); searches take no lock.
 pub struct Hnsw {
     pub(crate) cfg: HnswConfig,
     pub(crate) dist: DistanceFn,
@@ -30,15 +32,19 @@ pub struct Hnsw {
     pub(crate) nodes: Nodes,
     /// Entry point packed as `level << 32 | id`, or [`NO_ENTRY`].
     entry: AtomicU64,
-    /// Held while changing the entry point, and by inserts that may raise the top level.
+    /// Held while changing the entry point, and by inserts that may raise the top level. Never
+    /// waited for while holding a node lock, except by an insert holding its own new node's
+    /// lock, which no other thread waits for at that point (see `insert.rs`).
     pub(crate) entry_lock: Mutex<()>,
     /// One past the highest id inserted.
     bound: AtomicU64,
-    live: AtomicUsize,
+    pub(crate) live: AtomicUsize,
     /// Set on the first delete: from then on searches check node states.
     any_deleted: AtomicBool,
     pub(crate) tombstones: Mutex<RoaringBitmap>,
     pub(crate) cleanup_lock: Mutex<()>,
+    /// Inserts in progress (see `inflight.rs`).
+    pub(crate) inflight: InFlight,
     rng: AtomicU64,
     level_mult: f64,
     observer: Option<Arc<dyn GraphObserver>>,
@@ -69,6 +75,7 @@ impl Hnsw {
             any_deleted: AtomicBool::new(false),
             tombstones: Mutex::new(RoaringBitmap::new()),
             cleanup_lock: Mutex::new(()),
+            inflight: InFlight::default(),
             rng: AtomicU64::new(cfg.seed),
             level_mult: 1.0 / (m as f64).ln(),
             observer: None,
@@ -148,7 +155,8 @@ impl Hnsw {
         }
     }
 
-    pub(crate) fn construction_accept(&self) -> Accept<'static> {
+    /// What a search for results (not for an insert's neighbours) may return.
+    fn query_accept(&self) -> Accept<'static> {
         if self.any_deleted.load(Ordering::Acquire) {
             Accept::Live
         } else {
@@ -156,7 +164,17 @@ impl Hnsw {
         }
     }
 
-    fn random_level(&self) -> usize {
+    /// What an insert's construction search may pick as neighbours: nodes not deleted,
+    /// including ones whose own insert is finishing (their lists are complete).
+    pub(crate) fn construction_accept(&self) -> Accept<'static> {
+        if self.any_deleted.load(Ordering::Acquire) {
+            Accept::NotDeleted
+        } else {
+            Accept::All
+        }
+    }
+
+    pub(crate) fn random_level(&self) -> usize {
         // splitmix64 over an atomic counter: lock-free and reproducible for a fixed seed and
         // insertion order.
         let mut z = self.rng.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
@@ -168,8 +186,15 @@ impl Hnsw {
         ((-u.ln() * self.level_mult) as usize).min(MAX_LEVEL)
     }
 
-    /// Stores the vector and creates the node (not linked yet).
-    pub(crate) fn add_node(&self, id: u32, v: &[f32], level: usize) -> Result<(), IndexError> {
+    /// Stores the vector and creates the node (not linked yet) in `state`: `Inserting` for an
+    /// insert that links it next, `Live` for a replayed node whose lists follow as ops.
+    pub(crate) fn add_node(
+        &self,
+        id: u32,
+        v: &[f32],
+        level: usize,
+        state: NodeState,
+    ) -> Result<(), IndexError> {
         let norm = self.cfg.metric.normalizes();
         self.vectors
             .insert_with(id, v, |dst, src| {
@@ -184,8 +209,10 @@ impl Hnsw {
             })?;
         self.bound.fetch_max(u64::from(id) + 1, Ordering::Relaxed);
         self.nodes.init_level(id, level);
-        self.nodes.set_state(id, NodeState::Live);
-        self.live.fetch_add(1, Ordering::Relaxed);
+        self.nodes.set_state(id, state);
+        if state == NodeState::Live {
+            self.live.fetch_add(1, Ordering::Relaxed);
+        }
         self.emit(|| GraphOp::AddNode {
             id,
             level: level as u8,
@@ -226,97 +253,6 @@ impl Hnsw {
         Ok(())
     }
 
-    /// Inserts `vector` under `id`. Ids are never reused: inserting an id that was ever
-    /// inserted (even if deleted since) fails with [`IndexError::Exists`].
-    pub fn insert(&self, id: u32, vector: &[f32]) -> Result<(), IndexError> {
-        let level = self.random_level();
-        self.add_node(id, vector, level)?;
-        let q = self.vectors.get(id).ok_or(IndexError::MissingVector(id))?;
-        with_ctx(|ctx| self.link(id, q, level, ctx));
-        Ok(())
-    }
-
-    fn link(&self, id: u32, q: &[f32], level: usize, ctx: &mut Ctx) {
-        let mut entry = self.entry_point();
-        // An insert that may become the new top holds the entry lock throughout, as in hnswlib,
-        // so two such inserts cannot both install themselves.
-        let top_guard = (entry.is_none_or(|(_, l)| level > l)).then(|| self.entry_lock.lock());
-        if top_guard.is_some() {
-            entry = self.entry_point();
-        }
-        let Some((ep, ep_level)) = entry else {
-            self.set_entry(Some((id, level)));
-            return;
-        };
-        let Some(d) = self.dist_to(q, ep) else { return };
-        let mut cur = Cand { d, id: ep };
-        for l in (level + 1..=ep_level).rev() {
-            cur = self.greedy(q, cur, l, &mut ctx.buf);
-        }
-        let accept = self.construction_accept();
-        let mut selected = Vec::with_capacity(self.nodes.m);
-        for l in (0..=level.min(ep_level)).rev() {
-            self.search_layer(q, cur, self.cfg.ef_construction, l, accept, ctx);
-            let found = ctx.take_sorted();
-            if let Some(best) = found.first() {
-                cur = *best;
-            }
-            self.select_neighbors(&found, self.nodes.m, &mut selected);
-            self.connect(id, q, l, &selected);
-        }
-        if top_guard.is_some() && level > ep_level {
-            self.set_entry(Some((id, level)));
-        }
-    }
-
-    /// Links `id` to `selected` at `level` and each of them back to `id`, shrinking full lists
-    /// with the selection heuristic.
-    fn connect(&self, id: u32, q: &[f32], level: usize, selected: &[Cand]) {
-        let cap = self.nodes.cap(level);
-        let mut list = Vec::with_capacity(cap + 1);
-        {
-            let _g = self.nodes.lock(id);
-            // Merge with back-links another insert may already have added.
-            self.nodes.read(id, level, &mut list);
-            let mut merged: Vec<Cand> = selected.to_vec();
-            for &n in &list {
-                if !selected.iter().any(|c| c.id == n)
-                    && let Some(d) = self.dist_to(q, n)
-                {
-                    merged.push(Cand { d, id: n });
-                }
-            }
-            self.write_selected(id, level, merged, cap);
-        }
-        for c in selected {
-            let _g = self.nodes.lock(c.id);
-            self.nodes.read(c.id, level, &mut list);
-            if list.contains(&id) {
-                continue;
-            }
-            if list.len() < cap {
-                list.push(id);
-                self.nodes.write(c.id, level, &list);
-                self.emit(|| GraphOp::SetNeighbors {
-                    id: c.id,
-                    level: level as u8,
-                    neighbors: list.clone(),
-                });
-                continue;
-            }
-            let Some(base) = self.vectors.get(c.id) else {
-                continue;
-            };
-            let mut cands: Vec<Cand> = list
-                .iter()
-                .filter(|&&n| self.nodes.state(n) != NodeState::Removed)
-                .filter_map(|&n| self.dist_to(base, n).map(|d| Cand { d, id: n }))
-                .collect();
-            cands.push(Cand { d: c.d, id });
-            self.write_selected(c.id, level, cands, cap);
-        }
-    }
-
     /// Sorts `cands` (distances from `id`), keeps at most `cap` by the heuristic and writes
     /// them as `id`'s list at `level`. Hold `id`'s lock.
     pub(crate) fn write_selected(&self, id: u32, level: usize, mut cands: Vec<Cand>, cap: usize) {
@@ -337,6 +273,11 @@ impl Hnsw {
     /// by the next [`Hnsw::cleanup`]. False if `id` was not live.
     pub fn delete(&self, id: u32) -> bool {
         self.any_deleted.store(true, Ordering::Release);
+        if self.nodes.state(id) == NodeState::Empty {
+            return false;
+        }
+        // An insert of `id` still in progress holds this lock: wait for it to finish.
+        let _g = self.nodes.lock(id);
         if !self
             .nodes
             .transition(id, NodeState::Live, NodeState::Tombstoned)
@@ -399,7 +340,7 @@ impl Hnsw {
         };
         let accept = match allow {
             Some(a) => Accept::Allowed(a),
-            None => self.construction_accept(),
+            None => self.query_accept(),
         };
         Ok(with_ctx(|ctx| {
             let mut cur = Cand { d, id: ep };

@@ -31,6 +31,8 @@ mod cleanup;
 mod config;
 mod flat;
 mod hnsw;
+mod inflight;
+mod insert;
 mod nodes;
 mod ops;
 mod persist;

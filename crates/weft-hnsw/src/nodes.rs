@@ -29,6 +29,9 @@ pub enum NodeState {
     Tombstoned = 2,
     /// Cleaned up: unlinked; its id is not reused.
     Removed = 3,
+    /// Being inserted: its lists are being built; not returned by live-only searches, not
+    /// touched by cleanup, not eligible as entry point, not in snapshots.
+    Inserting = 4,
 }
 
 impl NodeState {
@@ -37,6 +40,7 @@ impl NodeState {
             1 => NodeState::Live,
             2 => NodeState::Tombstoned,
             3 => NodeState::Removed,
+            4 => NodeState::Inserting,
             _ => NodeState::Empty,
         }
     }

@@ -62,7 +62,7 @@ impl Hnsw {
             GraphOp::AddNode { id, level } => {
                 if self.nodes.state(*id) == NodeState::Empty && !self.vectors.contains(*id) {
                     let v = vector_of(*id).ok_or(IndexError::MissingVector(*id))?;
-                    self.add_node(*id, &v, usize::from(*level))?;
+                    self.add_node(*id, &v, usize::from(*level), NodeState::Live)?;
                 }
             }
             GraphOp::SetNeighbors {

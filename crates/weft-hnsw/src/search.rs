@@ -40,6 +40,8 @@ pub(crate) enum Accept<'a> {
     All,
     /// Live nodes only.
     Live,
+    /// Live nodes and nodes being inserted (construction searches once deletes happened).
+    NotDeleted,
     /// Live nodes in the allow-list.
     Allowed(&'a RoaringBitmap),
 }
@@ -122,6 +124,9 @@ impl Hnsw {
         match accept {
             Accept::All => true,
             Accept::Live => self.nodes.state(id) == NodeState::Live,
+            Accept::NotDeleted => {
+                matches!(self.nodes.state(id), NodeState::Live | NodeState::Inserting)
+            }
             Accept::Allowed(allow) => allow.contains(id) && self.nodes.state(id) == NodeState::Live,
         }
     }

@@ -6,7 +6,7 @@
 //! 2. One scan of the `vectors` bucket (keys are doc id BE + name, so doc-id order). For a
 //!    loaded index with watermark `W`: a key below `W` whose node is live is just marked seen;
 //!    a key at or above `W` (or missing from the snapshot) is inserted. Keys of rebuilt
-//!    indexes are all inserted (sequentially, see `insert_pending`).
+//!    indexes are all inserted. Inserts run on all cores.
 //! 3. Live nodes below `W` that were not seen were deleted after the snapshot: tombstone them.
 //!    Tombstones already in the snapshot stay.
 //! 4. A key below `W` whose node the snapshot holds as deleted means the snapshot is ahead of
@@ -301,24 +301,20 @@ impl Opening<'_> {
                     }
                 }
             }
-            self.report.inserted += insert_pending(indexes, class, &mut pending);
+            self.report.inserted += insert_parallel(indexes, class, &mut pending);
         }
         Ok(())
     }
 }
 
-/// Inserts `pending` and empties it. Sequentially: the parallel variant (one chunk per core)
-/// occasionally left a node unreachable (found in CI: an object not its own nearest neighbour
-/// after a rebuild of 400 vectors), so concurrent inserts into one graph stay off until that
-/// race in weft-hnsw is found. Writers never insert concurrently into one index (they are
-/// serialised per collection), so this was the only concurrent-insert path.
-fn insert_pending(
+/// Inserts `pending` on all cores (HNSW inserts are concurrent, see weft-hnsw's `insert.rs`)
+/// and empties it.
+fn insert_parallel(
     indexes: &VectorIndexes,
     class: &str,
     pending: &mut Vec<(String, u64, Vec<f32>)>,
 ) -> u64 {
-    let n = pending.len() as u64;
-    for (name, doc_id, v) in pending.iter() {
+    let insert_one = |(name, doc_id, v): &(String, u64, Vec<f32>)| {
         if let Err(err) = indexes.insert(name, *doc_id, v) {
             tracing::error!(
                 action = "vector_index_load",
@@ -326,6 +322,18 @@ fn insert_pending(
                 "cannot index doc {doc_id}: {err}"
             );
         }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = pending.len() as u64;
+    if threads < 2 || pending.len() < 256 {
+        pending.iter().for_each(insert_one);
+    } else {
+        let per = pending.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            for part in pending.chunks(per) {
+                s.spawn(move || part.iter().for_each(insert_one));
+            }
+        });
     }
     pending.clear();
     n
