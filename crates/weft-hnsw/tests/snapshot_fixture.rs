@@ -1,0 +1,90 @@
+//! Golden snapshot files: a snapshot written by an earlier version of the format must keep
+//! opening. `tests/fixtures/hnsw-v1.snapshot` was written by format version 1 from the index
+//! [`build`] makes (ids with gaps as left by updates, a cleanup, then tombstones); regenerate it
+//! only for a new version, under a new name, with
+//! `WEFT_WRITE_FIXTURES=1 cargo test -p weft-hnsw --test snapshot_fixture -- --ignored`.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails by panicking; the fixture is a constant file"
+)]
+
+use weft_hnsw::{Hnsw, HnswConfig, Metric};
+
+const DIM: usize = 4;
+const V1: &[u8] = include_bytes!("fixtures/hnsw-v1.snapshot");
+
+fn cfg() -> HnswConfig {
+    HnswConfig {
+        metric: Metric::L2Squared,
+        max_connections: 4,
+        ef_construction: 32,
+        ..HnswConfig::default()
+    }
+}
+
+/// The vector stored under `id`.
+fn vector(id: u32) -> [f32; DIM] {
+    let x = id as f32;
+    [x, (x * 0.37).sin() * 10.0, (id % 7) as f32, -(x * 0.5)]
+}
+
+/// Ids 0, 3, 6, … 177; those divisible by 7 deleted and cleaned up, then those divisible by
+/// 11 (and not by 7) deleted but left tombstoned.
+fn build() -> Hnsw {
+    let index = Hnsw::new(DIM, cfg());
+    for id in (0..60u32).map(|i| i * 3) {
+        index.insert(id, &vector(id)).unwrap();
+    }
+    for id in (0..180).step_by(3).filter(|id| id % 7 == 0) {
+        assert!(index.delete(id));
+    }
+    index.cleanup();
+    for id in (0..180).step_by(3).filter(|id| id % 11 == 0 && id % 7 != 0) {
+        assert!(index.delete(id));
+    }
+    index
+}
+
+fn live() -> impl Iterator<Item = u32> {
+    (0..180).step_by(3).filter(|id| id % 7 != 0 && id % 11 != 0)
+}
+
+#[test]
+fn version_1_snapshot_opens() {
+    let (index, info) = Hnsw::read_snapshot(&mut &V1[..], V1.len() as u64, DIM, cfg()).unwrap();
+    let tombstoned = (0..180)
+        .step_by(3)
+        .filter(|id| id % 11 == 0 && id % 7 != 0)
+        .count();
+    assert_eq!(info.covered, 180);
+    assert_eq!(info.tombstoned, tombstoned as u64);
+    assert_eq!(info.nodes as usize, live().count() + tombstoned);
+    assert_eq!(index.len(), live().count());
+    assert_eq!(index.tombstone_count(), tombstoned);
+    for id in live() {
+        assert!(index.contains(id), "{id}");
+        assert_eq!(index.vector(id), Some(&vector(id)[..]));
+        let hit = index.search(&vector(id), 1, None).unwrap();
+        assert_eq!((hit[0].id, hit[0].distance), (id, 0.0), "{id}");
+    }
+    for id in (0..180u32).filter(|id| id % 3 != 0 || id % 7 == 0 || id % 11 == 0) {
+        assert!(!index.contains(id), "{id}");
+    }
+    // The loaded graph is the one that was written: same nodes, lists and entry point.
+    assert_eq!(index.snapshot(), build().snapshot());
+}
+
+#[test]
+#[ignore = "writes the fixture; run only to create a new format version's file"]
+fn write_fixture() {
+    if std::env::var("WEFT_WRITE_FIXTURES").as_deref() != Ok("1") {
+        return;
+    }
+    let mut bytes = Vec::new();
+    build().write_snapshot(180, &mut bytes).unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/hnsw-v1.snapshot"
+    );
+    std::fs::write(path, bytes).unwrap();
+}
