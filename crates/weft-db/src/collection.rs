@@ -22,6 +22,7 @@ use uuid::Uuid;
 use weft_lsm::{Shard, Strategy, WriteBatch};
 
 use crate::error::{DbError, UserError};
+use crate::index_change::{self, IndexChange};
 use crate::object::index_keys::{bucket_name, index_entries, is_indexed};
 use crate::object::record::{self, decode_vector, encode_vector, vector_key};
 use crate::object::{StoredObject, WriteMode, now_ms};
@@ -68,13 +69,6 @@ pub(crate) struct Collection {
     load_report: LoadReport,
     /// Writes vector index snapshots in the background; stopped first on close and drop.
     snapshot_worker: Mutex<Option<Worker>>,
-}
-
-/// What a successful write changes in the vector indexes.
-#[derive(Debug)]
-struct IndexChange {
-    old: Option<(u64, Vec<String>)>,
-    new: (u64, BTreeMap<String, Vec<f32>>),
 }
 
 /// A stored counter: absent is 0; anything but 8 bytes is a corrupt `meta` bucket (reading it
@@ -412,9 +406,7 @@ impl Collection {
         let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
         self.indexes.configure(&class.vectors);
-        for change in changes {
-            self.apply_index_change(change);
-        }
+        index_change::apply(&self.indexes, &self.class, changes);
         self.indexes.advance(counters.next_doc_id, lsn);
         Ok(results)
     }
@@ -512,20 +504,6 @@ impl Collection {
         let rec = record::encode_object(&obj);
         batch.put_with_secondary(OBJECTS, obj.id.as_bytes(), &rec, &[&doc_id.to_le_bytes()]);
         Ok(obj)
-    }
-
-    fn apply_index_change(&self, change: IndexChange) {
-        if let Some((doc_id, names)) = change.old {
-            for name in names {
-                self.indexes.delete(&name, doc_id);
-            }
-        }
-        let (doc_id, vectors) = change.new;
-        for (name, v) in vectors {
-            if let Err(err) = self.indexes.insert(&name, doc_id, &v) {
-                tracing::error!(action = "vector_index_insert", class = %self.class, "cannot index doc {doc_id}: {err}");
-            }
-        }
     }
 
     /// The `k` objects nearest to `q` in the index of vector `name`, with their distances.

@@ -16,6 +16,7 @@ mod collection;
 mod db;
 pub mod disk;
 pub mod error;
+mod index_change;
 pub mod object;
 mod objects;
 pub mod query;
