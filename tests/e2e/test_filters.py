@@ -9,7 +9,7 @@ import uuid
 import pytest
 from weaviate.classes.config import Configure, DataType, Property
 from weaviate.classes.data import DataObject, GeoCoordinate
-from weaviate.classes.query import Filter
+from weaviate.classes.query import Filter, MetadataQuery, Sort
 from weaviate.exceptions import WeaviateQueryError
 
 WORDS = ["alpha", "beta", "gamma", "delta"]
@@ -145,3 +145,46 @@ def test_bad_filters_are_clear_errors(things):
         col.query.fetch_objects(filters=Filter.by_property("nope").equal("x"))
     with pytest.raises(WeaviateQueryError, match="cannot use valueText on type int"):
         col.query.fetch_objects(filters=Filter.by_property("count").equal("x"))
+
+
+def sort_key(value, ascending):
+    """Weaviate's order: a missing value before every value when ascending (after when not)."""
+    missing = value is None
+    if isinstance(value, str):
+        value = value.lower()
+    return (not missing, value) if ascending else (missing, value)
+
+
+def test_sort_by_properties_and_metadata_with_filters_and_paging(things):
+    col, objs = things
+    props = {u.int: p for u, p, _ in objs}
+    res = col.query.fetch_objects(sort=Sort.by_property("count", ascending=True), limit=1000)
+    got = [props[o.uuid.int].get("count") for o in res.objects]
+    nones = [g for g in got if g is None]
+    assert got[: len(nones)] == nones, "missing values sort first ascending"
+    assert got[len(nones) :] == sorted(g for g in got if g is not None)
+    res = col.query.fetch_objects(sort=Sort.by_property("count", ascending=False), limit=1000)
+    got = [props[o.uuid.int].get("count") for o in res.objects]
+    present = [g for g in got if g is not None]
+    assert got[: len(present)] == sorted(present, reverse=True) and all(g is None for g in got[len(present) :])
+    # Two keys, with a filter and a page.
+    f = Filter.by_property("flag").equal(True)
+    sort = Sort.by_property("score", ascending=False).by_property("title", ascending=True)
+    full = col.query.fetch_objects(filters=f, sort=sort, limit=1000)
+    keys = [(props[o.uuid.int]["score"], props[o.uuid.int]["title"].lower()) for o in full.objects]
+    assert keys == sorted(keys, key=lambda k: (-k[0], k[1]))
+    assert {o.uuid.int for o in full.objects} == set(expect(objs, lambda p, u: p["flag"]))
+    page = col.query.fetch_objects(filters=f, sort=sort, limit=5, offset=3)
+    assert [o.uuid for o in page.objects] == [o.uuid for o in full.objects[3:8]]
+    by_id = col.query.fetch_objects(sort=Sort.by_id(ascending=False), limit=1000)
+    ids = [str(o.uuid) for o in by_id.objects]
+    assert ids == sorted(ids, reverse=True)
+    col.data.insert({"title": "latest", "flag": False, "score": 0.0, "tags": []}, uuid=uuid.UUID(int=9999))
+    newest = col.query.fetch_objects(
+        sort=Sort.by_creation_time(ascending=False), limit=1000, return_metadata=MetadataQuery(creation_time=True)
+    )
+    assert newest.objects[0].uuid == uuid.UUID(int=9999)
+    times = [o.metadata.creation_time for o in newest.objects]
+    assert times == sorted(times, reverse=True)
+    with pytest.raises(WeaviateQueryError, match="no such prop with name 'nope'"):
+        col.query.fetch_objects(sort=Sort.by_property("nope"))

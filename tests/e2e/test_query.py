@@ -318,7 +318,6 @@ def test_unsupported_features_fail_fast_with_a_clear_error(weft):
             "reference filters": lambda: col.query.fetch_objects(
                 filters=Filter.by_ref("author").by_property("name").equal("a")
             ),
-            "sort": lambda: col.query.fetch_objects(sort=Sort.by_property("title")),
             "hybrid": lambda: col.query.hybrid("hello", vector=[1.0, 0.0]),
         }
         for name, call in calls.items():

@@ -45,6 +45,8 @@ pub struct SearchRequest {
     pub after: Option<Uuid>,
     /// Only objects matching this filter (checked against the class first).
     pub filter: Option<Filter>,
+    /// Order of a listing (not of a vector search).
+    pub sort: Vec<crate::query::SortBy>,
     /// Nearest-neighbour search.
     pub near: Option<NearQuery>,
     /// Return vectors.
@@ -109,6 +111,44 @@ impl Db {
             }
             None => None,
         };
+        if !req.sort.is_empty() {
+            if req.near.is_some() {
+                return Err(invalid(
+                    "sort cannot be combined with a vector search (the order is by distance)"
+                        .into(),
+                ));
+            }
+            if req.after.is_some() {
+                return Err(invalid("sort cannot be combined with 'after'".into()));
+            }
+            crate::query::sort::validate(&class, &req.sort)?;
+            let coll = self.collection(&class.name)?;
+            let mut objects = match &allowed {
+                Some(ids) => {
+                    let mut out = Vec::new();
+                    for doc_id in ids.iter() {
+                        if let Some(o) = coll.by_doc_id(doc_id, false)? {
+                            out.push(o);
+                        }
+                    }
+                    out
+                }
+                None => coll.list(None, 0, u64::MAX, false)?,
+            };
+            crate::query::sort::sort(&class, &req.sort, &mut objects);
+            let skip = usize::try_from(req.offset).unwrap_or(usize::MAX);
+            let take = usize::try_from(req.limit).unwrap_or(usize::MAX);
+            let mut out = Vec::new();
+            for o in objects.into_iter().skip(skip).take(take) {
+                let o = if req.with_vectors {
+                    coll.get(o.id, true)?.unwrap_or(o)
+                } else {
+                    o
+                };
+                out.push(plain(o));
+            }
+            return Ok(out);
+        }
         if let (Some(ids), None) = (&allowed, &req.near) {
             // A filtered listing: matching objects in doc-id order.
             let coll = self.collection(&class.name)?;

@@ -3,3 +3,4 @@
 pub mod aggregate;
 pub mod batch_delete;
 pub mod filters;
+pub mod sort;

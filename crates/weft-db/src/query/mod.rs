@@ -5,10 +5,12 @@ pub mod aggregate;
 mod delete;
 pub mod filter;
 pub(crate) mod resolve;
+pub mod sort;
 
 pub use aggregate::{AggregateGroup, AggregateRequest, GroupValue, PropertyMetrics, PropertyStats};
 pub use delete::DeleteManyResult;
 pub use filter::{Filter, FilterValue, Operator, Target};
+pub use sort::{SortBy, SortTarget};
 
 #[cfg(test)]
 mod tests;

@@ -541,3 +541,50 @@ fn delete_many_deletes_what_the_filter_matches_up_to_the_limit() {
     let err = db.delete_many("Nope", &small, false, 10).unwrap_err();
     assert!(err.to_string().contains("Nope"), "{err}");
 }
+
+#[test]
+fn sort_puts_missing_values_first_ascending_and_ignores_case() {
+    use super::sort::{SortBy, sort};
+    let c = class();
+    let obj = |id: u128, title: Option<&str>, n: Option<i64>| {
+        let mut properties = Map::new();
+        if let Some(t) = title {
+            properties.insert("title".into(), json!(t));
+        }
+        if let Some(n) = n {
+            properties.insert("n".into(), json!(n));
+        }
+        crate::object::StoredObject {
+            class: "Thing".into(),
+            id: Uuid::from_u128(id),
+            doc_id: id as u64,
+            properties,
+            vectors: Default::default(),
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    };
+    let mut objects = vec![
+        obj(1, Some("b"), Some(2)),
+        obj(2, None, Some(1)),
+        obj(3, Some("A"), None),
+        obj(4, Some("a"), Some(1)),
+    ];
+    let order = |objects: &[crate::object::StoredObject]| {
+        objects.iter().map(|o| o.id.as_u128()).collect::<Vec<_>>()
+    };
+    sort(&c, &[SortBy::named("title", true)], &mut objects);
+    assert_eq!(
+        order(&objects),
+        [2, 3, 4, 1],
+        "missing first, 'A' and 'a' equal (stable)"
+    );
+    sort(&c, &[SortBy::named("title", false)], &mut objects);
+    assert_eq!(order(&objects), [1, 3, 4, 2]);
+    sort(
+        &c,
+        &[SortBy::named("n", true), SortBy::named("title", false)],
+        &mut objects,
+    );
+    assert_eq!(order(&objects), [3, 4, 2, 1]);
+}

@@ -164,7 +164,6 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
         !tenant.is_empty() => "multi-tenancy (tenant)",
         group_by.is_some() => "group_by",
         autocut != 0 => "auto_limit (autocut)",
-        !sort_by.is_empty() => "sort",
         hybrid_search.is_some() => "hybrid search",
         bm25_search.is_some() => "bm25 search",
         near_text.is_some() => "near_text",
@@ -189,6 +188,7 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
         (None, None) => None,
     };
     let filter = filters.map(weft_api::grpc::filters::filter).transpose()?;
+    let sort = weft_api::grpc::sort::sort(sort_by)?;
     let after = parse_uuid(&after, "after")?;
     if after.is_some() && (offset > 0 || near.is_some() || filter.is_some()) {
         return Err(invalid(
@@ -204,6 +204,7 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
             offset,
             after,
             filter,
+            sort,
             with_vectors: metadata.any_vector(),
             near,
         },

@@ -283,7 +283,11 @@ fn unsupported_features_are_named_and_never_unavailable() {
     let mut sort = request("A");
     sort.sort_by = vec![SortBy {
         ascending: true,
-        path: vec!["title".to_string()],
+        path: vec![
+            "author".to_string(),
+            "Person".to_string(),
+            "name".to_string(),
+        ],
     }];
     let mut tenant = request("A");
     tenant.tenant = "t1".to_string();
@@ -294,7 +298,7 @@ fn unsupported_features_are_named_and_never_unavailable() {
     });
     for (req, feature) in [
         (bm25, "bm25 search"),
-        (sort, "sort"),
+        (sort, "sorting by a path through cross-references"),
         (tenant, "tenant"),
         (refs, "return_references"),
     ] {
