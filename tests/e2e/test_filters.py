@@ -9,7 +9,7 @@ import uuid
 import pytest
 from weaviate.classes.config import Configure, DataType, Property
 from weaviate.classes.data import DataObject, GeoCoordinate
-from weaviate.classes.query import Filter, MetadataQuery, Sort
+from weaviate.classes.query import Filter, GroupBy, MetadataQuery, Sort
 from weaviate.exceptions import WeaviateQueryError
 
 WORDS = ["alpha", "beta", "gamma", "delta"]
@@ -188,3 +188,44 @@ def test_sort_by_properties_and_metadata_with_filters_and_paging(things):
     assert times == sorted(times, reverse=True)
     with pytest.raises(WeaviateQueryError, match="no such prop with name 'nope'"):
         col.query.fetch_objects(sort=Sort.by_property("nope"))
+
+
+def test_group_by_on_a_vector_search(things):
+    col, objs = things
+    q = objs[5][2]
+    flat = col.query.near_vector(q, limit=60, return_metadata=MetadataQuery(distance=True), return_properties=["count"])
+    res = col.query.near_vector(
+        q,
+        limit=60,
+        group_by=GroupBy(prop="count", number_of_groups=3, objects_per_group=3),
+        return_metadata=MetadataQuery(distance=True),
+    )
+    # The model: walk the ranked hits, open a group per new value until two exist, fill to 3.
+    want = {}
+    for o in flat.objects:
+        value = o.properties.get("count")
+        name = "" if value is None else str(value)
+        if name not in want and len(want) < 3:
+            want[name] = []
+        if name in want and len(want[name]) < 3:
+            want[name].append(o.uuid)
+    assert set(res.groups) == set(want)
+    for name, group in res.groups.items():
+        assert [o.uuid for o in group.objects] == want[name]
+        assert group.number_of_objects == len(want[name])
+        assert group.min_distance <= group.max_distance
+    assert len(res.objects) == sum(len(v) for v in want.values())
+
+
+def test_autocut_keeps_the_first_cluster(weft):
+    with weft.client() as client:
+        client.collections.delete("Cut")
+        col = client.collections.create("Cut", vector_config=Configure.Vectors.self_provided())
+        near = [[1.0, 0.0, 0.0 + i * 0.001] for i in range(3)]
+        far = [[0.0, 1.0, 0.0 + i * 0.001] for i in range(5)]
+        res = col.data.insert_many([DataObject(properties={}, vector=v) for v in near + far])
+        assert not res.has_errors
+        cut = col.query.near_vector([1.0, 0.0, 0.0], limit=8, auto_limit=1)
+        assert len(cut.objects) == 3
+        everything = col.query.near_vector([1.0, 0.0, 0.0], limit=8)
+        assert len(everything.objects) == 8

@@ -47,6 +47,8 @@ pub struct SearchRequest {
     pub filter: Option<Filter>,
     /// Order of a listing (not of a vector search).
     pub sort: Vec<crate::query::SortBy>,
+    /// Keep the hits of a vector search before the n-th jump in distance.
+    pub autocut: Option<usize>,
     /// Nearest-neighbour search.
     pub near: Option<NearQuery>,
     /// Return vectors.
@@ -113,10 +115,7 @@ impl Db {
         };
         if !req.sort.is_empty() {
             if req.near.is_some() {
-                return Err(invalid(
-                    "sort cannot be combined with a vector search (the order is by distance)"
-                        .into(),
-                ));
+                return Err(invalid("sorting cannot be combined with search".into()));
             }
             if req.after.is_some() {
                 return Err(invalid("sort cannot be combined with 'after'".into()));
@@ -218,7 +217,14 @@ impl Db {
                 near.min_certainty
                     .is_none_or(|m| h.certainty.is_some_and(|c| c >= m))
             })
-            .collect())
+            .collect::<Vec<_>>())
+        .map(|mut hits| {
+            if let Some(cut) = req.autocut.filter(|&c| c > 0) {
+                let d: Vec<f32> = hits.iter().filter_map(|h| h.distance).collect();
+                hits.truncate(crate::query::group::autocut(&d, cut));
+            }
+            hits
+        })
     }
 }
 

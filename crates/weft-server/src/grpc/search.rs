@@ -18,8 +18,8 @@ use weft_api::error::{ErrorCode, WireError};
 use weft_api::proto::v1::SearchResult;
 use weft_api::proto::v1::vectors::VectorType;
 use weft_api::proto::v1::{
-    MetadataRequest, NearObject, NearVector, ObjectPropertiesRequest, PropertiesRequest,
-    SearchRequest, Targets, VectorForTarget, Vectors,
+    GroupByResult, MetadataRequest, NearObject, NearVector, ObjectPropertiesRequest,
+    PropertiesRequest, SearchRequest, Targets, VectorForTarget, Vectors,
 };
 use weft_db::{Db, Near, NearQuery};
 
@@ -30,6 +30,8 @@ use crate::QueryLimits;
 pub struct SearchPlan {
     /// The query for [`weft_db::Db::search`].
     pub query: weft_db::SearchRequest,
+    /// Group the hits of a vector search.
+    pub group_by: Option<weft_db::query::GroupBy>,
     /// What each result carries.
     pub output: Output,
 }
@@ -162,8 +164,6 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
     } = req;
     refuse!(
         !tenant.is_empty() => "multi-tenancy (tenant)",
-        group_by.is_some() => "group_by",
-        autocut != 0 => "auto_limit (autocut)",
         hybrid_search.is_some() => "hybrid search",
         bm25_search.is_some() => "bm25 search",
         near_text.is_some() => "near_text",
@@ -189,6 +189,30 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
     };
     let filter = filters.map(weft_api::grpc::filters::filter).transpose()?;
     let sort = weft_api::grpc::sort::sort(sort_by)?;
+    let group_by = group_by
+        .map(|g| {
+            let weft_api::proto::v1::GroupBy {
+                path,
+                number_of_groups,
+                objects_per_group,
+            } = g;
+            match path.as_slice() {
+                [one] => Ok(weft_db::query::GroupBy {
+                    property: one.clone(),
+                    groups: usize::try_from(number_of_groups).unwrap_or(0),
+                    per_group: usize::try_from(objects_per_group).unwrap_or(0),
+                }),
+                _ => Err(invalid(format!(
+                    "groupby path can only have one entry, received {path:?}"
+                ))),
+            }
+        })
+        .transpose()?;
+    if group_by.is_some() && near.is_none() {
+        return Err(invalid(
+            "group_by needs a vector search (near_vector or near_object)",
+        ));
+    }
     let after = parse_uuid(&after, "after")?;
     if after.is_some() && (offset > 0 || near.is_some() || filter.is_some()) {
         return Err(invalid(
@@ -205,9 +229,11 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
             after,
             filter,
             sort,
+            autocut: (autocut > 0).then(|| usize::try_from(autocut).unwrap_or(0)),
             with_vectors: metadata.any_vector(),
             near,
         },
+        group_by,
         output: Output {
             properties,
             metadata,
@@ -216,7 +242,10 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
 }
 
 /// Runs a plan: one database query, then the results encoded with the class's property types.
-pub fn execute(db: &Db, plan: &SearchPlan) -> Result<Vec<SearchResult>, WireError> {
+pub fn execute(
+    db: &Db,
+    plan: &SearchPlan,
+) -> Result<(Vec<SearchResult>, Vec<GroupByResult>), WireError> {
     let hits = db.search(&plan.query).map_err(|e| WireError::from_db(&e))?;
     // As Weaviate: asking for certainty from a non-cosine vector search is an error.
     let no_certainty = |h: &weft_db::SearchHit| h.distance.is_some() && h.certainty.is_none();
@@ -226,7 +255,36 @@ pub fn execute(db: &Db, plan: &SearchPlan) -> Result<Vec<SearchResult>, WireErro
         ));
     }
     let class = db.class(&plan.query.class);
-    Ok(reply::results(hits, class.as_ref(), &plan.output))
+    if let Some(by) = &plan.group_by {
+        if class
+            .as_ref()
+            .is_some_and(|c| c.property(&by.property).is_none())
+        {
+            return Err(invalid(format!(
+                "groupBy: no such property {:?} in class {}",
+                by.property, plan.query.class
+            )));
+        }
+        let groups = weft_db::query::group::group(hits, by)
+            .into_iter()
+            .map(|g| {
+                let distances: Vec<f32> = g.hits.iter().filter_map(|h| h.distance).collect();
+                GroupByResult {
+                    name: g.name,
+                    min_distance: distances.first().copied().unwrap_or(0.0),
+                    max_distance: distances.last().copied().unwrap_or(0.0),
+                    number_of_objects: g.hits.len() as i64,
+                    objects: reply::results(g.hits, class.as_ref(), &plan.output),
+                    ..GroupByResult::default()
+                }
+            })
+            .collect();
+        return Ok((Vec::new(), groups));
+    }
+    Ok((
+        reply::results(hits, class.as_ref(), &plan.output),
+        Vec::new(),
+    ))
 }
 
 /// `(limit, offset)`: limit 0 is `QUERY_DEFAULTS_LIMIT`; their sum may not exceed

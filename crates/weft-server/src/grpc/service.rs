@@ -90,12 +90,13 @@ impl Weaviate for WeaviateService {
         let plan = search::plan(request.into_inner(), self.state.info().limits).map_err(status)?;
         // Up to 100 results is a sub-millisecond search; more may scan or fetch a lot.
         let small = plan.query.offset.saturating_add(plan.query.limit) <= 100;
-        let results = self
+        let (results, group_by_results) = self
             .in_place(small, |db| search::execute(db, &plan))?
             .map_err(status)?;
         Ok(Response::new(SearchReply {
             took: start.elapsed().as_secs_f32(),
             results,
+            group_by_results,
             ..SearchReply::default()
         }))
     }

@@ -619,7 +619,9 @@ fn execute_runs_near_vector_and_id_queries_on_a_database() {
         vector_bytes: f32_bytes(&[1.0, 0.1]),
         ..NearVector::default()
     });
-    let out = execute(&db, &plan(req, LIMITS).expect("planned")).expect("executed");
+    let out = execute(&db, &plan(req, LIMITS).expect("planned"))
+        .expect("executed")
+        .0;
     let ids: Vec<Vec<u8>> = out
         .iter()
         .map(|r| r.metadata.as_ref().expect("metadata").id_as_bytes.clone())
@@ -646,7 +648,9 @@ fn execute_runs_near_vector_and_id_queries_on_a_database() {
         Some("_id"),
         &[],
     ));
-    let out = execute(&db, &plan(by_id, LIMITS).expect("planned")).expect("executed");
+    let out = execute(&db, &plan(by_id, LIMITS).expect("planned"))
+        .expect("executed")
+        .0;
     assert_eq!(out.len(), 1);
     let mut missing = request("Article");
     missing.filters = Some(id_filter_of(
@@ -654,7 +658,9 @@ fn execute_runs_near_vector_and_id_queries_on_a_database() {
         Some("_id"),
         &[],
     ));
-    let out = execute(&db, &plan(missing, LIMITS).expect("planned")).expect("executed");
+    let out = execute(&db, &plan(missing, LIMITS).expect("planned"))
+        .expect("executed")
+        .0;
     assert!(out.is_empty());
 
     let err = execute(&db, &plan(request("Nope"), LIMITS).expect("planned")).expect_err("missing");
