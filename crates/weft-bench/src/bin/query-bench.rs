@@ -325,7 +325,6 @@ fn in_process_search(
                     limit: k as u64,
                     offset: 0,
                     after: None,
-                    id: None,
                     near: Some(NearQuery {
                         near: Near::Vector(queries[q].clone()),
                         target: None,
@@ -333,6 +332,7 @@ fn in_process_search(
                         min_certainty: None,
                     }),
                     with_vectors: false,
+                    ..weft_db::SearchRequest::default()
                 })?;
                 Ok(hits.iter().map(|h| id_row(&h.object.id)).collect())
             }))
