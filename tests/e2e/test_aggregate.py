@@ -129,3 +129,12 @@ def test_near_vector_aggregation_takes_the_object_limit(shops):
     col, _ = shops
     res = col.aggregate.near_vector([1.0, 1.0, 1.0], object_limit=7, total_count=True)
     assert res.total_count == 7
+
+
+def test_nodes_of_one_collection_report_its_shard_and_count(weft, shops):
+    col, rows = shops
+    with weft.client() as client:
+        nodes = client.cluster.nodes(collection="Shop", output="verbose")
+        shards = [s for n in nodes for s in n.shards]
+        assert [s.collection for s in shards] == ["Shop"]
+        assert shards[0].object_count == len(rows)

@@ -65,6 +65,19 @@ pub async fn nodes(
     State(state): State<AppState>,
     Query(query): Query<NodesQuery>,
 ) -> Result<Response, ApiError> {
+    nodes_of(&state, &query, None)
+}
+
+/// `GET /v1/nodes/{class}`: the same, only the shards of one class.
+pub async fn class_nodes(
+    State(state): State<AppState>,
+    axum::extract::Path(class): axum::extract::Path<String>,
+    Query(query): Query<NodesQuery>,
+) -> Result<Response, ApiError> {
+    nodes_of(&state, &query, Some(&class))
+}
+
+fn nodes_of(state: &AppState, query: &NodesQuery, only: Option<&str>) -> Result<Response, ApiError> {
     let verbose = match query.output.as_deref() {
         None | Some("minimal") => false,
         Some("verbose") => true,
@@ -76,9 +89,18 @@ pub async fn nodes(
         }
     };
     let db = state.db().ok_or_else(ApiError::not_ready)?;
+    let classes = match only {
+        None => db.classes(),
+        Some(name) => vec![db.class(name).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ClassNotFound,
+                format!("class {name:?} not found"),
+            )
+        })?],
+    };
     let mut shards = Vec::new();
     let mut objects = 0;
-    for class in db.classes() {
+    for class in classes {
         let count = db.object_count(&class.name);
         objects += count;
         for shard in db.shards(&class.name)? {

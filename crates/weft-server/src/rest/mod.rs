@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
             get(meta::openid_configuration),
         )
         .route("/v1/nodes", get(meta::nodes))
+        .route("/v1/nodes/{class}", get(meta::class_nodes))
         .merge(schema::routes())
         .merge(objects::routes())
         .fallback(not_found)
