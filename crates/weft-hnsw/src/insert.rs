@@ -225,8 +225,10 @@ impl Hnsw {
     /// full lists with the selection heuristic.
     fn add_back_links(&self, id: u32, level: usize, selected: &[Cand]) {
         for c in selected {
+            // Only a node still `Inserting` can have an open inbox (it turns `Live` after
+            // closing it), so the registry is asked only about those.
             let link = BackLink { level, id, d: c.d };
-            if self.inflight.offer(c.id, link) {
+            if self.nodes.state(c.id) == NodeState::Inserting && self.inflight.offer(c.id, link) {
                 continue;
             }
             let _g = self.nodes.lock(c.id);
