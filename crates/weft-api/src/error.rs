@@ -122,7 +122,6 @@ impl WireError {
                 UserError::ShardNotFound { .. } => ErrorCode::ShardNotFound,
                 UserError::ObjectNotFound { .. } => ErrorCode::ObjectNotFound,
                 UserError::ObjectExists(_) => ErrorCode::InvalidInput,
-                _ => ErrorCode::InvalidInput,
             },
             DbError::Lock(_) => ErrorCode::DataDirLocked,
             DbError::Io { .. } => ErrorCode::Io,
@@ -132,7 +131,6 @@ impl WireError {
             DbError::Record { .. } => ErrorCode::CorruptFile,
             DbError::ReadOnly { .. } => ErrorCode::ReadOnly,
             DbError::Batch(_) => ErrorCode::Io,
-            _ => ErrorCode::Io,
         };
         Self::new(code, chain(err))
     }

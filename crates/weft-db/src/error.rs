@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 /// Every error `weft-db` returns. `weft-api` maps each variant to a wire status in one table.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum DbError {
     /// The request is invalid; the message is meant for the user as is.
     #[error(transparent)]
@@ -87,7 +86,6 @@ pub enum Corruption {
 
 /// Mistakes in a request. The `Display` text is what the client sees.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum UserError {
     /// Input failed validation (Weaviate answers 422).
     #[error("{0}")]
