@@ -77,7 +77,11 @@ pub async fn class_nodes(
     nodes_of(&state, &query, Some(&class))
 }
 
-fn nodes_of(state: &AppState, query: &NodesQuery, only: Option<&str>) -> Result<Response, ApiError> {
+fn nodes_of(
+    state: &AppState,
+    query: &NodesQuery,
+    only: Option<&str>,
+) -> Result<Response, ApiError> {
     let verbose = match query.output.as_deref() {
         None | Some("minimal") => false,
         Some("verbose") => true,
