@@ -551,24 +551,29 @@ impl Collection {
         Ok(Some(obj))
     }
 
-    /// Filterable index of `property`: the doc ids under each key in `(lo, hi)`, key order.
-    pub(crate) fn index_range(
+    /// Filterable index of `property`: the union of the doc ids under the keys in `(lo, hi)`
+    /// that `keep` accepts, streamed from one snapshot of the bucket.
+    pub(crate) fn index_union(
         &self,
         property: &str,
         lo: Bound<&[u8]>,
         hi: Bound<&[u8]>,
-    ) -> Result<Vec<(Vec<u8>, roaring::RoaringTreemap)>, DbError> {
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Result<roaring::RoaringTreemap, DbError> {
         let rows = self
             .shard()
-            .scan(&bucket_name(property), lo, hi, usize::MAX)
+            .range(&bucket_name(property), lo, hi)
             .map_err(|e| self.storage(e))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                weft_lsm::Value::Bitmap(b) => Some((k, b)),
-                _ => None,
-            })
-            .collect())
+        let mut out = roaring::RoaringTreemap::new();
+        for row in rows {
+            let (key, value) = row.map_err(|e| self.storage(e))?;
+            if let weft_lsm::Value::Bitmap(b) = value
+                && keep(&key)
+            {
+                out |= b;
+            }
+        }
+        Ok(out)
     }
 
     /// Filterable index of `property`: the doc ids under `key`.

@@ -397,24 +397,42 @@ impl Shard {
         hi: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Value)>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.range(bucket, lo, hi)?.take(limit).collect()
+    }
+
+    /// Streams the keys in `(lo, hi)` with their resolved values, in key order, from one
+    /// consistent snapshot of the bucket taken now: segments are read block by block as the
+    /// iterator advances (nothing is collected), later writes are not seen, and the files it
+    /// reads stay on disk until it is dropped.
+    pub fn range(
+        &self,
+        bucket: &str,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+    ) -> Result<impl Iterator<Item = Result<(Vec<u8>, Value)>> + Send + use<>> {
         let b = self.inner.bucket(bucket)?;
         let view = b.snapshot();
         let is_set = b.strategy == Strategy::Set;
-        let mut out = Vec::new();
-        if limit == 0 || crate::range_is_empty(lo, hi) {
-            return Ok(out);
-        }
-        for item in MergeIter::over_view(&view, lo, hi) {
-            let (key, entries) = item?;
-            let merged = entries.into_iter().reduce(Entry::merge);
-            if let Some(v) = merged.and_then(|e| e.resolve(is_set)) {
-                out.push((key, v));
-                if out.len() >= limit {
-                    break;
-                }
+        let merge = if crate::range_is_empty(lo, hi) {
+            None
+        } else {
+            Some(MergeIter::over_view(&view, lo, hi))
+        };
+        Ok(merge.into_iter().flatten().filter_map(move |item| {
+            // The view keeps the snapshot's segments alive while the iterator lives.
+            let _pinned = &view;
+            match item {
+                Err(e) => Some(Err(e)),
+                Ok((key, entries)) => entries
+                    .into_iter()
+                    .reduce(Entry::merge)
+                    .and_then(|e| e.resolve(is_set))
+                    .map(|v| Ok((key, v))),
             }
-        }
-        Ok(out)
+        }))
     }
 
     /// Keys starting with `prefix`, at most `limit`.

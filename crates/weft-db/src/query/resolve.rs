@@ -217,24 +217,21 @@ impl<'a> Resolver<'a> {
                     O::LessThan => (Bound::Unbounded, Bound::Excluded(key.as_slice())),
                     _ => (Bound::Unbounded, Bound::Included(key.as_slice())),
                 };
-                let rows = self.coll.index_range(&p.name, lo, hi)?;
-                Ok(union(rows.into_iter().map(|(_, b)| b)))
+                self.coll.index_union(&p.name, lo, hi, |_| true)
             }
             O::Like => {
                 let FilterValue::Text(pattern) = value else {
                     return Ok(RoaringTreemap::new());
                 };
                 let pattern = like_pattern(tokenization(p), pattern);
-                let rows = self
-                    .coll
-                    .index_range(&p.name, Bound::Unbounded, Bound::Unbounded)?;
-                let text = |k: &[u8]| match kind {
-                    Primitive::Uuid => Uuid::from_slice(k).ok().map(|u| u.to_string()),
-                    _ => std::str::from_utf8(k).ok().map(str::to_string),
+                let matches = |k: &[u8]| match kind {
+                    Primitive::Uuid => {
+                        Uuid::from_slice(k).is_ok_and(|u| like(&pattern, &u.to_string()))
+                    }
+                    _ => std::str::from_utf8(k).is_ok_and(|t| like(&pattern, t)),
                 };
-                Ok(union(rows.into_iter().filter_map(|(k, b)| {
-                    text(&k).filter(|t| like(&pattern, t)).map(|_| b)
-                })))
+                self.coll
+                    .index_union(&p.name, Bound::Unbounded, Bound::Unbounded, matches)
             }
             O::IsNull | O::WithinGeoRange => Ok(RoaringTreemap::new()),
         }

@@ -165,3 +165,51 @@ fn pins_hold_files_past_the_grace_period() {
         assert_eq!(shard.get("objects", &[i]).unwrap(), Some(vec![i]));
     }
 }
+
+/// `Shard::range` streams one snapshot: writes, flushes, compaction and the deletion of the
+/// replaced segments (grace 0) while it is being read change nothing it yields.
+#[test]
+#[expect(clippy::big_endian_bytes, reason = "big-endian keys sort like the numbers")]
+fn range_streams_a_consistent_snapshot_through_flush_compaction_and_gc() {
+    use std::ops::Bound;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default()
+        .background(false)
+        .block_bytes(64)
+        .file_deletion_grace(Duration::ZERO);
+    let shard = Shard::open(dir.path(), opts).unwrap();
+    shard.declare_bucket("r", Strategy::Replace).unwrap();
+    for round in 0..3u32 {
+        for i in 0..200u32 {
+            let mut b = WriteBatch::new();
+            b.put("r", &(i * 3 + round).to_be_bytes(), &round.to_le_bytes());
+            shard.write(&b).unwrap();
+        }
+        shard.flush().unwrap();
+    }
+    let lo = 100u32.to_be_bytes();
+    let mut it = shard
+        .range("r", Bound::Included(&lo[..]), Bound::Unbounded)
+        .unwrap();
+    let first: Vec<_> = it.by_ref().take(10).map(Result::unwrap).collect();
+    // Rewrite everything, flush, compact to one segment and delete the old files.
+    for i in 0..600u32 {
+        let mut b = WriteBatch::new();
+        b.put("r", &i.to_be_bytes(), b"new");
+        shard.write(&b).unwrap();
+    }
+    shard.flush().unwrap();
+    shard.compact().unwrap();
+    shard.collect_garbage();
+    let rest: Vec<_> = it.map(Result::unwrap).collect();
+    let all: Vec<_> = first.into_iter().chain(rest).collect();
+    assert_eq!(all.len(), 500, "keys 100..600 of the snapshot");
+    for (i, (k, v)) in all.iter().enumerate() {
+        assert_eq!(k, &(100 + i as u32).to_be_bytes().to_vec());
+        assert_ne!(
+            v,
+            &weft_lsm::Value::Bytes(b"new".to_vec()),
+            "a later write leaked in"
+        );
+    }
+}
