@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod ann;
+mod filters;
 mod fvecs;
 mod restart;
 mod restart_index;
@@ -28,6 +29,8 @@ struct Cli {
 enum Cmd {
     /// ANN benchmark: build rate, recall@k vs QPS over ef, memory per vector.
     Ann(ann::AnnArgs),
+    /// Filtered near_vector (QPS, recall) by selectivity, range+sort and aggregate latency.
+    Filters(filters::FilterArgs),
     /// Write a seeded Gaussian mixture with exact ground truth.
     GenSynthetic(synthetic::GenArgs),
     /// Restart time of a large HNSW index: orderly, after kill -9, and without a snapshot.
@@ -42,6 +45,7 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Ann(a) => ann::run(&a),
+        Cmd::Filters(a) => filters::run(&a),
         Cmd::GenSynthetic(g) => synthetic::run(&g),
         Cmd::Restart(r) => restart::run(&r),
         Cmd::RestartIndex(r) => restart_index::run(&r),

@@ -169,7 +169,10 @@ fn pins_hold_files_past_the_grace_period() {
 /// `Shard::range` streams one snapshot: writes, flushes, compaction and the deletion of the
 /// replaced segments (grace 0) while it is being read change nothing it yields.
 #[test]
-#[expect(clippy::big_endian_bytes, reason = "big-endian keys sort like the numbers")]
+#[expect(
+    clippy::big_endian_bytes,
+    reason = "big-endian keys sort like the numbers"
+)]
 fn range_streams_a_consistent_snapshot_through_flush_compaction_and_gc() {
     use std::ops::Bound;
     let dir = tempfile::tempdir().unwrap();
