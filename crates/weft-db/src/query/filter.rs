@@ -152,7 +152,7 @@ impl FilterValue {
     }
 
     /// The single values of the filter value (an array's elements, or the value itself).
-    fn singles(&self) -> Vec<FilterValue> {
+    pub(crate) fn singles(&self) -> Vec<FilterValue> {
         match self {
             FilterValue::TextArray(v) => v.iter().cloned().map(FilterValue::Text).collect(),
             FilterValue::IntArray(v) => v.iter().copied().map(FilterValue::Int).collect(),

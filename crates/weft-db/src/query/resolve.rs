@@ -167,15 +167,7 @@ impl<'a> Resolver<'a> {
     ) -> Result<RoaringTreemap, DbError> {
         use Operator as O;
         let kind = scalar(primitive);
-        let singles = |v: &FilterValue| -> Vec<FilterValue> {
-            match v {
-                FilterValue::TextArray(a) => a.iter().cloned().map(FilterValue::Text).collect(),
-                FilterValue::IntArray(a) => a.iter().copied().map(FilterValue::Int).collect(),
-                FilterValue::NumberArray(a) => a.iter().copied().map(FilterValue::Number).collect(),
-                FilterValue::BoolArray(a) => a.iter().copied().map(FilterValue::Bool).collect(),
-                other => vec![other.clone()],
-            }
-        };
+        let singles = FilterValue::singles;
         match op {
             O::Equal => self.equal(p, kind, value),
             O::NotEqual => Ok(self.all()? - self.equal(p, kind, value)?),
