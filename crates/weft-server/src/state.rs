@@ -29,23 +29,7 @@ impl ServerInfo {
     }
 }
 
-/// `QUERY_DEFAULTS_LIMIT` and `QUERY_MAXIMUM_RESULTS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueryLimits {
-    /// Limit applied when a request gives none.
-    pub default_limit: u64,
-    /// Largest offset + limit a request may ask for.
-    pub maximum_results: u64,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        Self {
-            default_limit: 10,
-            maximum_results: 10_000,
-        }
-    }
-}
+pub use weft_api::QueryLimits;
 
 /// State shared by all handlers; cheap to clone.
 ///

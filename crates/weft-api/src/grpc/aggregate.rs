@@ -38,8 +38,9 @@ pub struct AggregatePlan {
     pub asked: Vec<(String, Option<Asked>)>,
 }
 
-/// Reads the request. `near` is the vector part, converted by the caller (shared with Search).
-pub fn plan(req: WireRequest, near: Option<NearQuery>) -> Result<AggregatePlan, WireError> {
+/// Reads the request (its vector part converted as Search converts it).
+pub fn plan(req: WireRequest) -> Result<AggregatePlan, WireError> {
+    use crate::proto::v1::aggregate_request::Search;
     let WireRequest {
         collection,
         tenant,
@@ -49,8 +50,18 @@ pub fn plan(req: WireRequest, near: Option<NearQuery>) -> Result<AggregatePlan, 
         group_by,
         limit,
         filters: wire_filter,
-        search: _,
+        search,
     } = req;
+    let near: Option<NearQuery> = match search {
+        None => None,
+        Some(Search::NearVector(v)) => Some(super::search::near_vector_query(v)?),
+        Some(Search::NearObject(o)) => Some(super::search::near_object_query(o)?),
+        Some(_) => {
+            return Err(invalid(
+                "this aggregation search (hybrid, near_text or a media search) is not supported by weft yet",
+            ));
+        }
+    };
     if !tenant.is_empty() {
         return Err(invalid(
             "multi-tenancy (tenant) is not supported by weft yet",

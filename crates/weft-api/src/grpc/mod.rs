@@ -3,4 +3,5 @@
 pub mod aggregate;
 pub mod batch_delete;
 pub mod filters;
+pub mod search;
 pub mod sort;

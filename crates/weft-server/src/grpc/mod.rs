@@ -1,10 +1,9 @@
 //! The gRPC services (tonic): the standard `grpc.health.v1.Health`, which the Python client
 //! calls on connect and which must answer SERVING for service "", and `weaviate.v1.Weaviate`
-//! ([`WeaviateService`]; so far `BatchObjects`, see [`batch`] for how objects are decoded, and
-//! `Search`, see [`search`]).
+//! ([`WeaviateService`]: `BatchObjects`, see [`batch`] for how objects are decoded; `Search`,
+//! `Aggregate` and `BatchDelete`, whose requests and replies `weft_api::grpc` converts).
 
 pub mod batch;
-pub mod search;
 mod service;
 
 pub use service::WeaviateService;

@@ -18,8 +18,8 @@ use weft_db::Db;
 use weft_db::object::WriteMode;
 
 use super::batch::{batch_error, decode_batch};
-use super::search;
 use crate::AppState;
+use weft_api::grpc::search;
 
 /// The `weaviate.v1.Weaviate` service over the shared handler state.
 #[derive(Debug, Clone)]
@@ -168,21 +168,8 @@ impl Weaviate for WeaviateService {
         &self,
         request: Request<AggregateRequest>,
     ) -> Result<Response<AggregateReply>, Status> {
-        use weft_api::proto::v1::aggregate_request::Search;
         let start = Instant::now();
-        let mut req = request.into_inner();
-        let near = match req.search.take() {
-            None => None,
-            Some(Search::NearVector(v)) => Some(search::near_vector_query(v).map_err(status)?),
-            Some(Search::NearObject(o)) => Some(search::near_object_query(o).map_err(status)?),
-            Some(_) => {
-                return Err(status(WireError::new(
-                    weft_api::error::ErrorCode::InvalidInput,
-                    "this aggregation search (hybrid, near_text or a media search) is not supported by weft yet",
-                )));
-            }
-        };
-        let plan = aggregate::plan(req, near).map_err(status)?;
+        let plan = aggregate::plan(request.into_inner()).map_err(status)?;
         let query = plan.query.clone();
         let groups = self
             .blocking(move |db| db.aggregate(&query))

@@ -228,3 +228,50 @@ async fn other_methods_are_unimplemented() {
         status.message()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_maps_errors_through_the_table_and_never_to_unavailable() {
+    let mut h = start(ServerInfo::for_tests(), true).await;
+    let db = h.db.clone().expect("db");
+    let input = weft_db::object::ObjectInput {
+        class: "Article".to_string(),
+        id: Some(Uuid::from_u128(1)),
+        properties: serde_json::json!({"title": "a"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        vector: Some(vec![1.0, 0.0]),
+        ..weft_db::object::ObjectInput::default()
+    };
+    db.put_object(input, weft_db::object::WriteMode::Upsert)
+        .expect("insert");
+    let request = |c: &str| weft_api::proto::v1::SearchRequest {
+        collection: c.to_string(),
+        uses_123_api: true,
+        uses_125_api: true,
+        uses_127_api: true,
+        ..Default::default()
+    };
+    let reply = h
+        .client
+        .search(request("Article"))
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(reply.results.len(), 1);
+    assert!(reply.took >= 0.0);
+    let missing = h
+        .client
+        .search(request("Missing"))
+        .await
+        .expect_err("no such class");
+    assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
+    let mut bm25 = request("Article");
+    bm25.bm25_search = Some(weft_api::proto::v1::Bm25::default());
+    let refused = h.client.search(bm25).await.expect_err("bm25");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        refused.message(),
+        "bm25 search is not supported by weft yet"
+    );
+}

@@ -1,16 +1,16 @@
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::json;
-use uuid::Uuid;
-use weft_api::error::{ErrorCode, GrpcCode};
-use weft_api::proto::v1::filters::{Operator, TestValue};
-use weft_api::proto::v1::value::Kind;
-use weft_api::proto::v1::vectors::VectorType;
-use weft_api::proto::v1::{
+use crate::error::{ErrorCode, GrpcCode};
+use crate::proto::v1::filters::{Operator, TestValue};
+use crate::proto::v1::value::Kind;
+use crate::proto::v1::vectors::VectorType;
+use crate::proto::v1::{
     Bm25, FilterTarget, Filters, ListValue, MetadataRequest, NearObject, NearVector,
     ObjectPropertiesRequest, PropertiesRequest, SearchRequest, SortBy, Targets, Value, Vectors,
     filter_target, list_value,
 };
+use serde_json::json;
+use uuid::Uuid;
 use weft_db::object::StoredObject;
 use weft_db::schema::{ClassDef, DataType, Primitive, PropertyDef};
 use weft_db::{Near, SearchHit};
@@ -344,11 +344,11 @@ fn prop(name: &str, p: Primitive) -> PropertyDef {
     PropertyDef::new(name, DataType::Primitive(p))
 }
 
-fn kind(props: &weft_api::proto::v1::Properties, name: &str) -> Option<Kind> {
+fn kind(props: &crate::proto::v1::Properties, name: &str) -> Option<Kind> {
     props.fields.get(name).and_then(|v| v.kind.clone())
 }
 
-fn list(props: &weft_api::proto::v1::Properties, name: &str) -> list_value::Kind {
+fn list(props: &crate::proto::v1::Properties, name: &str) -> list_value::Kind {
     match kind(props, name) {
         Some(Kind::ListValue(ListValue { kind: Some(k) })) => k,
         other => panic!("{name}: not a list: {other:?}"),
@@ -406,7 +406,7 @@ fn values_follow_the_schema_types_and_lists_are_byte_packed() {
     }
     assert_eq!(
         list(&out, "ints"),
-        list_value::Kind::IntValues(weft_api::proto::v1::IntValues { values: ints })
+        list_value::Kind::IntValues(crate::proto::v1::IntValues { values: ints })
     );
     let mut nums = Vec::new();
     for x in [0.5f64, 2.0] {
@@ -414,7 +414,7 @@ fn values_follow_the_schema_types_and_lists_are_byte_packed() {
     }
     assert_eq!(
         list(&out, "nums"),
-        list_value::Kind::NumberValues(weft_api::proto::v1::NumberValues { values: nums })
+        list_value::Kind::NumberValues(crate::proto::v1::NumberValues { values: nums })
     );
     assert!(
         matches!(list(&out, "tags"), list_value::Kind::TextValues(t) if t.values == ["a", "b"])
@@ -665,47 +665,4 @@ fn execute_runs_near_vector_and_id_queries_on_a_database() {
 
     let err = execute(&db, &plan(request("Nope"), LIMITS).expect("planned")).expect_err("missing");
     assert_eq!(err.grpc, GrpcCode::NotFound);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_service_maps_errors_through_the_table_and_never_to_unavailable() {
-    use tonic::{Code, Request};
-    use weft_api::proto::v1::weaviate_server::Weaviate;
-
-    use crate::grpc::WeaviateService;
-    use crate::{AppState, ServerInfo};
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let state = AppState::new(ServerInfo::for_tests());
-    let db = std::sync::Arc::new(open_db(dir.path()));
-    insert(
-        &db,
-        "Article",
-        &[(1, json!({"title": "a"}), vec![1.0, 0.0])],
-    );
-    state.set_db(db);
-    let service = WeaviateService::new(state);
-
-    let reply = service
-        .search(Request::new(request("Article")))
-        .await
-        .expect("search")
-        .into_inner();
-    assert_eq!(reply.results.len(), 1);
-    assert!(reply.took >= 0.0);
-
-    let missing = service
-        .search(Request::new(request("Missing")))
-        .await
-        .expect_err("no such class");
-    assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
-
-    let mut bm25 = request("Article");
-    bm25.bm25_search = Some(Bm25::default());
-    let refused = service.search(Request::new(bm25)).await.expect_err("bm25");
-    assert_eq!(refused.code(), Code::InvalidArgument);
-    assert_eq!(
-        refused.message(),
-        "bm25 search is not supported by weft yet"
-    );
 }

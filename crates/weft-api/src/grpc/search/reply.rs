@@ -5,14 +5,14 @@
 //! f32 little-endian, timestamps in unix milliseconds, and every optional metadata field with
 //! its `*_present` flag.
 
-use serde_json::{Map, Value as Json};
-use weft_api::proto::v1::value::Kind;
-use weft_api::proto::v1::vectors::VectorType;
-use weft_api::proto::v1::{
+use crate::proto::v1::value::Kind;
+use crate::proto::v1::vectors::VectorType;
+use crate::proto::v1::{
     BoolValues, DateValues, GeoCoordinate, IntValues, ListValue, MetadataResult, NumberValues,
     ObjectValues, PhoneNumber, Properties, PropertiesResult, SearchResult, TextValues, UuidValues,
     Value, Vectors, list_value,
 };
+use serde_json::{Map, Value as Json};
 use weft_db::SearchHit;
 use weft_db::object::{LEGACY_VECTOR, StoredObject};
 use weft_db::schema::{ClassDef, DataType, Primitive, PropertyDef};

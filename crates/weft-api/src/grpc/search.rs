@@ -13,14 +13,14 @@ pub mod reply;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use uuid::Uuid;
-use weft_api::error::{ErrorCode, WireError};
-use weft_api::proto::v1::SearchResult;
-use weft_api::proto::v1::vectors::VectorType;
-use weft_api::proto::v1::{
+use crate::error::{ErrorCode, WireError};
+use crate::proto::v1::SearchResult;
+use crate::proto::v1::vectors::VectorType;
+use crate::proto::v1::{
     GroupByResult, MetadataRequest, NearObject, NearVector, ObjectPropertiesRequest,
     PropertiesRequest, SearchRequest, Targets, VectorForTarget, Vectors,
 };
+use uuid::Uuid;
 use weft_db::{Db, Near, NearQuery};
 
 use crate::QueryLimits;
@@ -187,11 +187,11 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
         (None, Some(o)) => Some(near_object_query(o)?),
         (None, None) => None,
     };
-    let filter = filters.map(weft_api::grpc::filters::filter).transpose()?;
-    let sort = weft_api::grpc::sort::sort(sort_by)?;
+    let filter = filters.map(super::filters::filter).transpose()?;
+    let sort = super::sort::sort(sort_by)?;
     let group_by = group_by
         .map(|g| {
-            let weft_api::proto::v1::GroupBy {
+            let crate::proto::v1::GroupBy {
                 path,
                 number_of_groups,
                 objects_per_group,
