@@ -1,4 +1,39 @@
-//! Tombstone cleanup: reconnect the neighbours of deleted nodes, then unlink them.
+//! Tombstone cleanup: reconnect the neighbours of deleted nodes, unlink them, and free their
+//! slots for reuse once nothing can reach them.
+//!
+//! # When a removed node's slot may be reused
+//!
+//! Reusing slot `s` writes a new vector and new lists into it. That is only sound once no
+//! operation can still read `s` meaning its old node: through a slot number it holds (a
+//! search's candidate heap, an insert's chosen neighbours, a vector slice) or through a link to
+//! `s` left in some list. Every operation (search, insert, delete, snapshot batch, cleanup
+//! phase, replay op) holds a reader of the vector arena's grace lock for its duration, and a
+//! *barrier* is [`weft_vector::SlotArena::exclusive`]: it waits until no reader exists. A run
+//! of cleanup removes the dead nodes and then reclaims them with two barriers:
+//!
+//! 1. **Remove** (as a reader): repair every list that links to a dead node, move the entry
+//!    point off dead nodes, then empty each dead node's lists, mark it `Removed` and retire its
+//!    vector (unreadable from now on; a reader holding a slice keeps it until it is dropped).
+//! 2. **Barrier B1.** A link to `s` is only ever written by an operation that saw `s` not
+//!    removed: new lists are chosen among search results and peers accepted as live or being
+//!    inserted, back-links skip removed owners, a list being shrunk drops removed members,
+//!    repairs take only linked nodes. An operation that starts after B1 sees `s` as
+//!    `Removed` (B1 happens after the state was stored), so after B1 no new link to `s` can
+//!    appear; but operations that raced with step 1 may have left some.
+//! 3. **Purge** (as a reader): visit every list of every live or tombstoned node under the
+//!    node's lock and repair those that still link to a removed node. Lists of nodes being
+//!    inserted were started after B1 and cannot hold `s`. Afterwards no list holds `s`.
+//! 4. **Barrier B2**, during which the removed slots are freed (arena slot emptied, node
+//!    state `Empty`, the external id forgotten, the slot put in its pool) and the in-flight
+//!    registry drops its finished entries (no insert runs during a barrier, and finished
+//!    entries matter only to inserts in progress). Operations that read a leftover link to `s`
+//!    before the purge ended have finished; operations after B2 find no link to `s`, no
+//!    entry point at `s` (moved in step 1, and inserts only make themselves the entry),
+//!    and no mapping to `s`. So nothing reaches `s` as its old node.
+//!
+//! Removals by replay ([`Hnsw::apply`] of `RemoveNode`) are queued and go through B1 at the
+//! next run. A barrier waits for the operations running when it starts (at most one insert
+//! or search each) and delays the ones starting meanwhile by as long: twice per cleanup run.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -6,6 +41,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use roaring::RoaringBitmap;
+use weft_vector::SlotReader;
 
 use crate::hnsw::Hnsw;
 use crate::nodes::NodeState;
@@ -16,15 +52,58 @@ impl Hnsw {
     /// Removes every node tombstoned before the call: each live node that links to one gets a
     /// new list chosen (by the selection heuristic) from its remaining neighbours and the
     /// deleted neighbours' neighbours, plus a fresh search when that leaves too few; then the
-    /// tombstoned nodes are unlinked and marked removed. Searches and inserts may run
-    /// meanwhile. Returns the number of nodes removed.
+    /// tombstoned nodes are unlinked and marked removed, and their slots are freed for new
+    /// nodes (module docs). Searches and inserts may run meanwhile. Returns the number of
+    /// nodes removed. Do not call it from a [`crate::GraphObserver`].
     pub fn cleanup(&self) -> usize {
         let _one_at_a_time = self.cleanup_lock.lock();
         let dead = self.tombstones.lock().clone();
-        if dead.is_empty() {
+        if dead.is_empty() && self.ids.read().retired.is_empty() {
             return 0;
         }
-        self.replace_dead_entry(&dead);
+        if !dead.is_empty() {
+            let r = self.vectors.read();
+            self.replace_dead_entry(&dead);
+            self.repair_all(&r, &dead);
+            for d in &dead {
+                let _g = self.nodes.lock(d);
+                for level in 0..=self.nodes.level(d) {
+                    self.nodes.write(d, level, &[]);
+                }
+                self.nodes.set_state(d, NodeState::Removed);
+                self.vectors.retire(d);
+                self.emit(|| GraphOp::RemoveNode { id: self.ext(d) });
+            }
+            self.ids.write().retired.extend(dead.iter());
+            let mut t = self.tombstones.lock();
+            *t -= &dead;
+        }
+        // B1: from here on nobody can add a link to the removed slots.
+        let freeing = self
+            .vectors
+            .exclusive(&[], || std::mem::take(&mut self.ids.write().retired));
+        if !freeing.is_empty() {
+            // Purge the links that operations racing with the removal left.
+            let r = self.vectors.read();
+            self.repair_all(&r, &RoaringBitmap::new());
+            drop(r);
+            // B2: nothing reaches the removed slots any more; free them.
+            self.vectors.exclusive(&freeing, || {
+                let mut ids = self.ids.write();
+                for &s in &freeing {
+                    ids.release(self.nodes.ext(s), s, self.nodes.upper_levels(s));
+                    self.nodes.free(s);
+                }
+                ids.compact();
+                self.inflight.forget_finished();
+            });
+        }
+        dead.len() as usize
+    }
+
+    /// Repairs every list of a live or tombstoned node (not in `dead`) that links to a node in
+    /// `dead` or to a removed node. Each list is checked under its node's lock.
+    fn repair_all(&self, r: &SlotReader<'_>, dead: &RoaringBitmap) {
         let bound = self.id_bound() as u32;
         with_ctx(|ctx| {
             let mut list = Vec::new();
@@ -33,27 +112,17 @@ impl Hnsw {
                     continue;
                 }
                 for level in 0..=self.nodes.level(id) {
+                    let _g = self.nodes.lock(id);
                     self.nodes.read(id, level, &mut list);
                     let stale = list
                         .iter()
                         .any(|&n| dead.contains(n) || self.nodes.state(n) == NodeState::Removed);
                     if stale {
-                        self.repair(id, level, &dead, ctx);
+                        self.repair(r, id, level, dead, ctx);
                     }
                 }
             }
         });
-        for d in &dead {
-            let _g = self.nodes.lock(d);
-            for level in 0..=self.nodes.level(d) {
-                self.nodes.write(d, level, &[]);
-            }
-            self.nodes.set_state(d, NodeState::Removed);
-            self.emit(|| GraphOp::RemoveNode { id: d });
-        }
-        let mut t = self.tombstones.lock();
-        *t -= &dead;
-        dead.len() as usize
     }
 
     fn nodes_state_is_linked(&self, id: u32) -> bool {
@@ -66,7 +135,7 @@ impl Hnsw {
     /// Moves the entry point off a dead node, to the live node with the highest level.
     fn replace_dead_entry(&self, dead: &RoaringBitmap) {
         let _g = self.entry_lock.lock();
-        let Some((ep, _)) = self.entry_point() else {
+        let Some((ep, _)) = self.entry_slot() else {
             return;
         };
         if !dead.contains(ep) {
@@ -84,13 +153,19 @@ impl Hnsw {
         self.set_entry(best);
     }
 
-    /// New list for `id` at `level` without dead nodes.
-    fn repair(&self, id: u32, level: usize, dead: &RoaringBitmap, ctx: &mut Ctx) {
-        let Some(q) = self.vectors.get(id) else {
+    /// New list for `id` at `level` without dead or removed nodes. Hold `id`'s lock.
+    fn repair(
+        &self,
+        r: &SlotReader<'_>,
+        id: u32,
+        level: usize,
+        dead: &RoaringBitmap,
+        ctx: &mut Ctx,
+    ) {
+        let Some(q) = r.get(id) else {
             return;
         };
         let usable = |n: u32| n != id && !dead.contains(n) && self.nodes_state_is_linked(n);
-        let _g = self.nodes.lock(id);
         let mut own = Vec::new();
         let mut hop = Vec::new();
         self.nodes.read(id, level, &mut own);
@@ -107,35 +182,49 @@ impl Hnsw {
         ids.dedup();
         let mut cands: Vec<Cand> = ids
             .iter()
-            .filter_map(|&n| self.dist_to(q, n).map(|d| Cand { d, id: n }))
+            .filter_map(|&n| self.dist_to(r, q, n).map(|d| Cand { d, id: n }))
             .collect();
         let cap = self.nodes.cap(level);
         if cands.len() < cap / 2 {
             cands.extend(
-                self.search_level(q, level, ctx)
+                self.search_level(r, q, level, ctx)
                     .into_iter()
                     .filter(|c| usable(c.id)),
             );
         }
-        self.write_selected(id, level, cands, cap);
+        self.write_selected(r, id, level, cands, cap);
     }
 
     /// Live nodes near `q` on `level`, found from the entry point with efConstruction.
-    fn search_level(&self, q: &[f32], level: usize, ctx: &mut Ctx) -> Vec<Cand> {
-        let Some((ep, top)) = self.entry_point() else {
+    fn search_level(
+        &self,
+        r: &SlotReader<'_>,
+        q: &[f32],
+        level: usize,
+        ctx: &mut Ctx,
+    ) -> Vec<Cand> {
+        let Some((ep, top)) = self.entry_slot() else {
             return Vec::new();
         };
         if top < level {
             return Vec::new();
         }
-        let Some(d) = self.dist_to(q, ep) else {
+        let Some(d) = self.dist_to(r, q, ep) else {
             return Vec::new();
         };
         let mut cur = Cand { d, id: ep };
         for l in (level + 1..=top).rev() {
-            cur = self.greedy(q, cur, l, &mut ctx.buf);
+            cur = self.greedy(r, q, cur, l, &mut ctx.buf);
         }
-        self.search_layer(q, cur, self.cfg.ef_construction, level, Accept::Live, ctx);
+        self.search_layer(
+            r,
+            q,
+            cur,
+            self.cfg.ef_construction,
+            level,
+            Accept::Live,
+            ctx,
+        );
         ctx.take_sorted()
     }
 }

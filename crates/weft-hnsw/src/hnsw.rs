@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
-use weft_vector::{ArenaError, DistanceFn, VectorArena, normalize};
+use weft_vector::{ArenaError, DistanceFn, SlotArena, SlotReader, normalize};
 
 use crate::config::HnswConfig;
+use crate::ids::IdMap;
 use crate::inflight::InFlight;
 use crate::nodes::{NodeState, Nodes};
 use crate::ops::{GraphObserver, GraphOp};
@@ -18,29 +19,36 @@ use crate::{IndexError, Neighbor};
 const MAX_LEVEL: usize = 15;
 const NO_ENTRY: u64 = u64::MAX;
 
-/// A hierarchical navigable small-world graph over vectors with dense `u32` ids.
+/// A hierarchical navigable small-world graph over vectors with `u32` ids chosen by the caller.
 ///
-/// Vectors are copied into the index's own [`VectorArena`] (normalised first for cosine), so a
-/// distance is one pointer computation away; see `docs/decisions/0006-vector-index.md`. Inserts,
-/// deletes and searches may run concurrently from any number of threads: an insert holds its
-/// new node's lock throughout and builds all of the node's lists before any other node links
-/// to it (see `insert.rs` for why that makes concurrent inserts safe); searches take no lock.
+/// Internally every node lives in a dense slot (`ids.rs`): the caller's id is translated at
+/// the API boundary, and the slots of removed nodes are reused, so memory follows the number
+/// of live nodes, not the highest id. Vectors are copied into the index's own [`SlotArena`]
+/// (normalised first for cosine), so a distance is one pointer computation away; see
+/// `docs/decisions/0006-vector-index.md`. Inserts, deletes and searches may run concurrently
+/// from any number of threads: an insert holds its new node's lock throughout and builds all
+/// of the node's lists before any other node links to it (see `insert.rs` for why that makes
+/// concurrent inserts safe); searches take no node lock. Every operation holds a reader of the
+/// arena's grace lock, which is what lets cleanup reuse slots safely (`cleanup.rs`).
 pub struct Hnsw {
     pub(crate) cfg: HnswConfig,
     pub(crate) dist: DistanceFn,
-    pub(crate) vectors: VectorArena,
+    pub(crate) vectors: SlotArena,
     pub(crate) nodes: Nodes,
-    /// Entry point packed as `level << 32 | id`, or [`NO_ENTRY`].
+    /// External id ↔ slot.
+    pub(crate) ids: IdMap,
+    /// Entry point packed as `level << 32 | slot`, or [`NO_ENTRY`].
     entry: AtomicU64,
     /// Held while changing the entry point, and by inserts that may raise the top level. Never
     /// waited for while holding a node lock, except by an insert holding its own new node's
     /// lock, which no other thread waits for at that point (see `insert.rs`).
     pub(crate) entry_lock: Mutex<()>,
-    /// One past the highest id inserted.
+    /// One past the highest slot used.
     bound: AtomicU64,
     pub(crate) live: AtomicUsize,
     /// Set on the first delete: from then on searches check node states.
     any_deleted: AtomicBool,
+    /// Slots of tombstoned nodes.
     pub(crate) tombstones: Mutex<RoaringBitmap>,
     pub(crate) cleanup_lock: Mutex<()>,
     /// Inserts in progress (see `inflight.rs`).
@@ -66,8 +74,9 @@ impl Hnsw {
         let m = cfg.max_connections.max(2);
         Hnsw {
             dist: cfg.metric.distance_fn(),
-            vectors: VectorArena::new(dim),
+            vectors: SlotArena::new(dim),
             nodes: Nodes::new(m),
+            ids: IdMap::default(),
             entry: AtomicU64::new(NO_ENTRY),
             entry_lock: Mutex::new(()),
             bound: AtomicU64::new(0),
@@ -116,36 +125,82 @@ impl Hnsw {
 
     /// Whether `id` is live.
     pub fn contains(&self, id: u32) -> bool {
-        self.nodes.state(id) == NodeState::Live
+        // The state is read under the map's lock: the slot cannot be freed and reused meanwhile.
+        let ids = self.ids.read();
+        ids.slot(id)
+            .is_some_and(|s| self.nodes.state(s) == NodeState::Live)
     }
 
-    /// The stored (for cosine: normalised) vector of `id`, if it was ever inserted.
-    pub fn vector(&self, id: u32) -> Option<&[f32]> {
-        self.vectors.get(id)
+    /// Whether `id` is in the index: live, tombstoned, or removed by a cleanup that has not
+    /// reclaimed its slot yet.
+    pub fn holds(&self, id: u32) -> bool {
+        self.ids.slot(id).is_some()
     }
 
-    /// Bytes allocated by vectors and graph (pages of vector segments are committed lazily).
+    /// A copy of the stored (for cosine: normalised) vector of `id`, while it is live or
+    /// tombstoned.
+    pub fn vector(&self, id: u32) -> Option<Vec<f32>> {
+        let r = self.vectors.read();
+        let slot = self.ids.slot(id)?;
+        r.get(slot).map(<[f32]>::to_vec)
+    }
+
+    /// Bytes allocated by vectors, graph and id map (pages of vector segments are committed
+    /// lazily).
     pub fn memory_bytes(&self) -> usize {
-        self.vectors.allocated_bytes() + self.nodes.allocated_bytes()
+        self.vectors.allocated_bytes() + self.nodes.allocated_bytes() + self.ids.allocated_bytes()
     }
 
-    /// The entry point and its level.
+    /// Number of internal slots ever used: the size the node and vector arrays are addressed
+    /// up to. Follows the live count plus the nodes deleted since the last cleanup.
+    pub fn slot_count(&self) -> usize {
+        self.id_bound()
+    }
+
+    /// The entry point (caller's id) and its level.
     pub fn entry_point(&self) -> Option<(u32, usize)> {
+        let _r = self.vectors.read();
+        self.entry_slot().map(|(s, l)| (self.nodes.ext(s), l))
+    }
+
+    /// The entry point's slot and level.
+    pub(crate) fn entry_slot(&self) -> Option<(u32, usize)> {
         let e = self.entry.load(Ordering::Acquire);
         (e != NO_ENTRY).then_some(((e & 0xffff_ffff) as u32, (e >> 32) as usize))
     }
 
-    /// Sets the entry point; hold `entry_lock`.
+    /// Sets the entry point (slot, level); hold `entry_lock`.
     pub(crate) fn set_entry(&self, e: Option<(u32, usize)>) {
         let packed = e.map_or(NO_ENTRY, |(id, l)| ((l as u64) << 32) | u64::from(id));
         self.entry.store(packed, Ordering::Release);
         self.emit(|| GraphOp::SetEntryPoint {
-            entry: e.map(|(id, l)| (id, l as u8)),
+            entry: e.map(|(id, l)| (self.nodes.ext(id), l as u8)),
         });
     }
 
+    /// One past the highest slot used.
     pub(crate) fn id_bound(&self) -> usize {
-        self.bound.load(Ordering::Relaxed) as usize
+        self.bound.load(Ordering::Acquire) as usize
+    }
+
+    /// The caller's id of slot `slot`.
+    #[inline]
+    pub(crate) fn ext(&self, slot: u32) -> u32 {
+        self.nodes.ext(slot)
+    }
+
+    /// The caller's ids of `slots`.
+    pub(crate) fn exts(&self, slots: &[u32]) -> Vec<u32> {
+        slots.iter().map(|&s| self.ext(s)).collect()
+    }
+
+    /// Gives `ext` a slot with room for `level` (see `ids.rs`); fails if `ext` is known.
+    pub(crate) fn assign_slot(&self, ext: u32, level: usize) -> Result<u32, IndexError> {
+        let mut ids = self.ids.write();
+        let slot = ids.assign(ext, level)?;
+        self.bound
+            .fetch_max(u64::from(ids.bound()), Ordering::AcqRel);
+        Ok(slot)
     }
 
     #[inline]
@@ -186,18 +241,36 @@ impl Hnsw {
         ((-u.ln() * self.level_mult) as usize).min(MAX_LEVEL)
     }
 
-    /// Stores the vector and creates the node (not linked yet) in `state`: `Inserting` for an
-    /// insert that links it next, `Live` for a replayed node whose lists follow as ops.
+    /// Fails unless `v` has the index's dimension.
+    pub(crate) fn check_dim(&self, v: &[f32]) -> Result<(), IndexError> {
+        if v.len() == self.dim() {
+            Ok(())
+        } else {
+            Err(IndexError::Dimension {
+                expected: self.dim(),
+                got: v.len(),
+            })
+        }
+    }
+
+    /// Stores the vector in the freshly assigned `slot` and creates the node of `ext` (not
+    /// linked yet) in `state`: `Inserting` for an insert that links it next, `Live` for a
+    /// replayed node whose lists follow as ops. `normalize`: false for vectors taken from a
+    /// snapshot (stored normalised already).
     pub(crate) fn add_node(
         &self,
-        id: u32,
+        slot: u32,
+        ext: u32,
         v: &[f32],
         level: usize,
         state: NodeState,
+        normalize_it: bool,
     ) -> Result<(), IndexError> {
-        let norm = self.cfg.metric.normalizes();
+        let norm = normalize_it && self.cfg.metric.normalizes();
+        // Before the vector: a reader that got the vector (acquire) sees the external id.
+        self.nodes.init_node(slot, ext, level);
         self.vectors
-            .insert_with(id, v, |dst, src| {
+            .insert_with(slot, v, |dst, src| {
                 dst.copy_from_slice(src);
                 if norm {
                     normalize(dst);
@@ -205,16 +278,14 @@ impl Hnsw {
             })
             .map_err(|e| match e {
                 ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
-                ArenaError::Occupied(id) => IndexError::Exists(id),
+                ArenaError::Occupied(_) => IndexError::Exists(ext),
             })?;
-        self.bound.fetch_max(u64::from(id) + 1, Ordering::Relaxed);
-        self.nodes.init_level(id, level);
-        self.nodes.set_state(id, state);
+        self.nodes.set_state(slot, state);
         if state == NodeState::Live {
             self.live.fetch_add(1, Ordering::Relaxed);
         }
         self.emit(|| GraphOp::AddNode {
-            id,
+            id: ext,
             level: level as u8,
         });
         Ok(())
@@ -229,64 +300,104 @@ impl Hnsw {
         self.rng.store(state, Ordering::Relaxed);
     }
 
-    /// Recreates a node from a snapshot: the vector as stored (no normalisation), its lists
-    /// and its state. Used before the index is shared, so no observer op is emitted.
+    /// Recreates a node from a snapshot in the next slot: the vector as stored (no
+    /// normalisation), its state, and its lists still in the snapshot's (external) ids, which
+    /// [`Hnsw::finish_restore`] translates once every node is in. Used before the index is
+    /// shared, so no observer op is emitted.
     pub(crate) fn restore_node(&self, n: &crate::snapshot::NodeRecord) -> Result<(), IndexError> {
         let level = n.neighbors.len().max(1) - 1;
-        self.vectors.insert(n.id, &n.vector).map_err(|e| match e {
+        self.check_dim(&n.vector)?;
+        let slot = self.assign_slot(n.id, level)?;
+        self.nodes.init_node(slot, n.id, level);
+        self.vectors.insert(slot, &n.vector).map_err(|e| match e {
             ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
-            ArenaError::Occupied(id) => IndexError::Exists(id),
+            ArenaError::Occupied(_) => IndexError::Exists(n.id),
         })?;
-        self.bound.fetch_max(u64::from(n.id) + 1, Ordering::Relaxed);
-        self.nodes.init_level(n.id, level);
         for (l, list) in n.neighbors.iter().enumerate() {
-            self.nodes.write(n.id, l, list);
+            self.nodes.write(slot, l, list);
         }
         if n.tombstoned {
             self.any_deleted.store(true, Ordering::Release);
-            self.nodes.set_state(n.id, NodeState::Tombstoned);
-            self.tombstones.lock().insert(n.id);
+            self.nodes.set_state(slot, NodeState::Tombstoned);
+            self.tombstones.lock().insert(slot);
         } else {
-            self.nodes.set_state(n.id, NodeState::Live);
+            self.nodes.set_state(slot, NodeState::Live);
             self.live.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
 
+    /// Translates the lists written by [`Hnsw::restore_node`] from external ids to slots,
+    /// dropping links to ids the snapshot does not hold.
+    pub(crate) fn finish_restore(&self) {
+        let ids = self.ids.read();
+        let mut list = Vec::new();
+        for slot in 0..ids.bound() {
+            for l in 0..=self.nodes.level(slot) {
+                self.nodes.read(slot, l, &mut list);
+                list.retain_mut(|n| match ids.slot(*n) {
+                    Some(s) => {
+                        *n = s;
+                        true
+                    }
+                    None => false,
+                });
+                self.nodes.write(slot, l, &list);
+            }
+        }
+    }
+
     /// Sorts `cands` (distances from `id`), keeps at most `cap` by the heuristic and writes
     /// them as `id`'s list at `level`. Hold `id`'s lock.
-    pub(crate) fn write_selected(&self, id: u32, level: usize, mut cands: Vec<Cand>, cap: usize) {
+    pub(crate) fn write_selected(
+        &self,
+        r: &SlotReader<'_>,
+        id: u32,
+        level: usize,
+        mut cands: Vec<Cand>,
+        cap: usize,
+    ) {
         cands.sort_unstable();
         cands.dedup_by_key(|c| c.id);
         let mut kept = Vec::with_capacity(cap);
-        self.select_neighbors(&cands, cap, &mut kept);
+        self.select_neighbors(r, &cands, cap, &mut kept);
         let ids: Vec<u32> = kept.iter().map(|c| c.id).collect();
         self.nodes.write(id, level, &ids);
         self.emit(|| GraphOp::SetNeighbors {
-            id,
+            id: self.ext(id),
             level: level as u8,
-            neighbors: ids,
+            neighbors: self.exts(&ids),
         });
     }
 
     /// Deletes `id`: it stops appearing in results at once, stays traversable, and is unlinked
     /// by the next [`Hnsw::cleanup`]. False if `id` was not live.
     pub fn delete(&self, id: u32) -> bool {
+        let _r = self.vectors.read();
         self.any_deleted.store(true, Ordering::Release);
-        if self.nodes.state(id) == NodeState::Empty {
+        match self.ids.slot(id) {
+            Some(slot) => self.delete_slot(slot),
+            None => false,
+        }
+    }
+
+    /// [`Hnsw::delete`] of a slot; hold a reader (so the slot keeps its node).
+    pub(crate) fn delete_slot(&self, slot: u32) -> bool {
+        self.any_deleted.store(true, Ordering::Release);
+        if self.nodes.state(slot) == NodeState::Empty {
             return false;
         }
-        // An insert of `id` still in progress holds this lock: wait for it to finish.
-        let _g = self.nodes.lock(id);
+        // An insert of the node still in progress holds this lock: wait for it to finish.
+        let _g = self.nodes.lock(slot);
         if !self
             .nodes
-            .transition(id, NodeState::Live, NodeState::Tombstoned)
+            .transition(slot, NodeState::Live, NodeState::Tombstoned)
         {
             return false;
         }
-        self.tombstones.lock().insert(id);
+        self.tombstones.lock().insert(slot);
         self.live.fetch_sub(1, Ordering::Relaxed);
-        self.emit(|| GraphOp::Tombstone { id });
+        self.emit(|| GraphOp::Tombstone { id: self.ext(slot) });
         true
     }
 
@@ -296,10 +407,6 @@ impl Hnsw {
 
     pub(crate) fn live_counter(&self) -> &AtomicUsize {
         &self.live
-    }
-
-    pub(crate) fn raise_bound(&self, id: u32) {
-        self.bound.fetch_max(u64::from(id) + 1, Ordering::Relaxed);
     }
 
     /// The `k` nearest live neighbours of `query`, closest first, with the configured ef
@@ -327,15 +434,17 @@ impl Hnsw {
         if k == 0 {
             return Ok(Vec::new());
         }
+        let r = self.vectors.read();
         if let Some(allow) = allow
             && (allow.len() as usize) < self.cfg.flat_search_cutoff
         {
-            return Ok(self.exact_prepared(q, k, allow.iter()));
+            let slots = self.slots_of(allow);
+            return Ok(self.exact_prepared(&r, q, k, slots.into_iter()));
         }
-        let Some((ep, top)) = self.entry_point() else {
+        let Some((ep, top)) = self.entry_slot() else {
             return Ok(Vec::new());
         };
-        let Some(d) = self.dist_to(q, ep) else {
+        let Some(d) = self.dist_to(&r, q, ep) else {
             return Ok(Vec::new());
         };
         let accept = match allow {
@@ -345,19 +454,25 @@ impl Hnsw {
         Ok(with_ctx(|ctx| {
             let mut cur = Cand { d, id: ep };
             for l in (1..=top).rev() {
-                cur = self.greedy(q, cur, l, &mut ctx.buf);
+                cur = self.greedy(&r, q, cur, l, &mut ctx.buf);
             }
-            self.search_layer(q, cur, ef.max(k), 0, accept, ctx);
+            self.search_layer(&r, q, cur, ef.max(k), 0, accept, ctx);
             let mut found = ctx.take_sorted();
             found.truncate(k);
             found
                 .into_iter()
                 .map(|c| Neighbor {
-                    id: c.id,
+                    id: self.ext(c.id),
                     distance: c.d,
                 })
                 .collect()
         }))
+    }
+
+    /// The slots of the ids in `allow` that have one.
+    fn slots_of(&self, allow: &RoaringBitmap) -> Vec<u32> {
+        let ids = self.ids.read();
+        allow.iter().filter_map(|e| ids.slot(e)).collect()
     }
 
     /// Checks the query's dimension; for cosine returns a normalised copy.
@@ -384,19 +499,29 @@ impl Hnsw {
     ) -> Result<Vec<Neighbor>, IndexError> {
         let q = self.prepare_query(query)?;
         let q = q.as_deref().unwrap_or(query);
+        let r = self.vectors.read();
         Ok(match allow {
-            Some(a) => self.exact_prepared(q, k, a.iter()),
-            None => self.exact_prepared(q, k, 0..self.id_bound() as u32),
+            Some(a) => {
+                let slots = self.slots_of(a);
+                self.exact_prepared(&r, q, k, slots.into_iter())
+            }
+            None => self.exact_prepared(&r, q, k, 0..self.id_bound() as u32),
         })
     }
 
-    fn exact_prepared(&self, q: &[f32], k: usize, ids: impl Iterator<Item = u32>) -> Vec<Neighbor> {
+    fn exact_prepared(
+        &self,
+        r: &SlotReader<'_>,
+        q: &[f32],
+        k: usize,
+        ids: impl Iterator<Item = u32>,
+    ) -> Vec<Neighbor> {
         let mut heap = std::collections::BinaryHeap::with_capacity(k + 1);
         for id in ids {
             if self.nodes.state(id) != NodeState::Live {
                 continue;
             }
-            let Some(d) = self.dist_to(q, id) else {
+            let Some(d) = self.dist_to(r, q, id) else {
                 continue;
             };
             if heap.len() < k {
@@ -409,7 +534,7 @@ impl Hnsw {
         heap.into_sorted_vec()
             .into_iter()
             .map(|c| Neighbor {
-                id: c.id,
+                id: self.ext(c.id),
                 distance: c.d,
             })
             .collect()

@@ -1,4 +1,4 @@
-//! The inserts in progress, so that concurrent inserts see each other.
+//! The inserts in progress, so that concurrent inserts see each other. Ids here are slots.
 //!
 //! Two inserts running at the same time cannot find each other by searching the graph: neither
 //! is reachable before its build phase ends. Sequentially, the later of two close vectors (say
@@ -199,6 +199,14 @@ impl InFlight {
             .unwrap_or(u64::MAX);
         r.entries.retain(|e| e.published.is_none_or(|p| p > oldest));
         inbox
+    }
+
+    /// Drops the entries of finished inserts. Called by cleanup while no insert runs (inside a
+    /// grace barrier), before the slots of removed nodes are reused: a finished entry matters
+    /// only to inserts in progress, and a stale entry must not be mistaken for a new insert
+    /// into the same slot.
+    pub(crate) fn forget_finished(&self) {
+        self.0.lock().entries.retain(|e| e.done.is_none());
     }
 }
 

@@ -30,6 +30,13 @@
 //! while holding a node lock that someone may wait for: an insert takes it while holding only
 //! its own, still unreachable, node's lock, and the late entry check below runs after that
 //! lock is released.
+//!
+//! Everything here works on slots (`ids.rs`); the caller's id is translated once, when the
+//! slot is assigned, and in the ops reported to the observer. The insert holds a reader of the
+//! arena's grace lock throughout, so no slot it learns of is freed before it returns
+//! (`cleanup.rs`).
+
+use weft_vector::SlotReader;
 
 use crate::IndexError;
 use crate::hnsw::Hnsw;
@@ -49,41 +56,46 @@ impl Hnsw {
     /// Inserts `vector` under `id`. Ids are never reused: inserting an id that was ever
     /// inserted (even if deleted since) fails with [`IndexError::Exists`].
     pub fn insert(&self, id: u32, vector: &[f32]) -> Result<(), IndexError> {
+        self.check_dim(vector)?;
+        let r = self.vectors.read();
         let level = self.random_level();
+        let slot = self.assign_slot(id, level)?;
         {
-            let _own = self.nodes.lock(id);
-            self.add_node(id, vector, level, NodeState::Inserting)?;
-            let q = self.vectors.get(id).ok_or(IndexError::MissingVector(id))?;
-            self.inflight.register(id);
-            with_ctx(|ctx| self.link(id, q, level, ctx));
+            let _own = self.nodes.lock(slot);
+            self.add_node(slot, id, vector, level, NodeState::Inserting, true)?;
+            let q = r.get(slot).ok_or(IndexError::MissingVector(id))?;
+            self.inflight.register(slot);
+            with_ctx(|ctx| self.link(&r, slot, q, level, ctx));
         }
         // A cleanup may have lowered the entry point below `level` meanwhile (moving it off a
         // deleted node): then this node, now complete, is the better entry.
-        if self.entry_point().is_none_or(|(_, l)| level > l) {
+        if self.entry_slot().is_none_or(|(_, l)| level > l) {
             let _g = self.entry_lock.lock();
-            if self.entry_point().is_none_or(|(_, l)| level > l) && self.contains(id) {
-                self.set_entry(Some((id, level)));
+            if self.entry_slot().is_none_or(|(_, l)| level > l)
+                && self.nodes.state(slot) == NodeState::Live
+            {
+                self.set_entry(Some((slot, level)));
             }
         }
         Ok(())
     }
 
     /// Builds `id`'s lists, then publishes it (module docs). Hold `id`'s lock.
-    fn link(&self, id: u32, q: &[f32], level: usize, ctx: &mut Ctx) {
-        let mut entry = self.entry_point();
+    fn link(&self, r: &SlotReader<'_>, id: u32, q: &[f32], level: usize, ctx: &mut Ctx) {
+        let mut entry = self.entry_slot();
         // An insert that may become the new top holds the entry lock throughout, as in hnswlib,
         // so two such inserts cannot both install themselves.
         let top_guard = entry
             .is_none_or(|(_, l)| level > l)
             .then(|| self.entry_lock.lock());
         if top_guard.is_some() {
-            entry = self.entry_point();
+            entry = self.entry_slot();
         }
         let mut found = Vec::new();
         for _ in 0..ENTRY_RETRIES {
             let Some(start) = entry else { break };
-            found = self.search_levels(id, q, level, start, ctx);
-            let now = self.entry_point();
+            found = self.search_levels(r, id, q, level, start, ctx);
+            let now = self.entry_slot();
             if found.first().is_none_or(|f| !f.is_empty()) || now == entry {
                 break;
             }
@@ -94,14 +106,14 @@ impl Hnsw {
             self.inflight.mark_built_with(id, 0, |_| {});
             Vec::new()
         } else {
-            self.build_lists(id, q, &found)
+            self.build_lists(r, id, q, &found)
         };
         for (l, sel) in selected.iter().enumerate() {
-            self.add_back_links(id, l, sel);
+            self.add_back_links(r, id, l, sel);
         }
         let inbox = self.inflight.finish(id);
         for b in &inbox {
-            self.add_link(id, b.level, Cand { d: b.d, id: b.id });
+            self.add_link(r, id, b.level, Cand { d: b.d, id: b.id });
         }
         self.inflight.drained(&inbox);
         self.nodes.set_state(id, NodeState::Live);
@@ -115,24 +127,25 @@ impl Hnsw {
     /// (index = level).
     fn search_levels(
         &self,
+        r: &SlotReader<'_>,
         id: u32,
         q: &[f32],
         level: usize,
         (ep, top): (u32, usize),
         ctx: &mut Ctx,
     ) -> Vec<Vec<Cand>> {
-        let Some(d) = self.dist_to(q, ep) else {
+        let Some(d) = self.dist_to(r, q, ep) else {
             return Vec::new();
         };
         self.inflight.start_search(id);
         let mut cur = Cand { d, id: ep };
         for l in (level + 1..=top).rev() {
-            cur = self.greedy(q, cur, l, &mut ctx.buf);
+            cur = self.greedy(r, q, cur, l, &mut ctx.buf);
         }
         let accept = self.construction_accept();
         let mut found = vec![Vec::new(); level.min(top) + 1];
         for l in (0..=level.min(top)).rev() {
-            self.search_layer(q, cur, self.cfg.ef_construction, l, accept, ctx);
+            self.search_layer(r, q, cur, self.cfg.ef_construction, l, accept, ctx);
             found[l] = ctx.take_sorted();
             if let Some(best) = found[l].first() {
                 cur = *best;
@@ -144,14 +157,20 @@ impl Hnsw {
     /// Build phase, lists: writes `id`'s lists from `found` plus the built peers the searches
     /// could not find, and those built meanwhile until none is; marks `id` built. Returns the
     /// selected neighbours per level.
-    fn build_lists(&self, id: u32, q: &[f32], found: &[Vec<Cand>]) -> Vec<Vec<Cand>> {
+    fn build_lists(
+        &self,
+        r: &SlotReader<'_>,
+        id: u32,
+        q: &[f32],
+        found: &[Vec<Cand>],
+    ) -> Vec<Vec<Cand>> {
         let accept = self.construction_accept();
         let (mut newer, mut version) = self.inflight.peers(id);
         let mut peers = Vec::new();
         let mut per_level = Vec::new();
         for _ in 0..PEER_ROUNDS {
-            self.add_peers(q, &newer, accept, &mut peers);
-            per_level = self.write_own_lists(id, found, &peers);
+            self.add_peers(r, q, &newer, accept, &mut peers);
+            per_level = self.write_own_lists(r, id, found, &peers);
             match self.inflight.try_mark_built(id, version) {
                 Ok(()) => return per_level,
                 Err((n, v)) => (newer, version) = (n, v),
@@ -159,8 +178,8 @@ impl Hnsw {
         }
         self.inflight.mark_built_with(id, version, |last| {
             newer.extend_from_slice(last);
-            self.add_peers(q, &newer, accept, &mut peers);
-            per_level = self.write_own_lists(id, found, &peers);
+            self.add_peers(r, q, &newer, accept, &mut peers);
+            per_level = self.write_own_lists(r, id, found, &peers);
         });
         per_level
     }
@@ -168,6 +187,7 @@ impl Hnsw {
     /// Appends the acceptable ones of `ids` to `peers`, with their distance and level.
     fn add_peers(
         &self,
+        r: &SlotReader<'_>,
         q: &[f32],
         ids: &[u32],
         accept: Accept<'_>,
@@ -176,7 +196,7 @@ impl Hnsw {
         for &p in ids {
             if self.accepts(accept, p)
                 && !peers.iter().any(|(c, _)| c.id == p)
-                && let Some(d) = self.dist_to(q, p)
+                && let Some(d) = self.dist_to(r, q, p)
             {
                 peers.push((Cand { d, id: p }, self.nodes.level(p)));
             }
@@ -187,6 +207,7 @@ impl Hnsw {
     /// returns the selected neighbours per level.
     fn write_own_lists(
         &self,
+        r: &SlotReader<'_>,
         id: u32,
         found: &[Vec<Cand>],
         peers: &[(Cand, usize)],
@@ -202,28 +223,34 @@ impl Hnsw {
                     }
                 }
                 cands.sort_unstable();
-                self.write_own_list(id, l, &cands)
+                self.write_own_list(r, id, l, &cands)
             })
             .collect()
     }
 
     /// Selects `id`'s neighbours at `level` from `found` (closest first) and writes them.
-    fn write_own_list(&self, id: u32, level: usize, found: &[Cand]) -> Vec<Cand> {
+    fn write_own_list(
+        &self,
+        r: &SlotReader<'_>,
+        id: u32,
+        level: usize,
+        found: &[Cand],
+    ) -> Vec<Cand> {
         let mut selected = Vec::with_capacity(self.nodes.m);
-        self.select_neighbors(found, self.nodes.m, &mut selected);
+        self.select_neighbors(r, found, self.nodes.m, &mut selected);
         let ids: Vec<u32> = selected.iter().map(|c| c.id).collect();
         self.nodes.write(id, level, &ids);
         self.emit(|| GraphOp::SetNeighbors {
-            id,
+            id: self.ext(id),
             level: level as u8,
-            neighbors: ids,
+            neighbors: self.exts(&ids),
         });
         selected
     }
 
     /// Publish phase, one level: adds `id` to each selected node's list at `level`, shrinking
     /// full lists with the selection heuristic.
-    fn add_back_links(&self, id: u32, level: usize, selected: &[Cand]) {
+    fn add_back_links(&self, r: &SlotReader<'_>, id: u32, level: usize, selected: &[Cand]) {
         for c in selected {
             // Only a node still `Inserting` can have an open inbox (it turns `Live` after
             // closing it), so the registry is asked only about those.
@@ -234,14 +261,14 @@ impl Hnsw {
             let _g = self.nodes.lock(c.id);
             // Cleanup unlinks a node under its lock: never link a removed node back in.
             if self.nodes.state(c.id) != NodeState::Removed {
-                self.add_link(c.id, level, Cand { d: c.d, id });
+                self.add_link(r, c.id, level, Cand { d: c.d, id });
             }
         }
     }
 
     /// Adds `new` (distance from `owner`) to `owner`'s list at `level`, shrinking a full list
     /// with the selection heuristic. Hold `owner`'s lock.
-    fn add_link(&self, owner: u32, level: usize, new: Cand) {
+    fn add_link(&self, r: &SlotReader<'_>, owner: u32, level: usize, new: Cand) {
         let cap = self.nodes.cap(level);
         let mut list = Vec::with_capacity(cap + 1);
         self.nodes.read(owner, level, &mut list);
@@ -252,21 +279,21 @@ impl Hnsw {
             list.push(new.id);
             self.nodes.write(owner, level, &list);
             self.emit(|| GraphOp::SetNeighbors {
-                id: owner,
+                id: self.ext(owner),
                 level: level as u8,
-                neighbors: list,
+                neighbors: self.exts(&list),
             });
             return;
         }
-        let Some(base) = self.vectors.get(owner) else {
+        let Some(base) = r.get(owner) else {
             return;
         };
         let mut cands: Vec<Cand> = list
             .iter()
             .filter(|&&n| self.nodes.state(n) != NodeState::Removed)
-            .filter_map(|&n| self.dist_to(base, n).map(|d| Cand { d, id: n }))
+            .filter_map(|&n| self.dist_to(r, base, n).map(|d| Cand { d, id: n }))
             .collect();
         cands.push(new);
-        self.write_selected(owner, level, cands, cap);
+        self.write_selected(r, owner, level, cands, cap);
     }
 }

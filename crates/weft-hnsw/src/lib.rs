@@ -12,7 +12,10 @@
 //!   ([`Hnsw::write_snapshot`], [`Hnsw::read_snapshot`], same for [`FlatIndex`]); the caller
 //!   owns the files (`docs/format/vector-index-snapshot.md`).
 //!
-//! Ids are dense `u32`s chosen by the caller (weft-db's doc ids) and are never reused.
+//! Ids are `u32`s chosen by the caller (weft-db's doc ids), need not be dense and are never
+//! reused. Internally each node has a dense slot, and cleanup reuses the slots of removed
+//! nodes, so memory follows the number of live nodes, not the highest id (`ids.rs`,
+//! `cleanup.rs`).
 //!
 //! ```
 //! use weft_hnsw::{Hnsw, HnswConfig};
@@ -31,6 +34,7 @@ mod cleanup;
 mod config;
 mod flat;
 mod hnsw;
+mod ids;
 mod inflight;
 mod insert;
 mod nodes;
@@ -73,4 +77,7 @@ pub enum IndexError {
     /// Replay needed a node's vector and the vector source had none.
     #[error("no vector for node {0}")]
     MissingVector(u32),
+    /// Every one of the 2³² internal slots is in use.
+    #[error("the index holds the maximum number of nodes")]
+    Full,
 }

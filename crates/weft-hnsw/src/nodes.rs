@@ -1,4 +1,5 @@
-//! Node storage: per-node state, level, lock and neighbour lists, addressed by dense `u32` id.
+//! Node storage: per-node state, level, lock, external id and neighbour lists, addressed by
+//! dense internal `u32` slot (see `ids.rs` for the external id ↔ slot map and slot reuse).
 //!
 //! Layout, chosen for search speed: level-0 lists of all nodes sit in one array per segment
 //! (`count, n₀, …, n_{M0−1}` as `AtomicU32`s), upper-level lists (about one node in M has any)
@@ -17,17 +18,18 @@ use parking_lot::{Mutex, MutexGuard};
 const BASE_SHIFT: u32 = 8;
 const SEGMENTS: usize = 33 - BASE_SHIFT as usize;
 
-/// Lifecycle of a node id.
+/// Lifecycle of a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum NodeState {
-    /// Never inserted.
+    /// Never used, or freed for reuse.
     Empty = 0,
     /// In the graph and returned by searches.
     Live = 1,
     /// Deleted: still traversed, never returned, waiting for cleanup to reconnect its neighbours.
     Tombstoned = 2,
-    /// Cleaned up: unlinked; its id is not reused.
+    /// Cleaned up: unlinked, vector retired; the slot is freed (back to `Empty`) by a later
+    /// grace barrier of cleanup (`cleanup.rs`).
     Removed = 3,
     /// Being inserted: its lists are being built; not returned by live-only searches, not
     /// touched by cleanup, not eligible as entry point, not in snapshots.
@@ -57,6 +59,10 @@ pub(crate) struct Meta {
     pub(crate) lock: Mutex<()>,
     state: AtomicU8,
     level: AtomicU8,
+    /// The caller's id of the node in this slot.
+    ext: AtomicU32,
+    /// Upper lists, allocated once per slot for the level of its first node; a reused slot
+    /// keeps them (it is handed only to nodes whose level fits, see `ids.rs`).
     upper: OnceLock<Box<[AtomicU32]>>,
 }
 
@@ -104,6 +110,7 @@ impl Nodes {
                     lock: Mutex::new(()),
                     state: AtomicU8::new(0),
                     level: AtomicU8::new(0),
+                    ext: AtomicU32::new(0),
                     upper: OnceLock::new(),
                 })
                 .collect(),
@@ -148,8 +155,11 @@ impl Nodes {
             .map_or(0, |m| usize::from(m.level.load(Ordering::Acquire)))
     }
 
-    /// Sets the node's top level and allocates its upper lists; call once, before linking.
-    pub(crate) fn init_level(&self, id: u32, level: usize) {
+    /// Sets up a fresh or freed slot for a node of `ext` with top level `level`: allocates its
+    /// upper lists unless the slot has them (a freed slot is handed out only if it has room for
+    /// `level`, see [`Nodes::upper_levels`]) and empties every list. Call before linking, while
+    /// nothing links to the slot.
+    pub(crate) fn init_node(&self, id: u32, ext: u32, level: usize) {
         let meta = self.ensure(id);
         if level > 0 {
             let _ = meta.upper.set(
@@ -158,7 +168,35 @@ impl Nodes {
                     .collect(),
             );
         }
+        for l in 0..=self.upper_levels(id) {
+            if let Some(cells) = self.cells(id, l) {
+                cells[0].store(0, Ordering::Release);
+            }
+        }
+        meta.ext.store(ext, Ordering::Release);
         meta.level.store(level as u8, Ordering::Release);
+    }
+
+    /// How many upper levels the slot has lists for (a node up to that level fits).
+    pub(crate) fn upper_levels(&self, id: u32) -> usize {
+        self.meta(id)
+            .and_then(|m| m.upper.get())
+            .map_or(0, |u| u.len() / (self.m + 1))
+    }
+
+    /// Marks a removed slot free (`Empty`, level 0); its lists are already empty.
+    pub(crate) fn free(&self, id: u32) {
+        if let Some(m) = self.meta(id) {
+            m.level.store(0, Ordering::Release);
+            m.state.store(NodeState::Empty as u8, Ordering::Release);
+        }
+    }
+
+    /// The caller's id of the node in slot `id`.
+    #[inline]
+    pub(crate) fn ext(&self, id: u32) -> u32 {
+        self.meta(id)
+            .map_or(u32::MAX, |m| m.ext.load(Ordering::Acquire))
     }
 
     pub(crate) fn lock(&self, id: u32) -> MutexGuard<'_, ()> {

@@ -35,7 +35,8 @@ pub enum GraphOp {
         /// Node id.
         id: u32,
     },
-    /// Cleanup unlinked `id`; its lists are empty and the id is never reused.
+    /// Cleanup unlinked `id`; its lists are empty and the id is never reused (its internal
+    /// slot is, after cleanup's grace barriers).
     RemoveNode {
         /// Node id.
         id: u32,
@@ -43,7 +44,10 @@ pub enum GraphOp {
 }
 
 /// Receives every graph mutation (e.g. the graph-operation log writer). Called on the mutating
-/// thread, sometimes while a node lock is held: keep it quick (buffer, don't fsync).
+/// thread, sometimes while a node lock is held and always while the operation holds its reader
+/// of the index's grace lock: keep it quick (buffer, don't fsync) and do not call back into
+/// the index (a second reader on the same thread can deadlock with a waiting cleanup).
+/// Ids in ops are the caller's.
 pub trait GraphObserver: Send + Sync {
     /// Records one operation.
     fn record(&self, op: GraphOp);

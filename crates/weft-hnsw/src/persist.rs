@@ -7,31 +7,38 @@ use crate::nodes::NodeState;
 use crate::ops::{GraphOp, GraphSnapshot, NodeSnapshot};
 
 impl Hnsw {
-    /// The graph's adjacency lists, tombstones and entry point. Taken node by node without a
+    /// The graph's adjacency lists, tombstones and entry point, in the caller's ids (nodes by
+    /// increasing id; links only to nodes in the snapshot). Taken node by node without a
     /// global pause: under concurrent writes it is fuzzy, which replaying the (idempotent) ops
     /// logged since the snapshot began repairs.
     pub fn snapshot(&self) -> GraphSnapshot {
+        let _r = self.vectors.read();
+        let in_snapshot =
+            |s: u32| matches!(self.nodes.state(s), NodeState::Live | NodeState::Tombstoned);
         let mut nodes = Vec::new();
-        for id in 0..self.id_bound() as u32 {
-            let state = self.nodes.state(id);
-            if !matches!(state, NodeState::Live | NodeState::Tombstoned) {
+        let mut list = Vec::new();
+        for slot in 0..self.id_bound() as u32 {
+            if !in_snapshot(slot) {
                 continue;
             }
-            let neighbors = (0..=self.nodes.level(id))
+            let neighbors = (0..=self.nodes.level(slot))
                 .map(|l| {
-                    let mut v = Vec::new();
-                    self.nodes.read(id, l, &mut v);
-                    v
+                    self.nodes.read(slot, l, &mut list);
+                    list.iter()
+                        .filter(|&&n| in_snapshot(n))
+                        .map(|&n| self.ext(n))
+                        .collect()
                 })
                 .collect();
             nodes.push(NodeSnapshot {
-                id,
-                tombstoned: state == NodeState::Tombstoned,
+                id: self.ext(slot),
+                tombstoned: self.nodes.state(slot) == NodeState::Tombstoned,
                 neighbors,
             });
         }
+        nodes.sort_unstable_by_key(|n| n.id);
         GraphSnapshot {
-            entry: self.entry_point().map(|(id, l)| (id, l as u8)),
+            entry: self.entry_slot().map(|(s, l)| (self.ext(s), l as u8)),
             nodes,
         }
     }
@@ -51,18 +58,23 @@ impl Hnsw {
         Ok(h)
     }
 
-    /// Applies one logged operation. Idempotent: applying an op twice, or an op whose effect
-    /// the snapshot already contains, leaves the same graph.
+    /// Applies one logged operation (ids are the caller's). Idempotent: applying an op twice,
+    /// or an op whose effect the snapshot already contains, leaves the same graph. Links to ids
+    /// the index does not hold are dropped. Do not call it from a [`crate::GraphObserver`].
     pub fn apply(
         &self,
         op: &GraphOp,
         vector_of: &mut dyn FnMut(u32) -> Option<Vec<f32>>,
     ) -> Result<(), IndexError> {
+        let _r = self.vectors.read();
         match op {
             GraphOp::AddNode { id, level } => {
-                if self.nodes.state(*id) == NodeState::Empty && !self.vectors.contains(*id) {
+                if !self.ids.read().known(*id) {
                     let v = vector_of(*id).ok_or(IndexError::MissingVector(*id))?;
-                    self.add_node(*id, &v, usize::from(*level), NodeState::Live)?;
+                    self.check_dim(&v)?;
+                    let level = usize::from(*level);
+                    let slot = self.assign_slot(*id, level)?;
+                    self.add_node(slot, *id, &v, level, NodeState::Live, true)?;
                 }
             }
             GraphOp::SetNeighbors {
@@ -70,32 +82,47 @@ impl Hnsw {
                 level,
                 neighbors,
             } => {
-                let _g = self.nodes.lock(*id);
-                self.nodes.write(*id, usize::from(*level), neighbors);
-                self.emit(|| op.clone());
+                let (slot, list) = {
+                    let ids = self.ids.read();
+                    let list: Vec<u32> = neighbors.iter().filter_map(|&n| ids.slot(n)).collect();
+                    (ids.slot(*id), list)
+                };
+                if let Some(slot) = slot {
+                    let _g = self.nodes.lock(slot);
+                    self.nodes.write(slot, usize::from(*level), &list);
+                    self.emit(|| op.clone());
+                }
             }
             GraphOp::SetEntryPoint { entry } => {
+                let slot = entry.and_then(|(id, l)| Some((self.ids.slot(id)?, usize::from(l))));
                 let _g = self.entry_lock.lock();
-                self.set_entry(entry.map(|(id, l)| (id, usize::from(l))));
+                self.set_entry(slot);
             }
             GraphOp::Tombstone { id } => {
-                self.delete(*id);
+                self.mark_deleted();
+                if let Some(slot) = self.ids.slot(*id) {
+                    self.delete_slot(slot);
+                }
             }
             GraphOp::RemoveNode { id } => {
                 self.mark_deleted();
-                let _g = self.nodes.lock(*id);
-                let was = self.nodes.state(*id);
-                if was == NodeState::Live {
-                    self.live_counter()
-                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                for l in 0..=self.nodes.level(*id) {
-                    self.nodes.write(*id, l, &[]);
-                }
-                if was != NodeState::Empty {
-                    self.nodes.set_state(*id, NodeState::Removed);
-                    self.tombstones.lock().remove(*id);
-                    self.raise_bound(*id);
+                if let Some(slot) = self.ids.slot(*id) {
+                    let _g = self.nodes.lock(slot);
+                    let was = self.nodes.state(slot);
+                    if was == NodeState::Live {
+                        self.live_counter()
+                            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    for l in 0..=self.nodes.level(slot) {
+                        self.nodes.write(slot, l, &[]);
+                    }
+                    if !matches!(was, NodeState::Empty | NodeState::Removed) {
+                        self.nodes.set_state(slot, NodeState::Removed);
+                        self.tombstones.lock().remove(slot);
+                        self.vectors.retire(slot);
+                        // Freed by a later cleanup, after its grace barriers.
+                        self.ids.write().retired.push(slot);
+                    }
                 }
                 self.emit(|| op.clone());
             }

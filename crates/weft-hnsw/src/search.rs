@@ -5,11 +5,12 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use roaring::RoaringBitmap;
+use weft_vector::SlotReader;
 
 use crate::hnsw::Hnsw;
 use crate::nodes::NodeState;
 
-/// A node and its distance to the query.
+/// A node (slot) and its distance to the query.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cand {
     pub(crate) d: f32,
@@ -42,11 +43,11 @@ pub(crate) enum Accept<'a> {
     Live,
     /// Live nodes and nodes being inserted (construction searches once deletes happened).
     NotDeleted,
-    /// Live nodes in the allow-list.
+    /// Live nodes whose caller's id is in the allow-list.
     Allowed(&'a RoaringBitmap),
 }
 
-/// Epoch-tagged visited marks, indexed by node id.
+/// Epoch-tagged visited marks, indexed by slot.
 struct Visited {
     tags: Vec<u16>,
     epoch: u16,
@@ -127,18 +128,23 @@ impl Hnsw {
             Accept::NotDeleted => {
                 matches!(self.nodes.state(id), NodeState::Live | NodeState::Inserting)
             }
-            Accept::Allowed(allow) => allow.contains(id) && self.nodes.state(id) == NodeState::Live,
+            Accept::Allowed(allow) => {
+                self.nodes.state(id) == NodeState::Live && allow.contains(self.nodes.ext(id))
+            }
         }
     }
 
+    /// Distance from `q` to slot `id`'s vector; None for a slot without one (free, being
+    /// written, or retired by cleanup).
     #[inline(always)]
-    pub(crate) fn dist_to(&self, q: &[f32], id: u32) -> Option<f32> {
-        self.vectors.get(id).map(|v| (self.dist)(q, v))
+    pub(crate) fn dist_to(&self, r: &SlotReader<'_>, q: &[f32], id: u32) -> Option<f32> {
+        r.get(id).map(|v| (self.dist)(q, v))
     }
 
     /// Greedy descent on one level: moves to the closest neighbour until none is closer.
     pub(crate) fn greedy(
         &self,
+        r: &SlotReader<'_>,
         q: &[f32],
         mut cur: Cand,
         level: usize,
@@ -148,7 +154,7 @@ impl Hnsw {
             let mut changed = false;
             self.nodes.read(cur.id, level, buf);
             for &n in buf.iter() {
-                if let Some(d) = self.dist_to(q, n)
+                if let Some(d) = self.dist_to(r, q, n)
                     && d < cur.d
                 {
                     cur = Cand { d, id: n };
@@ -163,8 +169,13 @@ impl Hnsw {
 
     /// Best-first search of one level from `ep`, keeping the `ef` closest accepted nodes in
     /// `ctx.results` (a max-heap).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the reader joins the hot path's arguments"
+    )]
     pub(crate) fn search_layer(
         &self,
+        r: &SlotReader<'_>,
         q: &[f32],
         ep: Cand,
         ef: usize,
@@ -196,12 +207,12 @@ impl Hnsw {
             fresh.clear();
             for &n in buf.iter() {
                 if visited.insert(n) {
-                    self.vectors.prefetch(n);
+                    r.prefetch(n);
                     fresh.push(n);
                 }
             }
             for &n in fresh.iter() {
-                let Some(d) = self.dist_to(q, n) else {
+                let Some(d) = self.dist_to(r, q, n) else {
                     continue;
                 };
                 if results.len() < ef || d < worst {
@@ -220,7 +231,13 @@ impl Hnsw {
 
     /// hnswlib's neighbour-selection heuristic: walk `sorted` (closest first) and keep a
     /// candidate only if it is closer to the base than to every candidate already kept.
-    pub(crate) fn select_neighbors(&self, sorted: &[Cand], m: usize, out: &mut Vec<Cand>) {
+    pub(crate) fn select_neighbors(
+        &self,
+        r: &SlotReader<'_>,
+        sorted: &[Cand],
+        m: usize,
+        out: &mut Vec<Cand>,
+    ) {
         out.clear();
         if sorted.len() <= m {
             out.extend_from_slice(sorted);
@@ -230,7 +247,7 @@ impl Hnsw {
             if out.len() >= m {
                 break;
             }
-            let Some(cv) = self.vectors.get(c.id) else {
+            let Some(cv) = r.get(c.id) else {
                 continue;
             };
             // A candidate identical to the base (distance 0) that is also identical to a kept
@@ -238,7 +255,7 @@ impl Hnsw {
             // keep every duplicate, fill every list and make each insert shrink dozens of
             // full lists (seen as inserts slowing down with the number of duplicates).
             let good = out.iter().all(|s| {
-                self.dist_to(cv, s.id)
+                self.dist_to(r, cv, s.id)
                     .is_none_or(|d| d > c.d || (d >= c.d && c.d > 0.0))
             });
             if good {

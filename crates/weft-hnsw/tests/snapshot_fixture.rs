@@ -63,7 +63,7 @@ fn version_1_snapshot_opens() {
     assert_eq!(index.tombstone_count(), tombstoned);
     for id in live() {
         assert!(index.contains(id), "{id}");
-        assert_eq!(index.vector(id), Some(&vector(id)[..]));
+        assert_eq!(index.vector(id).as_deref(), Some(&vector(id)[..]));
         let hit = index.search(&vector(id), 1, None).unwrap();
         assert_eq!((hit[0].id, hit[0].distance), (id, 0.0), "{id}");
     }

@@ -1,16 +1,25 @@
-//! [`VectorArena`]: write-once vector slots by dense `u32` id, read without locks.
+//! [`VectorArena`]: write-once vector slots by dense `u32` id, read without locks; and
+//! [`SlotArena`], the same slots made reusable behind a grace period.
 //!
 //! Slots live in segments that double in size (256, 512, 1024, … slots), so ids up to
 //! `u32::MAX` are addressable, memory grows with the highest id used, and a segment never moves
-//! once allocated: a `&[f32]` handed out stays valid for the arena's lifetime. Each slot has a
-//! state byte (empty → writing → ready); readers see a vector only once it is ready, which the
-//! writer publishes with release ordering after copying it in. A slot is written at most once,
-//! so a published slice is never written again while it can be read.
+//! once allocated. Each slot has a state byte (empty → writing → ready); readers see a vector
+//! only once it is ready, which the writer publishes with release ordering after copying it in.
+//!
+//! In a [`VectorArena`] a slot is written at most once, so a published slice is never written
+//! again and stays valid for the arena's lifetime.
+//!
+//! A [`SlotArena`] can also retire a slot (ready → retired: readers stop seeing it at once) and
+//! later free it for a new vector (retired → empty). Freeing happens only inside
+//! [`SlotArena::exclusive`], which holds the write side of the arena's grace lock, while every
+//! slice is handed out by a [`SlotReader`] that holds the read side for the slice's lifetime.
+//! So when a slot is freed no slice of it is alive, and a slot is never written while a slice
+//! of it can be read.
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard};
 
 const BASE_SHIFT: u32 = 8;
 const SEGMENTS: usize = 33 - BASE_SHIFT as usize;
@@ -18,6 +27,8 @@ const SEGMENTS: usize = 33 - BASE_SHIFT as usize;
 const EMPTY: u8 = 0;
 const WRITING: u8 = 1;
 const READY: u8 = 2;
+/// Retired by a [`SlotArena`]: not readable, not writable until freed.
+const RETIRED: u8 = 3;
 
 /// Why a vector could not be stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +76,9 @@ struct Segment {
 )]
 // SAFETY: `data` is only written by the one thread that moved a slot from EMPTY to WRITING
 // (compare-exchange), and only read after observing READY with acquire ordering, which the
-// writer stores with release ordering after its last write. So no slot is read while written.
+// writer stores with release ordering after its last write. A slot becomes EMPTY again only
+// through `SlotArena::exclusive`, when no slice of it is alive (module docs). So no slot is read
+// while written.
 unsafe impl Sync for Segment {}
 
 impl Segment {
@@ -132,8 +145,9 @@ impl VectorArena {
         self.segments[k].get_or_init(|| Segment::new(1 << (k + BASE_SHIFT as usize), self.dim))
     }
 
-    /// Stores `v` under `id`, copying it through `fill` (which receives the zeroed slot and the
-    /// source, e.g. to normalise while copying). Fails if `id` already holds a vector.
+    /// Stores `v` under `id`, copying it through `fill` (which receives the slot — zeroed, or
+    /// holding a freed vector in a [`SlotArena`] — and the source, e.g. to normalise while
+    /// copying). Fails if `id` already holds a vector (or is retired and not freed yet).
     pub fn insert_with(
         &self,
         id: u32,
@@ -193,9 +207,13 @@ impl VectorArena {
             return None;
         }
         let cells = &seg.data[off * self.dim..(off + 1) * self.dim];
-        // SAFETY: READY was stored with release ordering after the slot's only write and we
-        // loaded it with acquire ordering; the slot is never written again, so shared reads
-        // for the arena's lifetime are sound. UnsafeCell<f32> has f32's layout.
+        // SAFETY: READY was stored with release ordering after the slot's last write and we
+        // loaded it with acquire ordering. A plain `VectorArena` never writes a READY slot
+        // again (`retire` / `free_retired` are private to this module and only a `SlotArena`
+        // calls them), so shared reads for the arena's lifetime are sound. A `SlotArena` calls
+        // this only through a `SlotReader`, which narrows the slice's lifetime to its read
+        // guard; the slot is freed (and so can be written) only under the write guard.
+        // UnsafeCell<f32> has f32's layout.
         Some(unsafe { std::slice::from_raw_parts(UnsafeCell::raw_get(cells.as_ptr()), self.dim) })
     }
 
@@ -231,6 +249,152 @@ impl VectorArena {
             .map(|s| s.data.len() * 4 + s.state.len())
             .sum()
     }
+
+    fn state_of(&self, id: u32) -> Option<&AtomicU8> {
+        let (k, off) = locate(id);
+        self.segments.get(k)?.get()?.state.get(off)
+    }
+
+    /// READY → RETIRED; false if the slot held no readable vector. Only [`SlotArena`] calls it.
+    fn retire(&self, id: u32) -> bool {
+        let done = self.state_of(id).is_some_and(|s| {
+            s.compare_exchange(READY, RETIRED, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        });
+        if done {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+        done
+    }
+
+    /// RETIRED → EMPTY. Only [`SlotArena::exclusive`] calls it, with no reader alive.
+    fn free_retired(&self, id: u32) -> bool {
+        self.state_of(id).is_some_and(|s| {
+            s.compare_exchange(RETIRED, EMPTY, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        })
+    }
+}
+
+/// Vector slots by dense `u32` id that can be reused: [`SlotArena::retire`] makes a slot
+/// unreadable at once, [`SlotArena::exclusive`] frees retired slots for new vectors once no
+/// reader can hold a slice of them. Reads go through a [`SlotReader`] (see the module docs).
+///
+/// The grace lock is one `RwLock`: a reader costs one uncontended atomic operation to take and
+/// one to release. A thread must not take a second reader while it holds one (a waiting
+/// writer blocks new readers, so the second could wait for the writer, which waits for the
+/// first).
+pub struct SlotArena {
+    slots: VectorArena,
+    grace: RwLock<()>,
+}
+
+impl fmt::Debug for SlotArena {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlotArena")
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Read access to a [`SlotArena`]: slices it hands out live no longer than it, and no slot is
+/// freed while it exists. Hold it for one operation (a search, an insert), not longer: freeing
+/// waits for every reader.
+pub struct SlotReader<'a> {
+    slots: &'a VectorArena,
+    _grace: RwLockReadGuard<'a, ()>,
+}
+
+impl fmt::Debug for SlotReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlotReader").finish_non_exhaustive()
+    }
+}
+
+impl SlotReader<'_> {
+    /// The vector in `id`, if one is stored and not retired.
+    #[inline]
+    pub fn get(&self, id: u32) -> Option<&[f32]> {
+        self.slots.get(id)
+    }
+
+    /// Hints the CPU to fetch the start of `id`'s vector (no effect if absent).
+    #[inline]
+    pub fn prefetch(&self, id: u32) {
+        self.slots.prefetch(id);
+    }
+}
+
+impl SlotArena {
+    /// An empty arena for vectors of `dim` components (`dim` ≥ 1).
+    pub fn new(dim: usize) -> SlotArena {
+        SlotArena {
+            slots: VectorArena::new(dim),
+            grace: RwLock::new(()),
+        }
+    }
+
+    /// The dimension of every vector.
+    pub fn dim(&self) -> usize {
+        self.slots.dim()
+    }
+
+    /// Number of readable vectors.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no vector is readable.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Read access until the reader is dropped (see [`SlotReader`]).
+    pub fn read(&self) -> SlotReader<'_> {
+        SlotReader {
+            slots: &self.slots,
+            _grace: self.grace.read().unwrap_or_else(PoisonError::into_inner),
+        }
+    }
+
+    /// Stores `v` in the empty (never used or freed) slot `id`, see
+    /// [`VectorArena::insert_with`]. Needs no reader: nobody reads a slot before it is ready.
+    pub fn insert_with(
+        &self,
+        id: u32,
+        v: &[f32],
+        fill: impl FnOnce(&mut [f32], &[f32]),
+    ) -> Result<(), ArenaError> {
+        self.slots.insert_with(id, v, fill)
+    }
+
+    /// Stores a copy of `v` in the empty slot `id`.
+    pub fn insert(&self, id: u32, v: &[f32]) -> Result<(), ArenaError> {
+        self.slots.insert(id, v)
+    }
+
+    /// Makes `id`'s vector unreadable from now on (readers holding a slice of it keep it until
+    /// they are dropped). False if `id` held no readable vector.
+    pub fn retire(&self, id: u32) -> bool {
+        self.slots.retire(id)
+    }
+
+    /// Waits until no [`SlotReader`] exists, blocks new ones, frees the retired slots among
+    /// `free` (they take new vectors from now on) and runs `f` before letting readers in again.
+    /// Every reader taken after this returns sees the effects of `f`. Do not call it while this
+    /// thread holds a reader (it would wait for itself).
+    pub fn exclusive<R>(&self, free: &[u32], f: impl FnOnce() -> R) -> R {
+        let _all = self.grace.write().unwrap_or_else(PoisonError::into_inner);
+        for &id in free {
+            self.slots.free_retired(id);
+        }
+        f()
+    }
+
+    /// Bytes reserved for vector data and slot states (pages are committed lazily).
+    pub fn allocated_bytes(&self) -> usize {
+        self.slots.allocated_bytes()
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +426,54 @@ mod tests {
         ));
         assert_eq!(a.len(), 2);
         assert!(a.contains(100_000) && !a.contains(6));
+    }
+
+    #[test]
+    fn slots_are_retired_at_once_and_reused_after_exclusive() {
+        let a = SlotArena::new(2);
+        a.insert(3, &[1.0, 2.0]).unwrap();
+        {
+            let r = a.read();
+            let v = r.get(3).unwrap();
+            assert!(a.retire(3));
+            assert!(!a.retire(3), "retired twice");
+            assert_eq!(r.get(3), None, "unreadable at once");
+            // A slice taken before retiring stays valid for the reader's lifetime.
+            assert_eq!(v, &[1.0, 2.0]);
+        }
+        assert_eq!(a.len(), 0);
+        assert_eq!(a.insert(3, &[5.0, 6.0]), Err(ArenaError::Occupied(3)));
+        assert_eq!(a.exclusive(&[3], || 7), 7);
+        a.insert(3, &[5.0, 6.0]).unwrap();
+        assert_eq!(a.read().get(3), Some(&[5.0, 6.0][..]));
+        // Freeing a slot that was not retired does nothing.
+        a.exclusive(&[3], || ());
+        assert_eq!(a.read().get(3), Some(&[5.0, 6.0][..]));
+    }
+
+    #[test]
+    fn readers_never_see_a_reused_slot_change() {
+        let a = SlotArena::new(8);
+        a.insert(0, &[0.0; 8]).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let r = a.read();
+                    if let Some(v) = r.get(0) {
+                        let first = v[0];
+                        std::hint::black_box(&r);
+                        assert!(v.iter().all(|&x| x == first), "torn vector {v:?}");
+                    }
+                }
+            });
+            for round in 1..500u32 {
+                a.retire(0);
+                a.exclusive(&[0], || ());
+                a.insert(0, &[round as f32; 8]).unwrap();
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
     }
 
     #[test]

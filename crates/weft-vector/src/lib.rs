@@ -5,7 +5,8 @@
 //!   reference ([`scalar`]) elsewhere. The SIMD kernels are property-tested against the scalar
 //!   ones.
 //! * [`VectorArena`] stores fixed-dimension vectors contiguously by dense `u32` id, written once
-//!   and read lock-free by concurrent searches.
+//!   and read lock-free by concurrent searches; [`SlotArena`] makes the slots reusable behind a
+//!   grace period (reads through a [`SlotReader`]).
 //!
 //! Distances follow Weaviate: smaller is closer.
 //!
@@ -32,7 +33,7 @@ pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use arena::{ArenaError, VectorArena};
+pub use arena::{ArenaError, SlotArena, SlotReader, VectorArena};
 pub use metric::{
     DistanceFn, Metric, ParseMetricError, SimdLevel, normalize, prefetch, simd_level,
 };

@@ -90,10 +90,11 @@ impl AnnIndex {
         }
     }
 
-    /// Whether `id` was ever inserted (live, tombstoned or cleaned up).
+    /// Whether `id` is in the index: live or tombstoned (for HNSW also removed by a cleanup
+    /// that has not freed its slot yet).
     pub(crate) fn holds(&self, id: u32) -> bool {
         match self {
-            AnnIndex::Hnsw(h) => h.vector(id).is_some(),
+            AnnIndex::Hnsw(h) => h.holds(id),
             AnnIndex::Flat(f) => f.vector(id).is_some(),
         }
     }

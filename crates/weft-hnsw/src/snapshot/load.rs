@@ -45,10 +45,13 @@ impl Hnsw {
             info.tombstoned += u64::from(n.tombstoned);
             Ok(())
         })?;
+        h.finish_restore();
+        let entry = trailer.entry.and_then(|(id, l)| Some((h.ids.slot(id)?, l)));
         if let Some((id, level)) = trailer.entry {
-            let state = h.nodes.state(id);
+            let slot = h.ids.slot(id).unwrap_or(u32::MAX);
+            let state = h.nodes.state(slot);
             if !matches!(state, NodeState::Live | NodeState::Tombstoned)
-                || h.nodes.level(id) != usize::from(level)
+                || h.nodes.level(slot) != usize::from(level)
             {
                 return Err(SnapshotError::Malformed {
                     offset: len.saturating_sub(super::TRAILER_LEN as u64),
@@ -63,7 +66,7 @@ impl Hnsw {
         }
         {
             let _g = h.entry_lock.lock();
-            h.set_entry(trailer.entry.map(|(id, l)| (id, usize::from(l))));
+            h.set_entry(entry.map(|(slot, l)| (slot, usize::from(l))));
         }
         Ok((h, info))
     }

@@ -88,7 +88,7 @@ fn watermark_leaves_out_later_nodes_and_links_to_them() {
     assert!(d.nodes.iter().all(|n| n.neighbors.len() - 1 <= level));
     // The later ids can be inserted on top.
     for i in 200..300u32 {
-        g.insert(i, h.vector(i).unwrap()).unwrap();
+        g.insert(i, &h.vector(i).unwrap()).unwrap();
     }
     assert_eq!(g.len(), 300);
 }

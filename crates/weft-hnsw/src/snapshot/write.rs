@@ -131,7 +131,7 @@ impl<'a> SnapshotWriter<'a> {
 }
 
 impl Hnsw {
-    /// Writes a snapshot of the nodes with ids below `covered` to `out`.
+    /// Writes a snapshot of the nodes with ids below `covered` to `out`, in the caller's ids.
     ///
     /// The caller promises that every insert and delete of an id below `covered` has returned
     /// before this call. Nodes at or above it are left out, and so are links to them: inserts
@@ -150,37 +150,64 @@ impl Hnsw {
             rng_state: self.rng_state(),
         };
         let mut w = SnapshotWriter::start(out, &header)?;
-        let bound = (self.id_bound() as u64).min(covered);
+        let written = |slot: u32| {
+            matches!(
+                self.nodes.state(slot),
+                NodeState::Live | NodeState::Tombstoned
+            ) && u64::from(self.ext(slot)) < covered
+        };
+        // The file lists nodes by increasing (external) id; slots are in no such order.
+        let mut order: Vec<(u32, u32)> = {
+            let _r = self.vectors.read();
+            (0..self.id_bound() as u32)
+                .filter(|&s| written(s))
+                .map(|s| (self.ext(s), s))
+                .collect()
+        };
+        order.sort_unstable();
         let live_entry = self.entry_point();
         let mut entry: Option<(u32, u8)> = None;
         let mut fallback: Option<(u32, u8)> = None;
         let mut lists: Vec<Vec<u32>> = Vec::new();
-        for id in 0..bound as u32 {
-            let state = self.nodes.state(id);
-            if !matches!(state, NodeState::Live | NodeState::Tombstoned) {
-                continue;
-            }
-            let Some(vector) = self.vectors.get(id) else {
-                continue;
-            };
-            let level = self.nodes.level(id);
-            lists.resize_with(level + 1, Vec::new);
-            for (l, list) in lists.iter_mut().enumerate() {
-                self.nodes.read(id, l, list);
-                list.retain(|&n| u64::from(n) < covered);
-            }
-            w.node(id, state == NodeState::Tombstoned, &lists, vector)?;
-            let here = (id, level as u8);
-            if live_entry == Some((id, level)) {
-                entry = Some(here);
-            }
-            if fallback.is_none_or(|(_, l)| here.1 > l) {
-                fallback = Some(here);
+        // A reader per batch, not for the whole walk: cleanup's barriers wait for readers. A
+        // slot freed and reused between batches no longer holds its id and is skipped (a node
+        // deleted during the snapshot may or may not be in it, as before).
+        for batch in order.chunks(SNAPSHOT_BATCH) {
+            let r = self.vectors.read();
+            for &(ext, slot) in batch {
+                if self.ext(slot) != ext || !written(slot) {
+                    continue;
+                }
+                let Some(vector) = r.get(slot) else {
+                    continue;
+                };
+                let level = self.nodes.level(slot);
+                lists.resize_with(level + 1, Vec::new);
+                for (l, list) in lists.iter_mut().enumerate() {
+                    self.nodes.read(slot, l, list);
+                    list.retain_mut(|n| {
+                        let keep = written(*n);
+                        *n = self.ext(*n);
+                        keep
+                    });
+                }
+                let tombstoned = self.nodes.state(slot) == NodeState::Tombstoned;
+                w.node(ext, tombstoned, &lists, vector)?;
+                let here = (ext, level as u8);
+                if live_entry == Some((ext, level)) {
+                    entry = Some(here);
+                }
+                if fallback.is_none_or(|(_, l)| here.1 > l) {
+                    fallback = Some(here);
+                }
             }
         }
         w.finish(entry.or(fallback))
     }
 }
+
+/// Nodes written per reader of the grace lock.
+const SNAPSHOT_BATCH: usize = 1024;
 
 impl FlatIndex {
     /// Writes a snapshot of the live vectors with ids below `covered` to `out` (same promise
