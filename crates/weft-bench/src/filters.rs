@@ -22,7 +22,7 @@ use weft_db::schema::{
     ClassDef, DataType, Distance, HnswConfig, Primitive, PropertyDef, VectorIndexConfig,
     VectorSetup,
 };
-use weft_db::{Db, DbOptions, Near, NearQuery, SearchRequest};
+use weft_db::{Db, DbOptions, Near, NearQuery, Query};
 
 use crate::fvecs::read_fvecs;
 
@@ -145,7 +145,7 @@ pub fn run(a: &FilterArgs) -> Result<()> {
         let mut wanted = 0usize;
         let mut took = 0.0f64;
         for q in queries {
-            let req = SearchRequest {
+            let req = Query {
                 class: "Bench".into(),
                 limit: a.k as u64,
                 filter: (t < 1000).then(|| bucket_below(t)),
@@ -155,7 +155,7 @@ pub fn run(a: &FilterArgs) -> Result<()> {
                     max_distance: None,
                     min_certainty: None,
                 }),
-                ..SearchRequest::default()
+                ..Query::default()
             };
             let started = Instant::now();
             let hits = db.search(&req)?;
@@ -188,11 +188,11 @@ pub fn run(a: &FilterArgs) -> Result<()> {
     for (label, t) in [("50 %", 500i64), ("10 %", 100), ("1 %", 10)] {
         let mut lat = Vec::new();
         for _ in 0..30 {
-            let req = SearchRequest {
+            let req = Query {
                 class: "Bench".into(),
                 limit: 1,
                 filter: Some(bucket_below(t)),
-                ..SearchRequest::default()
+                ..Query::default()
             };
             let started = Instant::now();
             db.search(&req)?;
@@ -204,7 +204,7 @@ pub fn run(a: &FilterArgs) -> Result<()> {
     // fetch_objects with a range filter and a sort.
     let mut lat = Vec::new();
     for r in 0..50i64 {
-        let req = SearchRequest {
+        let req = Query {
             class: "Bench".into(),
             limit: 10,
             filter: Some(Filter::And(vec![
@@ -216,7 +216,7 @@ pub fn run(a: &FilterArgs) -> Result<()> {
                 bucket_below(r * 10 + 200),
             ])),
             sort: vec![SortBy::named("score", false), SortBy::named("_id", true)],
-            ..SearchRequest::default()
+            ..Query::default()
         };
         let started = Instant::now();
         let hits = db.search(&req)?;

@@ -25,7 +25,7 @@ use anyhow::{Context, Result, bail, ensure};
 use uuid::Uuid;
 use weft_db::object::{ObjectInput, WriteMode};
 use weft_db::schema::{ClassDef, Distance, HnswConfig, VectorIndexConfig, VectorSetup};
-use weft_db::{Db, DbOptions, Near, NearQuery, SearchRequest};
+use weft_db::{Db, DbOptions, Near, NearQuery, Query};
 
 use crate::synthetic::mixture;
 
@@ -128,7 +128,7 @@ fn check(db: &Db, n: usize, dim: usize, samples: usize) -> Result<f64> {
         };
         let v = obj.vectors.get("").context("object without vector")?;
         ensure!(v.len() == dim, "vector of {} dimensions", v.len());
-        let req = SearchRequest {
+        let req = Query {
             class: CLASS.into(),
             limit: 1,
             near: Some(NearQuery {
@@ -137,7 +137,7 @@ fn check(db: &Db, n: usize, dim: usize, samples: usize) -> Result<f64> {
                 max_distance: None,
                 min_certainty: None,
             }),
-            ..SearchRequest::default()
+            ..Query::default()
         };
         let found = db.search(&req).context("search")?;
         tried += 1;

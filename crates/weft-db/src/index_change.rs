@@ -65,7 +65,7 @@ mod tests {
 
     use crate::object::{ObjectInput, WriteMode};
     use crate::schema::ClassDef;
-    use crate::{Db, DbOptions, Near, NearQuery, SearchRequest};
+    use crate::{Db, DbOptions, Near, NearQuery, Query};
 
     fn input(id: u128, v: Vec<f32>) -> ObjectInput {
         ObjectInput {
@@ -106,7 +106,7 @@ mod tests {
         let coll = db.collection("Par").unwrap();
         assert_eq!(coll.object_count(), 1500);
         for (i, v) in vectors.iter().enumerate() {
-            let req = SearchRequest {
+            let req = Query {
                 class: "Par".into(),
                 limit: 1,
                 near: Some(NearQuery {
@@ -115,7 +115,7 @@ mod tests {
                     max_distance: None,
                     min_certainty: None,
                 }),
-                ..SearchRequest::default()
+                ..Query::default()
             };
             let hits = db.search(&req).unwrap();
             assert_eq!(

@@ -21,14 +21,13 @@ pub mod object;
 mod objects;
 pub mod query;
 pub mod schema;
-mod search;
 mod vector_index;
 mod verify;
 
 pub use db::{Db, DbOptions};
 pub use disk::DiskOptions;
 pub use error::DbError;
-pub use search::{Near, NearQuery, SearchHit, SearchRequest};
+pub use query::search::{Near, NearQuery, Query, SearchHit};
 pub use verify::VerifyReport;
 /// Options of the storage engine of every shard, and the environment-variable names they
 /// accept (`Options::apply_setting`).

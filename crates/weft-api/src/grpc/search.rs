@@ -1,6 +1,6 @@
 //! `Search`: the request as the Python client sends it for `query.near_vector`,
 //! `query.near_object`, `query.fetch_objects`, `query.fetch_object_by_id` and `iterator()`,
-//! mapped to one [`weft_db::SearchRequest`] ([`plan`]); the hits are encoded by [`reply`].
+//! mapped to one [`weft_db::Query`] ([`plan`]); the hits are encoded by [`reply`].
 //!
 //! Accepted: `collection`, `limit` (0 = `QUERY_DEFAULTS_LIMIT`), `offset`, `after`,
 //! `near_vector` / `near_object` with one target vector and `distance` / `certainty`, the
@@ -29,7 +29,7 @@ use crate::QueryLimits;
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchPlan {
     /// The query for [`weft_db::Db::search`].
-    pub query: weft_db::SearchRequest,
+    pub query: weft_db::Query,
     /// Group the hits of a vector search.
     pub group_by: Option<weft_db::query::GroupBy>,
     /// What each result carries.
@@ -222,7 +222,7 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
     let metadata = metadata_wanted(metadata.unwrap_or_default());
     let properties = properties.map(selection).transpose()?.unwrap_or_default();
     Ok(SearchPlan {
-        query: weft_db::SearchRequest {
+        query: weft_db::Query {
             class: collection,
             limit,
             offset,

@@ -320,7 +320,7 @@ fn in_process_search(
         Arc::new(move || -> Result<Searcher> {
             let (db, queries) = (Arc::clone(&db), Arc::clone(&queries));
             Ok(Box::new(move |q| {
-                let hits = db.search(&weft_db::SearchRequest {
+                let hits = db.search(&weft_db::Query {
                     class: CLASS.to_string(),
                     limit: k as u64,
                     offset: 0,
@@ -332,7 +332,7 @@ fn in_process_search(
                         min_certainty: None,
                     }),
                     with_vectors: false,
-                    ..weft_db::SearchRequest::default()
+                    ..weft_db::Query::default()
                 })?;
                 Ok(hits.iter().map(|h| id_row(&h.object.id)).collect())
             }))

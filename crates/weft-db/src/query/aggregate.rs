@@ -14,8 +14,8 @@ use crate::Db;
 use crate::error::{DbError, UserError};
 use crate::object::StoredObject;
 use crate::object::coerce::parse_date;
+use crate::query::search::{NearQuery, Query};
 use crate::schema::{ClassDef, Primitive};
-use crate::search::{NearQuery, SearchRequest};
 
 /// The metrics wanted of one property.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,12 +200,12 @@ impl Db {
             let limit = req.object_limit.ok_or_else(|| {
                 invalid("a near_vector / near_object aggregation needs object_limit".into())
             })?;
-            let search = SearchRequest {
+            let search = Query {
                 class: class.name.clone(),
                 limit,
                 filter: req.filter.clone(),
                 near: Some(near.clone()),
-                ..SearchRequest::default()
+                ..Query::default()
             };
             return Ok(self
                 .search(&search)?

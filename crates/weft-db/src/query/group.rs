@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use crate::search::SearchHit;
+use crate::query::search::SearchHit;
 
 /// A group-by of a vector search.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,17 +1,20 @@
-//! The query model every protocol builds: a filter tree (`filter`), evaluated through the
-//! filterable index (`resolve`).
+//! The query model every protocol builds: [`Query`] (`search`) with its filter tree
+//! (`filter`, evaluated through the filterable index by `resolve`), sort keys (`sort`),
+//! group-by and autocut (`group`); aggregations (`aggregate`) and deletes by filter (`delete`).
 
 pub mod aggregate;
 mod delete;
 pub mod filter;
 pub mod group;
 pub(crate) mod resolve;
+pub mod search;
 pub mod sort;
 
 pub use aggregate::{AggregateGroup, AggregateRequest, GroupValue, PropertyMetrics, PropertyStats};
 pub use delete::DeleteManyResult;
 pub use filter::{Filter, FilterValue, Operator, Target};
 pub use group::{GroupBy, HitGroup};
+pub use search::{Near, NearQuery, Query, SearchHit};
 pub use sort::{SortBy, SortTarget};
 
 #[cfg(test)]

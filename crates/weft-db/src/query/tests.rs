@@ -11,7 +11,7 @@ use super::filter::{Filter, FilterValue, Operator, Target};
 use super::resolve::Resolver;
 use crate::object::{ObjectInput, WriteMode};
 use crate::schema::{ClassDef, DataType, Primitive, PropertyDef, Tokenization};
-use crate::{Db, DbOptions, SearchRequest};
+use crate::{Db, DbOptions, Query};
 
 const WORDS: &[&str] = &["alpha", "Beta", "gamma", "delta", "alp", "be-ta", "Γάμμα"];
 const TAGS: &[&str] = &["red", "green", "blue", "Red"];
@@ -459,7 +459,7 @@ fn filtered_near_vector_finds_the_true_neighbours_among_the_matches() {
                 .collect();
             truth.sort_by(|a, b| a.0.total_cmp(&b.0));
             let truth: Vec<u128> = truth.into_iter().take(10).map(|(_, id)| id).collect();
-            let req = SearchRequest {
+            let req = Query {
                 class: "Vec".into(),
                 limit: 10,
                 filter: Some(cond(
@@ -473,7 +473,7 @@ fn filtered_near_vector_finds_the_true_neighbours_among_the_matches() {
                     max_distance: None,
                     min_certainty: None,
                 }),
-                ..SearchRequest::default()
+                ..Query::default()
             };
             let hits = db.search(&req).unwrap();
             for h in &hits {

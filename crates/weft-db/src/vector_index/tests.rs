@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::{LoadReport, files};
 use crate::object::{ObjectInput, WriteMode};
+use crate::query::search::{Near, NearQuery, Query};
 use crate::schema::{ClassDef, Distance, FlatConfig, HnswConfig, VectorIndexConfig, VectorSetup};
-use crate::search::{Near, NearQuery, SearchRequest};
 use crate::{Db, DbOptions};
 
 const DIM: usize = 8;
@@ -68,7 +68,7 @@ fn put(db: &Db, first: usize, vs: &[Vec<f32>]) {
 }
 
 fn near(db: &Db, v: &[f32], limit: u64) -> Vec<u128> {
-    let req = SearchRequest {
+    let req = Query {
         class: "Vec".into(),
         limit,
         near: Some(NearQuery {
@@ -77,7 +77,7 @@ fn near(db: &Db, v: &[f32], limit: u64) -> Vec<u128> {
             max_distance: None,
             min_certainty: None,
         }),
-        ..SearchRequest::default()
+        ..Query::default()
     };
     db.search(&req)
         .unwrap()

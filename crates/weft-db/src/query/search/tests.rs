@@ -53,7 +53,7 @@ fn insert_all(db: &Db, vs: &[Vec<f32>]) {
 }
 
 fn near(db: &Db, v: &[f32], limit: u64) -> Vec<SearchHit> {
-    let req = SearchRequest {
+    let req = Query {
         class: "Vec".into(),
         limit,
         near: Some(NearQuery {
@@ -62,7 +62,7 @@ fn near(db: &Db, v: &[f32], limit: u64) -> Vec<SearchHit> {
             max_distance: None,
             min_certainty: None,
         }),
-        ..SearchRequest::default()
+        ..Query::default()
     };
     db.search(&req).unwrap()
 }
@@ -133,7 +133,7 @@ fn thresholds_near_object_and_errors() {
     let db = open(dir.path());
     db.create_class(class(Distance::L2Squared)).unwrap();
     insert_all(&db, &[vec![0.0, 0.0], vec![1.0, 0.0], vec![5.0, 0.0]]);
-    let mut req = SearchRequest {
+    let mut req = Query {
         class: "Vec".into(),
         limit: 10,
         near: Some(NearQuery {
@@ -142,7 +142,7 @@ fn thresholds_near_object_and_errors() {
             max_distance: Some(2.0),
             min_certainty: None,
         }),
-        ..SearchRequest::default()
+        ..Query::default()
     };
     let ids: Vec<u128> = db
         .search(&req)
@@ -160,7 +160,7 @@ fn thresholds_near_object_and_errors() {
     );
     req.near.as_mut().unwrap().target = Some("nope".into());
     assert!(db.search(&req).is_err());
-    let by_id = SearchRequest {
+    let by_id = Query {
         class: "vec".into(),
         limit: 1,
         filter: Some(crate::query::Filter::Condition {
@@ -168,7 +168,7 @@ fn thresholds_near_object_and_errors() {
             op: crate::query::Operator::Equal,
             value: crate::query::FilterValue::Text(Uuid::from_u128(3).to_string()),
         }),
-        ..SearchRequest::default()
+        ..Query::default()
     };
     assert_eq!(db.search(&by_id).unwrap()[0].object.id, Uuid::from_u128(3));
 }

@@ -1,5 +1,6 @@
-//! Queries of [`Db`]: fetch by id, listing, and nearest-neighbour search (`nearVector`,
-//! `nearObject`) with distance / certainty thresholds.
+//! [`Query`], the value every protocol builds for a read, and [`Db::search`], which runs it:
+//! a listing (cursor, filter, sort, paging) or a nearest-neighbour search (`nearVector`,
+//! `nearObject`; distance / certainty thresholds, the filter as an allow-list, autocut).
 
 use uuid::Uuid;
 
@@ -34,7 +35,7 @@ pub struct NearQuery {
 
 /// A query over one class.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SearchRequest {
+pub struct Query {
     /// Class name (first letter may be lower-case).
     pub class: String,
     /// Results wanted (already defaulted by the caller).
@@ -96,7 +97,7 @@ fn target(class: &ClassDef, wanted: Option<&str>) -> Result<(String, Distance), 
 
 impl Db {
     /// Runs a query.
-    pub fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>, DbError> {
+    pub fn search(&self, req: &Query) -> Result<Vec<SearchHit>, DbError> {
         let class = self
             .class(&req.class)
             .ok_or_else(|| UserError::ClassNotFound(req.class.clone()))?;
