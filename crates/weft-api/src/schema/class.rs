@@ -101,7 +101,50 @@ fn replication_from_json(f: &Fields<'_>, c: &mut ReplicationConfig) -> Result<()
         &mut c.deletion_strategy,
         f.parsed("deletionStrategy", DeletionStrategy::parse, strategies)?,
     );
+    if let Some(config) = f.object("asyncConfig")? {
+        c.async_config = async_config_from_json(&config.fields())?;
+    }
     Ok(())
+}
+
+/// `replicationConfig.asyncConfig` with Weaviate's ranges. `None` = any value ≥ 1 (durations
+/// and sizes); frequencies may be 0.
+const ASYNC_FIELDS: &[(&str, i64, Option<i64>)] = &[
+    ("hashtreeHeight", 0, Some(20)),
+    ("frequency", 0, None),
+    ("frequencyWhilePropagating", 0, None),
+    ("loggingFrequency", 1, None),
+    ("diffBatchSize", 1, Some(10_000)),
+    ("diffPerNodeTimeout", 1, None),
+    ("prePropagationTimeout", 1, None),
+    ("propagationTimeout", 1, None),
+    ("propagationLimit", 1, Some(100_000)),
+    ("propagationDelay", 1, None),
+    ("propagationConcurrency", 1, Some(20)),
+    ("propagationBatchSize", 1, Some(1_000)),
+    ("maxWorkers", 1, None),
+    ("aliveNodesCheckingFrequency", 1, None),
+];
+
+fn async_config_from_json(
+    f: &Fields<'_>,
+) -> Result<std::collections::BTreeMap<String, i64>, UserError> {
+    let mut out = std::collections::BTreeMap::new();
+    for &(name, min, max) in ASYNC_FIELDS {
+        let Some(v) = f.i64(name)? else { continue };
+        let in_range = v >= min && max.is_none_or(|m| v <= m);
+        if !in_range {
+            let range = match max {
+                Some(m) => format!("min {min}, max {m}"),
+                None => format!("min {min}"),
+            };
+            return Err(invalid(format!(
+                "async replication config: {name}: value {v} out of range: {range}"
+            )));
+        }
+        out.insert(name.to_string(), v);
+    }
+    Ok(out)
 }
 
 fn multi_tenancy_from_json(f: &Fields<'_>, c: &mut MultiTenancyConfig) -> Result<(), UserError> {
@@ -133,14 +176,15 @@ pub(super) fn class_value(class: &ClassDef) -> Value {
     );
     out.insert("shardingConfig".into(), sharding_to_json(&class.sharding));
     let r = &class.replication;
-    out.insert(
-        "replicationConfig".into(),
-        json!({
-            "factor": r.factor,
-            "asyncEnabled": r.async_enabled,
-            "deletionStrategy": r.deletion_strategy.as_str(),
-        }),
-    );
+    let mut replication = json!({
+        "factor": r.factor,
+        "asyncEnabled": r.async_enabled,
+        "deletionStrategy": r.deletion_strategy.as_str(),
+    });
+    if !r.async_config.is_empty() {
+        replication["asyncConfig"] = json!(r.async_config);
+    }
+    out.insert("replicationConfig".into(), replication);
     let mt = &class.multi_tenancy;
     out.insert(
         "multiTenancyConfig".into(),

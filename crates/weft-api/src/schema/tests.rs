@@ -556,3 +556,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn replication_async_config_is_validated_kept_and_returned() {
+    let (dir, db) = db();
+    let body = json!({"class": "Async", "replicationConfig": {"factor": 1, "asyncEnabled": true,
+        "asyncConfig": {"frequency": 30000, "hashtreeHeight": 16, "propagationConcurrency": 4}}});
+    let c = create(&db, body).unwrap();
+    assert_eq!(
+        c["replicationConfig"]["asyncConfig"],
+        json!({"frequency": 30000, "hashtreeHeight": 16, "propagationConcurrency": 4})
+    );
+    let bad = json!({"class": "Bad", "replicationConfig": {"asyncConfig": {"hashtreeHeight": 99}}});
+    assert!(message(create(&db, bad)).contains(
+        "async replication config: hashtreeHeight: value 99 out of range: min 0, max 20"
+    ));
+    // Persisted: it survives a reopen.
+    db.close().unwrap();
+    let db = Db::open(weft_db::DbOptions::new(dir.path(), "node1")).unwrap();
+    let stored = db.class("Async").unwrap();
+    assert_eq!(
+        stored.replication.async_config.get("frequency"),
+        Some(&30000)
+    );
+}

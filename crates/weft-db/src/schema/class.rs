@@ -127,6 +127,11 @@ pub struct ReplicationConfig {
     pub async_enabled: bool,
     /// `deletionStrategy`
     pub deletion_strategy: DeletionStrategy,
+    /// `asyncConfig`: the async-replication tuning a user set, by Weaviate's field name
+    /// (`frequency`, `hashtreeHeight`, …); empty when none (Weaviate then omits it). A single
+    /// node has nothing to replicate: kept and returned, not acted on.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub async_config: std::collections::BTreeMap<String, i64>,
 }
 
 impl Default for ReplicationConfig {
@@ -135,6 +140,7 @@ impl Default for ReplicationConfig {
             factor: 1,
             async_enabled: false,
             deletion_strategy: DeletionStrategy::TimeBasedResolution,
+            async_config: std::collections::BTreeMap::new(),
         }
     }
 }
