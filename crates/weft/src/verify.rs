@@ -3,10 +3,12 @@
 //! Opens the directory the way the server does (taking its `LOCK`, so it refuses while a server
 //! runs on it, and replaying any active write-ahead log), runs [`Db::verify`] and prints a
 //! summary. It never flushes or compacts: apart from recovery's own repairs (a torn WAL tail cut
-//! off, leftover temp files removed) the directory is left as it was found, so a server started
-//! afterwards recovers exactly what it would have recovered without the check.
+//! off, leftover temp files removed, files ahead of the recovered WAL quarantined, an
+//! interrupted class delete finished or undone) the directory is left as it was found, so a
+//! server started afterwards recovers exactly what it would have recovered without the check.
 //!
-//! Exit codes: 0 clean, 1 problems found, 2 the directory cannot be opened.
+//! Exit codes: 0 clean, 1 problems found (a shard that cannot be opened is one, named with its
+//! file), 2 the directory cannot be opened at all.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
