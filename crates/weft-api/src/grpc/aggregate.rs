@@ -109,61 +109,21 @@ fn count(c: u64) -> Option<i64> {
     Some(i64::try_from(c).unwrap_or(i64::MAX))
 }
 
-/// The numeric metrics of a stats value (all `None` for other kinds).
-#[derive(Default)]
-struct Numbers {
-    count: u64,
-    mean: Option<f64>,
-    median: Option<f64>,
-    mode: Option<f64>,
-    maximum: Option<f64>,
-    minimum: Option<f64>,
-    sum: Option<f64>,
-}
-
-fn numbers(stats: &PropertyStats) -> Numbers {
-    match stats {
-        PropertyStats::Numeric {
-            count,
-            mean,
-            median,
-            mode,
-            maximum,
-            minimum,
-            sum,
-            ..
-        } => Numbers {
-            count: *count,
-            mean: *mean,
-            median: *median,
-            mode: *mode,
-            maximum: *maximum,
-            minimum: *minimum,
-            sum: *sum,
-        },
-        _ => Numbers::default(),
-    }
-}
-
 fn property(stats: &PropertyStats, asked: Option<&Asked>, name: &str) -> Option<ReplyAgg> {
     let kind = match (stats, asked) {
-        (PropertyStats::Numeric { int, .. }, Some(Asked::Int(a))) => {
-            let n = numbers(stats);
-            ReplyKind::Int(RInt {
-                count: a.count.then(|| count(n.count)).flatten(),
-                r#type: a
-                    .r#type
-                    .then(|| if *int { "int" } else { "number" }.to_string()),
-                mean: a.mean.then_some(n.mean).flatten(),
-                median: a.median.then_some(n.median).flatten(),
-                mode: a.mode.then(|| i(n.mode)).flatten(),
-                maximum: a.maximum.then(|| i(n.maximum)).flatten(),
-                minimum: a.minimum.then(|| i(n.minimum)).flatten(),
-                sum: a.sum.then(|| i(n.sum)).flatten(),
-            })
-        }
-        (PropertyStats::Numeric { .. }, Some(Asked::Number(a))) => {
-            let n = numbers(stats);
+        (PropertyStats::Numeric { int, stats: n }, Some(Asked::Int(a))) => ReplyKind::Int(RInt {
+            count: a.count.then(|| count(n.count)).flatten(),
+            r#type: a
+                .r#type
+                .then(|| if *int { "int" } else { "number" }.to_string()),
+            mean: a.mean.then_some(n.mean).flatten(),
+            median: a.median.then_some(n.median).flatten(),
+            mode: a.mode.then(|| i(n.mode)).flatten(),
+            maximum: a.maximum.then(|| i(n.maximum)).flatten(),
+            minimum: a.minimum.then(|| i(n.minimum)).flatten(),
+            sum: a.sum.then(|| i(n.sum)).flatten(),
+        }),
+        (PropertyStats::Numeric { stats: n, .. }, Some(Asked::Number(a))) => {
             ReplyKind::Number(RNum {
                 count: a.count.then(|| count(n.count)).flatten(),
                 r#type: a.r#type.then(|| "number".to_string()),

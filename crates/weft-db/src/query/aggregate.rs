@@ -52,20 +52,8 @@ pub enum PropertyStats {
     Numeric {
         /// The property is an integer type (metrics reported as ints where Weaviate does).
         int: bool,
-        /// Values counted (array elements each).
-        count: u64,
-        /// Arithmetic mean.
-        mean: Option<f64>,
-        /// Median.
-        median: Option<f64>,
-        /// Most frequent value (smallest among equals).
-        mode: Option<f64>,
-        /// Largest.
-        maximum: Option<f64>,
-        /// Smallest.
-        minimum: Option<f64>,
-        /// Sum.
-        sum: Option<f64>,
+        /// The metrics.
+        stats: NumericStats,
     },
     /// `text` / `text[]`: whole values.
     Text {
@@ -105,6 +93,25 @@ pub enum PropertyStats {
         /// Objects with a value.
         count: u64,
     },
+}
+
+/// Metrics of numbers; `None` where the set had no value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NumericStats {
+    /// Values counted (array elements each).
+    pub count: u64,
+    /// Arithmetic mean.
+    pub mean: Option<f64>,
+    /// Median.
+    pub median: Option<f64>,
+    /// Most frequent value (smallest among equals).
+    pub mode: Option<f64>,
+    /// Largest.
+    pub maximum: Option<f64>,
+    /// Smallest.
+    pub minimum: Option<f64>,
+    /// Sum.
+    pub sum: Option<f64>,
 }
 
 /// The value a group was formed by.
@@ -415,13 +422,15 @@ fn numeric(int: bool, mut v: Vec<f64>) -> PropertyStats {
     };
     PropertyStats::Numeric {
         int,
-        count: n as u64,
-        mean: some(sum / n as f64),
-        median,
-        mode: mode_of(&v),
-        maximum: v.last().copied(),
-        minimum: v.first().copied(),
-        sum: some(sum),
+        stats: NumericStats {
+            count: n as u64,
+            mean: some(sum / n as f64),
+            median,
+            mode: mode_of(&v),
+            maximum: v.last().copied(),
+            minimum: v.first().copied(),
+            sum: some(sum),
+        },
     }
 }
 
@@ -432,13 +441,16 @@ mod tests {
     #[test]
     fn numeric_metrics_match_a_hand_computation() {
         let PropertyStats::Numeric {
-            count,
-            mean,
-            median,
-            mode,
-            maximum,
-            minimum,
-            sum,
+            stats:
+                NumericStats {
+                    count,
+                    mean,
+                    median,
+                    mode,
+                    maximum,
+                    minimum,
+                    sum,
+                },
             ..
         } = numeric(true, vec![3.0, 1.0, 2.0, 2.0, 10.0, 1.0])
         else {
@@ -450,20 +462,17 @@ mod tests {
         assert_eq!(median, Some(2.0));
         assert_eq!(mode, Some(1.0), "ties go to the smallest value");
         assert_eq!((minimum, maximum), (Some(1.0), Some(10.0)));
-        let PropertyStats::Numeric { median, .. } = numeric(false, vec![1.0, 4.0]) else {
+        let PropertyStats::Numeric { stats, .. } = numeric(false, vec![1.0, 4.0]) else {
             panic!()
         };
-        assert_eq!(median, Some(2.5));
-        let PropertyStats::Numeric {
-            count,
-            mean,
-            median,
-            mode,
-            ..
-        } = numeric(false, vec![])
-        else {
+        assert_eq!(stats.median, Some(2.5));
+        let PropertyStats::Numeric { stats, .. } = numeric(false, vec![]) else {
             panic!()
         };
-        assert_eq!((count, mean, median, mode), (0, None, None, None));
+        assert_eq!(
+            stats,
+            NumericStats::default(),
+            "an empty set has a count of 0 and no metrics"
+        );
     }
 }

@@ -10,7 +10,9 @@ pub(crate) mod resolve;
 pub mod search;
 pub mod sort;
 
-pub use aggregate::{AggregateGroup, AggregateRequest, GroupValue, PropertyMetrics, PropertyStats};
+pub use aggregate::{
+    AggregateGroup, AggregateRequest, GroupValue, NumericStats, PropertyMetrics, PropertyStats,
+};
 pub use delete::DeleteManyResult;
 pub use filter::{Filter, FilterValue, Operator, Target};
 pub use group::{GroupBy, HitGroup};
