@@ -238,7 +238,19 @@ impl Catalog {
                 .map(|i| state.classes.remove(i).class.name))
         });
         match removed {
-            Ok(_) => catalog_file::remove_dir_durably(&self.dir, trash.as_deref()),
+            Ok(_) => {
+                // The delete is done (and durable) once the schema no longer lists the class;
+                // data left behind is removed by the next open.
+                if let Err(err) = catalog_file::remove_dir_durably(&self.dir, trash.as_deref()) {
+                    tracing::warn!(
+                        action = "delete_class",
+                        class = %stored_name,
+                        error = %crate::error::chain(&err),
+                        "class deleted; its data could not be removed yet and will be at the next start"
+                    );
+                }
+                Ok(())
+            }
             Err(e) => {
                 if let Some(trash) = trash {
                     let _ = catalog_file::move_back(&self.dir, &trash, &stored_name);
