@@ -348,9 +348,10 @@ impl Db {
         let Some(class) = self.catalog.class(name) else {
             return Ok(());
         };
-        {
-            // Wait for in-flight users (new ones wait on the map lock), then close the shard
-            // so nothing writes into the directory being removed.
+        let trash = {
+            // Wait for in-flight users (new ones wait on the map lock), close the shard, and
+            // keep the lock until the schema no longer lists the class, so neither a request
+            // nor the disk monitor's recovery can open the shard again in between.
             let mut map = self.collections.write();
             drain(
                 &map,
@@ -363,9 +364,12 @@ impl Db {
             {
                 coll.close()?;
             }
-        }
-        self.unavailable.write().remove(&class.name);
-        self.catalog.delete_class(&class.name)
+            self.unavailable.write().remove(&class.name);
+            self.catalog.delete_class_keep_data(&class.name)?
+        };
+        self.catalog
+            .remove_deleted_data(&class.name, trash.as_deref());
+        Ok(())
     }
 
     /// Adds a property to a class.

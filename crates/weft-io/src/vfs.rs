@@ -172,9 +172,13 @@ impl Vfs for StdFs {
 }
 
 /// Creates `path` and its missing ancestors so that they survive a power loss: every directory
-/// this call creates is fsynced into its parent, top down. The parent of `path` is synced even
-/// when nothing was missing, so a directory an earlier (crashed) call created but did not sync
-/// yet becomes durable too.
+/// this call creates is fsynced into its parent, top down, and so is `path` itself even when it
+/// existed (an earlier, crashed call may have created it without the sync).
+///
+/// An earlier crashed call may also have created ancestors that exist now but were never
+/// synced; without a known durable root this cannot be told from the outside, so the entries of
+/// the next two existing ancestors are synced too, best effort (a directory above the data path
+/// may not be ours to open). The engine's layout is at most two levels below the data path.
 pub fn create_dir_durable(vfs: &dyn Vfs, path: &Path) -> io::Result<()> {
     let mut missing = Vec::new();
     for ancestor in path.ancestors() {
@@ -184,12 +188,22 @@ pub fn create_dir_durable(vfs: &dyn Vfs, path: &Path) -> io::Result<()> {
         missing.push(ancestor);
     }
     vfs.create_dir_all(path)?;
+    let top = missing.last().copied().unwrap_or(path);
     if missing.is_empty() {
         missing.push(path);
     }
     for dir in missing.into_iter().rev() {
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             vfs.sync_dir(parent)?;
+        }
+    }
+    let above = top
+        .ancestors()
+        .skip(1)
+        .filter(|p| !p.as_os_str().is_empty());
+    for dir in above.take(2) {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = vfs.sync_dir(parent);
         }
     }
     Ok(())

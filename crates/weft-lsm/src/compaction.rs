@@ -18,6 +18,8 @@ impl Inner {
     /// combined size. Returns whether it did anything.
     pub(crate) fn compact_bucket(&self, b: &Arc<Bucket>, full: bool) -> Result<bool> {
         let _guard = self.compaction.lock();
+        // A poisoned shard may hold an orphan output that a new compaction would overlap.
+        self.wal.check_poison()?;
         let view = b.snapshot();
         let segs = &view.segments;
         let run = if full {
@@ -94,7 +96,25 @@ impl Inner {
             let mut v = b.view.write();
             let mut nv = View::clone(&v);
             let pos = nv.segments.iter().position(|s| Arc::ptr_eq(s, first));
-            let Some(pos) = pos else { return Ok(false) };
+            let still_there = pos.is_some_and(|p| {
+                nv.segments
+                    .get(p..p + inputs.len())
+                    .is_some_and(|run| run.iter().zip(&inputs).all(|(a, b)| Arc::ptr_eq(a, b)))
+            });
+            let Some(pos) = pos.filter(|_| still_there) else {
+                // The inputs changed under us (cannot happen under the compaction lock): the
+                // output must not stay behind as an orphan.
+                drop(v);
+                let d = self.dir.join(b.rel_dir());
+                return Err(self.remove_orphan(
+                    &self.dir.join(&out.rel),
+                    &d,
+                    Error::Missing {
+                        dir: self.dir.clone(),
+                        reason: "compaction inputs changed during the merge".into(),
+                    },
+                ));
+            };
             nv.segments.splice(pos..pos + inputs.len(), [out]);
             *v = Arc::new(nv);
         }

@@ -223,11 +223,31 @@ impl Catalog {
 
     /// Deletes class `name` and its data directory; a missing class is not an error.
     pub fn delete_class(&self, name: &str) -> Result<(), DbError> {
-        if self.class(name).is_none() {
-            return Ok(());
+        let trash = self.delete_class_keep_data(name)?;
+        self.remove_deleted_data(name, trash.as_deref());
+        Ok(())
+    }
+
+    /// Removes the data a delete moved aside (logged, and left for the next start, on failure).
+    pub(crate) fn remove_deleted_data(&self, name: &str, trash: Option<&std::path::Path>) {
+        if let Err(err) = catalog_file::remove_dir_durably(&self.dir, trash) {
+            tracing::warn!(
+                action = "delete_class",
+                class = %name,
+                error = %crate::error::chain(&err),
+                "class deleted; its data could not be removed yet and will be at the next start"
+            );
         }
+    }
+
+    /// The durable part of a delete: the data moved aside, then the class removed from the
+    /// schema. Returns where the data now is (to remove with [`Self::remove_deleted_data`]).
+    pub(crate) fn delete_class_keep_data(
+        &self,
+        name: &str,
+    ) -> Result<Option<std::path::PathBuf>, DbError> {
         let Some(stored_name) = self.class(name).map(|c| c.name) else {
-            return Ok(());
+            return Ok(None);
         };
         // The data moves aside first (one rename): a crash or a copy sees the directory whole
         // under one of its two names, and the next open finishes or undoes the delete.
@@ -238,22 +258,19 @@ impl Catalog {
                 .map(|i| state.classes.remove(i).class.name))
         });
         match removed {
-            Ok(_) => {
-                // The delete is done (and durable) once the schema no longer lists the class;
-                // data left behind is removed by the next open.
-                if let Err(err) = catalog_file::remove_dir_durably(&self.dir, trash.as_deref()) {
-                    tracing::warn!(
+            // The delete is done (and durable) once the schema no longer lists the class.
+            Ok(_) => Ok(trash),
+            Err(e) => {
+                if let Some(trash) = trash
+                    && let Err(back) = catalog_file::move_back(&self.dir, &trash, &stored_name)
+                {
+                    tracing::error!(
                         action = "delete_class",
                         class = %stored_name,
-                        error = %crate::error::chain(&err),
-                        "class deleted; its data could not be removed yet and will be at the next start"
+                        path = %trash.display(),
+                        error = %crate::error::chain(&back),
+                        "the delete failed and its data could not be moved back; the next start moves it back"
                     );
-                }
-                Ok(())
-            }
-            Err(e) => {
-                if let Some(trash) = trash {
-                    let _ = catalog_file::move_back(&self.dir, &trash, &stored_name);
                 }
                 Err(e)
             }

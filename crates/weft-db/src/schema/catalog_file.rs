@@ -246,7 +246,13 @@ pub fn finish_class_deletions(dir: &Path, classes: &[ClassDef]) -> Result<(), Db
         let trash = entry.path();
         let listed = classes.iter().find(|c| c.name.to_ascii_lowercase() == base);
         match listed {
-            Some(class) if !class_dir(dir, &class.name).exists() => {
+            Some(class) if class_dir(dir, &class.name).exists() => {
+                // Both names exist: which one holds the data is not knowable here. Keep both
+                // for the operator; the class serves what its directory holds.
+                tracing::warn!(action = "startup", class = %class.name, path = %trash.display(),
+                    "a class directory and an interrupted delete's copy of it both exist; the copy is kept untouched");
+            }
+            Some(class) => {
                 tracing::warn!(action = "startup", class = %class.name, path = %trash.display(),
                     "an interrupted class delete left the class in the schema: its data is moved back");
                 move_back(dir, &trash, &class.name)?;

@@ -175,3 +175,21 @@ fn the_nth_call_of_a_kind_fails_and_the_rest_succeed() {
     assert!(fs.sync_dir(Path::new("/d")).is_err());
     assert!(fs.sync_dir(Path::new("/d")).is_ok());
 }
+
+/// A retry after a crashed creation makes the ancestors it cannot tell apart durable too.
+#[test]
+fn a_retried_creation_makes_the_crashed_ancestors_durable() {
+    let fs = SimFs::new();
+    durable_dir(&fs, "/data");
+    fs.create_dir_all(Path::new("/data/class/shard")).unwrap();
+    fs.crash(CrashMode::Keep);
+    // The retry finds every directory present, none of the new ones synced.
+    durable_dir(&fs, "/data/class/shard");
+    write(&fs, "/data/class/shard/wal", b"x", true);
+    fs.sync_dir(Path::new("/data/class/shard")).unwrap();
+    fs.crash(CrashMode::Drop);
+    assert_eq!(
+        fs.read_all(Path::new("/data/class/shard/wal")).unwrap(),
+        b"x"
+    );
+}

@@ -252,6 +252,10 @@ impl Wal {
 
     /// Writes everything buffered; with `fsync` also syncs. Caller holds the sync lock.
     fn write_out(&self, s: &mut SyncState, fsync: bool) -> Result<()> {
+        // Poison is set under the sync lock we hold: a leader that waited for the lock while
+        // a failed fsync cut the file back must not write after the cut (its records would land
+        // behind a hole, or behind an LSN gap, and the WAL would never open again).
+        self.check_poison()?;
         let mut buf = std::mem::take(&mut s.spare);
         let last = {
             let mut a = self.append.lock();
@@ -260,6 +264,7 @@ impl Wal {
         };
         if !buf.is_empty() {
             if let Err(e) = s.file.write_all(&buf) {
+                self.keep_written(s);
                 return Err(self.fail_active(s, Error::io("append WAL", &s.path)(e)));
             }
             s.written_len += buf.len() as u64;
@@ -275,6 +280,15 @@ impl Wal {
             self.durable_lsn.store(last, Ordering::Release);
         }
         Ok(())
+    }
+
+    /// A write failed (not an fsync): under the `interval` and `none` policies the records
+    /// written before it are acknowledged without an fsync. Try to make them durable now, so
+    /// the repair cuts only the failed write's partial bytes, not acknowledged records.
+    fn keep_written(&self, s: &mut SyncState) {
+        if s.written_len > s.synced_len && s.file.sync_data().is_ok() {
+            s.synced_len = s.written_len;
+        }
     }
 
     /// A write or fsync of the active file failed: poison the WAL and try to cut the file back
@@ -361,6 +375,7 @@ impl Wal {
         let path = s.path.clone();
         if !buf.is_empty() {
             if let Err(e) = s.file.write_all(&buf) {
+                self.keep_written(&mut s);
                 return Err(self.fail_active(&mut s, Error::io("append WAL", &path)(e)));
             }
             s.written_len += buf.len() as u64;
@@ -406,5 +421,70 @@ impl Wal {
     /// Live WAL files (relative paths), oldest first.
     pub(crate) fn files(&self) -> Vec<PathBuf> {
         self.files.lock().iter().map(|f| f.rel.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use weft_io::{CrashMode, Op, SimFs, Vfs};
+
+    use super::*;
+
+    /// A commit leader that waited for the sync lock while a failed fsync cut the file back
+    /// must not write after the cut: it returns the poison, and the file stays at the last
+    /// durable length (so the next open reads it whole).
+    #[test]
+    fn a_leader_waiting_during_a_failed_fsync_writes_nothing_after_the_cut() {
+        let fs = SimFs::new();
+        let dir = Path::new("/shard");
+        weft_io::create_dir_durable(&fs, &dir.join(WAL_DIR)).unwrap();
+        let (file, wf) = Wal::create_file(&fs, dir, 1, 7).unwrap();
+        let vfs: Arc<dyn Vfs> = Arc::new(fs.clone());
+        let wal = Arc::new(Wal::new(
+            vfs,
+            dir,
+            SyncPolicy::Sync,
+            file,
+            format::HEADER_LEN as u64,
+            7,
+            1,
+            vec![wf.clone()],
+        ));
+        let first = wal.lock_append().append(b"acknowledged");
+        wal.commit(first).unwrap();
+        let path = dir.join(&wf.rel);
+        let durable = fs.file_len(&path).unwrap();
+        // As a flush switch does: under the sync lock, take the buffer (a record never
+        // acknowledged), write it, and fail its fsync (EIO) — while a writer that appended
+        // after the take waits as commit leader for the sync lock.
+        let mut held = wal.sync.lock();
+        let _lost = wal.lock_append().append(b"never acknowledged");
+        let taken = std::mem::take(&mut wal.lock_append().buf);
+        held.file.write_all(&taken).unwrap();
+        held.written_len += taken.len() as u64;
+        let late = wal.lock_append().append(b"appended after the take");
+        let w = Arc::clone(&wal);
+        let leader = std::thread::spawn(move || w.commit(late));
+        while !*wal.leader.lock() {
+            std::thread::yield_now();
+        }
+        fs.fail(Some(Op::SyncData), 1, std::io::ErrorKind::Other);
+        let err = held.file.sync_data().unwrap_err();
+        let _ = wal.fail_active(&mut held, Error::io("fsync WAL", &path)(err));
+        drop(held);
+        assert!(
+            leader.join().unwrap().is_err(),
+            "the waiting leader sees the poison"
+        );
+        assert_eq!(
+            fs.file_len(&path).unwrap(),
+            durable,
+            "nothing written after the cut"
+        );
+        fs.crash(CrashMode::Drop);
+        assert_eq!(fs.file_len(&path).unwrap(), durable);
     }
 }
