@@ -12,6 +12,8 @@ cargo fmt --all --check
 
 step "clippy"
 cargo clippy --all-targets -- -D warnings
+# The benchmarks are not a default member; lint them so an API change cannot break them unseen.
+cargo clippy -p weft-bench --all-targets -- -D warnings
 
 step "build"
 cargo build -p weft
