@@ -22,7 +22,7 @@ use weft_db::schema::{
     ClassDef, DataType, Distance, HnswConfig, Primitive, PropertyDef, VectorIndexConfig,
     VectorSetup,
 };
-use weft_db::{Db, DbOptions, Near, NearQuery, Query};
+use weft_db::{Db, DbOptions, NearQuery, Query};
 
 use crate::fvecs::read_fvecs;
 
@@ -149,12 +149,7 @@ pub fn run(a: &FilterArgs) -> Result<()> {
                 class: "Bench".into(),
                 limit: a.k as u64,
                 filter: (t < 1000).then(|| bucket_below(t)),
-                near: Some(NearQuery {
-                    near: Near::Vector(q.clone()),
-                    target: None,
-                    max_distance: None,
-                    min_certainty: None,
-                }),
+                near: Some(NearQuery::vector(q.clone())),
                 ..Query::default()
             };
             let started = Instant::now();

@@ -65,7 +65,7 @@ mod tests {
 
     use crate::object::{ObjectInput, WriteMode};
     use crate::schema::ClassDef;
-    use crate::{Db, DbOptions, Near, NearQuery, Query};
+    use crate::{Db, DbOptions, Query};
 
     fn input(id: u128, v: Vec<f32>) -> ObjectInput {
         ObjectInput {
@@ -109,12 +109,7 @@ mod tests {
             let req = Query {
                 class: "Par".into(),
                 limit: 1,
-                near: Some(NearQuery {
-                    near: Near::Vector(v.clone()),
-                    target: None,
-                    max_distance: None,
-                    min_certainty: None,
-                }),
+                near: Some(crate::NearQuery::vector(v.clone())),
                 ..Query::default()
             };
             let hits = db.search(&req).unwrap();

@@ -421,18 +421,18 @@ impl Shard {
         } else {
             Some(MergeIter::over_view(&view, lo, hi))
         };
-        Ok(merge.into_iter().flatten().filter_map(move |item| {
-            // The view keeps the snapshot's segments alive while the iterator lives.
-            let _pinned = &view;
-            match item {
+        // Each segment source holds its segment's `Arc`, which keeps the file from deletion.
+        Ok(merge
+            .into_iter()
+            .flatten()
+            .filter_map(move |item| match item {
                 Err(e) => Some(Err(e)),
                 Ok((key, entries)) => entries
                     .into_iter()
                     .reduce(Entry::merge)
                     .and_then(|e| e.resolve(is_set))
                     .map(|v| Ok((key, v))),
-            }
-        }))
+            }))
     }
 
     /// Keys starting with `prefix`, at most `limit`.

@@ -392,16 +392,12 @@ fn one_target(
 }
 
 fn f32s(bytes: &[u8]) -> Result<Vec<f32>, WireError> {
-    let chunks = bytes.chunks_exact(4);
-    if !chunks.remainder().is_empty() {
-        return Err(invalid(format!(
+    weft_db::object::record::decode_vector(bytes).map_err(|_| {
+        invalid(format!(
             "vector_bytes: {} bytes is not a whole number of float32 values",
             bytes.len()
-        )));
-    }
-    Ok(chunks
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+        ))
+    })
 }
 
 /// A single vector from `Vectors`; multi-vectors are refused.

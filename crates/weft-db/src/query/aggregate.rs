@@ -175,7 +175,8 @@ impl Db {
         }
         let objects = self.aggregation_objects(&class, req)?;
         let Some(group_prop) = &req.group_by else {
-            return Ok(vec![group(&class, req, None, &objects)]);
+            let all: Vec<&StoredObject> = objects.iter().collect();
+            return Ok(vec![group(&class, req, None, &all)]);
         };
         let mut groups: BTreeMap<GroupKey, Vec<&StoredObject>> = BTreeMap::new();
         for obj in &objects {
@@ -192,8 +193,12 @@ impl Db {
             .into_iter()
             .take(limit)
             .map(|(key, members)| {
-                let owned: Vec<StoredObject> = members.into_iter().cloned().collect();
-                group(&class, req, Some((group_prop.clone(), key.value())), &owned)
+                group(
+                    &class,
+                    req,
+                    Some((group_prop.clone(), key.value())),
+                    &members,
+                )
             })
             .collect())
     }
@@ -292,7 +297,7 @@ fn group(
     class: &ClassDef,
     req: &AggregateRequest,
     grouped_by: Option<(String, GroupValue)>,
-    objects: &[StoredObject],
+    objects: &[&StoredObject],
 ) -> AggregateGroup {
     let properties = req
         .properties

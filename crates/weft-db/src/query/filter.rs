@@ -173,20 +173,6 @@ pub(crate) enum Resolved<'a> {
     Length(&'a PropertyDef),
 }
 
-fn scalar_kind(p: Primitive) -> Option<Primitive> {
-    use Primitive as P;
-    Some(match p {
-        P::Text | P::TextArray => P::Text,
-        P::Int | P::IntArray => P::Int,
-        P::Number | P::NumberArray => P::Number,
-        P::Boolean | P::BooleanArray => P::Boolean,
-        P::Date | P::DateArray => P::Date,
-        P::Uuid | P::UuidArray => P::Uuid,
-        P::GeoCoordinates => P::GeoCoordinates,
-        _ => return None,
-    })
-}
-
 pub(crate) fn resolve_target<'a>(
     class: &'a ClassDef,
     target: &Target,
@@ -298,7 +284,7 @@ fn validate_condition(
                     "properties of type {primitive:?} cannot be filtered"
                 )));
             }
-            scalar_kind(primitive).unwrap_or(primitive)
+            primitive.element()
         }
     };
     if expected == Primitive::GeoCoordinates || op == O::WithinGeoRange {
@@ -506,7 +492,7 @@ fn condition_matches(
             if op == O::WithinGeoRange {
                 return geo_within(raw, value);
             }
-            let kind = scalar_kind(*primitive).unwrap_or(*primitive);
+            let kind = primitive.element();
             let tok = tokenization(p);
             (kind, tok, object_scalars(kind, tok, raw), raw.cloned())
         }

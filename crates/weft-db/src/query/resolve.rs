@@ -166,7 +166,7 @@ impl<'a> Resolver<'a> {
         value: &FilterValue,
     ) -> Result<RoaringTreemap, DbError> {
         use Operator as O;
-        let kind = scalar(primitive);
+        let kind = primitive.element();
         let singles = FilterValue::singles;
         match op {
             O::Equal => self.equal(p, kind, value),
@@ -227,19 +227,6 @@ impl<'a> Resolver<'a> {
             }
             O::IsNull | O::WithinGeoRange => Ok(RoaringTreemap::new()),
         }
-    }
-}
-
-fn scalar(p: Primitive) -> Primitive {
-    use Primitive as P;
-    match p {
-        P::TextArray => P::Text,
-        P::IntArray => P::Int,
-        P::NumberArray => P::Number,
-        P::BooleanArray => P::Boolean,
-        P::DateArray => P::Date,
-        P::UuidArray => P::Uuid,
-        other => other,
     }
 }
 

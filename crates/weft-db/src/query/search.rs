@@ -33,6 +33,18 @@ pub struct NearQuery {
     pub min_certainty: Option<f32>,
 }
 
+impl NearQuery {
+    /// `nearVector` with no target name and no threshold.
+    pub fn vector(v: Vec<f32>) -> Self {
+        Self {
+            near: Near::Vector(v),
+            target: None,
+            max_distance: None,
+            min_certainty: None,
+        }
+    }
+}
+
 /// A query over one class.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Query {

@@ -467,12 +467,7 @@ fn filtered_near_vector_finds_the_true_neighbours_among_the_matches() {
                     Operator::LessThan,
                     FilterValue::Int(t),
                 )),
-                near: Some(crate::NearQuery {
-                    near: crate::Near::Vector(query),
-                    target: None,
-                    max_distance: None,
-                    min_certainty: None,
-                }),
+                near: Some(crate::NearQuery::vector(query)),
                 ..Query::default()
             };
             let hits = db.search(&req).unwrap();

@@ -91,6 +91,21 @@ impl Primitive {
         matches!(self, Primitive::Text | Primitive::TextArray)
     }
 
+    /// The type of one element: `text` for `text[]` and so on; a scalar type itself.
+    pub fn element(self) -> Primitive {
+        use Primitive as P;
+        match self {
+            P::TextArray => P::Text,
+            P::IntArray => P::Int,
+            P::NumberArray => P::Number,
+            P::BooleanArray => P::Boolean,
+            P::DateArray => P::Date,
+            P::UuidArray => P::Uuid,
+            P::ObjectArray => P::Object,
+            other => other,
+        }
+    }
+
     /// `object` or `object[]`: types that carry nested properties.
     pub fn is_object(self) -> bool {
         matches!(self, Primitive::Object | Primitive::ObjectArray)

@@ -100,16 +100,12 @@ pub fn decode_object(object: BatchObject) -> Result<ObjectInput, DbError> {
 
 /// Little-endian f32s; the length must be a multiple of 4.
 fn f32_vector(bytes: &[u8], what: &str) -> Result<Vec<f32>, DbError> {
-    let chunks = bytes.chunks_exact(4);
-    if !chunks.remainder().is_empty() {
-        return Err(invalid(format!(
+    weft_db::object::record::decode_vector(bytes).map_err(|_| {
+        invalid(format!(
             "{what}: {} bytes is not a whole number of float32 values",
             bytes.len()
-        )));
-    }
-    Ok(chunks
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+        ))
+    })
 }
 
 fn named_vectors(vectors: Vec<Vectors>) -> Result<BTreeMap<String, Vec<f32>>, DbError> {
