@@ -154,6 +154,7 @@ pub struct Pin {
     id: u64,
     files: Vec<PathBuf>,
     lsn: u64,
+    wal_tail: Option<(PathBuf, u64)>,
 }
 
 impl Pin {
@@ -163,9 +164,17 @@ impl Pin {
         &self.files
     }
 
-    /// The last LSN durable when the pin was taken.
+    /// The last LSN durable when the pin was taken: the pinned files recover exactly the
+    /// writes up to it (with the WAL tail cut at [`Pin::wal_tail`]).
     pub fn lsn(&self) -> u64 {
         self.lsn
+    }
+
+    /// The active WAL file (relative path) and the length of it that belongs to the pin: it
+    /// keeps growing after the pin, so a copy takes only this prefix. Every other pinned file
+    /// is immutable and can be hard-linked.
+    pub fn wal_tail(&self) -> Option<(&Path, u64)> {
+        self.wal_tail.as_ref().map(|(p, n)| (p.as_path(), *n))
     }
 }
 
@@ -483,10 +492,12 @@ impl Shard {
     /// every write durable before the pin. Backups hard-link them.
     pub fn pin(&self) -> Result<Pin> {
         self.inner.check_open()?;
-        let lsn = self.durable_lsn();
         let mut files = BTreeSet::new();
-        // Hold the flush lock so no flush installs or retires files while we list them.
+        // Hold the flush lock so no flush installs or retires files while we list them (and
+        // no WAL switch happens between the cut and the listing).
         let fs = self.inner.flush.lock();
+        let (lsn, wal_files, tail_len) = self.inner.wal.cut()?;
+        let wal_tail = wal_files.last().map(|p| (p.clone(), tail_len));
         if let Some(rec) = &fs.record {
             files.insert(rec.clone());
         }
@@ -496,7 +507,7 @@ impl Shard {
                 files.insert(s.rel.clone());
             }
         }
-        files.extend(self.inner.wal.files());
+        files.extend(wal_files);
         let id = self.inner.gc.pin(files.clone());
         drop(fs);
         Ok(Pin {
@@ -504,6 +515,7 @@ impl Shard {
             id,
             files: files.into_iter().collect(),
             lsn,
+            wal_tail,
         })
     }
 

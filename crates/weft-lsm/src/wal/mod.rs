@@ -418,6 +418,18 @@ impl Wal {
         out
     }
 
+    /// A consistent cut of the log (for a backup): writes and syncs everything appended so
+    /// far, then returns the last LSN, the live files (oldest first) and the durable length of
+    /// the active (last) one. Its first `len` bytes hold exactly the records up to that LSN;
+    /// every other listed file is sealed.
+    pub(crate) fn cut(&self) -> Result<(u64, Vec<PathBuf>, u64)> {
+        let mut s = self.sync.lock();
+        self.write_out(&mut s, true)?;
+        // `switch` pushes new files under the sync lock we hold: the list matches `s`.
+        let files = self.files();
+        Ok((self.durable_lsn(), files, s.synced_len))
+    }
+
     /// Live WAL files (relative paths), oldest first.
     pub(crate) fn files(&self) -> Vec<PathBuf> {
         self.files.lock().iter().map(|f| f.rel.clone()).collect()
