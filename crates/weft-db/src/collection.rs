@@ -202,7 +202,7 @@ impl Collection {
         }
     }
 
-    fn shard(&self) -> Arc<Shard> {
+    pub(crate) fn shard(&self) -> Arc<Shard> {
         Arc::clone(&self.shard.read())
     }
 

@@ -160,7 +160,7 @@ pub struct Db {
     unavailable: RwLock<HashMap<String, (String, Arc<DbError>)>>,
     /// Held while a new class's collection is opened, so a concurrent writer that already sees
     /// the class in the catalog waits for its collection instead of failing.
-    opening: parking_lot::Mutex<()>,
+    pub(crate) opening: parking_lot::Mutex<()>,
     // Dropped last: the directory stays locked until everything else is closed.
     _lock: DirLock,
 }
@@ -230,7 +230,7 @@ impl Db {
         }
     }
 
-    fn open_collection(&self, class: &ClassDef) -> Result<Arc<Collection>, DbError> {
+    pub(crate) fn open_collection(&self, class: &ClassDef) -> Result<Arc<Collection>, DbError> {
         let shard = self
             .catalog
             .shards(&class.name)?

@@ -12,6 +12,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod backup;
 mod collection;
 mod db;
 pub mod disk;

@@ -207,6 +207,50 @@ impl Catalog {
         })
     }
 
+    /// Adds `class` (from a backup) with its shard `shard`, whose data is the class directory
+    /// `staged`: the directory is moved to `<data>/<class>.restored`, the schema written (the
+    /// commit point), then the directory renamed into place. A crash in between is finished
+    /// or undone at the next open ([`catalog_file::finish_class_deletions`]).
+    pub fn restore_class(
+        &self,
+        mut class: ClassDef,
+        shard: &str,
+        staged: &std::path::Path,
+    ) -> Result<ClassDef, DbError> {
+        self.fill_defaults(&mut class);
+        let pending = catalog_file::pending_restore_dir(&self.dir, &class.name);
+        let stored = self.change(true, |state| {
+            validate_class(&mut class, &state.names(), &self.defaults)?;
+            if let Some(existing) = state
+                .classes
+                .iter()
+                .find(|e| e.class.name.eq_ignore_ascii_case(&class.name))
+            {
+                return Err(already_exists(&class.name, &existing.class.name).into());
+            }
+            let stale = catalog_file::class_dir(&self.dir, &class.name);
+            catalog_file::remove_dir_durably(&self.dir, Some(&stale))?;
+            catalog_file::remove_dir_durably(&self.dir, Some(&pending))?;
+            catalog_file::move_dir_durably(&self.dir, staged, &pending)?;
+            state.classes.push(ClassEntry {
+                class: class.clone(),
+                shards: vec![ShardStatus::ready(shard.to_string())],
+            });
+            Ok(class)
+        });
+        match stored {
+            Ok(class) => {
+                catalog_file::move_back(&self.dir, &pending, &class.name)?;
+                Ok(class)
+            }
+            Err(e) => {
+                // The schema was not written: the staged data is not ours any more.
+                let _ = catalog_file::remove_dir_durably(&self.dir, Some(&pending));
+                Err(e)
+            }
+        }
+    }
+
     /// Replaces the mutable parts of class `name` with those of `class`.
     pub fn update_class(&self, name: &str, class: ClassDef) -> Result<ClassDef, DbError> {
         self.change(true, |state| {

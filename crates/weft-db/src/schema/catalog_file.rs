@@ -184,6 +184,23 @@ pub fn class_dir(dir: &Path, name: &str) -> PathBuf {
 /// Suffix of a class directory being deleted.
 const DELETED_SUFFIX: &str = ".deleted";
 
+/// Suffix of a restored class directory waiting for its schema entry.
+const RESTORED_SUFFIX: &str = ".restored";
+
+/// Where a restore puts a class directory until the schema lists the class.
+pub fn pending_restore_dir(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{}{RESTORED_SUFFIX}", name.to_ascii_lowercase()))
+}
+
+/// Renames directory `from` to `to` (both on the data directory's file system) durably.
+pub fn move_dir_durably(dir: &Path, from: &Path, to: &Path) -> Result<(), DbError> {
+    std::fs::rename(from, to).map_err(io_err("placing restored class data", from))?;
+    if let Some(parent) = from.parent() {
+        weft_io::sync_dir(parent).map_err(io_err("placing restored class data", parent))?;
+    }
+    weft_io::sync_dir(dir).map_err(io_err("placing restored class data", dir))
+}
+
 fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DbError + use<> {
     let path = path.to_path_buf();
     move |source| DbError::Io {
@@ -240,9 +257,14 @@ pub fn finish_class_deletions(dir: &Path, classes: &[ClassDef]) -> Result<(), Db
     for entry in entries {
         let entry = entry.map_err(io_err("listing the data directory", dir))?;
         let file_name = entry.file_name().to_string_lossy().into_owned();
-        let Some(base) = file_name.strip_suffix(DELETED_SUFFIX) else {
+        let Some(base) = file_name
+            .strip_suffix(DELETED_SUFFIX)
+            .or_else(|| file_name.strip_suffix(RESTORED_SUFFIX))
+        else {
             continue;
         };
+        // A `.restored` directory is handled like a `.deleted` one: the schema decides. Listed
+        // (the restore's schema write happened) → moved into place; not listed → removed.
         let trash = entry.path();
         let listed = classes.iter().find(|c| c.name.to_ascii_lowercase() == base);
         match listed {
