@@ -55,6 +55,8 @@ pub enum ErrorCode {
     ShardNotFound,
     /// An earlier write failed; the database refuses changes until restarted (500).
     Poisoned,
+    /// No such backup, or no restore of it (404 with a body).
+    BackupNotFound,
 }
 
 impl ErrorCode {
@@ -69,6 +71,7 @@ impl ErrorCode {
             ErrorCode::Io => (500, GrpcCode::Internal, true),
             ErrorCode::CorruptFile => (500, GrpcCode::Internal, true),
             ErrorCode::ShardNotFound => (404, GrpcCode::NotFound, true),
+            ErrorCode::BackupNotFound => (404, GrpcCode::NotFound, true),
             ErrorCode::Poisoned => (500, GrpcCode::Internal, true),
             ErrorCode::MalformedBody => (400, GrpcCode::InvalidArgument, true),
             ErrorCode::NotReady => (503, GrpcCode::Unavailable, true),

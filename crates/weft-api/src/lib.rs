@@ -14,6 +14,7 @@
 /// The Weaviate API level weft implements, reported as `version` by `/v1/meta` and `/v1/nodes`.
 pub const WEAVIATE_API_VERSION: &str = "1.37.0";
 
+pub mod backup;
 pub mod batch_delete;
 pub mod error;
 pub mod grpc;

@@ -15,6 +15,8 @@ pub struct ServerInfo {
     pub grpc_max_message_size: usize,
     /// Query limits.
     pub limits: QueryLimits,
+    /// Enabled modules and their `/v1/meta` entries.
+    pub modules: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ServerInfo {
@@ -25,6 +27,7 @@ impl ServerInfo {
             node_name: "node1".to_string(),
             grpc_max_message_size: 104_858_000,
             limits: QueryLimits::default(),
+            modules: serde_json::Map::new(),
         }
     }
 }
@@ -39,6 +42,7 @@ pub use weft_api::QueryLimits;
 pub struct AppState {
     info: Arc<ServerInfo>,
     db: Arc<OnceLock<Arc<Db>>>,
+    backups: Arc<OnceLock<Arc<weft_backup::Manager>>>,
 }
 
 impl AppState {
@@ -47,6 +51,7 @@ impl AppState {
         Self {
             info: Arc::new(info),
             db: Arc::new(OnceLock::new()),
+            backups: Arc::new(OnceLock::new()),
         }
     }
 
@@ -58,6 +63,16 @@ impl AppState {
     /// The database, once loaded.
     pub fn db(&self) -> Option<&Arc<Db>> {
         self.db.get()
+    }
+
+    /// Sets the backup service (after the database). Later calls are ignored.
+    pub fn set_backups(&self, backups: Arc<weft_backup::Manager>) {
+        let _ = self.backups.set(backups);
+    }
+
+    /// The backup service, once the database is loaded.
+    pub fn backups(&self) -> Option<&Arc<weft_backup::Manager>> {
+        self.backups.get()
     }
 
     /// Static server facts.

@@ -12,10 +12,6 @@ use clap::Parser;
 /// Weaviate module names weft recognises but does not ship (yet); naming one gives a clear
 /// "not available" error instead of "unknown".
 const WEAVIATE_MODULES: &[&str] = &[
-    "backup-filesystem",
-    "backup-s3",
-    "backup-gcs",
-    "backup-azure",
     "text2vec-openai",
     "text2vec-cohere",
     "text2vec-huggingface",
@@ -218,6 +214,10 @@ pub struct Config {
     /// Storage-engine options from `PERSISTENCE_*` variables (memtable size, flush interval,
     /// WAL sync policy, deletion grace, segment size).
     pub storage: weft_db::StorageOptions,
+    /// Enabled backup modules (`ENABLE_MODULES`).
+    pub backups: Vec<weft_backup::BackendConfig>,
+    /// Target chunk size of backups (`BACKUP_CHUNK_SIZE_MB`, weft's own; default 128 MiB).
+    pub backup_chunk_size: u64,
 }
 
 /// A non-fatal configuration problem.
@@ -343,15 +343,80 @@ fn log_level(value: &str, warnings: &mut Vec<ConfigWarning>) -> LogLevel {
     }
 }
 
-fn modules(enable: &str, default_vectorizer: &str) -> Result<(), ConfigError> {
-    // No module ships yet, so the first named one is an error.
-    if let Some(name) = enable.split(',').map(str::trim).find(|s| !s.is_empty()) {
-        let why = if WEAVIATE_MODULES.contains(&name) {
-            "this Weaviate module is not available in weft yet"
-        } else {
-            "unknown module"
-        };
-        return Err(invalid("ENABLE_MODULES", "enable-modules", name, why));
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_any(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| env(n))
+}
+
+/// One backup module's settings, from Weaviate's variables (read here: only the binary
+/// reads the environment).
+pub fn backup_module(name: &str) -> Result<weft_backup::BackendConfig, ConfigError> {
+    use weft_backup::BackendConfig;
+    let required = |var: &str| {
+        env(var).ok_or_else(|| {
+            ConfigError(format!(
+                "ENABLE_MODULES includes {name}: backup init: '{var}' must be set"
+            ))
+        })
+    };
+    Ok(match name {
+        "backup-filesystem" => {
+            let path = PathBuf::from(required("BACKUP_FILESYSTEM_PATH")?);
+            if !path.is_absolute() {
+                return Err(ConfigError(format!(
+                    "BACKUP_FILESYSTEM_PATH = {:?}: init backup backend: relative backup path provided",
+                    path.display().to_string()
+                )));
+            }
+            BackendConfig::Filesystem { path }
+        }
+        "backup-s3" => BackendConfig::S3 {
+            bucket: required("BACKUP_S3_BUCKET")?,
+            path: env("BACKUP_S3_PATH").unwrap_or_default(),
+            endpoint: env("BACKUP_S3_ENDPOINT")
+                .unwrap_or_else(|| weft_backup::backend::DEFAULT_S3_ENDPOINT.to_string()),
+            use_ssl: env("BACKUP_S3_USE_SSL").is_none_or(|v| v.trim().to_ascii_lowercase() != "false"),
+            region: env_any(&["AWS_REGION", "AWS_DEFAULT_REGION"]),
+            access_key: env_any(&["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"]),
+            secret_key: env_any(&["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"]),
+            session_token: env("AWS_SESSION_TOKEN"),
+        },
+        "backup-gcs" => BackendConfig::Gcs {
+            bucket: required("BACKUP_GCS_BUCKET")?,
+            path: env("BACKUP_GCS_PATH").unwrap_or_default(),
+            credentials: env("GOOGLE_APPLICATION_CREDENTIALS"),
+        },
+        "backup-azure" => BackendConfig::Azure {
+            container: required("BACKUP_AZURE_CONTAINER")?,
+            path: env("BACKUP_AZURE_PATH").unwrap_or_default(),
+            account: required("AZURE_STORAGE_ACCOUNT")?,
+            key: env("AZURE_STORAGE_KEY"),
+        },
+        other => {
+            let why = if WEAVIATE_MODULES.contains(&other) {
+                "this Weaviate module is not available in weft yet"
+            } else {
+                "unknown module"
+            };
+            return Err(invalid("ENABLE_MODULES", "enable-modules", other, why));
+        }
+    })
+}
+
+/// The enabled modules (only backup modules ship) and the default vectorizer's check.
+fn modules(
+    enable: &str,
+    default_vectorizer: &str,
+) -> Result<Vec<weft_backup::BackendConfig>, ConfigError> {
+    let mut backups = Vec::new();
+    for name in enable.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let module = backup_module(name)?;
+        if !backups.contains(&module) {
+            backups.push(module);
+        }
     }
     let vectorizer = default_vectorizer.trim();
     if !vectorizer.is_empty() && vectorizer != "none" {
@@ -362,7 +427,7 @@ fn modules(enable: &str, default_vectorizer: &str) -> Result<(), ConfigError> {
             "no such vectorizer is enabled (weft has no vectorizer modules yet; use \"none\")",
         ));
     }
-    Ok(())
+    Ok(backups)
 }
 
 /// Reads the storage engine's settings (Weaviate's `PERSISTENCE_*` names and weft's own
@@ -429,7 +494,18 @@ impl Cli {
                 v,
             )?;
         }
-        modules(&self.enable_modules, &self.default_vectorizer_module)?;
+        let backups = modules(&self.enable_modules, &self.default_vectorizer_module)?;
+        let backup_chunk_size = match env("BACKUP_CHUNK_SIZE_MB") {
+            None => 128 << 20,
+            Some(v) => match v.trim().parse::<f64>() {
+                Ok(mb) if mb > 0.0 && mb.is_finite() => ((mb * 1048576.0) as u64).max(1),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "BACKUP_CHUNK_SIZE_MB = {v:?}: must be a positive number of MiB"
+                    )));
+                }
+            },
+        };
         let warning = percentage(
             "DISK_USE_WARNING_PERCENTAGE",
             "disk-use-warning-percentage",
@@ -503,6 +579,8 @@ impl Cli {
             )?,
             warnings,
             storage: storage_options()?,
+            backups,
+            backup_chunk_size,
         })
     }
 }

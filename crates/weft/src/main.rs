@@ -89,6 +89,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             default_limit: config.query_defaults_limit,
             maximum_results: config.query_maximum_results,
         },
+        modules: weft_backup::Manager::modules(&config.backups),
     });
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -120,6 +121,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
             return Err(err);
         }
     };
+    let backups = match weft_backup::Manager::new(
+        Arc::clone(&db),
+        &config.backups,
+        weft_backup::ManagerOptions {
+            node: config.node_name.clone(),
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            chunk_size: config.backup_chunk_size,
+        },
+    ) {
+        Ok(m) => m,
+        Err(err) => {
+            let _ = stop_tx.send(true);
+            let _ = server.await;
+            return Err(anyhow::anyhow!("init modules: {}", err.message));
+        }
+    };
+    backups.recover().await;
+    state.set_backups(Arc::clone(&backups));
     state.set_db(Arc::clone(&db));
 
     wait_for_signal().await;
@@ -131,6 +150,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Err(err) => tracing::warn!(action = "shutdown", "server task failed: {err}"),
     }
     drop(state);
+    backups.shutdown().await;
+    drop(backups);
     close_db(db, config.graceful_timeout).await;
     tracing::info!(
         action = "restapi_management",

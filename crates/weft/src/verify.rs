@@ -26,6 +26,24 @@ pub enum AdminCommand {
     /// Refuses while a server runs on the directory. Exit code 0: clean, 1: problems found,
     /// 2: cannot open.
     Verify(VerifyArgs),
+    /// Backups: `weft backup verify <backend> <id>`.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+/// `weft backup ...`.
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Read every chunk of a stored backup (and of the backups an incremental one refers to)
+    /// and check every checksum and the descriptors. The backend is configured by the same
+    /// variables as the server's module (`BACKUP_FILESYSTEM_PATH`, `BACKUP_S3_*`, ...). Exit
+    /// code 0: clean, 1: problems found, 2: cannot be checked (no such backup, no backend).
+    Verify {
+        /// `filesystem`, `s3`, `gcs` or `azure`.
+        backend: String,
+        /// The backup id.
+        id: String,
+    },
 }
 
 /// Arguments of `weft verify`.
@@ -45,6 +63,9 @@ impl AdminCommand {
     pub fn run(self) -> ExitCode {
         match self {
             AdminCommand::Verify(args) => verify(&args),
+            AdminCommand::Backup(BackupCommand::Verify { backend, id }) => {
+                verify_backup(&backend, &id)
+            }
         }
     }
 }
@@ -144,5 +165,53 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("FAILED: the data directory is inconsistent\n"));
+    }
+}
+
+fn verify_backup(backend: &str, id: &str) -> ExitCode {
+    logging::init(LogLevel::Warning, LogFormat::Text);
+    let module = if backend.starts_with("backup-") {
+        backend.to_string()
+    } else {
+        format!("backup-{}", backend.to_ascii_lowercase())
+    };
+    let store = match crate::config::backup_module(&module).map_err(|e| e.to_string()).and_then(
+        |c| c.open().map_err(|e| e.message),
+    ) {
+        Ok(store) => store,
+        Err(err) => {
+            eprintln!("weft backup verify: cannot open backend {backend}: {err}");
+            return ExitCode::from(EXIT_CANNOT_OPEN);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("weft backup verify: cannot start the runtime: {err}");
+            return ExitCode::from(EXIT_CANNOT_OPEN);
+        }
+    };
+    let report = match runtime.block_on(weft_backup::verify::verify(&store, id)) {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("weft backup verify: {}", err.message);
+            return ExitCode::from(EXIT_CANNOT_OPEN);
+        }
+    };
+    print!(
+        "weft backup verify {backend} {id}\nclasses: {}\nfiles: {}\nchunks: {}\nbytes read: {}\nproblems: {}\n",
+        report.classes,
+        report.files,
+        report.chunks,
+        report.bytes,
+        report.problems.len()
+    );
+    for p in &report.problems {
+        println!("  {p}");
+    }
+    if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEMS)
     }
 }

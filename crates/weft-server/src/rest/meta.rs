@@ -32,7 +32,7 @@ pub async fn meta(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
         "hostname": info.hostname,
         "version": WEAVIATE_API_VERSION,
-        "modules": {},
+        "modules": info.modules,
         "grpcMaxMessageSize": info.grpc_max_message_size,
         "weftVersion": WEFT_VERSION,
     }))

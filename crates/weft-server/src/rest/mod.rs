@@ -3,6 +3,7 @@
 //! Every error leaves through [`ApiError`], which renders the status and body the error-code
 //! table in `weft_api::error` gives it.
 
+mod backups;
 mod body;
 mod meta;
 mod objects;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/nodes/{class}", get(meta::class_nodes))
         .merge(schema::routes())
         .merge(objects::routes())
+        .merge(backups::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -1,0 +1,290 @@
+//! Writing and reading chunks: tar streams of file parts, compressed.
+//!
+//! Each tar entry is one part of one file: named `<shard>/<path>`, preceded by a PAX record
+//! `WEFT.fileOffset` with the part's offset in the file. A file larger than what is left of
+//! the current chunk is split, so no chunk grows much beyond the target size and a big file is
+//! streamed, never loaded whole.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use weft_api::backup::CompressionLevel;
+
+use crate::format::{ChunkInfo, Checksummed, Encoder, PAX_OFFSET, Part, decoder};
+
+type TarOut = tar::Builder<Encoder<Checksummed<BufWriter<File>>>>;
+
+struct Open {
+    n: u32,
+    path: PathBuf,
+    tar: TarOut,
+    data: u64,
+}
+
+/// A finished chunk file, ready to upload.
+#[derive(Debug)]
+pub struct Finished {
+    /// Its number.
+    pub n: u32,
+    /// The local file.
+    pub path: PathBuf,
+    /// Its size and checksum.
+    pub info: ChunkInfo,
+}
+
+/// Builds the chunks of one class in a local directory.
+pub struct ChunkBuilder {
+    dir: PathBuf,
+    level: CompressionLevel,
+    target: u64,
+    next: u32,
+    open: Option<Open>,
+    finished: Vec<Finished>,
+}
+
+impl std::fmt::Debug for ChunkBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkBuilder")
+            .field("dir", &self.dir)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkBuilder {
+    /// Chunks of about `target` bytes of file data, numbered from 1, built in `dir`.
+    pub fn new(dir: &Path, level: CompressionLevel, target: u64) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            level,
+            target: target.max(1),
+            next: 1,
+            open: None,
+            finished: Vec::new(),
+        }
+    }
+
+    fn current(&mut self) -> io::Result<&mut Open> {
+        if self.open.is_none() {
+            let n = self.next;
+            self.next += 1;
+            let path = self.dir.join(format!("chunk-{n}"));
+            let file = BufWriter::with_capacity(1 << 20, File::create(&path)?);
+            let mut tar = tar::Builder::new(Encoder::new(self.level, Checksummed::new(file))?);
+            tar.mode(tar::HeaderMode::Deterministic);
+            self.open = Some(Open {
+                n,
+                path,
+                tar,
+                data: 0,
+            });
+        }
+        self.open
+            .as_mut()
+            .ok_or_else(|| io::Error::other("no open chunk"))
+    }
+
+    /// Ends the open chunk, if any.
+    pub fn finish_chunk(&mut self) -> io::Result<()> {
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        let encoder = open.tar.into_inner()?;
+        let mut sum = encoder.finish()?;
+        sum.flush()?;
+        let (crc32c, size) = sum.sum();
+        let file = sum.into_inner().into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        self.finished.push(Finished {
+            n: open.n,
+            path: open.path,
+            info: ChunkInfo {
+                size,
+                crc32c,
+                data_bytes: open.data,
+            },
+        });
+        Ok(())
+    }
+
+    /// Adds file `src` (`size` bytes, stored as `<shard>/<rel>`); returns its parts and the
+    /// CRC32C of the whole file.
+    pub fn add_file(
+        &mut self,
+        shard: &str,
+        rel: &str,
+        src: &Path,
+        size: u64,
+    ) -> io::Result<(Vec<Part>, u32)> {
+        let mut reader = Checksummed::new(io::BufReader::with_capacity(1 << 20, File::open(src)?));
+        let name = format!("{shard}/{rel}");
+        let mut parts = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            let target = self.target;
+            let open = self.current()?;
+            let room = target.saturating_sub(open.data).max(1);
+            let len = (size - offset).min(room);
+            let offset_text = offset.to_string();
+            open.tar
+                .append_pax_extensions([(PAX_OFFSET, offset_text.as_bytes())])?;
+            let mut header = tar::Header::new_ustar();
+            header.set_size(len);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            let before = reader.sum();
+            let mut part = PartCrc::new((&mut reader).take(len));
+            open.tar.append_data(&mut header, &name, &mut part)?;
+            let (crc, read) = part.sum();
+            if read != len || reader.sum().1 - before.1 != len {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{} changed while it was being backed up", src.display()),
+                ));
+            }
+            open.data += len;
+            parts.push(Part {
+                chunk: open.n,
+                offset,
+                len,
+                crc32c: crc,
+            });
+            offset += len;
+            if open.data >= target {
+                self.finish_chunk()?;
+            }
+            if offset >= size {
+                break;
+            }
+        }
+        Ok((parts, reader.sum().0))
+    }
+
+    /// Chunks finished since the last call.
+    pub fn take_finished(&mut self) -> Vec<Finished> {
+        std::mem::take(&mut self.finished)
+    }
+}
+
+/// A reader that checksums what it yields.
+struct PartCrc<R> {
+    inner: R,
+    crc: u32,
+    len: u64,
+}
+
+impl<R> PartCrc<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            crc: 0,
+            len: 0,
+        }
+    }
+    fn sum(&self) -> (u32, u64) {
+        (self.crc, self.len)
+    }
+}
+
+impl<R: Read> Read for PartCrc<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let done = buf.get(..n).unwrap_or_default();
+        self.crc = crc32c::crc32c_append(self.crc, done);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+/// What a reader found wrong in a chunk.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    /// Reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The chunk does not hold what the manifest says.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+/// Reads chunk file `path` (`kind` = compression type) and hands every part to `sink`
+/// together with its verified bytes: `sink(name, offset, bytes)` where name is
+/// `<shard>/<path>`. Only parts listed in `expected` (name, offset) → (len, crc) are accepted;
+/// each must be present exactly once with its length and checksum.
+pub fn read_chunk(
+    path: &Path,
+    kind: &str,
+    expected: &HashMap<(String, u64), (u64, u32)>,
+    mut sink: impl FnMut(&str, u64, &mut dyn Read) -> io::Result<()>,
+) -> Result<(), ChunkError> {
+    let file = io::BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut archive = tar::Archive::new(decoder(kind, file)?);
+    let mut seen = 0usize;
+    let entries = archive
+        .entries()
+        .map_err(|e| ChunkError::Corrupt(format!("not a tar stream: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| ChunkError::Corrupt(format!("bad tar entry: {e}")))?;
+        let name = entry
+            .path()
+            .map_err(|e| ChunkError::Corrupt(format!("bad entry name: {e}")))?
+            .to_string_lossy()
+            .into_owned();
+        let mut offset = None;
+        if let Some(exts) = entry
+            .pax_extensions()
+            .map_err(|e| ChunkError::Corrupt(format!("bad PAX record: {e}")))?
+        {
+            for ext in exts {
+                let ext = ext.map_err(|e| ChunkError::Corrupt(format!("bad PAX record: {e}")))?;
+                if ext.key().ok() == Some(PAX_OFFSET) {
+                    offset = ext.value().ok().and_then(|v| v.parse::<u64>().ok());
+                }
+            }
+        }
+        let offset = offset.unwrap_or(0);
+        let Some(&(len, crc)) = expected.get(&(name.clone(), offset)) else {
+            continue;
+        };
+        if entry.size() != len {
+            return Err(ChunkError::Corrupt(format!(
+                "{name} at {offset}: {} bytes, the manifest says {len}",
+                entry.size()
+            )));
+        }
+        let mut part = PartCrc::new(&mut entry);
+        sink(&name, offset, &mut part)?;
+        io::copy(&mut part, &mut io::sink())?;
+        let (got, read) = part.sum();
+        if read != len || got != crc {
+            return Err(ChunkError::Corrupt(format!(
+                "{name} at {offset}: checksum mismatch"
+            )));
+        }
+        seen += 1;
+    }
+    if seen != expected.len() {
+        return Err(ChunkError::Corrupt(format!(
+            "holds {seen} of the {} parts the manifest lists",
+            expected.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` into `dest` at `offset` (creating it and its directories).
+pub fn write_part(dest: &Path, offset: u64, bytes: &mut dyn Read) -> io::Result<()> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dest)?;
+    f.seek(SeekFrom::Start(offset))?;
+    io::copy(bytes, &mut f)?;
+    Ok(())
+}
