@@ -45,6 +45,9 @@ pub struct ManagerOptions {
     pub server_version: String,
     /// Target size of a chunk (bytes of file data before compression).
     pub chunk_size: u64,
+    /// A pause after every chunk stored or fetched: only for tests that must interrupt a job
+    /// in the middle (`WEFT_BACKUP_TEST_CHUNK_PAUSE_MS`).
+    pub test_chunk_pause: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -752,6 +755,9 @@ impl Manager {
                     tracing::info!(action = "backup", backup_id = %job.id, class = %staged.class.name,
                         chunk = done.n, bytes = done.info.size, took = ?t.elapsed(), "chunk stored");
                     chunks.insert(done.n, done.info);
+                    if let Some(pause) = self.opts.test_chunk_pause {
+                        tokio::time::sleep(pause).await;
+                    }
                 }
                 Err(e) => {
                     upload_err = Some(e);
@@ -1117,7 +1123,8 @@ impl Manager {
             .await?;
         }
         job.set(Status::Transferring);
-        let chain = ChainReader::new(store.clone(), node.to_string(), manifest.clone());
+        let mut chain = ChainReader::new(store.clone(), node.to_string(), manifest.clone());
+        chain.pause = self.opts.test_chunk_pause;
         let mut staged = Vec::new();
         for class in &job.classes {
             job.canceled()?;
@@ -1323,6 +1330,7 @@ pub(crate) struct ChainReader {
     node: String,
     own: NodeManifest,
     cache: tokio::sync::Mutex<HashMap<String, (String, NodeManifest)>>,
+    pause: Option<std::time::Duration>,
 }
 
 impl ChainReader {
@@ -1332,6 +1340,7 @@ impl ChainReader {
             node,
             own,
             cache: tokio::sync::Mutex::new(HashMap::new()),
+            pause: None,
         }
     }
 
@@ -1430,6 +1439,9 @@ impl ChainReader {
                 res.map_err(|e| BackupError::unprocessable(format!("corrupted backup file: {key2}: {e}")))
             })
             .await?;
+            if let Some(pause) = self.pause {
+                tokio::time::sleep(pause).await;
+            }
         }
         // Whole files: size and checksum, then everything fsynced.
         let shards = class.shards.clone();

@@ -98,7 +98,8 @@ impl Db {
             .join(coll.shard_name());
         std::fs::create_dir_all(&out).map_err(io_err("creating the backup staging directory", &out))?;
         let mut files = Vec::new();
-        // 1. Vector index snapshots, before the pin.
+        // 1. Vector index snapshots, brought up to date, before the pin.
+        coll.snapshot_changed_indexes();
         let vdir = src.join(crate::vector_index::files::DIR);
         if vdir.exists() {
             let names = std::fs::read_dir(&vdir).map_err(io_err("listing", &vdir))?;
@@ -169,7 +170,7 @@ impl Db {
         let stored = self
             .catalog
             .restore_class(class, shard, staged)?;
-        match self.open_collection(&stored) {
+        match self.open_restored_collection(&stored) {
             Ok(_) => Ok(stored),
             Err(err) => {
                 // The files were verified, so this is an I/O failure: take the class out

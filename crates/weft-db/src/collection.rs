@@ -194,6 +194,13 @@ impl Collection {
         self.snapshot_target().snapshot_if(|_| true)
     }
 
+    /// Writes a snapshot of every vector index that changed since its last one (before a
+    /// backup, so a restored class loads its indexes instead of rebuilding them).
+    pub(crate) fn snapshot_changed_indexes(&self) -> usize {
+        self.snapshot_target()
+            .snapshot_if(|e| e.changes.load(std::sync::atomic::Ordering::Relaxed) > 0)
+    }
+
     fn storage(&self, source: weft_lsm::Error) -> DbError {
         DbError::Storage {
             class: self.class.clone(),

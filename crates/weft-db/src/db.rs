@@ -231,6 +231,23 @@ impl Db {
     }
 
     pub(crate) fn open_collection(&self, class: &ClassDef) -> Result<Arc<Collection>, DbError> {
+        self.open_collection_as(class, false)
+    }
+
+    /// Opens the collection of a class just restored from a backup: replaying the backup's
+    /// WAL is expected there, so it is logged at info, not as a crash.
+    pub(crate) fn open_restored_collection(
+        &self,
+        class: &ClassDef,
+    ) -> Result<Arc<Collection>, DbError> {
+        self.open_collection_as(class, true)
+    }
+
+    fn open_collection_as(
+        &self,
+        class: &ClassDef,
+        restored: bool,
+    ) -> Result<Arc<Collection>, DbError> {
         let shard = self
             .catalog
             .shards(&class.name)?
@@ -243,7 +260,16 @@ impl Db {
             &shard.name,
             self.options.storage.clone(),
         )?;
-        if let Some(message) = report.warning() {
+        if restored {
+            tracing::info!(
+                action = "restore",
+                class = %class.name,
+                shard = %shard.name,
+                records = report.records_replayed,
+                took = ?report.duration,
+                "restored shard opened: replayed the backup's write-ahead log"
+            );
+        } else if let Some(message) = report.warning() {
             tracing::warn!(
                 action = "lsm_recover_from_active_wal",
                 class = %class.name,

@@ -218,6 +218,8 @@ pub struct Config {
     pub backups: Vec<weft_backup::BackendConfig>,
     /// Target chunk size of backups (`BACKUP_CHUNK_SIZE_MB`, weft's own; default 128 MiB).
     pub backup_chunk_size: u64,
+    /// Tests only: a pause after each backup chunk (`WEFT_BACKUP_TEST_CHUNK_PAUSE_MS`).
+    pub backup_test_chunk_pause: Option<Duration>,
 }
 
 /// A non-fatal configuration problem.
@@ -581,6 +583,9 @@ impl Cli {
             storage: storage_options()?,
             backups,
             backup_chunk_size,
+            backup_test_chunk_pause: env("WEFT_BACKUP_TEST_CHUNK_PAUSE_MS")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_millis),
         })
     }
 }

@@ -128,6 +128,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             node: config.node_name.clone(),
             server_version: env!("CARGO_PKG_VERSION").to_string(),
             chunk_size: config.backup_chunk_size,
+            test_chunk_pause: config.backup_test_chunk_pause,
         },
     ) {
         Ok(m) => m,

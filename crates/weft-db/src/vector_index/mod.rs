@@ -167,6 +167,8 @@ pub(crate) struct VectorIndexes {
     /// LSN of the shard write that allocated the doc ids below `applied_below` (stored before
     /// it).
     applied_lsn: AtomicU64,
+    /// Held while snapshots are written (the background worker and a backup may both ask).
+    pub(crate) snapshot_lock: parking_lot::Mutex<()>,
 }
 
 /// Doc ids are u64 in storage and u32 in the indexes.

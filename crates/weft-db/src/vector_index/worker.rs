@@ -95,6 +95,7 @@ pub(crate) struct SnapshotTarget {
 impl SnapshotTarget {
     /// Snapshots every index that `due` selects; returns how many were written.
     pub(crate) fn snapshot_if(&self, due: impl Fn(&IndexEntry) -> bool) -> usize {
+        let _one_writer = self.indexes.snapshot_lock.lock();
         let mut written = 0;
         for (name, entry) in self.indexes.entries() {
             if !due(&entry) {
