@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from s3_server import s3_server  # noqa: F401  (the S3 server of the backup tests, a session fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("WEFT_BIN", ROOT / "target" / "debug" / "weft"))
