@@ -123,8 +123,7 @@ impl BackendConfig {
         let internal = |e: object_store::Error| {
             BackupError::internal(format!("init backup backend {}: {e}", self.name()))
         };
-        let (store, root, display, local): (Arc<dyn ObjectStore>, &str, String, _) = match self
-        {
+        let (store, root, display, local): (Arc<dyn ObjectStore>, &str, String, _) = match self {
             Self::Filesystem { path } => {
                 std::fs::create_dir_all(path).map_err(|e| {
                     BackupError::internal(format!(
@@ -169,20 +168,30 @@ impl BackendConfig {
                     }
                 }
                 let display = format!("s3://{bucket}/{}", path.trim_matches('/'));
-                (Arc::new(b.build().map_err(internal)?), path.as_str(), display, None)
+                (
+                    Arc::new(b.build().map_err(internal)?),
+                    path.as_str(),
+                    display,
+                    None,
+                )
             }
             Self::Gcs {
                 bucket,
                 path,
                 credentials,
             } => {
-                let mut b = object_store::gcp::GoogleCloudStorageBuilder::new()
-                    .with_bucket_name(bucket);
+                let mut b =
+                    object_store::gcp::GoogleCloudStorageBuilder::new().with_bucket_name(bucket);
                 if let Some(c) = credentials {
                     b = b.with_service_account_path(c);
                 }
                 let display = format!("gs://{bucket}/{}", path.trim_matches('/'));
-                (Arc::new(b.build().map_err(internal)?), path.as_str(), display, None)
+                (
+                    Arc::new(b.build().map_err(internal)?),
+                    path.as_str(),
+                    display,
+                    None,
+                )
             }
             Self::Azure {
                 container,
@@ -197,7 +206,12 @@ impl BackendConfig {
                     b = b.with_access_key(k);
                 }
                 let display = format!("azure://{container}/{}", path.trim_matches('/'));
-                (Arc::new(b.build().map_err(internal)?), path.as_str(), display, None)
+                (
+                    Arc::new(b.build().map_err(internal)?),
+                    path.as_str(),
+                    display,
+                    None,
+                )
             }
         };
         Ok(Backend {
@@ -254,10 +268,11 @@ impl Backend {
             return Ok(());
         };
         let path = root.join(rel);
-        let fail = |e: std::io::Error| {
-            BackupError::internal(format!("fsync {}: {e}", path.display()))
-        };
-        std::fs::File::open(&path).and_then(|f| f.sync_all()).map_err(fail)?;
+        let fail =
+            |e: std::io::Error| BackupError::internal(format!("fsync {}: {e}", path.display()));
+        std::fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(fail)?;
         let mut dir = path.parent();
         while let Some(d) = dir {
             weft_io::sync_dir(d).map_err(fail)?;
@@ -296,9 +311,9 @@ impl Backend {
     /// Uploads a local file, streaming: multipart in [`PART_SIZE`] parts when larger.
     pub async fn upload_file(&self, rel: &str, local: &Path) -> Result<()> {
         let key = self.key(rel);
-        let mut file = tokio::fs::File::open(local).await.map_err(|e| {
-            BackupError::internal(format!("open {}: {e}", local.display()))
-        })?;
+        let mut file = tokio::fs::File::open(local)
+            .await
+            .map_err(|e| BackupError::internal(format!("open {}: {e}", local.display())))?;
         let mut w = object_store::buffered::BufWriter::with_capacity(
             Arc::clone(&self.store),
             key.clone(),
@@ -306,9 +321,10 @@ impl Backend {
         );
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = file.read(&mut buf).await.map_err(|e| {
-                BackupError::internal(format!("read {}: {e}", local.display()))
-            })?;
+            let n = file
+                .read(&mut buf)
+                .await
+                .map_err(|e| BackupError::internal(format!("read {}: {e}", local.display())))?;
             if n == 0 {
                 break;
             }
@@ -332,16 +348,16 @@ impl Backend {
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(store_err("read", &key, e)),
         };
-        let mut out = tokio::fs::File::create(local).await.map_err(|e| {
-            BackupError::internal(format!("create {}: {e}", local.display()))
-        })?;
+        let mut out = tokio::fs::File::create(local)
+            .await
+            .map_err(|e| BackupError::internal(format!("create {}: {e}", local.display())))?;
         let mut stream = result.into_stream();
         let mut len = 0u64;
         while let Some(part) = stream.next().await {
             let part = part.map_err(|e| store_err("read", &key, e))?;
-            out.write_all(&part).await.map_err(|e| {
-                BackupError::internal(format!("write {}: {e}", local.display()))
-            })?;
+            out.write_all(&part)
+                .await
+                .map_err(|e| BackupError::internal(format!("write {}: {e}", local.display())))?;
             len += part.len() as u64;
         }
         out.flush()

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use weft_api::backup::CompressionLevel;
 
-use crate::format::{ChunkInfo, Checksummed, Encoder, PAX_OFFSET, Part, decoder};
+use crate::format::{Checksummed, ChunkInfo, Encoder, PAX_OFFSET, Part, decoder};
 
 type TarOut = tar::Builder<Encoder<Checksummed<BufWriter<File>>>>;
 

@@ -155,9 +155,18 @@ fn wildcard(pattern: &str, name: &str) -> bool {
     fn go(p: &[u8], n: &[u8]) -> bool {
         match (p.first(), n.first()) {
             (None, None) => true,
-            (Some(b'*'), _) => go(p.get(1..).unwrap_or_default(), n) || (!n.is_empty() && go(p, n.get(1..).unwrap_or_default())),
-            (Some(b'?'), Some(_)) => go(p.get(1..).unwrap_or_default(), n.get(1..).unwrap_or_default()),
-            (Some(a), Some(b)) if a == b => go(p.get(1..).unwrap_or_default(), n.get(1..).unwrap_or_default()),
+            (Some(b'*'), _) => {
+                go(p.get(1..).unwrap_or_default(), n)
+                    || (!n.is_empty() && go(p, n.get(1..).unwrap_or_default()))
+            }
+            (Some(b'?'), Some(_)) => go(
+                p.get(1..).unwrap_or_default(),
+                n.get(1..).unwrap_or_default(),
+            ),
+            (Some(a), Some(b)) if a == b => go(
+                p.get(1..).unwrap_or_default(),
+                n.get(1..).unwrap_or_default(),
+            ),
             _ => false,
         }
     }
@@ -264,9 +273,7 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
         .map_err(|e| BackupError::internal(format!("encoding a descriptor: {e}")))
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| BackupError::internal(format!("backup worker failed: {e}")))?
@@ -307,11 +314,7 @@ fn sync_tree(dir: &Path) -> std::io::Result<()> {
 
 impl Manager {
     /// A manager over the enabled backends (opened here; no request is made).
-    pub fn new(
-        db: Arc<Db>,
-        configs: &[BackendConfig],
-        opts: ManagerOptions,
-    ) -> Result<Arc<Self>> {
+    pub fn new(db: Arc<Db>, configs: &[BackendConfig], opts: ManagerOptions) -> Result<Arc<Self>> {
         let mut backends = Vec::new();
         for c in configs {
             backends.push((c.clone(), c.open()?));
@@ -356,10 +359,9 @@ impl Manager {
 
     async fn manifest(&self, backend: &Backend, id: &str, node: &str) -> Result<NodeManifest> {
         let key = format::manifest_key(id, node);
-        let bytes = backend
-            .get_bytes(&key)
-            .await?
-            .ok_or_else(|| BackupError::unprocessable(format!("wrong backup file: {key} is missing")))?;
+        let bytes = backend.get_bytes(&key).await?.ok_or_else(|| {
+            BackupError::unprocessable(format!("wrong backup file: {key} is missing"))
+        })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| BackupError::unprocessable(format!("corrupted backup file: {key}: {e}")))
     }
@@ -432,7 +434,12 @@ impl Manager {
             &include,
             &exclude,
             |c| format!("class {c} doesn't exist"),
-            || format!("empty class list: please choose from : {}", list_text(&available)),
+            || {
+                format!(
+                    "empty class list: please choose from : {}",
+                    list_text(&available)
+                )
+            },
         )?;
         self.busy()?;
         if let Some(existing) = self.descriptor(&store, &format::config_key(&id)).await?
@@ -667,7 +674,12 @@ impl Manager {
             let base_files: HashMap<String, FileEntry> = base
                 .and_then(|m| m.classes.iter().find(|c| c.name == staged.class.name))
                 .and_then(|c| c.shards.iter().find(|s| s.name == staged.shard))
-                .map(|s| s.files.iter().map(|f| (f.path.clone(), f.clone())).collect())
+                .map(|s| {
+                    s.files
+                        .iter()
+                        .map(|f| (f.path.clone(), f.clone()))
+                        .collect()
+                })
                 .unwrap_or_default();
             let class_manifest = self
                 .chunk_class(job, store, level, &node, &staged, base_files)
@@ -700,7 +712,10 @@ impl Manager {
         let files = staged.files.clone();
         let dir = staged.dir.clone();
         let shard = staged.shard.clone();
-        let chunk_dir = dir.parent().and_then(Path::parent).map_or_else(|| dir.clone(), |p| p.join("chunks"));
+        let chunk_dir = dir
+            .parent()
+            .and_then(Path::parent)
+            .map_or_else(|| dir.clone(), |p| p.join("chunks"));
         let target = self.opts.chunk_size;
         let job2 = Arc::clone(job);
         let id = job.id.clone();
@@ -737,7 +752,8 @@ impl Manager {
                     }
                 }
             }
-            b.finish_chunk().map_err(io_fail("finishing a chunk in", &chunk_dir))?;
+            b.finish_chunk()
+                .map_err(io_fail("finishing a chunk in", &chunk_dir))?;
             for done in b.take_finished() {
                 if tx.blocking_send(done).is_err() {
                     return Err(BackupError::internal("chunk upload stopped"));
@@ -842,7 +858,9 @@ impl Manager {
         {
             let mut p = job.progress.lock();
             if p.status == Status::Success {
-                return Err(BackupError::unprocessable(format!("backup \"{id}\" already succeeded")));
+                return Err(BackupError::unprocessable(format!(
+                    "backup \"{id}\" already succeeded"
+                )));
             }
             if !p.status.is_final() {
                 job.cancel.store(true, Ordering::Release);
@@ -854,7 +872,9 @@ impl Manager {
         if let Some(d) = self.descriptor(store, &format::config_key(id)).await?
             && d.status == Status::Success
         {
-            return Err(BackupError::unprocessable(format!("backup \"{id}\" already succeeded")));
+            return Err(BackupError::unprocessable(format!(
+                "backup \"{id}\" already succeeded"
+            )));
         }
         Ok(())
     }
@@ -945,7 +965,12 @@ impl Manager {
                     list_text(&available)
                 )
             },
-            || format!("nothing left to restore: please choose from : {}", list_text(&available)),
+            || {
+                format!(
+                    "nothing left to restore: please choose from : {}",
+                    list_text(&available)
+                )
+            },
         )?;
         let node = d.nodes.keys().next().cloned().unwrap_or_default();
         let manifest = self.manifest(&store, id, &node).await?;
@@ -1078,9 +1103,14 @@ impl Manager {
                 let why = if existing.name == *c {
                     format!("class name {c} already exists")
                 } else {
-                    format!("class already exists: found similar class \"{}\"", existing.name)
+                    format!(
+                        "class already exists: found similar class \"{}\"",
+                        existing.name
+                    )
                 };
-                clashes.push(format!("\"{c}\": error when trying to restore class: {why}"));
+                clashes.push(format!(
+                    "\"{c}\": error when trying to restore class: {why}"
+                ));
             }
         }
         if clashes.is_empty() {
@@ -1132,20 +1162,27 @@ impl Manager {
                 .classes
                 .iter()
                 .find(|c| c.name == *class)
-                .ok_or_else(|| BackupError::unprocessable(format!("wrong backup file: class {class} is not in the manifest")))?;
+                .ok_or_else(|| {
+                    BackupError::unprocessable(format!(
+                        "wrong backup file: class {class} is not in the manifest"
+                    ))
+                })?;
             let class_dir = staging.join("classes").join(class.to_ascii_lowercase());
             let t = Instant::now();
-            chain.fetch_class(job, cm, &class_dir, &staging.join("download")).await?;
+            chain
+                .fetch_class(job, cm, &class_dir, &staging.join("download"))
+                .await?;
             tracing::info!(action = "restore", backup_id = %job.id, class = %class, took = ?t.elapsed(),
                 "class downloaded and verified");
             let def = weft_api::schema::class_from_json(cm.schema.clone()).map_err(|e| {
-                BackupError::unprocessable(format!("corrupted backup file: schema of {class}: {}", chain_db(&e)))
+                BackupError::unprocessable(format!(
+                    "corrupted backup file: schema of {class}: {}",
+                    chain_db(&e)
+                ))
             })?;
-            let shard = cm
-                .shards
-                .first()
-                .map(|s| s.name.clone())
-                .ok_or_else(|| BackupError::unprocessable(format!("wrong backup file: class {class} has no shard")))?;
+            let shard = cm.shards.first().map(|s| s.name.clone()).ok_or_else(|| {
+                BackupError::unprocessable(format!("wrong backup file: class {class} has no shard"))
+            })?;
             staged.push((def, shard, class_dir));
         }
         job.canceled()?;
@@ -1212,7 +1249,9 @@ impl Manager {
             let mut p = job.progress.lock();
             match p.status {
                 Status::Success => {
-                    return Err(BackupError::unprocessable(format!("restore \"{id}\" already succeeded")));
+                    return Err(BackupError::unprocessable(format!(
+                        "restore \"{id}\" already succeeded"
+                    )));
                 }
                 Status::Finalizing => {
                     return Err(BackupError::unprocessable(format!(
@@ -1230,7 +1269,9 @@ impl Manager {
         if let Some(d) = self.descriptor(store, &format::restore_key(id)).await?
             && d.status == Status::Success
         {
-            return Err(BackupError::unprocessable(format!("restore \"{id}\" already succeeded")));
+            return Err(BackupError::unprocessable(format!(
+                "restore \"{id}\" already succeeded"
+            )));
         }
         Ok(())
     }
@@ -1282,7 +1323,11 @@ impl Manager {
                     d.status = Status::Failed;
                     d.error = format!(
                         "{} interrupted: the server stopped while it ran (restarted at {})",
-                        if job.kind == Kind::Backup { "backup" } else { "restore" },
+                        if job.kind == Kind::Backup {
+                            "backup"
+                        } else {
+                            "restore"
+                        },
                         now()
                     );
                     d.completed_at = now();
@@ -1359,8 +1404,9 @@ impl ChainReader {
                 "wrong backup file: {key} is missing (a base of this incremental backup)"
             ))
         })?;
-        let m: NodeManifest = serde_json::from_slice(&bytes)
-            .map_err(|e| BackupError::unprocessable(format!("corrupted backup file: {key}: {e}")))?;
+        let m: NodeManifest = serde_json::from_slice(&bytes).map_err(|e| {
+            BackupError::unprocessable(format!("corrupted backup file: {key}: {e}"))
+        })?;
         let hit = (m.compression_type.clone(), m);
         cache.insert(id.to_string(), hit.clone());
         Ok(hit)
@@ -1420,7 +1466,9 @@ impl ChainReader {
                 .store
                 .download_file(&key, &local)
                 .await?
-                .ok_or_else(|| BackupError::unprocessable(format!("wrong backup file: {key} is missing")))?;
+                .ok_or_else(|| {
+                    BackupError::unprocessable(format!("wrong backup file: {key} is missing"))
+                })?;
             let out = out.to_path_buf();
             let key2 = key.clone();
             blocking(move || {

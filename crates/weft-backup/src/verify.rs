@@ -38,22 +38,26 @@ impl VerifyReport {
 /// unreachable); problems inside it are in the report.
 pub async fn verify(store: &Backend, id: &str) -> Result<VerifyReport> {
     let key = format::config_key(id);
-    let bytes = store
-        .get_bytes(&key)
-        .await?
-        .ok_or_else(|| BackupError::not_found(format!("backup id \"{id}\" does not exist: {key} not found")))?;
+    let bytes = store.get_bytes(&key).await?.ok_or_else(|| {
+        BackupError::not_found(format!(
+            "backup id \"{id}\" does not exist: {key} not found"
+        ))
+    })?;
     let mut report = VerifyReport::default();
     let d: Descriptor = match serde_json::from_slice(&bytes) {
         Ok(d) => d,
         Err(e) => {
-            report.problems.push(format!("{key}: not a valid descriptor: {e}"));
+            report
+                .problems
+                .push(format!("{key}: not a valid descriptor: {e}"));
             return Ok(report);
         }
     };
     if d.status != Status::Success {
-        report
-            .problems
-            .push(format!("{key}: status {} (only a SUCCESS backup can be restored)", d.status.as_str()));
+        report.problems.push(format!(
+            "{key}: status {} (only a SUCCESS backup can be restored)",
+            d.status.as_str()
+        ));
         return Ok(report);
     }
     for node in d.nodes.keys() {
@@ -66,7 +70,9 @@ pub async fn verify(store: &Backend, id: &str) -> Result<VerifyReport> {
             Some(b) => match serde_json::from_slice(&b) {
                 Ok(m) => m,
                 Err(e) => {
-                    report.problems.push(format!("{mkey}: not a valid manifest: {e}"));
+                    report
+                        .problems
+                        .push(format!("{mkey}: not a valid manifest: {e}"));
                     continue;
                 }
             },
@@ -96,7 +102,10 @@ pub async fn verify(store: &Backend, id: &str) -> Result<VerifyReport> {
                         wanted
                             .entry((f.backup.clone(), p.chunk))
                             .or_default()
-                            .insert((format!("{}/{}", shard.name, f.path), p.offset), (p.len, p.crc32c));
+                            .insert(
+                                (format!("{}/{}", shard.name, f.path), p.offset),
+                                (p.len, p.crc32c),
+                            );
                     }
                     if at != f.size {
                         report.problems.push(format!(
@@ -122,7 +131,9 @@ pub async fn verify(store: &Backend, id: &str) -> Result<VerifyReport> {
                     .and_then(|c| c.chunks.get(&n))
                     .cloned()
                 else {
-                    report.problems.push(format!("{ckey}: not listed in its manifest"));
+                    report
+                        .problems
+                        .push(format!("{ckey}: not listed in its manifest"));
                     continue;
                 };
                 let local = tmp.join(format!("{backup}-{n}"));
@@ -139,7 +150,8 @@ pub async fn verify(store: &Backend, id: &str) -> Result<VerifyReport> {
                         "{ckey}: checksum mismatch ({len} bytes, crc32c {crc:08x}; the manifest says {} bytes, {:08x})",
                         info.size, info.crc32c
                     ));
-                } else if let Err(e) = chunk::read_chunk(&local, &kind, &expected, |_, _, _| Ok(())) {
+                } else if let Err(e) = chunk::read_chunk(&local, &kind, &expected, |_, _, _| Ok(()))
+                {
                     report.problems.push(format!("{ckey}: {e}"));
                 }
                 let _ = std::fs::remove_file(&local);

@@ -96,7 +96,8 @@ impl Db {
         let out = staging
             .join(def.name.to_ascii_lowercase())
             .join(coll.shard_name());
-        std::fs::create_dir_all(&out).map_err(io_err("creating the backup staging directory", &out))?;
+        std::fs::create_dir_all(&out)
+            .map_err(io_err("creating the backup staging directory", &out))?;
         let mut files = Vec::new();
         // 1. Vector index snapshots, brought up to date, before the pin.
         coll.snapshot_changed_indexes();
@@ -116,7 +117,11 @@ impl Db {
                     Ok(size) => files.push(StagedFile { rel, size }),
                     // Replaced by a newer snapshot right now: the shard opens without it.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_err("staging a vector index snapshot", &src.join(&rel))(e)),
+                    Err(e) => {
+                        return Err(io_err("staging a vector index snapshot", &src.join(&rel))(
+                            e,
+                        ));
+                    }
                 }
             }
         }
@@ -167,9 +172,7 @@ impl Db {
         staged: &Path,
     ) -> Result<ClassDef, DbError> {
         let opening = self.opening.lock();
-        let stored = self
-            .catalog
-            .restore_class(class, shard, staged)?;
+        let stored = self.catalog.restore_class(class, shard, staged)?;
         match self.open_restored_collection(&stored) {
             Ok(_) => Ok(stored),
             Err(err) => {

@@ -380,7 +380,8 @@ pub fn backup_module(name: &str) -> Result<weft_backup::BackendConfig, ConfigErr
             path: env("BACKUP_S3_PATH").unwrap_or_default(),
             endpoint: env("BACKUP_S3_ENDPOINT")
                 .unwrap_or_else(|| weft_backup::backend::DEFAULT_S3_ENDPOINT.to_string()),
-            use_ssl: env("BACKUP_S3_USE_SSL").is_none_or(|v| v.trim().to_ascii_lowercase() != "false"),
+            use_ssl: env("BACKUP_S3_USE_SSL")
+                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")),
             region: env_any(&["AWS_REGION", "AWS_DEFAULT_REGION"]),
             access_key: env_any(&["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"]),
             secret_key: env_any(&["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"]),

@@ -140,34 +140,6 @@ fn summary(path: &std::path::Path, report: &VerifyReport) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summary_lists_counts_and_problems() {
-        let clean = VerifyReport {
-            classes: 2,
-            objects: 10,
-            index_entries: 30,
-            problems: Vec::new(),
-        };
-        let text = summary(std::path::Path::new("d"), &clean);
-        assert!(text.contains("classes: 2\nobjects: 10\nindex entries checked: 30\nproblems: 0\n"));
-        assert!(text.ends_with("OK: consistent\n"), "{text}");
-        let bad = VerifyReport {
-            problems: vec!["class A: object_count is 3 but 2 objects are stored".into()],
-            ..clean
-        };
-        let text = summary(std::path::Path::new("d"), &bad);
-        assert!(
-            text.contains("problems: 1\n  - class A: object_count"),
-            "{text}"
-        );
-        assert!(text.ends_with("FAILED: the data directory is inconsistent\n"));
-    }
-}
-
 fn verify_backup(backend: &str, id: &str) -> ExitCode {
     logging::init(LogLevel::Warning, LogFormat::Text);
     let module = if backend.starts_with("backup-") {
@@ -175,16 +147,20 @@ fn verify_backup(backend: &str, id: &str) -> ExitCode {
     } else {
         format!("backup-{}", backend.to_ascii_lowercase())
     };
-    let store = match crate::config::backup_module(&module).map_err(|e| e.to_string()).and_then(
-        |c| c.open().map_err(|e| e.message),
-    ) {
+    let store = match crate::config::backup_module(&module)
+        .map_err(|e| e.to_string())
+        .and_then(|c| c.open().map_err(|e| e.message))
+    {
         Ok(store) => store,
         Err(err) => {
             eprintln!("weft backup verify: cannot open backend {backend}: {err}");
             return ExitCode::from(EXIT_CANNOT_OPEN);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("weft backup verify: cannot start the runtime: {err}");
@@ -213,5 +189,33 @@ fn verify_backup(backend: &str, id: &str) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_PROBLEMS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_lists_counts_and_problems() {
+        let clean = VerifyReport {
+            classes: 2,
+            objects: 10,
+            index_entries: 30,
+            problems: Vec::new(),
+        };
+        let text = summary(std::path::Path::new("d"), &clean);
+        assert!(text.contains("classes: 2\nobjects: 10\nindex entries checked: 30\nproblems: 0\n"));
+        assert!(text.ends_with("OK: consistent\n"), "{text}");
+        let bad = VerifyReport {
+            problems: vec!["class A: object_count is 3 but 2 objects are stored".into()],
+            ..clean
+        };
+        let text = summary(std::path::Path::new("d"), &bad);
+        assert!(
+            text.contains("problems: 1\n  - class A: object_count"),
+            "{text}"
+        );
+        assert!(text.ends_with("FAILED: the data directory is inconsistent\n"));
     }
 }

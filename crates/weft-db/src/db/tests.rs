@@ -166,7 +166,12 @@ fn a_staged_shard_restores_exactly_the_writes_before_it() {
     }
     let staging = dir.path().join(".backup-staging-t");
     let staged = db.stage_for_backup("Article", &staging).unwrap();
-    assert!(staged.files.iter().any(|f| f.rel.starts_with("vector_index")));
+    assert!(
+        staged
+            .files
+            .iter()
+            .any(|f| f.rel.starts_with("vector_index"))
+    );
     for i in 31..=40 {
         put_vec(&db, "Article", i);
     }
@@ -204,7 +209,11 @@ fn an_interrupted_restore_is_finished_or_undone_at_open() {
     let db = open(dir.path());
     put(&db, "Listed", 1);
     db.close().unwrap();
-    std::fs::rename(dir.path().join("listed"), dir.path().join("listed.restored")).unwrap();
+    std::fs::rename(
+        dir.path().join("listed"),
+        dir.path().join("listed.restored"),
+    )
+    .unwrap();
     std::fs::create_dir_all(dir.path().join("unlisted.restored/abc")).unwrap();
     let db = open(dir.path());
     assert!(has(&db, "Listed", 1));

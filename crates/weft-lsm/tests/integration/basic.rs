@@ -248,10 +248,10 @@ fn a_pinned_copy_taken_under_load_recovers_exactly_the_writes_up_to_its_lsn() {
                     let lsn = shard.write(&b).unwrap();
                     written.lock().unwrap().push((lsn, key));
                     i += 1;
-                    if i % 97 == 0 {
+                    if i.is_multiple_of(97) {
                         shard.flush().unwrap();
                     }
-                    if i % 301 == 0 {
+                    if i.is_multiple_of(301) {
                         shard.compact().unwrap();
                         shard.collect_garbage();
                     }
@@ -283,7 +283,9 @@ fn a_pinned_copy_taken_under_load_recovers_exactly_the_writes_up_to_its_lsn() {
         w.join().unwrap();
     }
     let restored = Shard::open(copy.path(), opts).unwrap();
-    restored.declare_bucket("objects", Strategy::Replace).unwrap();
+    restored
+        .declare_bucket("objects", Strategy::Replace)
+        .unwrap();
     let mut expected: Vec<u32> = written
         .lock()
         .unwrap()

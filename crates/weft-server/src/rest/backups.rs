@@ -41,8 +41,12 @@ fn manager(state: &AppState) -> Result<Arc<Manager>, ApiError> {
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     let value = body::json_object(bytes)?;
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("invalid request body: {e}")))
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("invalid request body: {e}"),
+        )
+    })
 }
 
 async fn create(
