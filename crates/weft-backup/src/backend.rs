@@ -125,7 +125,7 @@ impl BackendConfig {
         };
         let (store, root, display, local): (Arc<dyn ObjectStore>, &str, String, _) = match self {
             Self::Filesystem { path } => {
-                std::fs::create_dir_all(path).map_err(|e| {
+                weft_io::create_dir_durable(&weft_io::StdFs, path).map_err(|e| {
                     BackupError::internal(format!(
                         "invalid backup path provided: make backups dir: {}: {e}",
                         path.display()

@@ -127,6 +127,7 @@ pub struct ShardManifest {
 
 /// One chunk object.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct ChunkInfo {
     /// Stored length.
     pub size: u64,

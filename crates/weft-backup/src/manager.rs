@@ -87,8 +87,20 @@ pub(crate) struct Job {
 }
 
 impl Job {
+    /// Moves to `status`, unless a cancel is under way (CANCELLING stays until the end).
     fn set(&self, status: Status) {
-        self.progress.lock().status = status;
+        let mut p = self.progress.lock();
+        if p.status != Status::Cancelling {
+            p.status = status;
+        }
+    }
+
+    /// Ends the job as FAILED before its task started.
+    fn fail_early(&self, e: &BackupError) {
+        let mut p = self.progress.lock();
+        p.status = Status::Failed;
+        p.error = Some(e.message.clone());
+        p.completed_at = Some(now());
     }
 
     fn reply(&self) -> JobReply {
@@ -266,6 +278,37 @@ fn no_overrides(endpoint: Option<&str>, bucket: Option<&str>, path: Option<&str>
         ));
     }
     Ok(())
+}
+
+/// Refuses descriptors weft did not write, or a newer weft wrote.
+pub(crate) fn check_format(d: &Descriptor, id: &str) -> Result<()> {
+    if d.weft_format == 0 {
+        return Err(BackupError::unprocessable(format!(
+            "wrong backup file: backup \"{id}\" was not made by weft (weft restores only its own backups)"
+        )));
+    }
+    if d.weft_format > WEFT_FORMAT {
+        return Err(BackupError::unprocessable(format!(
+            "unable to restore backup as it was produced by a higher version: weft format {} > {WEFT_FORMAT}",
+            d.weft_format
+        )));
+    }
+    Ok(())
+}
+
+/// A path from a manifest, safe to join under a staging directory: relative, no `..`.
+pub(crate) fn safe_rel(path: &str) -> Result<&Path> {
+    let p = Path::new(path);
+    let ok = !path.is_empty()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if ok {
+        Ok(p)
+    } else {
+        Err(BackupError::unprocessable(format!(
+            "corrupted backup file: unsafe path {path:?} in the manifest"
+        )))
+    }
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -468,7 +511,14 @@ impl Manager {
                         d.status.as_str()
                     )));
                 }
+                check_format(&d, b)?;
                 let node = d.nodes.keys().next().cloned().unwrap_or_default();
+                if node != self.opts.node {
+                    return Err(BackupError::unprocessable(format!(
+                        "base backup \"{b}\" was made by node \"{node}\", this node is \"{}\": an incremental backup needs a base of the same node",
+                        self.opts.node
+                    )));
+                }
                 Some(self.manifest(&store, b, &node).await?)
             }
         };
@@ -501,16 +551,21 @@ impl Manager {
             *slot = Some(Arc::clone(&job));
             job
         };
-        // A canceled backup of this id is replaced.
-        store.delete_prefix(&id).await?;
         let descriptor = self.backup_descriptor(&job, Status::Started, level, 0, "");
-        if let Err(e) = store
-            .put_bytes(&format::config_key(&id), to_json(&descriptor)?)
-            .await
-        {
-            let mut p = job.progress.lock();
-            p.status = Status::Failed;
-            p.error = Some(e.message.clone());
+        let staging = self.staging(Kind::Backup, &id);
+        let begun = async {
+            // The job file first: a crash from here on is found and cleaned up at the next start.
+            self.prepare_staging(&staging, Kind::Backup, store.name(), &id)
+                .await?;
+            // A canceled backup of this id is replaced.
+            store.delete_prefix(&id).await?;
+            store
+                .put_bytes(&format::config_key(&id), to_json(&descriptor)?)
+                .await
+        };
+        if let Err(e) = begun.await {
+            job.fail_early(&e);
+            remove_staging(&staging);
             return Err(e);
         }
         tracing::info!(action = "backup", backup_id = %id, backend = store.name(), classes = ?classes, "backup started");
@@ -520,6 +575,38 @@ impl Manager {
             me.run_backup(run, store, level, base_manifest).await;
         });
         Ok(job.reply())
+    }
+
+    fn staging(&self, kind: Kind, id: &str) -> PathBuf {
+        let prefix = match kind {
+            Kind::Backup => BACKUP_STAGING,
+            Kind::Restore => RESTORE_STAGING,
+        };
+        self.db.data_path().join(format!("{prefix}{id}"))
+    }
+
+    /// Creates the job's staging directory with its `JOB.json`, durably.
+    async fn prepare_staging(
+        &self,
+        staging: &Path,
+        kind: Kind,
+        backend: &str,
+        id: &str,
+    ) -> Result<()> {
+        let job_file = to_json(&JobFile {
+            kind,
+            backend: backend.to_string(),
+            id: id.to_string(),
+        })?;
+        let staging = staging.to_path_buf();
+        blocking(move || {
+            remove_staging(&staging);
+            weft_io::create_dir_durable(&weft_io::StdFs, &staging)
+                .map_err(io_fail("creating", &staging))?;
+            weft_io::atomic_write(&staging, JOB_FILE, &job_file)
+                .map_err(io_fail("writing the job file in", &staging))
+        })
+        .await
     }
 
     fn backup_descriptor(
@@ -623,25 +710,6 @@ impl Manager {
         staging: &Path,
     ) -> Result<u64> {
         let node = self.opts.node.clone();
-        {
-            let staging = staging.to_path_buf();
-            let job_file = to_json(&JobFile {
-                kind: Kind::Backup,
-                backend: store.name().to_string(),
-                id: job.id.clone(),
-            })?;
-            let data = self.db.data_path().to_path_buf();
-            blocking(move || {
-                remove_staging(&staging);
-                weft_io::create_dir_durable(&weft_io::StdFs, &staging)
-                    .map_err(io_fail("creating", &staging))?;
-                std::fs::write(staging.join(JOB_FILE), job_file)
-                    .map_err(io_fail("writing", &staging))?;
-                weft_io::sync_dir(&staging).map_err(io_fail("syncing", &staging))?;
-                weft_io::sync_dir(&data).map_err(io_fail("syncing", &data))
-            })
-            .await?;
-        }
         let mut manifest = NodeManifest {
             id: job.id.clone(),
             node: node.clone(),
@@ -855,6 +923,7 @@ impl Manager {
         if let Some(job) = self.slot.lock().as_ref()
             && job.kind == Kind::Backup
             && job.id == id
+            && job.backend == store.name()
         {
             let mut p = job.progress.lock();
             if p.status == Status::Success {
@@ -891,7 +960,7 @@ impl Manager {
                 .slot
                 .lock()
                 .as_ref()
-                .filter(|j| j.kind == Kind::Backup && j.id == id)
+                .filter(|j| j.kind == Kind::Backup && j.id == id && j.backend == store.name())
                 .map(|j| j.progress.lock().status);
             items.push(ListItem {
                 classes: d.classes(),
@@ -954,6 +1023,7 @@ impl Manager {
                 d.status.as_str()
             )));
         }
+        check_format(&d, id)?;
         let available = d.classes();
         let classes = select(
             &available,
@@ -1003,8 +1073,18 @@ impl Manager {
             *slot = Some(Arc::clone(&job));
             job
         };
-        self.write_restore_descriptor(&store, &job, Status::Started, "")
-            .await?;
+        let staging = self.staging(Kind::Restore, id);
+        let begun = async {
+            self.prepare_staging(&staging, Kind::Restore, store.name(), id)
+                .await?;
+            self.write_restore_descriptor(&store, &job, Status::Started, "")
+                .await
+        };
+        if let Err(e) = begun.await {
+            job.fail_early(&e);
+            remove_staging(&staging);
+            return Err(e);
+        }
         tracing::info!(action = "restore", backup_id = %id, backend = store.name(), classes = ?classes, "restore started");
         let me = Arc::clone(self);
         let run = Arc::clone(&job);
@@ -1133,25 +1213,6 @@ impl Manager {
         staging: &Path,
     ) -> Result<()> {
         self.existing_classes(&job.classes)?;
-        {
-            let staging = staging.to_path_buf();
-            let job_file = to_json(&JobFile {
-                kind: Kind::Restore,
-                backend: store.name().to_string(),
-                id: job.id.clone(),
-            })?;
-            let data = self.db.data_path().to_path_buf();
-            blocking(move || {
-                remove_staging(&staging);
-                weft_io::create_dir_durable(&weft_io::StdFs, &staging)
-                    .map_err(io_fail("creating", &staging))?;
-                std::fs::write(staging.join(JOB_FILE), job_file)
-                    .map_err(io_fail("writing", &staging))?;
-                weft_io::sync_dir(&staging).map_err(io_fail("syncing", &staging))?;
-                weft_io::sync_dir(&data).map_err(io_fail("syncing", &data))
-            })
-            .await?;
-        }
         job.set(Status::Transferring);
         let mut chain = ChainReader::new(store.clone(), node.to_string(), manifest.clone());
         chain.pause = self.opts.test_chunk_pause;
@@ -1245,6 +1306,7 @@ impl Manager {
         if let Some(job) = self.slot.lock().as_ref()
             && job.kind == Kind::Restore
             && job.id == id
+            && job.backend == store.name()
         {
             let mut p = job.progress.lock();
             match p.status {
@@ -1427,7 +1489,9 @@ impl ChainReader {
         type Expected = HashMap<(String, u64), (u64, u32)>;
         let mut wanted: BTreeMap<(String, u32), Expected> = BTreeMap::new();
         for shard in &class.shards {
+            safe_rel(&shard.name)?;
             for f in &shard.files {
+                safe_rel(&f.path)?;
                 let name = format!("{}/{}", shard.name, f.path);
                 if f.parts.is_empty() {
                     // An empty file: created directly.
@@ -1569,5 +1633,20 @@ mod tests {
         assert_eq!(e.message, "class C doesn't exist");
         let e = select(&all, &[], &["*".into()], miss, empty).unwrap_err();
         assert_eq!(e.message, "empty");
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::safe_rel;
+
+    #[test]
+    fn manifest_paths_cannot_leave_the_staging_directory() {
+        for ok in ["lsm/objects/0001.seg", "abc123/wal/x.log", "f"] {
+            assert!(safe_rel(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../x", "a/../../b", "/etc/passwd", "./a"] {
+            assert!(safe_rel(bad).is_err(), "{bad}");
+        }
     }
 }

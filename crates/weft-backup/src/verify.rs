@@ -60,6 +60,10 @@ pub async fn verify(store: &Backend, id: &str) -> Result<VerifyReport> {
         ));
         return Ok(report);
     }
+    if let Err(e) = crate::manager::check_format(&d, id) {
+        report.problems.push(format!("{key}: {}", e.message));
+        return Ok(report);
+    }
     for node in d.nodes.keys() {
         let mkey = format::manifest_key(id, node);
         let manifest: NodeManifest = match store.get_bytes(&mkey).await? {
@@ -90,6 +94,10 @@ pub async fn verify(store: &Backend, id: &str) -> Result<VerifyReport> {
             for shard in &class.shards {
                 for f in &shard.files {
                     report.files += 1;
+                    if let Err(e) = crate::manager::safe_rel(&format!("{}/{}", shard.name, f.path))
+                    {
+                        report.problems.push(format!("{mkey}: {}", e.message));
+                    }
                     let mut at = 0u64;
                     for p in &f.parts {
                         if p.offset != at {

@@ -21,7 +21,6 @@
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::db::Db;
 use crate::error::{DbError, UserError};
@@ -185,11 +184,5 @@ impl Db {
                 Err(err)
             }
         }
-    }
-
-    /// Names of the open collections' shards by class (for a backup's descriptor).
-    pub fn shard_of(&self, class: &str) -> Result<String, DbError> {
-        let coll: Arc<_> = self.collection(class)?;
-        Ok(coll.shard_name().to_string())
     }
 }

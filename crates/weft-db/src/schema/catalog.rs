@@ -240,12 +240,24 @@ impl Catalog {
         });
         match stored {
             Ok(class) => {
-                catalog_file::move_back(&self.dir, &pending, &class.name)?;
+                if let Err(e) = catalog_file::move_back(&self.dir, &pending, &class.name) {
+                    // Committed but not in place: take the class out again (its data is
+                    // removed with the pending directory); if even that fails, the next open
+                    // moves the directory into place, as the schema lists the class.
+                    if self.delete_class_keep_data(&class.name).is_ok() {
+                        let _ = catalog_file::remove_dir_durably(&self.dir, Some(&pending));
+                    }
+                    return Err(e);
+                }
                 Ok(class)
             }
             Err(e) => {
-                // The schema was not written: the staged data is not ours any more.
-                let _ = catalog_file::remove_dir_durably(&self.dir, Some(&pending));
+                // A poisoned catalog may have written the schema after all: the next open
+                // decides by what `schema.bin` says. Otherwise the class was not added and
+                // the staged data is not ours any more.
+                if !self.poisoned.load(Ordering::Acquire) {
+                    let _ = catalog_file::remove_dir_durably(&self.dir, Some(&pending));
+                }
                 Err(e)
             }
         }
