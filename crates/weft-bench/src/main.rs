@@ -1,5 +1,7 @@
 //! `weft-bench`: benchmarks that need more than a criterion loop.
 //!
+//! * `backup`: a backup of a live ~1 GB shard while 4 writers insert (writer pauses,
+//!   throughput vs the disk's read rate, restore time, incremental size).
 //! * `ann`: build an HNSW index from fvecs, sweep ef, report recall@k, QPS and build rate.
 //! * `gen-synthetic`: write a seeded Gaussian-mixture data set (base, queries, exact ground
 //!   truth) as fvecs/ivecs, so that the hnswlib reference script reads the very same data.
@@ -10,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod ann;
+mod backup;
 mod filters;
 mod fvecs;
 mod restart;
@@ -29,6 +32,8 @@ struct Cli {
 enum Cmd {
     /// ANN benchmark: build rate, recall@k vs QPS over ef, memory per vector.
     Ann(ann::AnnArgs),
+    /// A backup of a live ~1 GB shard under 4 writers: writer pauses, throughput, restore, incremental size.
+    Backup(backup::BackupArgs),
     /// Filtered near_vector (QPS, recall) by selectivity, range+sort and aggregate latency.
     Filters(filters::FilterArgs),
     /// Write a seeded Gaussian mixture with exact ground truth.
@@ -45,6 +50,7 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Ann(a) => ann::run(&a),
+        Cmd::Backup(a) => backup::run(&a),
         Cmd::Filters(a) => filters::run(&a),
         Cmd::GenSynthetic(g) => synthetic::run(&g),
         Cmd::Restart(r) => restart::run(&r),
