@@ -69,3 +69,45 @@ fn text_log_format_and_flag_over_env_precedence() {
     let (_, log) = weft.terminate();
     assert!(log.contains("level=info msg="), "{log}");
 }
+
+#[test]
+fn backup_modules_need_their_settings() {
+    let log = refused("ENABLE_MODULES", "backup-filesystem");
+    assert!(log.contains("BACKUP_FILESYSTEM_PATH"), "{log}");
+    let log = refused("ENABLE_MODULES", "backup-s3");
+    assert!(log.contains("'BACKUP_S3_BUCKET' must be set"), "{log}");
+    let sb = Sandbox::new();
+    let data = sb.data();
+    let (status, log) = Launch::new(&data)
+        .env("ENABLE_MODULES", "backup-filesystem")
+        .env("BACKUP_FILESYSTEM_PATH", "relative/backups")
+        .spawn()
+        .wait_exit();
+    assert!(!status.success() && log.contains("relative backup path provided"), "{log}");
+}
+
+#[test]
+fn enabled_backup_modules_are_listed_in_meta() {
+    let sb = Sandbox::new();
+    let data = sb.data();
+    let backups = sb.dir.path().join("backups");
+    let weft = Launch::new(&data)
+        .env("ENABLE_MODULES", "backup-filesystem, backup-s3")
+        .env("BACKUP_FILESYSTEM_PATH", backups.display().to_string())
+        .env("BACKUP_S3_BUCKET", "weft-bucket")
+        .env("BACKUP_S3_ENDPOINT", "127.0.0.1:1")
+        .env("BACKUP_S3_USE_SSL", "false")
+        .start();
+    let meta = weft.get("/v1/meta").json();
+    assert_eq!(
+        meta["modules"]["backup-filesystem"]["backupsPath"],
+        backups.display().to_string()
+    );
+    assert_eq!(meta["modules"]["backup-s3"]["bucketName"], "weft-bucket");
+    assert_eq!(meta["modules"]["backup-s3"]["useSSL"], false);
+    assert!(backups.is_dir(), "the backup root is created at startup");
+    // A backend that is not enabled: Weaviate's 422.
+    let r = weft.post("/v1/backups/gcs", r#"{"id":"x"}"#);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.error_message().contains("did you enable the right module?"));
+}
