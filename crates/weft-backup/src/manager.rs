@@ -71,6 +71,8 @@ struct Progress {
     error: Option<String>,
     completed_at: Option<String>,
     size: u64,
+    /// The longest pin of the job's shards (writers wait at most this long).
+    pin_took: std::time::Duration,
 }
 
 #[derive(Debug)]
@@ -546,6 +548,7 @@ impl Manager {
                     error: None,
                     completed_at: None,
                     size: 0,
+                    pin_took: std::time::Duration::ZERO,
                 }),
             });
             *slot = Some(Arc::clone(&job));
@@ -736,7 +739,7 @@ impl Manager {
             .await?;
             let bytes: u64 = staged.files.iter().map(|f| f.size).sum();
             tracing::info!(action = "backup", backup_id = %job.id, class = %class, shard = %staged.shard,
-                files = staged.files.len(), bytes, lsn = staged.lsn, took = ?t.elapsed(),
+                files = staged.files.len(), bytes, lsn = staged.lsn, pin_took = ?staged.pin_took, took = ?t.elapsed(),
                 "shard staged (hard links; writers and compaction keep running)");
             job.set(Status::Transferring);
             let base_files: HashMap<String, FileEntry> = base
@@ -860,7 +863,11 @@ impl Manager {
         }
         let entries = entries?;
         let size = entries.iter().map(|f| f.size).sum();
-        job.progress.lock().size += size;
+        {
+            let mut p = job.progress.lock();
+            p.size += size;
+            p.pin_took = p.pin_took.max(staged.pin_took);
+        }
         Ok(ClassManifest {
             name: staged.class.name.clone(),
             schema: weft_api::schema::class_to_json(&staged.class),
@@ -873,6 +880,11 @@ impl Manager {
             chunks,
             pre_compression_size_bytes: size,
         })
+    }
+
+    /// The longest shard pin of the current (or last) job: how long writers waited for it.
+    pub fn last_pin_took(&self) -> Option<std::time::Duration> {
+        self.slot.lock().as_ref().map(|j| j.progress.lock().pin_took)
     }
 
     /// `GET /v1/backups/{backend}/{id}`.
@@ -1068,6 +1080,7 @@ impl Manager {
                     error: None,
                     completed_at: None,
                     size: 0,
+                    pin_took: std::time::Duration::ZERO,
                 }),
             });
             *slot = Some(Arc::clone(&job));

@@ -48,6 +48,8 @@ pub struct StagedShard {
     pub dir: PathBuf,
     /// Every file, sorted by path.
     pub files: Vec<StagedFile>,
+    /// How long taking the pin took: the longest any writer waited because of the backup.
+    pub pin_took: std::time::Duration,
 }
 
 fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DbError + use<> {
@@ -126,11 +128,13 @@ impl Db {
         }
         // 2. The pin.
         let shard = coll.shard();
+        let pinned_at = std::time::Instant::now();
         let pin = shard.pin().map_err(|source| DbError::Storage {
             class: def.name.clone(),
             shard: coll.shard_name().to_string(),
             source,
         })?;
+        let pin_took = pinned_at.elapsed();
         // 3. Links and the WAL prefix.
         let tail = pin.wal_tail().map(|(p, n)| (p.to_path_buf(), n));
         for rel in pin.files() {
@@ -157,6 +161,7 @@ impl Db {
             lsn,
             dir: out,
             files,
+            pin_took,
         })
     }
 
