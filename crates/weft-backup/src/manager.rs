@@ -884,7 +884,10 @@ impl Manager {
 
     /// The longest shard pin of the current (or last) job: how long writers waited for it.
     pub fn last_pin_took(&self) -> Option<std::time::Duration> {
-        self.slot.lock().as_ref().map(|j| j.progress.lock().pin_took)
+        self.slot
+            .lock()
+            .as_ref()
+            .map(|j| j.progress.lock().pin_took)
     }
 
     /// `GET /v1/backups/{backend}/{id}`.

@@ -43,7 +43,9 @@ const CLASS: &str = "Doc";
 
 fn text(seed: u64, len: usize) -> String {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let words = ["alpha", "beta", "gamma", "delta", "weft", "warp", "loom", "shard", "fsync"];
+    let words = [
+        "alpha", "beta", "gamma", "delta", "weft", "warp", "loom", "shard", "fsync",
+    ];
     let mut s = String::with_capacity(len + 8);
     while s.len() < len {
         x ^= x << 13;
@@ -214,15 +216,23 @@ pub fn run(a: &BackupArgs) -> Result<()> {
     let load = t.elapsed();
     let class_dir = data.join(CLASS.to_ascii_lowercase());
     let shard_bytes = dir_size(&class_dir);
-    eprintln!("loaded {} objects, shard {:.0} MB, in {load:.0?}", a.objects, shard_bytes as f64 / 1e6);
+    eprintln!(
+        "loaded {} objects, shard {:.0} MB, in {load:.0?}",
+        a.objects,
+        shard_bytes as f64 / 1e6
+    );
     let mut files = Vec::new();
     files_under(&class_dir, &mut files);
     let disk_rate = direct_read_rate(&files).context("O_DIRECT read")?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let manager = Manager::new(
         Arc::clone(&db),
-        &[BackendConfig::Filesystem { path: backups.clone() }],
+        &[BackendConfig::Filesystem {
+            path: backups.clone(),
+        }],
         ManagerOptions {
             node: "node1".into(),
             server_version: "bench".into(),
@@ -275,7 +285,10 @@ pub fn run(a: &BackupArgs) -> Result<()> {
     };
     let t = Instant::now();
     runtime.block_on(async {
-        manager.create("filesystem", create("full", None)).await.map_err(|e| anyhow!(e.message))?;
+        manager
+            .create("filesystem", create("full", None))
+            .await
+            .map_err(|e| anyhow!(e.message))?;
         wait(&manager, "full", false).await
     })?;
     let backup_took = t.elapsed();
@@ -309,7 +322,10 @@ pub fn run(a: &BackupArgs) -> Result<()> {
     }
     let t = Instant::now();
     runtime.block_on(async {
-        manager.create("filesystem", create("inc", Some("full"))).await.map_err(|e| anyhow!(e.message))?;
+        manager
+            .create("filesystem", create("inc", Some("full")))
+            .await
+            .map_err(|e| anyhow!(e.message))?;
         wait(&manager, "inc", false).await
     })?;
     let inc_took = t.elapsed();
@@ -319,7 +335,11 @@ pub fn run(a: &BackupArgs) -> Result<()> {
         backups.join("inc").join("node1").join("backup.json"),
     )?)?;
     let mut uploaded: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
-    for shard in manifest["classes"][0]["shards"].as_array().into_iter().flatten() {
+    for shard in manifest["classes"][0]["shards"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         for f in shard["files"].as_array().into_iter().flatten() {
             let path = f["path"].as_str().unwrap_or_default();
             let kind = path.split('/').next().unwrap_or_default().to_string();
@@ -337,7 +357,10 @@ pub fn run(a: &BackupArgs) -> Result<()> {
     db.delete_class(CLASS)?;
     let t = Instant::now();
     runtime.block_on(async {
-        manager.restore("filesystem", "full", RestoreRequest::default()).await.map_err(|e| anyhow!(e.message))?;
+        manager
+            .restore("filesystem", "full", RestoreRequest::default())
+            .await
+            .map_err(|e| anyhow!(e.message))?;
         wait(&manager, "full", true).await
     })?;
     let restore_took = t.elapsed();
@@ -346,30 +369,65 @@ pub fn run(a: &BackupArgs) -> Result<()> {
     let (n0, p99_0, max0) = stats(std::mem::take(&mut lat.lock().idle));
     let (n1, p99_1, max1) = stats(std::mem::take(&mut lat.lock().backup));
     let mb = |b: f64| b / f64::from(1 << 20);
-    println!("shard: {} objects, {:.0} MiB on disk (loaded in {load:.1?}); compression {}", a.objects, mb(shard_bytes as f64), a.compression);
+    println!(
+        "shard: {} objects, {:.0} MiB on disk (loaded in {load:.1?}); compression {}",
+        a.objects,
+        mb(shard_bytes as f64),
+        a.compression
+    );
     println!();
     println!("| 4 writers, one object per durable write | writes | p99 | max (p100) |");
     println!("|---|---|---|---|");
-    println!("| no backup ({} s) | {n0} | {p99_0:.1?} | {max0:.1?} |", a.baseline_secs);
+    println!(
+        "| no backup ({} s) | {n0} | {p99_0:.1?} | {max0:.1?} |",
+        a.baseline_secs
+    );
     println!("| during the backup ({backup_took:.1?}) | {n1} | {p99_1:.1?} | {max1:.1?} |");
-    println!("| the backup's pin of the shard (the only time writers wait for it) | | | {pin_took:.2?} |");
-    println!("| ratio during / without | | {:.2} | {:.2} |", p99_1.as_secs_f64() / p99_0.as_secs_f64().max(1e-9), max1.as_secs_f64() / max0.as_secs_f64().max(1e-9));
+    println!(
+        "| the backup's pin of the shard (the only time writers wait for it) | | | {pin_took:.2?} |"
+    );
+    println!(
+        "| ratio during / without | | {:.2} | {:.2} |",
+        p99_1.as_secs_f64() / p99_0.as_secs_f64().max(1e-9),
+        max1.as_secs_f64() / max0.as_secs_f64().max(1e-9)
+    );
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| backup: data before compression | {:.0} MiB |", mb(full_pre));
+    println!(
+        "| backup: data before compression | {:.0} MiB |",
+        mb(full_pre)
+    );
     println!("| backup: stored | {:.0} MiB |", mb(full_stored as f64));
-    println!("| backup throughput (before compression) | {:.0} MiB/s |", mb(full_pre) / backup_took.as_secs_f64());
+    println!(
+        "| backup throughput (before compression) | {:.0} MiB/s |",
+        mb(full_pre) / backup_took.as_secs_f64()
+    );
     println!("| disk sequential read, O_DIRECT | {disk_rate:.0} MiB/s |");
-    println!("| backup throughput / disk read rate | {:.2} |", mb(full_pre) / backup_took.as_secs_f64() / disk_rate);
+    println!(
+        "| backup throughput / disk read rate | {:.2} |",
+        mb(full_pre) / backup_took.as_secs_f64() / disk_rate
+    );
     println!("| restore ({restored} objects) | {restore_took:.1?} |");
-    println!("| incremental backup after {changed} objects (1 %) changed: stored | {:.1} MiB in {inc_took:.1?} |", mb(inc_stored as f64));
-    println!("| incremental / full stored size | {:.3} |", inc_stored as f64 / full_stored.max(1) as f64);
+    println!(
+        "| incremental backup after {changed} objects (1 %) changed: stored | {:.1} MiB in {inc_took:.1?} |",
+        mb(inc_stored as f64)
+    );
+    println!(
+        "| incremental / full stored size | {:.3} |",
+        inc_stored as f64 / full_stored.max(1) as f64
+    );
     println!();
-    println!("| incremental backup, by directory | uploaded (MiB, before compression) | referenced in the base (MiB) |");
+    println!(
+        "| incremental backup, by directory | uploaded (MiB, before compression) | referenced in the base (MiB) |"
+    );
     println!("|---|---|---|");
     for (kind, (up, refd)) in &uploaded {
-        println!("| `{kind}/` | {:.1} | {:.1} |", mb(*up as f64), mb(*refd as f64));
+        println!(
+            "| `{kind}/` | {:.1} | {:.1} |",
+            mb(*up as f64),
+            mb(*refd as f64)
+        );
     }
     drop(manager);
     drop(runtime);

@@ -83,7 +83,10 @@ fn backup_modules_need_their_settings() {
         .env("BACKUP_FILESYSTEM_PATH", "relative/backups")
         .spawn()
         .wait_exit();
-    assert!(!status.success() && log.contains("relative backup path provided"), "{log}");
+    assert!(
+        !status.success() && log.contains("relative backup path provided"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -109,5 +112,8 @@ fn enabled_backup_modules_are_listed_in_meta() {
     // A backend that is not enabled: Weaviate's 422.
     let r = weft.post("/v1/backups/gcs", r#"{"id":"x"}"#);
     assert_eq!(r.status, 422, "{}", r.body);
-    assert!(r.error_message().contains("did you enable the right module?"));
+    assert!(
+        r.error_message()
+            .contains("did you enable the right module?")
+    );
 }

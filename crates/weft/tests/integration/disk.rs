@@ -338,40 +338,56 @@ fn assert_all_present(weft: &Weft, acked: &[u64]) {
 #[test]
 fn a_restore_that_fills_the_disk_fails_and_leaves_no_class() {
     let sb = Sandbox::new();
-    let Some(_fs) = small_disk(&sb, "a_restore_that_fills_the_disk_fails_and_leaves_no_class")
-    else {
+    let Some(_fs) = small_disk(
+        &sb,
+        "a_restore_that_fills_the_disk_fails_and_leaves_no_class",
+    ) else {
         return;
     };
     let backups = sb.dir.path().join("backups");
     let big = sb.dir.path().join("big");
-    let backup_env = |l: Launch<'_>| {
+    fn backup_env<'a>(l: Launch<'a>, backups: &Path) -> Launch<'a> {
         no_thresholds(l)
             .env("ENABLE_MODULES", "backup-filesystem")
             .env("BACKUP_FILESYSTEM_PATH", backups.display().to_string())
-    };
+    }
     // ~12 MB of data on a normal disk, backed up.
-    let src = backup_env(Launch::new(&big)).start();
+    let src = backup_env(Launch::new(&big), &backups).start();
     assert_eq!(src.post("/v1/schema", CLASS_BODY).status, 200);
     let body: String = (0..3000).map(|i| format!("w{i} ")).collect();
     for round in 0..12u64 {
         let batch: Vec<String> = (0..40)
-            .map(|i| format!(r#"{{"class":"Doc","id":"{}","properties":{{"body":"{body}"}}}}"#, id(round * 100 + i)))
+            .map(|i| {
+                format!(
+                    r#"{{"class":"Doc","id":"{}","properties":{{"body":"{body}"}}}}"#,
+                    id(round * 100 + i)
+                )
+            })
             .collect();
-        let r = src.post("/v1/batch/objects", &format!(r#"{{"objects":[{}]}}"#, batch.join(",")));
+        let r = src.post(
+            "/v1/batch/objects",
+            &format!(r#"{{"objects":[{}]}}"#, batch.join(",")),
+        );
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    let r = src.post("/v1/backups/filesystem", r#"{"id":"big","config":{"CompressionLevel":"BestCompression"}}"#);
+    let r = src.post(
+        "/v1/backups/filesystem",
+        r#"{"id":"big","config":{"CompressionLevel":"BestCompression"}}"#,
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     wait_backup(&src, "/v1/backups/filesystem/big", "SUCCESS");
     drop(src.terminate());
 
     let data = sb.data();
-    let weft = backup_env(Launch::new(&data)).start();
+    let weft = backup_env(Launch::new(&data), &backups).start();
     let r = weft.post("/v1/backups/filesystem/big/restore", "{}");
     assert_eq!(r.status, 200, "{}", r.body);
     let status = wait_backup(&weft, "/v1/backups/filesystem/big/restore", "FAILED");
     assert!(
-        status["error"].as_str().unwrap_or_default().contains("No space left"),
+        status["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("No space left"),
         "{status}"
     );
     assert_eq!(weft.get("/v1/schema/Doc").status, 404);
@@ -383,7 +399,11 @@ fn a_restore_that_fills_the_disk_fails_and_leaves_no_class() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // The server still serves writes.
-    assert_eq!(weft.post("/v1/schema", CLASS_BODY.replace("Doc", "Small").as_str()).status, 200);
+    assert_eq!(
+        weft.post("/v1/schema", CLASS_BODY.replace("Doc", "Small").as_str())
+            .status,
+        200
+    );
 }
 
 /// Polls a backup or restore status until it is final; asserts it is `want`.
