@@ -12,6 +12,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod grpc;
 pub mod rest;
 pub mod serve;

@@ -17,6 +17,8 @@ pub struct ServerInfo {
     pub limits: QueryLimits,
     /// Enabled modules and their `/v1/meta` entries.
     pub modules: serde_json::Map<String, serde_json::Value>,
+    /// Authentication and authorization.
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl ServerInfo {
@@ -28,6 +30,7 @@ impl ServerInfo {
             grpc_max_message_size: 104_858_000,
             limits: QueryLimits::default(),
             modules: serde_json::Map::new(),
+            auth: crate::auth::AuthConfig::open(),
         }
     }
 }

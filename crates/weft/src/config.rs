@@ -124,16 +124,17 @@ pub struct Cli {
         default_value = "10000"
     )]
     pub query_maximum_results: String,
-    /// Allow requests without credentials (the only mode weft supports yet).
+    /// Allow requests without credentials (default: only when no other method is enabled).
     #[arg(
         long = "anonymous-access",
         env = "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED"
     )]
     pub anonymous_access: Option<String>,
-    /// API-key authentication (not supported yet: `true` is refused).
+    /// API-key authentication (keys in `AUTHENTICATION_APIKEY_ALLOWED_KEYS`, users in
+    /// `AUTHENTICATION_APIKEY_USERS`; read from the environment only, never from flags).
     #[arg(long = "apikey-enabled", env = "AUTHENTICATION_APIKEY_ENABLED")]
     pub apikey_enabled: Option<String>,
-    /// OIDC authentication (not supported yet: `true` is refused).
+    /// OIDC authentication (not supported: `true` is refused at startup).
     #[arg(long = "oidc-enabled", env = "AUTHENTICATION_OIDC_ENABLED")]
     pub oidc_enabled: Option<String>,
     /// Vectorizer of classes that name none.
@@ -220,6 +221,8 @@ pub struct Config {
     pub backup_chunk_size: u64,
     /// Tests only: a pause after each backup chunk (`WEFT_BACKUP_TEST_CHUNK_PAUSE_MS`).
     pub backup_test_chunk_pause: Option<Duration>,
+    /// Authentication and authorization (`AUTHENTICATION_*`, `AUTHORIZATION_ADMINLIST_*`).
+    pub auth: weft_server::auth::AuthConfig,
 }
 
 /// A non-fatal configuration problem.
@@ -447,7 +450,97 @@ fn storage_options() -> Result<weft_db::StorageOptions, ConfigError> {
     Ok(options)
 }
 
+fn list(var: &str) -> Vec<String> {
+    env(var)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Cli {
+    /// Authentication and authorization, as Weaviate reads them.
+    fn auth(&self) -> Result<weft_server::auth::AuthConfig, ConfigError> {
+        let flag = |value: &Option<String>, var: &str, flag: &str| match value {
+            Some(v) => boolean(var, flag, v).map(Some),
+            None => Ok(None),
+        };
+        if flag(
+            &self.oidc_enabled,
+            "AUTHENTICATION_OIDC_ENABLED",
+            "oidc-enabled",
+        )? == Some(true)
+        {
+            return Err(invalid(
+                "AUTHENTICATION_OIDC_ENABLED",
+                "oidc-enabled",
+                "true",
+                "OIDC authentication is not supported by weft; use API keys (AUTHENTICATION_APIKEY_ENABLED)",
+            ));
+        }
+        let apikey = flag(
+            &self.apikey_enabled,
+            "AUTHENTICATION_APIKEY_ENABLED",
+            "apikey-enabled",
+        )?
+        .unwrap_or(false);
+        let anonymous = flag(
+            &self.anonymous_access,
+            "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED",
+            "anonymous-access",
+        )?
+        // Weaviate: with no authentication method at all, anonymous access is on.
+        .unwrap_or(!apikey);
+        let mut keys = Vec::new();
+        if apikey {
+            let allowed = list("AUTHENTICATION_APIKEY_ALLOWED_KEYS");
+            let users = list("AUTHENTICATION_APIKEY_USERS");
+            if allowed.is_empty() {
+                return Err(ConfigError(
+                    "AUTHENTICATION_APIKEY_ENABLED is true but AUTHENTICATION_APIKEY_ALLOWED_KEYS is empty".into(),
+                ));
+            }
+            if users.is_empty() || (users.len() != 1 && users.len() != allowed.len()) {
+                return Err(ConfigError(format!(
+                    "AUTHENTICATION_APIKEY_USERS must contain either 1 entry or as many as AUTHENTICATION_APIKEY_ALLOWED_KEYS ({}), got {}",
+                    allowed.len(),
+                    users.len()
+                )));
+            }
+            for (i, key) in allowed.into_iter().enumerate() {
+                let user = users.get(i).or(users.first()).cloned().unwrap_or_default();
+                keys.push((key, user));
+            }
+        }
+        let adminlist = match env("AUTHORIZATION_ADMINLIST_ENABLED") {
+            Some(v) if boolean("AUTHORIZATION_ADMINLIST_ENABLED", "-", &v)? => {
+                Some(weft_server::auth::AdminList {
+                    admins: list("AUTHORIZATION_ADMINLIST_USERS").into_iter().collect(),
+                    readonly: list("AUTHORIZATION_ADMINLIST_READONLY_USERS")
+                        .into_iter()
+                        .collect(),
+                })
+            }
+            _ => None,
+        };
+        if env("AUTHORIZATION_RBAC_ENABLED")
+            .is_some_and(|v| boolean("AUTHORIZATION_RBAC_ENABLED", "-", &v).unwrap_or(false))
+        {
+            return Err(ConfigError(
+                "AUTHORIZATION_RBAC_ENABLED: RBAC is not supported by weft; use AUTHORIZATION_ADMINLIST_*".into(),
+            ));
+        }
+        Ok(weft_server::auth::AuthConfig {
+            anonymous,
+            apikey,
+            keys,
+            adminlist,
+        })
+    }
+
     /// Validates every value; the first problem is returned.
     pub fn into_config(self) -> Result<Config, ConfigError> {
         if let Some(scheme) = self.scheme.iter().find(|s| s.as_str() != "http") {
@@ -467,36 +560,7 @@ impl Cli {
                 "must be a host name or IP address",
             ));
         }
-        for (var, flag, value) in [
-            (
-                "AUTHENTICATION_APIKEY_ENABLED",
-                "apikey-enabled",
-                &self.apikey_enabled,
-            ),
-            (
-                "AUTHENTICATION_OIDC_ENABLED",
-                "oidc-enabled",
-                &self.oidc_enabled,
-            ),
-        ] {
-            if let Some(v) = value
-                && boolean(var, flag, v)?
-            {
-                return Err(invalid(
-                    var,
-                    flag,
-                    v,
-                    "authentication is not supported by weft yet",
-                ));
-            }
-        }
-        if let Some(v) = &self.anonymous_access {
-            boolean(
-                "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED",
-                "anonymous-access",
-                v,
-            )?;
-        }
+        let auth = self.auth()?;
         let backups = modules(&self.enable_modules, &self.default_vectorizer_module)?;
         let backup_chunk_size = match env("BACKUP_CHUNK_SIZE_MB") {
             None => 128 << 20,
@@ -584,6 +648,7 @@ impl Cli {
             storage: storage_options()?,
             backups,
             backup_chunk_size,
+            auth,
             backup_test_chunk_pause: env("WEFT_BACKUP_TEST_CHUNK_PAUSE_MS")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_millis),

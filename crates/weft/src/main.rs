@@ -90,6 +90,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             maximum_results: config.query_maximum_results,
         },
         modules: weft_backup::Manager::modules(&config.backups),
+        auth: config.auth.clone(),
     });
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -162,6 +163,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 fn log_configuration(config: &Config) {
+    let auth = &config.auth;
+    tracing::info!(
+        action = "startup",
+        anonymous_access = auth.anonymous,
+        apikey = auth.apikey,
+        apikeys = auth.keys.len(),
+        adminlist = auth.adminlist.is_some(),
+        "authentication configured"
+    );
     tracing::info!(
         action = "startup",
         weft_version = env!("CARGO_PKG_VERSION"),

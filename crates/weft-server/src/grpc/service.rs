@@ -74,6 +74,28 @@ fn status(err: WireError) -> Status {
     Status::new(tonic::Code::from(err.grpc as i32), err.message)
 }
 
+/// Authenticates the caller from the `authorization` metadata and checks `access`.
+fn allow(
+    state: &AppState,
+    metadata: &tonic::metadata::MetadataMap,
+    access: crate::auth::Access,
+    verb: &str,
+    method: &str,
+) -> Result<(), Status> {
+    let auth = &state.info().auth;
+    let header = metadata.get("authorization").and_then(|v| v.to_str().ok());
+    let who = auth.authenticate(header).map_err(|e| auth_status(&e))?;
+    auth.authorize(&who, access, verb, method)
+        .map_err(|e| auth_status(&e))
+}
+
+fn auth_status(e: &crate::auth::AuthError) -> Status {
+    match e {
+        crate::auth::AuthError::Unauthenticated(m) => Status::unauthenticated(m.clone()),
+        crate::auth::AuthError::Forbidden(m) => Status::permission_denied(m.clone()),
+    }
+}
+
 fn unimplemented(method: &str) -> Status {
     Status::unimplemented(format!("{method} is not implemented by weft yet"))
 }
@@ -86,6 +108,13 @@ impl Weaviate for WeaviateService {
         &self,
         request: Request<SearchRequest>,
     ) -> Result<Response<SearchReply>, Status> {
+        allow(
+            &self.state,
+            request.metadata(),
+            crate::auth::Access::Read,
+            "read",
+            "weaviate.v1.Weaviate/Search",
+        )?;
         let start = Instant::now();
         let plan = search::plan(request.into_inner(), self.state.info().limits).map_err(status)?;
         // Up to 100 results is a sub-millisecond search; more may scan or fetch a lot.
@@ -107,6 +136,13 @@ impl Weaviate for WeaviateService {
         &self,
         request: Request<BatchObjectsRequest>,
     ) -> Result<Response<BatchObjectsReply>, Status> {
+        allow(
+            &self.state,
+            request.metadata(),
+            crate::auth::Access::Write,
+            "create",
+            "weaviate.v1.Weaviate/BatchObjects",
+        )?;
         let start = Instant::now();
         let BatchObjectsRequest {
             objects,
@@ -143,6 +179,13 @@ impl Weaviate for WeaviateService {
         &self,
         request: Request<BatchDeleteRequest>,
     ) -> Result<Response<BatchDeleteReply>, Status> {
+        allow(
+            &self.state,
+            request.metadata(),
+            crate::auth::Access::Write,
+            "delete",
+            "weaviate.v1.Weaviate/BatchDelete",
+        )?;
         let start = Instant::now();
         let plan = batch_delete::plan(request.into_inner()).map_err(status)?;
         let limit = self.state.info().limits.maximum_results;
@@ -168,6 +211,13 @@ impl Weaviate for WeaviateService {
         &self,
         request: Request<AggregateRequest>,
     ) -> Result<Response<AggregateReply>, Status> {
+        allow(
+            &self.state,
+            request.metadata(),
+            crate::auth::Access::Read,
+            "read",
+            "weaviate.v1.Weaviate/Aggregate",
+        )?;
         let start = Instant::now();
         let plan = aggregate::plan(request.into_inner()).map_err(status)?;
         let query = plan.query.clone();

@@ -38,7 +38,46 @@ pub fn router(state: AppState) -> Router {
         .merge(backups::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
         .with_state(state)
+}
+
+/// Authentication and authorization of every request but the open paths (see
+/// [`crate::auth`]): 401 with go-openapi's body, 403 with Weaviate's error body.
+async fn authenticate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    if crate::auth::is_open_path(&path) {
+        return next.run(request).await;
+    }
+    let auth = &state.info().auth;
+    let header = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let (access, verb) = crate::auth::rest_access(request.method(), &path);
+    let checked = auth
+        .authenticate(header)
+        .and_then(|who| auth.authorize(&who, access, verb, &path));
+    match checked {
+        Ok(()) => next.run(request).await,
+        Err(crate::auth::AuthError::Unauthenticated(message)) => (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"code": 401, "message": message})),
+        )
+            .into_response(),
+        Err(crate::auth::AuthError::Forbidden(message)) => (
+            StatusCode::FORBIDDEN,
+            axum::Json(weft_api::error::error_body(&message)),
+        )
+            .into_response(),
+    }
 }
 
 /// An error on its way to the client.
