@@ -32,3 +32,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 WEFT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/weft" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
+
+step "Helm chart (rendered by Helm's engine, validated against the Kubernetes schemas, offline)"
+./scripts/check-helm.sh

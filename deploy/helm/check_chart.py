@@ -466,4 +466,12 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Exception:  # a render that lacks what the checks read: report what was found
+        import traceback
+
+        traceback.print_exc()
+        for p in problems:
+            print(f"  {p}")
+        sys.exit(1)
