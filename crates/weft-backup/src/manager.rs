@@ -142,6 +142,21 @@ pub struct Manager {
     opts: ManagerOptions,
     /// The running (or last) job.
     slot: Mutex<Option<Arc<Job>>>,
+    /// Finished jobs by (kind, status), for metrics.
+    finished: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+}
+
+/// What the metrics read of the backup service.
+#[derive(Debug, Clone)]
+pub struct BackupStats {
+    /// A job is running.
+    pub running: bool,
+    /// `backup` or `restore` (of the running or last job; `none` before the first).
+    pub kind: &'static str,
+    /// Bytes (before compression) the running or last job has processed.
+    pub bytes: u64,
+    /// Finished jobs: (kind, status, count).
+    pub finished: Vec<(&'static str, &'static str, u64)>,
 }
 
 /// RFC 3339 with milliseconds, UTC.
@@ -369,7 +384,42 @@ impl Manager {
             backends,
             opts,
             slot: Mutex::new(None),
+            finished: Mutex::new(BTreeMap::new()),
         }))
+    }
+
+    /// A reading for metrics.
+    pub fn stats(&self) -> BackupStats {
+        let (running, kind, bytes) = match self.slot.lock().as_ref() {
+            Some(j) => {
+                let p = j.progress.lock();
+                let kind = match j.kind {
+                    Kind::Backup => "backup",
+                    Kind::Restore => "restore",
+                };
+                (!p.status.is_final(), kind, p.size)
+            }
+            None => (false, "none", 0),
+        };
+        BackupStats {
+            running,
+            kind,
+            bytes,
+            finished: self
+                .finished
+                .lock()
+                .iter()
+                .map(|((k, s), n)| (*k, *s, *n))
+                .collect(),
+        }
+    }
+
+    fn count_finished(&self, kind: &'static str, status: Status) {
+        *self
+            .finished
+            .lock()
+            .entry((kind, status.as_str()))
+            .or_default() += 1;
     }
 
     /// The enabled modules with their `/v1/meta` entries.
@@ -695,6 +745,7 @@ impl Manager {
                 p.error = Some(format!("writing the backup descriptor: {}", e.message));
             }
         }
+        self.count_finished("backup", p.status);
         match p.status {
             Status::Success => tracing::info!(action = "backup", backup_id = %job.id, bytes = size,
                 took = ?started.elapsed(), "backup completed"),
@@ -1179,6 +1230,7 @@ impl Manager {
             tracing::warn!(action = "restore", backup_id = %job.id, error = %e.message,
                 "could not write the restore descriptor");
         }
+        self.count_finished("restore", status);
         match status {
             Status::Success => tracing::info!(action = "restore", backup_id = %job.id,
                 took = ?started.elapsed(), "restore completed"),

@@ -213,6 +213,25 @@ impl Collection {
         Arc::clone(&self.shard.read())
     }
 
+    /// What a metrics scrape reads.
+    pub(crate) fn metrics(&self, status: String) -> crate::db::ShardMetrics {
+        let shard = self.shard();
+        crate::db::ShardMetrics {
+            class: self.class.clone(),
+            shard: self.shard_name.clone(),
+            status,
+            objects: self.object_count(),
+            vector_index_sizes: self
+                .indexes
+                .entries()
+                .into_iter()
+                .map(|(name, e)| (name, e.index.len() as u64))
+                .collect(),
+            wal: shard.wal_stats(),
+            recovered_records: shard.recovery_report().records_replayed,
+        }
+    }
+
     /// The shard's name.
     pub fn shard_name(&self) -> &str {
         &self.shard_name

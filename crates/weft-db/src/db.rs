@@ -488,3 +488,42 @@ impl Db {
 
 #[cfg(test)]
 mod tests;
+
+/// What a metrics scrape reads of one shard.
+#[derive(Debug, Clone)]
+pub struct ShardMetrics {
+    /// Class name.
+    pub class: String,
+    /// Shard name.
+    pub shard: String,
+    /// `READY` or `READONLY`.
+    pub status: String,
+    /// Objects stored.
+    pub objects: u64,
+    /// Live vectors per vector index (`""` for the legacy vector).
+    pub vector_index_sizes: Vec<(String, u64)>,
+    /// The WAL's counters since the shard opened.
+    pub wal: weft_lsm::WalStats,
+    /// Records replayed from the WAL when the shard opened.
+    pub recovered_records: u64,
+}
+
+impl Db {
+    /// A reading of every open shard, for metrics (cheap: counters and sizes only).
+    pub fn shard_metrics(&self) -> Vec<ShardMetrics> {
+        let mut out = Vec::new();
+        for class in self.catalog.classes() {
+            let Ok(coll) = self.collection(&class.name) else {
+                continue;
+            };
+            let status = self
+                .catalog
+                .shards(&class.name)
+                .ok()
+                .and_then(|s| s.into_iter().next())
+                .map_or_else(|| "READY".to_string(), |s| s.status.as_str().to_string());
+            out.push(coll.metrics(status));
+        }
+        out
+    }
+}

@@ -25,11 +25,13 @@ pub mod schema;
 mod vector_index;
 mod verify;
 
-pub use db::{Db, DbOptions};
+pub use db::{Db, DbOptions, ShardMetrics};
 pub use disk::DiskOptions;
 pub use error::DbError;
 pub use query::search::{Near, NearQuery, Query, SearchHit};
 pub use verify::VerifyReport;
 /// Options of the storage engine of every shard, and the environment-variable names they
 /// accept (`Options::apply_setting`).
-pub use weft_lsm::{Options as StorageOptions, SETTING_NAMES as STORAGE_SETTING_NAMES};
+pub use weft_lsm::{
+    FSYNC_BUCKETS, Options as StorageOptions, SETTING_NAMES as STORAGE_SETTING_NAMES,
+};

@@ -68,6 +68,7 @@ pub use options::{Event, EventSink, Options, SETTING_NAMES, SyncPolicy};
 pub use recovery::{QUARANTINE_DIR, RecoveryReport, Truncation};
 pub use roaring::RoaringTreemap;
 pub use shard::{Pin, Shard};
+pub use wal::{FSYNC_BUCKETS, WalStats};
 
 /// Whether a key range is empty (and would make `BTreeMap::range` panic).
 pub(crate) fn range_is_empty(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {

@@ -316,6 +316,11 @@ impl Shard {
         self.inner.wal.durable_lsn()
     }
 
+    /// The WAL's counters since open (fsyncs and their latency, bytes written).
+    pub fn wal_stats(&self) -> crate::wal::WalStats {
+        self.inner.wal.counters.read()
+    }
+
     /// Whether an I/O failure poisoned the shard (writes are refused until it is reopened).
     pub fn is_poisoned(&self) -> bool {
         self.inner.wal.is_poisoned()

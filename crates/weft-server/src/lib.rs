@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod grpc;
+pub mod metrics;
 pub mod rest;
 pub mod serve;
 mod state;

@@ -46,15 +46,23 @@ pub struct AppState {
     info: Arc<ServerInfo>,
     db: Arc<OnceLock<Arc<Db>>>,
     backups: Arc<OnceLock<Arc<weft_backup::Manager>>>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
     /// State with no database loaded yet.
     pub fn new(info: ServerInfo) -> Self {
+        let db = Arc::new(OnceLock::new());
+        let backups = Arc::new(OnceLock::new());
+        let metrics = Arc::new(crate::metrics::Metrics::new(
+            Arc::clone(&db),
+            Arc::clone(&backups),
+        ));
         Self {
             info: Arc::new(info),
-            db: Arc::new(OnceLock::new()),
-            backups: Arc::new(OnceLock::new()),
+            db,
+            backups,
+            metrics,
         }
     }
 
@@ -76,6 +84,11 @@ impl AppState {
     /// The backup service, once the database is loaded.
     pub fn backups(&self) -> Option<&Arc<weft_backup::Manager>> {
         self.backups.get()
+    }
+
+    /// The metrics (recorded whether or not they are served).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Static server facts.

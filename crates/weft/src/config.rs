@@ -223,6 +223,8 @@ pub struct Config {
     pub backup_test_chunk_pause: Option<Duration>,
     /// Authentication and authorization (`AUTHENTICATION_*`, `AUTHORIZATION_ADMINLIST_*`).
     pub auth: weft_server::auth::AuthConfig,
+    /// `PROMETHEUS_MONITORING_PORT` when `PROMETHEUS_MONITORING_ENABLED`.
+    pub metrics_port: Option<u16>,
 }
 
 /// A non-fatal configuration problem.
@@ -649,6 +651,14 @@ impl Cli {
             backups,
             backup_chunk_size,
             auth,
+            metrics_port: match env("PROMETHEUS_MONITORING_ENABLED") {
+                Some(v) if boolean("PROMETHEUS_MONITORING_ENABLED", "-", &v)? => Some(port(
+                    "PROMETHEUS_MONITORING_PORT",
+                    "-",
+                    &env("PROMETHEUS_MONITORING_PORT").unwrap_or_else(|| "2112".into()),
+                )?),
+                _ => None,
+            },
             backup_test_chunk_pause: env("WEFT_BACKUP_TEST_CHUNK_PAUSE_MS")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_millis),

@@ -94,6 +94,26 @@ async fn run(config: Config) -> anyhow::Result<()> {
     });
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    if let Some(port) = config.metrics_port {
+        let listener = TcpListener::bind((config.host.as_str(), port))
+            .await
+            .with_context(|| format!("cannot listen for metrics on {}:{port}", config.host))?;
+        let mut rx = stop_tx.subscribe();
+        let metrics = Arc::clone(state.metrics());
+        tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            if let Err(err) = weft_server::metrics::serve_metrics(listener, metrics, stop).await {
+                tracing::error!(action = "metrics", "metrics server failed: {err}");
+            }
+        });
+        tracing::info!(
+            action = "metrics",
+            port,
+            "serving Prometheus metrics on /metrics"
+        );
+    }
     let shutdown = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     };

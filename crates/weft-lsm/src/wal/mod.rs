@@ -48,6 +48,63 @@ pub(crate) fn random_u32() -> u32 {
     h.finish() as u32
 }
 
+/// Upper bounds (seconds) of the fsync latency histogram.
+pub const FSYNC_BUCKETS: [f64; 12] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// Counters of a WAL since the shard was opened (lock-free; read by metrics scrapes).
+#[derive(Debug, Default)]
+pub(crate) struct WalCounters {
+    fsyncs: AtomicU64,
+    fsync_nanos: AtomicU64,
+    /// One per bound of [`FSYNC_BUCKETS`], plus the overflow.
+    buckets: [AtomicU64; 13],
+    bytes: AtomicU64,
+}
+
+/// A reading of a WAL's counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WalStats {
+    /// fsyncs of WAL files.
+    pub fsyncs: u64,
+    /// Their total duration, seconds.
+    pub fsync_seconds: f64,
+    /// fsyncs per [`FSYNC_BUCKETS`] bound (not cumulative), the last one above them all.
+    pub fsync_buckets: Vec<u64>,
+    /// Bytes written to WAL files.
+    pub bytes: u64,
+}
+
+impl WalCounters {
+    fn fsync(&self, took: std::time::Duration) {
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.fsync_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let secs = took.as_secs_f64();
+        let i = FSYNC_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(FSYNC_BUCKETS.len());
+        if let Some(b) = self.buckets.get(i) {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn read(&self) -> WalStats {
+        WalStats {
+            fsyncs: self.fsyncs.load(Ordering::Relaxed),
+            fsync_seconds: self.fsync_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            fsync_buckets: self
+                .buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// State guarded by the append lock.
 #[derive(Debug)]
 pub(crate) struct AppendState {
@@ -103,6 +160,7 @@ pub(crate) struct Wal {
     led: Condvar,
     poison_cause: Mutex<Option<Arc<Error>>>,
     files: Mutex<Vec<WalFile>>,
+    pub(crate) counters: WalCounters,
 }
 
 pub(crate) const WAL_DIR: &str = "wal";
@@ -153,6 +211,7 @@ impl Wal {
             led: Condvar::new(),
             poison_cause: Mutex::new(None),
             files: Mutex::new(files),
+            counters: WalCounters::default(),
         }
     }
 
@@ -268,12 +327,18 @@ impl Wal {
                 return Err(self.fail_active(s, Error::io("append WAL", &s.path)(e)));
             }
             s.written_len += buf.len() as u64;
+            self.counters
+                .bytes
+                .fetch_add(buf.len() as u64, Ordering::Relaxed);
             self.written_lsn.store(last, Ordering::Release);
         }
         buf.clear();
         s.spare = buf;
         if fsync && self.durable_lsn() < last {
-            if let Err(e) = s.file.sync_data() {
+            let started = std::time::Instant::now();
+            let synced = s.file.sync_data();
+            self.counters.fsync(started.elapsed());
+            if let Err(e) = synced {
                 return Err(self.fail_active(s, Error::io("fsync WAL", &s.path)(e)));
             }
             s.synced_len = s.written_len;

@@ -74,6 +74,48 @@ fn status(err: WireError) -> Status {
     Status::new(tonic::Code::from(err.grpc as i32), err.message)
 }
 
+/// Records a gRPC call in the metrics when dropped (with the status it ended with).
+struct Observed<'a> {
+    state: &'a AppState,
+    method: &'static str,
+    started: Instant,
+    code: u16,
+}
+
+impl<'a> Observed<'a> {
+    fn new(state: &'a AppState, method: &'static str) -> Self {
+        Self {
+            state,
+            method,
+            started: Instant::now(),
+            code: 500,
+        }
+    }
+
+    /// Marks the outcome: OK, or the status's HTTP-like class.
+    fn done<T>(&mut self, r: Result<T, Status>) -> Result<T, Status> {
+        self.code = match &r {
+            Ok(_) => 200,
+            Err(s) => match s.code() {
+                tonic::Code::Internal
+                | tonic::Code::Unknown
+                | tonic::Code::Unavailable
+                | tonic::Code::DataLoss => 500,
+                _ => 400,
+            },
+        };
+        r
+    }
+}
+
+impl Drop for Observed<'_> {
+    fn drop(&mut self) {
+        self.state
+            .metrics()
+            .observe("grpc", self.method, self.code, self.started.elapsed());
+    }
+}
+
 /// Authenticates the caller from the `authorization` metadata and checks `access`.
 fn allow(
     state: &AppState,
@@ -108,6 +150,73 @@ impl Weaviate for WeaviateService {
         &self,
         request: Request<SearchRequest>,
     ) -> Result<Response<SearchReply>, Status> {
+        let mut observed = Observed::new(&self.state, "weaviate.v1.Weaviate/Search");
+        let r = self.search_inner(request).await;
+        observed.done(r)
+    }
+
+    /// Decodes every object (a bad one fails alone), writes the rest with one
+    /// `Db::put_objects` call (durable when it returns) and reports failures by index.
+    async fn batch_objects(
+        &self,
+        request: Request<BatchObjectsRequest>,
+    ) -> Result<Response<BatchObjectsReply>, Status> {
+        let mut observed = Observed::new(&self.state, "weaviate.v1.Weaviate/BatchObjects");
+        let r = self.batch_objects_inner(request).await;
+        observed.done(r)
+    }
+
+    async fn batch_references(
+        &self,
+        _: Request<BatchReferencesRequest>,
+    ) -> Result<Response<BatchReferencesReply>, Status> {
+        Err(unimplemented("BatchReferences"))
+    }
+
+    /// Deletes (or lists, `dry_run`) the objects a filter matches, at most
+    /// `QUERY_MAXIMUM_RESULTS` of them, in atomic write batches.
+    async fn batch_delete(
+        &self,
+        request: Request<BatchDeleteRequest>,
+    ) -> Result<Response<BatchDeleteReply>, Status> {
+        let mut observed = Observed::new(&self.state, "weaviate.v1.Weaviate/BatchDelete");
+        let r = self.batch_delete_inner(request).await;
+        observed.done(r)
+    }
+
+    async fn tenants_get(
+        &self,
+        _: Request<TenantsGetRequest>,
+    ) -> Result<Response<TenantsGetReply>, Status> {
+        Err(unimplemented("TenantsGet"))
+    }
+
+    /// Counts and per-property metrics, filtered, over the nearest objects, grouped. A plain
+    /// count (`len(collection)`) reads the stored counter.
+    async fn aggregate(
+        &self,
+        request: Request<AggregateRequest>,
+    ) -> Result<Response<AggregateReply>, Status> {
+        let mut observed = Observed::new(&self.state, "weaviate.v1.Weaviate/Aggregate");
+        let r = self.aggregate_inner(request).await;
+        observed.done(r)
+    }
+
+    type BatchStreamStream = BoxStream<BatchStreamReply>;
+
+    async fn batch_stream(
+        &self,
+        _: Request<Streaming<BatchStreamRequest>>,
+    ) -> Result<Response<Self::BatchStreamStream>, Status> {
+        Err(unimplemented("BatchStream"))
+    }
+}
+
+impl WeaviateService {
+    async fn search_inner(
+        &self,
+        request: Request<SearchRequest>,
+    ) -> Result<Response<SearchReply>, Status> {
         allow(
             &self.state,
             request.metadata(),
@@ -129,10 +238,10 @@ impl Weaviate for WeaviateService {
             ..SearchReply::default()
         }))
     }
+}
 
-    /// Decodes every object (a bad one fails alone), writes the rest with one
-    /// `Db::put_objects` call (durable when it returns) and reports failures by index.
-    async fn batch_objects(
+impl WeaviateService {
+    async fn batch_objects_inner(
         &self,
         request: Request<BatchObjectsRequest>,
     ) -> Result<Response<BatchObjectsReply>, Status> {
@@ -165,17 +274,10 @@ impl Weaviate for WeaviateService {
             errors,
         }))
     }
+}
 
-    async fn batch_references(
-        &self,
-        _: Request<BatchReferencesRequest>,
-    ) -> Result<Response<BatchReferencesReply>, Status> {
-        Err(unimplemented("BatchReferences"))
-    }
-
-    /// Deletes (or lists, `dry_run`) the objects a filter matches, at most
-    /// `QUERY_MAXIMUM_RESULTS` of them, in atomic write batches.
-    async fn batch_delete(
+impl WeaviateService {
+    async fn batch_delete_inner(
         &self,
         request: Request<BatchDeleteRequest>,
     ) -> Result<Response<BatchDeleteReply>, Status> {
@@ -197,17 +299,10 @@ impl Weaviate for WeaviateService {
         let took = start.elapsed().as_secs_f32();
         Ok(Response::new(batch_delete::reply(result, verbose, took)))
     }
+}
 
-    async fn tenants_get(
-        &self,
-        _: Request<TenantsGetRequest>,
-    ) -> Result<Response<TenantsGetReply>, Status> {
-        Err(unimplemented("TenantsGet"))
-    }
-
-    /// Counts and per-property metrics, filtered, over the nearest objects, grouped. A plain
-    /// count (`len(collection)`) reads the stored counter.
-    async fn aggregate(
+impl WeaviateService {
+    async fn aggregate_inner(
         &self,
         request: Request<AggregateRequest>,
     ) -> Result<Response<AggregateReply>, Status> {
@@ -228,14 +323,5 @@ impl Weaviate for WeaviateService {
         aggregate::check_types(&plan, &groups).map_err(status)?;
         let took = start.elapsed().as_secs_f32();
         Ok(Response::new(aggregate::reply(&plan, groups, took)))
-    }
-
-    type BatchStreamStream = BoxStream<BatchStreamReply>;
-
-    async fn batch_stream(
-        &self,
-        _: Request<Streaming<BatchStreamRequest>>,
-    ) -> Result<Response<Self::BatchStreamStream>, Status> {
-        Err(unimplemented("BatchStream"))
     }
 }

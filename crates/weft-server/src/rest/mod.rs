@@ -42,7 +42,32 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             authenticate,
         ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), record))
         .with_state(state)
+}
+
+/// Counts every request (method and route template, outcome) and times batches and queries.
+async fn record(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(
+            || "unmatched".to_string(),
+            |p| format!("{} {}", request.method(), p.as_str()),
+        );
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state.metrics().observe(
+        "rest",
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// Authentication and authorization of every request but the open paths (see
