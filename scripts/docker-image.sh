@@ -27,7 +27,7 @@ BINARY=""
 MODE="auto" # auto | registry | local
 REBUILD_BASE=0
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "docker-image.sh: $*" >&2; exit 1; }
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -137,6 +137,7 @@ make_local_base() {
 
 # --- build ---------------------------------------------------------------------------------------
 start=$(date +%s)
+previous="$(docker image inspect -f '{{.Id}}' "$TAG" 2>/dev/null || true)"
 if [ "$MODE" = registry ] && [ -z "$BINARY" ]; then
   say "docker build -t $TAG (the Dockerfile: cargo build --release in rust:1.95-bookworm)"
   docker build -t "$TAG" -f "$ROOT/Dockerfile" "$ROOT"
@@ -159,6 +160,11 @@ else
   docker build -t "$TAG" --build-arg "BASE=$base" "$ctx"
 fi
 
+# The image this tag named before is left untagged: remove it (and its layers) unless a
+# container or another tag still uses it, so that rebuilds do not pile up.
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$TAG")" ]; then
+  docker rmi "$previous" >/dev/null 2>&1 || true
+fi
 size="$(docker image inspect -f '{{.Size}}' "$TAG")"
 say "built $TAG in $(($(date +%s) - start)) s: image size $(human "$size") ($size bytes)"
 echo "image $TAG size $size"
