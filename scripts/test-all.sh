@@ -33,5 +33,9 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 WEFT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/weft" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
 
+step "Docker image and Compose (tests/docker; skipped without a Docker engine)"
+# scripts/docker-image.sh builds weft:local around the debug binary, without a registry.
+WEFT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/weft" .venv/bin/python -m pytest tests/docker -q -p no:cacheprovider
+
 step "Helm chart (rendered by Helm's engine, validated against the Kubernetes schemas, offline)"
 ./scripts/check-helm.sh
