@@ -14,7 +14,7 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p weft \
- && install -m 0755 target/release/weft /weft
+ && install -m 0755 -s target/release/weft /weft
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -153,8 +153,10 @@ else
   trap 'rm -rf "$ctx"' EXIT
   install -m 0644 "$ROOT/deploy/docker/Dockerfile.local" "$ctx/Dockerfile"
   install -m 0755 "$ROOT/deploy/docker/healthcheck.sh" "$ctx/healthcheck.sh"
-  # COPY keeps the mode: the image's user must be able to run it (a hard link when it already can).
-  if [ $((0$(stat -L -c %a "$BINARY") & 05)) -eq 5 ] && ln "$BINARY" "$ctx/weft" 2>/dev/null; then :
+  # COPY keeps the mode: the image's user must be able to run it. Debug info is stripped (as
+  # the Dockerfile's `install -s` does) when `strip` is there.
+  if command -v strip >/dev/null 2>&1; then install -m 0755 -s "$BINARY" "$ctx/weft"
+  elif [ $((0$(stat -L -c %a "$BINARY") & 05)) -eq 5 ] && ln "$BINARY" "$ctx/weft" 2>/dev/null; then :
   else install -m 0755 "$BINARY" "$ctx/weft"; fi
   say "docker build -t $TAG FROM $base with $BINARY ($(human "$(stat -L -c %s "$BINARY")"))"
   docker build -t "$TAG" --build-arg "BASE=$base" "$ctx"
