@@ -324,6 +324,7 @@ def test_root_owned_volume_fails_with_a_clear_message(image, workdir):
         fatal = [line for line in log_lines(log) if line.get("level") == "fatal"]
         assert fatal, log
         assert "/var/lib/weaviate" in fatal[-1]["msg"] and "Permission denied" in fatal[-1]["msg"], log
+        assert "weft runs as uid 1000" in fatal[-1]["msg"] and "owned by uid 0" in fatal[-1]["msg"], log
         assert docker_inspect(name, "{{.State.ExitCode}}") == str(r.returncode)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True)

@@ -237,10 +237,14 @@ async fn open_db(config: &Config) -> anyhow::Result<Arc<Db>> {
     let path = config.data_path.display().to_string();
     tracing::info!(action = "startup", path = %path, "loading database");
     let started = Instant::now();
+    let dir = config.data_path.clone();
     let db = tokio::task::spawn_blocking(move || Db::open(options))
         .await
         .context("database loader panicked")?
-        .with_context(|| format!("cannot open the database at {path}"))?;
+        .map_err(|e| {
+            let hint = permission_hint(&dir, &e);
+            anyhow::Error::new(e).context(format!("cannot open the database at {path}{hint}"))
+        })?;
     tracing::info!(
         action = "startup",
         path = %path,
@@ -249,6 +253,36 @@ async fn open_db(config: &Config) -> anyhow::Result<Arc<Db>> {
         "database loaded, ready to serve"
     );
     Ok(Arc::new(db))
+}
+
+/// For a permission error: who weft runs as and who owns the data directory, so the fix
+/// (`chown`, a volume's `fsGroup`) is obvious.
+fn permission_hint(dir: &std::path::Path, err: &weft_db::DbError) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut denied = false;
+    while let Some(e) = cur {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+        {
+            denied = true;
+        }
+        cur = e.source();
+    }
+    if !denied {
+        return String::new();
+    }
+    let uid = rustix::process::geteuid().as_raw();
+    match std::fs::metadata(dir) {
+        Ok(m) => format!(
+            " (permission denied: weft runs as uid {uid}, {} is owned by uid {} with mode {:o}; make it writable for uid {uid}, e.g. `chown -R {uid} {}`)",
+            dir.display(),
+            m.uid(),
+            m.mode() & 0o7777,
+            dir.display()
+        ),
+        Err(_) => format!(" (permission denied: weft runs as uid {uid})"),
+    }
 }
 
 async fn close_db(mut db: Arc<Db>, patience: Duration) {
