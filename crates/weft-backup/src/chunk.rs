@@ -135,7 +135,7 @@ impl ChunkBuilder {
             header.set_mode(0o644);
             header.set_entry_type(tar::EntryType::Regular);
             let before = reader.sum();
-            let mut part = PartCrc::new((&mut reader).take(len));
+            let mut part = Checksummed::new((&mut reader).take(len));
             open.tar.append_data(&mut header, &name, &mut part)?;
             let (crc, read) = part.sum();
             if read != len || reader.sum().1 - before.1 != len {
@@ -165,36 +165,6 @@ impl ChunkBuilder {
     /// Chunks finished since the last call.
     pub fn take_finished(&mut self) -> Vec<Finished> {
         std::mem::take(&mut self.finished)
-    }
-}
-
-/// A reader that checksums what it yields.
-struct PartCrc<R> {
-    inner: R,
-    crc: u32,
-    len: u64,
-}
-
-impl<R> PartCrc<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            crc: 0,
-            len: 0,
-        }
-    }
-    fn sum(&self) -> (u32, u64) {
-        (self.crc, self.len)
-    }
-}
-
-impl<R: Read> Read for PartCrc<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let done = buf.get(..n).unwrap_or_default();
-        self.crc = crc32c::crc32c_append(self.crc, done);
-        self.len += n as u64;
-        Ok(n)
     }
 }
 
@@ -254,7 +224,7 @@ pub fn read_chunk(
                 entry.size()
             )));
         }
-        let mut part = PartCrc::new(&mut entry);
+        let mut part = Checksummed::new(&mut entry);
         sink(&name, offset, &mut part)?;
         io::copy(&mut part, &mut io::sink())?;
         let (got, read) = part.sum();

@@ -159,6 +159,19 @@ pub struct BackupStats {
     pub finished: Vec<(&'static str, &'static str, u64)>,
 }
 
+/// Weaviate's "already in progress" error if `job` is still running.
+fn in_progress(job: Option<&Arc<Job>>) -> Result<()> {
+    match job {
+        Some(j) if !j.progress.lock().status.is_final() => {
+            Err(BackupError::unprocessable(match j.kind {
+                Kind::Backup => format!("backup {} already in progress", j.id),
+                Kind::Restore => format!("restoration {} already in progress", j.id),
+            }))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// RFC 3339 with milliseconds, UTC.
 fn now() -> String {
     jiff::Timestamp::now()
@@ -462,15 +475,40 @@ impl Manager {
     }
 
     fn busy(&self) -> Result<()> {
-        if let Some(job) = self.slot.lock().as_ref()
-            && !job.progress.lock().status.is_final()
-        {
-            return Err(BackupError::unprocessable(match job.kind {
-                Kind::Backup => format!("backup {} already in progress", job.id),
-                Kind::Restore => format!("restoration {} already in progress", job.id),
-            }));
-        }
-        Ok(())
+        in_progress(self.slot.lock().as_ref())
+    }
+
+    /// Makes a new job the current one, unless one is running (Weaviate's "already in
+    /// progress" errors).
+    fn claim(
+        &self,
+        kind: Kind,
+        store: &Backend,
+        id: &str,
+        classes: &[String],
+        base: Option<String>,
+    ) -> Result<Arc<Job>> {
+        let mut slot = self.slot.lock();
+        in_progress(slot.as_ref())?;
+        let job = Arc::new(Job {
+            kind,
+            backend: store.name(),
+            id: id.to_string(),
+            path: store.home(id),
+            classes: classes.to_vec(),
+            started_at: now(),
+            base,
+            cancel: AtomicBool::new(false),
+            progress: Mutex::new(Progress {
+                status: Status::Started,
+                error: None,
+                completed_at: None,
+                size: 0,
+                pin_took: std::time::Duration::ZERO,
+            }),
+        });
+        *slot = Some(Arc::clone(&job));
+        Ok(job)
     }
 
     /// `POST /v1/backups/{backend}`.
@@ -574,36 +612,7 @@ impl Manager {
                 Some(self.manifest(&store, b, &node).await?)
             }
         };
-        let job = {
-            let mut slot = self.slot.lock();
-            if let Some(j) = slot.as_ref()
-                && !j.progress.lock().status.is_final()
-            {
-                return Err(BackupError::unprocessable(format!(
-                    "backup {} already in progress",
-                    j.id
-                )));
-            }
-            let job = Arc::new(Job {
-                kind: Kind::Backup,
-                backend: store.name(),
-                id: id.clone(),
-                path: store.home(&id),
-                classes: classes.clone(),
-                started_at: now(),
-                base: base.clone(),
-                cancel: AtomicBool::new(false),
-                progress: Mutex::new(Progress {
-                    status: Status::Started,
-                    error: None,
-                    completed_at: None,
-                    size: 0,
-                    pin_took: std::time::Duration::ZERO,
-                }),
-            });
-            *slot = Some(Arc::clone(&job));
-            job
-        };
+        let job = self.claim(Kind::Backup, &store, &id, &classes, base.clone())?;
         let descriptor = self.backup_descriptor(&job, Status::Started, level, 0, "");
         let staging = self.staging(Kind::Backup, &id);
         let begun = async {
@@ -1110,36 +1119,7 @@ impl Manager {
         )?;
         let node = d.nodes.keys().next().cloned().unwrap_or_default();
         let manifest = self.manifest(&store, id, &node).await?;
-        let job = {
-            let mut slot = self.slot.lock();
-            if let Some(j) = slot.as_ref()
-                && !j.progress.lock().status.is_final()
-            {
-                return Err(BackupError::unprocessable(match j.kind {
-                    Kind::Backup => format!("backup {} already in progress", j.id),
-                    Kind::Restore => format!("restoration {} already in progress", j.id),
-                }));
-            }
-            let job = Arc::new(Job {
-                kind: Kind::Restore,
-                backend: store.name(),
-                id: id.to_string(),
-                path: store.home(id),
-                classes: classes.clone(),
-                started_at: now(),
-                base: None,
-                cancel: AtomicBool::new(false),
-                progress: Mutex::new(Progress {
-                    status: Status::Started,
-                    error: None,
-                    completed_at: None,
-                    size: 0,
-                    pin_took: std::time::Duration::ZERO,
-                }),
-            });
-            *slot = Some(Arc::clone(&job));
-            job
-        };
+        let job = self.claim(Kind::Restore, &store, id, &classes, None)?;
         let staging = self.staging(Kind::Restore, id);
         let begun = async {
             self.prepare_staging(&staging, Kind::Restore, store.name(), id)

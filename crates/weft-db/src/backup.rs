@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use crate::db::Db;
 use crate::error::{DbError, UserError};
-use crate::schema::ClassDef;
+use crate::schema::{ClassDef, io_err};
 
 /// One file of a staged shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,15 +50,6 @@ pub struct StagedShard {
     pub files: Vec<StagedFile>,
     /// How long taking the pin took: the longest any writer waited because of the backup.
     pub pin_took: std::time::Duration,
-}
-
-fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DbError + use<> {
-    let path = path.to_path_buf();
-    move |source| DbError::Io {
-        context,
-        path,
-        source,
-    }
 }
 
 /// Hard-links `from` to `to`; copies where the file system refuses links.

@@ -705,7 +705,12 @@ mod tests {
         let err = parse(&["--apikey-enabled", "true"])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("not supported"), "{err}");
+        assert!(err.contains("AUTHENTICATION_APIKEY_ALLOWED_KEYS"), "{err}");
+        let err = parse(&["--oidc-enabled", "true"]).unwrap_err().to_string();
+        assert!(
+            err.contains("OIDC authentication is not supported"),
+            "{err}"
+        );
         let err = parse(&["--scheme", "https"]).unwrap_err().to_string();
         assert!(err.contains("https"), "{err}");
     }

@@ -220,34 +220,7 @@ fn fjall_reads(dir: &Path, keys: u64) -> (f64, f64) {
 
 /// Sequential read of `files` bypassing the page cache (O_DIRECT): the disk's read bandwidth.
 fn direct_read_rate(files: &[PathBuf]) -> f64 {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    const O_DIRECT: i32 = if cfg!(target_arch = "x86_64") {
-        0o40000
-    } else {
-        0o200000
-    };
-    const CHUNK: usize = 1 << 20;
-    let mut raw = vec![0u8; CHUNK + 4096];
-    let off = raw.as_ptr().align_offset(4096);
-    let buf = &mut raw[off..off + CHUNK];
-    let start = Instant::now();
-    let mut total = 0usize;
-    for f in files {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .custom_flags(O_DIRECT)
-            .open(f)
-            .unwrap();
-        loop {
-            let n = file.read(buf).unwrap();
-            total += n;
-            if n < CHUNK {
-                break;
-            }
-        }
-    }
-    total as f64 / f64::from(1 << 20) / start.elapsed().as_secs_f64()
+    weft_bench::direct_read_rate(files).unwrap_or_else(|e| panic!("O_DIRECT read: {e}"))
 }
 
 /// Returns (replay MB/s, cached read MB/s, O_DIRECT read MB/s of the same WAL files, WAL MB).

@@ -201,7 +201,10 @@ pub fn move_dir_durably(dir: &Path, from: &Path, to: &Path) -> Result<(), DbErro
     weft_io::sync_dir(dir).map_err(io_err("placing restored class data", dir))
 }
 
-fn io_err(context: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DbError + use<> {
+pub(crate) fn io_err(
+    context: &'static str,
+    path: &Path,
+) -> impl FnOnce(io::Error) -> DbError + use<> {
     let path = path.to_path_buf();
     move |source| DbError::Io {
         context,

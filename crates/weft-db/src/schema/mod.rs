@@ -10,7 +10,7 @@
 
 mod catalog;
 mod catalog_file;
-pub(crate) use catalog_file::finish_class_deletions;
+pub(crate) use catalog_file::{finish_class_deletions, io_err};
 mod class;
 mod data_type;
 mod inverted;
