@@ -3,7 +3,7 @@
     .venv/bin/python crates/weft-bench/scripts/container-start.py [--objects 100000] [--image weft:local]
 
 Fills a volume with the host's release binary (gRPC insert_many, 32-d vectors), stops it
-orderly, hands the volume to uid 1000, then times `docker run` until /v1/.well-known/ready
+orderly, hands the volume to uid 1000, then times from `docker run` until /v1/.well-known/ready
 answers 200, three times each.
 """
 
@@ -64,10 +64,12 @@ def fill(vol: Path, n: int):
 
 def start_container(image, vol: Path):
     port = free_port()
+    t0 = time.monotonic()
     cid = subprocess.run(["docker", "run", "-d", "-p", f"127.0.0.1:{port}:8080", "-v", f"{vol}:/var/lib/weaviate", image],
                          check=True, capture_output=True, text=True).stdout.strip()
     try:
-        return wait_ready(port)
+        wait_ready(port)
+        return time.monotonic() - t0
     finally:
         subprocess.run(["docker", "stop", "-t", "60", cid], capture_output=True)
         subprocess.run(["docker", "rm", cid], capture_output=True)
