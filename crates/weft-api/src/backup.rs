@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A backup's or restore's status, as Weaviate names them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
@@ -50,6 +51,7 @@ impl Status {
 }
 
 /// How chunks are compressed (`config.CompressionLevel`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum CompressionLevel {
     /// gzip, level 6.
@@ -83,6 +85,7 @@ impl CompressionLevel {
 }
 
 /// `config` of a create request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct BackupConfig {
     /// Override of the backend's endpoint (not supported: must be empty).
@@ -102,10 +105,12 @@ pub struct BackupConfig {
     pub chunk_size: Option<i64>,
     /// Compression of the chunks.
     #[serde(rename = "CompressionLevel", alias = "compressionLevel", default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<CompressionLevel>))]
     pub compression_level: Option<String>,
 }
 
 /// `POST /v1/backups/{backend}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CreateRequest {
     /// The backup id (`^[a-z0-9_-]+$`).
@@ -132,6 +137,7 @@ pub struct CreateRequest {
 }
 
 /// `config` of a restore request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RestoreConfig {
     /// Override of the backend's endpoint (not supported: must be empty).
@@ -155,6 +161,7 @@ pub struct RestoreConfig {
 }
 
 /// `POST /v1/backups/{backend}/{id}/restore`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RestoreRequest {
     /// Classes to restore (default all in the backup).
@@ -175,6 +182,7 @@ pub struct RestoreRequest {
 }
 
 /// Reply of a create or restore request, and of the status requests.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobReply {
     /// The backup id.
@@ -206,6 +214,7 @@ pub struct JobReply {
 }
 
 /// One item of `GET /v1/backups/{backend}`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ListItem {
     /// The backup id.

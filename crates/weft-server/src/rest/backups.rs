@@ -49,7 +49,23 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/backups/{backend}",
+    operation_id = "backups.create",
+    tag = "backups",
+    summary = "Starts a backup",
+    params(("backend" = String, Path, description = "`filesystem`, `s3`, `gcs` or `azure` (the enabled `backup-*` module)", example = "filesystem")),
+    request_body = weft_api::backup::CreateRequest,
+    responses(
+        (status = 200, description = "Started", body = weft_api::backup::JobReply),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid request, the backend is not enabled, or another backup or restore is running", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage or backend error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn create(
     State(state): State<AppState>,
     Path(backend): Path<String>,
     bytes: Bytes,
@@ -59,12 +75,29 @@ async fn create(
     Ok(axum::Json(reply).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
+/// Query of `GET /v1/backups/{backend}`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// `desc` (the default: newest first) or `asc`, by start time.
     order: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/backups/{backend}",
+    operation_id = "backups.list",
+    tag = "backups",
+    summary = "Lists the backups on a backend",
+    params(("backend" = String, Path, description = "`filesystem`, `s3`, `gcs` or `azure` (the enabled `backup-*` module)", example = "filesystem"), ListQuery),
+    responses(
+        (status = 200, description = "The backups", body = Vec<weft_api::backup::ListItem>),
+        (status = 422, description = "Invalid request, the backend is not enabled, or another backup or restore is running", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage or backend error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn list(
     State(state): State<AppState>,
     Path(backend): Path<String>,
     Query(q): Query<ListQuery>,
@@ -83,7 +116,22 @@ async fn list(
     Ok(axum::Json(items).into_response())
 }
 
-async fn status(
+#[utoipa::path(
+    get,
+    path = "/v1/backups/{backend}/{id}",
+    operation_id = "backups.create.status",
+    tag = "backups",
+    summary = "Status of a backup",
+    params(("backend" = String, Path, description = "`filesystem`, `s3`, `gcs` or `azure` (the enabled `backup-*` module)", example = "filesystem"), ("id" = String, Path, description = "The backup id (`^[a-z0-9_-]+$`)", example = "backup-1")),
+    responses(
+        (status = 200, description = "The backup's status", body = weft_api::backup::JobReply),
+        (status = 404, description = "No such backup (or no restore of it)", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid request, the backend is not enabled, or another backup or restore is running", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage or backend error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn status(
     State(state): State<AppState>,
     Path((backend, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -91,7 +139,22 @@ async fn status(
     Ok(axum::Json(reply).into_response())
 }
 
-async fn cancel(
+#[utoipa::path(
+    delete,
+    path = "/v1/backups/{backend}/{id}",
+    operation_id = "backups.cancel",
+    tag = "backups",
+    summary = "Cancels a running backup",
+    params(("backend" = String, Path, description = "`filesystem`, `s3`, `gcs` or `azure` (the enabled `backup-*` module)", example = "filesystem"), ("id" = String, Path, description = "The backup id (`^[a-z0-9_-]+$`)", example = "backup-1")),
+    responses(
+        (status = 204, description = "Canceled (or it had ended)"),
+        (status = 404, description = "No such backup (or no restore of it)", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid request, the backend is not enabled, or another backup or restore is running", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage or backend error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn cancel(
     State(state): State<AppState>,
     Path((backend, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -99,7 +162,24 @@ async fn cancel(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn restore(
+#[utoipa::path(
+    post,
+    path = "/v1/backups/{backend}/{id}/restore",
+    operation_id = "backups.restore",
+    tag = "backups",
+    summary = "Starts a restore",
+    params(("backend" = String, Path, description = "`filesystem`, `s3`, `gcs` or `azure` (the enabled `backup-*` module)", example = "filesystem"), ("id" = String, Path, description = "The backup id (`^[a-z0-9_-]+$`)", example = "backup-1")),
+    request_body = weft_api::backup::RestoreRequest,
+    responses(
+        (status = 200, description = "Started", body = weft_api::backup::JobReply),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 404, description = "No such backup (or no restore of it)", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid request, the backend is not enabled, or another backup or restore is running", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage or backend error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn restore(
     State(state): State<AppState>,
     Path((backend, id)): Path<(String, String)>,
     bytes: Bytes,
@@ -109,7 +189,22 @@ async fn restore(
     Ok(axum::Json(reply).into_response())
 }
 
-async fn restore_status(
+#[utoipa::path(
+    get,
+    path = "/v1/backups/{backend}/{id}/restore",
+    operation_id = "backups.restore.status",
+    tag = "backups",
+    summary = "Status of a restore",
+    params(("backend" = String, Path, description = "`filesystem`, `s3`, `gcs` or `azure` (the enabled `backup-*` module)", example = "filesystem"), ("id" = String, Path, description = "The backup id (`^[a-z0-9_-]+$`)", example = "backup-1")),
+    responses(
+        (status = 200, description = "The restore's status", body = weft_api::backup::JobReply),
+        (status = 404, description = "No such backup (or no restore of it)", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid request, the backend is not enabled, or another backup or restore is running", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage or backend error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn restore_status(
     State(state): State<AppState>,
     Path((backend, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -117,7 +212,22 @@ async fn restore_status(
     Ok(axum::Json(reply).into_response())
 }
 
-async fn cancel_restore(
+#[utoipa::path(
+    delete,
+    path = "/v1/backups/{backend}/{id}/restore",
+    operation_id = "backups.restore.cancel",
+    tag = "backups",
+    summary = "Cancels a running restore",
+    params(("backend" = String, Path, description = "`filesystem`, `s3`, `gcs` or `azure` (the enabled `backup-*` module)", example = "filesystem"), ("id" = String, Path, description = "The backup id (`^[a-z0-9_-]+$`)", example = "backup-1")),
+    responses(
+        (status = 204, description = "Canceled (or it had ended)"),
+        (status = 404, description = "No such backup (or no restore of it)", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid request, the backend is not enabled, or another backup or restore is running", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage or backend error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn cancel_restore(
     State(state): State<AppState>,
     Path((backend, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

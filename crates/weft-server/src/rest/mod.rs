@@ -7,6 +7,7 @@ mod backups;
 mod body;
 mod meta;
 mod objects;
+pub mod openapi;
 mod schema;
 
 use axum::Router;
@@ -23,7 +24,7 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1", get(meta::root))
-        .route("/v1/", get(meta::root))
+        .route("/v1/", get(meta::root_slash))
         .route("/v1/meta", get(meta::meta))
         .route("/v1/.well-known/live", get(meta::live))
         .route("/v1/.well-known/ready", get(meta::ready))
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(schema::routes())
         .merge(objects::routes())
         .merge(backups::routes())
+        .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

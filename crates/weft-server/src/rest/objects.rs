@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 use weft_api::error::ErrorCode;
 use weft_api::object::{
     batch_from_json, batch_item_to_json, object_from_json, object_to_json, parse_id,
@@ -54,16 +55,39 @@ fn wants_vector(include: Option<&str>) -> bool {
     include.is_some_and(|i| i.split(',').any(|p| p.trim() == "vector"))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /v1/objects`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only objects of this class.
     class: Option<String>,
+    /// At most this many objects (default `QUERY_DEFAULTS_LIMIT`).
     limit: Option<u64>,
+    /// Skip this many (offset + limit at most `QUERY_MAXIMUM_RESULTS`).
     offset: Option<u64>,
+    /// Cursor: objects after this UUID (needs `class`, not with `offset`).
     after: Option<String>,
+    /// `vector` to include the vectors.
     include: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/objects",
+    operation_id = "objects.list",
+    tag = "objects",
+    summary = "Lists objects",
+    params(ListParams),
+    responses(
+        (status = 200, description = "`{\"objects\": [...], \"totalResults\": n}`", body = Object),
+        (status = 400, description = "A query parameter of the wrong type"),
+        (status = 404, description = "No such class", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid id, object or parameter", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error, or a write to a READONLY shard", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn list(
     State(state): State<AppState>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
@@ -108,24 +132,93 @@ async fn list(
     ))
 }
 
-async fn create(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/objects",
+    operation_id = "objects.create",
+    tag = "objects",
+    summary = "Creates an object",
+    request_body(
+        content = Object,
+        description = "An object as Weaviate's `Object`: `class`, `id`, `properties`, `vector`, `vectors`, `tenant`",
+        example = json!({"class": "Article", "properties": {"title": "Hello"}, "vector": [0.1, 0.2, 0.3]}),
+    ),
+    responses(
+        (status = 200, description = "The object as stored", body = Object),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 404, description = "No such class", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid object, or the id exists", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error, or a write to a READONLY shard", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn create(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let input = object_from_json(&json_object(&body)?)?;
     let stored = blocking(&state, move |db| db.put_object(input, WriteMode::Insert)).await?;
     Ok(Json(object_to_json(&stored, true)))
 }
 
-async fn validate(State(state): State<AppState>, body: Bytes) -> Result<StatusCode, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/objects/validate",
+    operation_id = "objects.validate",
+    tag = "objects",
+    summary = "Validates an object without storing it",
+    request_body(
+        content = Object,
+        description = "An object as Weaviate's `Object`",
+        example = json!({"class": "Article", "properties": {"title": "Hello"}, "vector": [0.1, 0.2, 0.3]}),
+    ),
+    responses(
+        (status = 200, description = "Valid"),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 404, description = "No such class", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid id, object or parameter", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error, or a write to a READONLY shard", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn validate(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
     let input = object_from_json(&json_object(&body)?)?;
     blocking(&state, move |db| db.validate_object(&input)).await?;
     Ok(StatusCode::OK)
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /v1/objects/{class}/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GetParams {
+    /// `vector` to include the vectors.
     include: Option<String>,
 }
 
-async fn get_one(
+#[utoipa::path(
+    get,
+    path = "/v1/objects/{class}/{id}",
+    operation_id = "objects.class.get",
+    tag = "objects",
+    summary = "One object",
+    params(
+        ("class" = String, Path, description = "The class name", example = "Article"),
+        ("id" = String, Path, description = "The object's UUID", example = "36ddd591-2dee-4e7e-a3cc-eb86d30a4303"),
+        GetParams,
+    ),
+    responses(
+        (status = 200, description = "The object", body = Object),
+        (status = 400, description = "A query parameter of the wrong type"),
+        (status = 404, description = "No such object (no body) or class"),
+        (status = 422, description = "Invalid id, object or parameter", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error, or a write to a READONLY shard", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn get_one(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
     Query(p): Query<GetParams>,
@@ -139,7 +232,25 @@ async fn get_one(
     })
 }
 
-async fn exists(
+#[utoipa::path(
+    head,
+    path = "/v1/objects/{class}/{id}",
+    operation_id = "objects.class.head",
+    tag = "objects",
+    summary = "Whether an object exists",
+    params(
+        ("class" = String, Path, description = "The class name", example = "Article"),
+        ("id" = String, Path, description = "The object's UUID", example = "36ddd591-2dee-4e7e-a3cc-eb86d30a4303"),
+    ),
+    responses(
+        (status = 204, description = "It exists"),
+        (status = 404, description = "No such object (no body)"),
+        (status = 422, description = "Invalid id"),
+        (status = 500, description = "Storage error"),
+        (status = 503, description = "The database is still loading"),
+    ),
+)]
+pub(super) async fn exists(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -174,7 +285,31 @@ fn path_object(class: &str, id: &str, body: &Bytes) -> Result<ObjectInput, ApiEr
     Ok(input)
 }
 
-async fn replace(
+#[utoipa::path(
+    put,
+    path = "/v1/objects/{class}/{id}",
+    operation_id = "objects.class.put",
+    tag = "objects",
+    summary = "Replaces an object",
+    params(
+        ("class" = String, Path, description = "The class name", example = "Article"),
+        ("id" = String, Path, description = "The object's UUID", example = "36ddd591-2dee-4e7e-a3cc-eb86d30a4303"),
+    ),
+    request_body(
+        content = Object,
+        description = "The object; `class` and `id` may be left out, else they must match the path",
+        example = json!({"class": "Article", "properties": {"title": "Hello"}, "vector": [0.1, 0.2, 0.3]}),
+    ),
+    responses(
+        (status = 200, description = "The object as stored", body = Object),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 404, description = "No such object (no body) or class"),
+        (status = 422, description = "Invalid id, object or parameter", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error, or a write to a READONLY shard", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn replace(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
     body: Bytes,
@@ -184,7 +319,31 @@ async fn replace(
     Ok(Json(object_to_json(&stored, true)))
 }
 
-async fn merge(
+#[utoipa::path(
+    patch,
+    path = "/v1/objects/{class}/{id}",
+    operation_id = "objects.class.patch",
+    tag = "objects",
+    summary = "Merges properties and vectors into an object",
+    params(
+        ("class" = String, Path, description = "The class name", example = "Article"),
+        ("id" = String, Path, description = "The object's UUID", example = "36ddd591-2dee-4e7e-a3cc-eb86d30a4303"),
+    ),
+    request_body(
+        content = Object,
+        description = "The changes; `class` and `id` may be left out, else they must match the path",
+        example = json!({"class": "Article", "properties": {"title": "Hello"}, "vector": [0.1, 0.2, 0.3]}),
+    ),
+    responses(
+        (status = 204, description = "Merged"),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 404, description = "No such object (no body) or class"),
+        (status = 422, description = "Invalid id, object or parameter", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error, or a write to a READONLY shard", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn merge(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
     body: Bytes,
@@ -194,7 +353,25 @@ async fn merge(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/v1/objects/{class}/{id}",
+    operation_id = "objects.class.delete",
+    tag = "objects",
+    summary = "Deletes an object",
+    params(
+        ("class" = String, Path, description = "The class name", example = "Article"),
+        ("id" = String, Path, description = "The object's UUID", example = "36ddd591-2dee-4e7e-a3cc-eb86d30a4303"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such object (no body) or class"),
+        (status = 422, description = "Invalid id, object or parameter", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error, or a write to a READONLY shard", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn delete(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -207,7 +384,29 @@ async fn delete(
     })
 }
 
-async fn batch(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/batch/objects",
+    operation_id = "batch.objects.create",
+    tag = "batch",
+    summary = "Upserts objects; each gets its own result",
+    request_body(
+        content = Object,
+        description = "`{\"objects\": [Object, ...]}`",
+        example = json!({"objects": [{"class": "Article", "properties": {"title": "Hello"}}]}),
+    ),
+    responses(
+        (status = 200, description = "One result per object, each with `result.errors` if it failed", body = Vec<Object>),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid id, object or parameter", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error, or a write to a READONLY shard", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn batch(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let parsed = batch_from_json(&json_object(&body)?)?;
     let (sent, inputs): (Vec<Value>, Vec<Result<ObjectInput, DbError>>) =
         parsed.into_iter().unzip();
@@ -249,7 +448,30 @@ async fn batch(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>
 
 /// `DELETE /v1/batch/objects`: deletes (or lists, `dryRun`) the objects `match.where` matches,
 /// at most `QUERY_MAXIMUM_RESULTS` of them, in atomic write batches.
-async fn batch_delete(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    delete,
+    path = "/v1/batch/objects",
+    operation_id = "batch.objects.delete",
+    tag = "batch",
+    summary = "Deletes (or, `dryRun`, counts) the objects a `where` filter matches",
+    request_body(
+        content = Object,
+        description = "`{\"match\": {\"class\": ..., \"where\": ...}, \"output\": \"minimal\"|\"verbose\", \"dryRun\": bool}`",
+        example = json!({"match": {"class": "Article", "where": {"path": ["title"], "operator": "Equal", "valueText": "Hello"}}, "dryRun": true}),
+    ),
+    responses(
+        (status = 200, description = "`{\"match\", \"output\", \"dryRun\", \"results\": {\"matches\", \"successful\", \"failed\", \"limit\", \"objects\"}}`", body = Object),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 404, description = "No such class", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid id, object or parameter", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error, or a write to a READONLY shard", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn batch_delete(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let body = json_object(&body)?;
     let req = weft_api::batch_delete::parse(&body).map_err(ApiError)?;
     let limit = state.info().limits.maximum_results;

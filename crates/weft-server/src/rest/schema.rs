@@ -34,20 +34,66 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/schema",
+    operation_id = "schema.dump",
+    tag = "schema",
+    summary = "Every class",
+    responses(
+        (status = 200, description = "`{\"classes\": [...]}`", body = Object),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let db = state.db().ok_or_else(ApiError::not_ready)?;
     let classes: Vec<Value> = db.classes().iter().map(wire::class_to_json).collect();
     Ok(Json(json!({ "classes": classes })))
 }
 
-async fn create(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    post,
+    path = "/v1/schema",
+    operation_id = "schema.objects.create",
+    tag = "schema",
+    summary = "Creates a class",
+    request_body(
+        content = Object,
+        description = "A class as Weaviate's `Class`: `class`, `properties`, `vectorIndexType`, `vectorIndexConfig`, `vectorConfig`, `invertedIndexConfig`, `multiTenancyConfig`, ...",
+        example = json!({"class": "Article", "properties": [{"name": "title", "dataType": ["text"]}]}),
+    ),
+    responses(
+        (status = 200, description = "The class as stored, with every default", body = Object),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid class, or it exists", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn create(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let class = wire::class_from_json(json_object(&body)?)?;
     let stored = blocking(&state, move |db| db.create_class(class)).await?;
     tracing::info!(action = "schema_create_class", class = %stored.name, "class created");
     Ok(Json(wire::class_to_json(&stored)))
 }
 
-async fn get_class(
+#[utoipa::path(
+    get,
+    path = "/v1/schema/{class}",
+    operation_id = "schema.objects.get",
+    tag = "schema",
+    summary = "One class",
+    params(("class" = String, Path, description = "The class name (the first letter is upper-cased)", example = "Article")),
+    responses(
+        (status = 200, description = "The class", body = Object),
+        (status = 404, description = "No such class (no body)"),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn get_class(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -58,7 +104,28 @@ async fn get_class(
     })
 }
 
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/v1/schema/{class}",
+    operation_id = "schema.objects.update",
+    tag = "schema",
+    summary = "Updates the mutable settings of a class",
+    params(("class" = String, Path, description = "The class name (the first letter is upper-cased)", example = "Article")),
+    request_body(
+        content = Object,
+        description = "A class as Weaviate's `Class`: `class`, `properties`, `vectorIndexType`, `vectorIndexConfig`, `vectorConfig`, `invertedIndexConfig`, `multiTenancyConfig`, ...",
+        example = json!({"class": "Article", "properties": [{"name": "title", "dataType": ["text"]}]}),
+    ),
+    responses(
+        (status = 200, description = "The class as stored", body = Object),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 404, description = "No such class", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid class, property or value", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn update(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Bytes,
@@ -70,7 +137,21 @@ async fn update(
     Ok(Json(wire::class_to_json(&stored)))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/v1/schema/{class}",
+    operation_id = "schema.objects.delete",
+    tag = "schema",
+    summary = "Deletes a class and its objects",
+    params(("class" = String, Path, description = "The class name (the first letter is upper-cased)", example = "Article")),
+    responses(
+        (status = 200, description = "Deleted (or there was no such class)"),
+        (status = 422, description = "Invalid class, property or value", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -81,7 +162,28 @@ async fn delete(
     Ok(StatusCode::OK)
 }
 
-async fn add_property(
+#[utoipa::path(
+    post,
+    path = "/v1/schema/{class}/properties",
+    operation_id = "schema.objects.properties.add",
+    tag = "schema",
+    summary = "Adds a property to a class",
+    params(("class" = String, Path, description = "The class name (the first letter is upper-cased)", example = "Article")),
+    request_body(
+        content = Object,
+        description = "A property as Weaviate's `Property`: `name`, `dataType`, `tokenization`, `indexFilterable`, ...",
+        example = json!({"name": "body", "dataType": ["text"]}),
+    ),
+    responses(
+        (status = 200, description = "The property as stored", body = Object),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 404, description = "No such class", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid class, property or value", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn add_property(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Bytes,
@@ -92,7 +194,21 @@ async fn add_property(
     Ok(Json(wire::property_to_json(&stored)))
 }
 
-async fn shards(
+#[utoipa::path(
+    get,
+    path = "/v1/schema/{class}/shards",
+    operation_id = "schema.objects.shards.get",
+    tag = "schema",
+    summary = "The shards of a class and their status",
+    params(("class" = String, Path, description = "The class name (the first letter is upper-cased)", example = "Article")),
+    responses(
+        (status = 200, description = "`[{\"name\": ..., \"status\": \"READY\"|\"READONLY\", ...}]`", body = Vec<Object>),
+        (status = 404, description = "No such class", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn shards(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -102,7 +218,28 @@ async fn shards(
 }
 
 /// `PUT /v1/schema/{class}/shards/{shard}` with `{"status":"READY"|"READONLY"}`.
-async fn update_shard(
+#[utoipa::path(
+    put,
+    path = "/v1/schema/{class}/shards/{shard}",
+    operation_id = "schema.objects.shards.update",
+    tag = "schema",
+    summary = "Marks a shard READY or READONLY",
+    params(("class" = String, Path, description = "The class name (the first letter is upper-cased)", example = "Article"), ("shard" = String, Path, description = "The shard name")),
+    request_body(
+        content = Object,
+        description = "`{\"status\": \"READY\"|\"READONLY\"}`",
+        example = json!({"status": "READY"}),
+    ),
+    responses(
+        (status = 200, description = "`{\"status\": ...}`", body = Object),
+        (status = 400, description = "The body is not JSON", body = super::openapi::ErrorResponse),
+        (status = 404, description = "No such class or shard", body = super::openapi::ErrorResponse),
+        (status = 422, description = "Invalid class, property or value", body = super::openapi::ErrorResponse),
+        (status = 500, description = "Storage error", body = super::openapi::ErrorResponse),
+        (status = 503, description = "The database is still loading", body = super::openapi::ErrorResponse),
+    ),
+)]
+pub(super) async fn update_shard(
     State(state): State<AppState>,
     Path((name, shard)): Path<(String, String)>,
     body: Bytes,
