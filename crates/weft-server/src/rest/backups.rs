@@ -41,6 +41,15 @@ fn manager(state: &AppState) -> Result<Arc<Manager>, ApiError> {
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     let value = body::json_object(bytes)?;
+    // serde reads a struct from an array of its fields too; Weaviate wants an object.
+    if let Some(config) = value.get("config")
+        && !(config.is_null() || config.is_object())
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "invalid request body: config must be an object",
+        ));
+    }
     serde_json::from_value(value).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidInput,
