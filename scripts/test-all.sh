@@ -37,5 +37,9 @@ step "Docker image and Compose (tests/docker; skipped without a Docker engine)"
 # scripts/docker-image.sh builds weft:local around the debug binary, without a registry.
 WEFT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/weft" .venv/bin/python -m pytest tests/docker -q -p no:cacheprovider
 
+step "Schemathesis against /v1/openapi.json (bounded examples, no 5xx, responses as documented)"
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/schemathesis/requirements.txt
+WEFT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/weft" .venv/bin/python -m pytest tests/schemathesis -q -p no:cacheprovider
+
 step "Helm chart (rendered by Helm's engine, validated against the Kubernetes schemas, offline)"
 ./scripts/check-helm.sh
