@@ -54,3 +54,6 @@ def test_metrics_move_under_load(make_weft):
     assert value(after, 'batch_durations_ms_count{operation="total_api_level"') >= 6
     assert value(after, f"weft_wal_recovered_records{key}") == 0
     assert "weft_backup_running" in after
+    assert value(after, f'vector_index_operations_total{{class_name="Article",shard_name="{shard}",operation="insert"}}') == 5
+    assert value(after, f'startup_durations_ms{{class_name="Article",shard_name="{shard}",operation="load_shard"}}') >= 0
+    assert re.search(r'^lsm_active_segments\{class_name="Article",shard_name="\w+",path="objects",strategy="replace"\} ', after, re.M), after

@@ -69,6 +69,8 @@ pub(crate) struct Collection {
     load_report: LoadReport,
     /// Writes vector index snapshots in the background; stopped first on close and drop.
     snapshot_worker: Mutex<Option<Worker>>,
+    /// How long opening took (recovery, buckets, vector indexes).
+    load_took: std::time::Duration,
 }
 
 /// A stored counter: absent is 0; anything but 8 bytes is a corrupt `meta` bucket (reading it
@@ -115,6 +117,7 @@ impl Collection {
         shard_name: &str,
         options: weft_lsm::Options,
     ) -> Result<(Self, weft_lsm::RecoveryReport), DbError> {
+        let opened = std::time::Instant::now();
         let dir = data_path.join(class.name.to_lowercase()).join(shard_name);
         let storage = |source| DbError::Storage {
             class: class.name.clone(),
@@ -144,12 +147,16 @@ impl Collection {
             indexes: Arc::new(VectorIndexes::default()),
             load_report: LoadReport::default(),
             snapshot_worker: Mutex::new(None),
+            load_took: std::time::Duration::ZERO,
         };
         coll.declare_property_buckets(class)?;
         *coll.writer.lock() = coll.load_counters()?;
         coll.indexes.configure(&class.vectors);
         coll.open_indexes(SnapshotPolicy::default())
-            .map(|coll| (coll, report))
+            .map(|mut coll| {
+                coll.load_took = opened.elapsed();
+                (coll, report)
+            })
     }
 
     /// Loads the vector indexes (newest snapshot plus the changes since, see
@@ -229,6 +236,29 @@ impl Collection {
                 .collect(),
             wal: shard.wal_stats(),
             recovered_records: shard.recovery_report().records_replayed,
+            load_seconds: self.load_took.as_secs_f64(),
+            vector_inserts: self
+                .indexes
+                .inserted
+                .load(std::sync::atomic::Ordering::Relaxed),
+            vector_deletes: self
+                .indexes
+                .deleted
+                .load(std::sync::atomic::Ordering::Relaxed),
+            segments: shard
+                .segment_stats()
+                .into_iter()
+                .map(|(name, strategy, n, bytes)| {
+                    let strategy = match strategy {
+                        Strategy::Replace => "replace",
+                        Strategy::Set => "set",
+                        Strategy::Map => "map",
+                        Strategy::RoaringSet => "roaringset",
+                        _ => "other",
+                    };
+                    (name, strategy, n, bytes)
+                })
+                .collect(),
         }
     }
 

@@ -506,6 +506,13 @@ pub struct ShardMetrics {
     pub wal: weft_lsm::WalStats,
     /// Records replayed from the WAL when the shard opened.
     pub recovered_records: u64,
+    /// How long opening the shard took (recovery and vector index load).
+    pub load_seconds: f64,
+    /// Vector index inserts and deletes since the shard opened.
+    pub vector_inserts: u64,
+    pub vector_deletes: u64,
+    /// Per bucket: name, strategy, live segments, their bytes.
+    pub segments: Vec<(String, &'static str, usize, u64)>,
 }
 
 impl Db {

@@ -316,6 +316,20 @@ impl Shard {
         self.inner.wal.durable_lsn()
     }
 
+    /// Per bucket: its name, strategy, number of live segments and their bytes.
+    pub fn segment_stats(&self) -> Vec<(String, Strategy, usize, u64)> {
+        self.inner
+            .buckets
+            .read()
+            .values()
+            .map(|b| {
+                let v = b.snapshot();
+                let bytes = v.segments.iter().map(|s| s.size).sum();
+                (b.name.clone(), b.strategy, v.segments.len(), bytes)
+            })
+            .collect()
+    }
+
     /// The WAL's counters since open (fsyncs and their latency, bytes written).
     pub fn wal_stats(&self) -> crate::wal::WalStats {
         self.inner.wal.counters.read()

@@ -148,6 +148,70 @@ impl Collector for Live {
                 "WAL records replayed when the shard opened (0 after an orderly shutdown)",
                 &rows,
             )?;
+            let rows: Vec<_> = shards
+                .iter()
+                .flat_map(|m| {
+                    m.segments.iter().map(move |(bucket, strategy, n, _)| {
+                        let mut l = key(m);
+                        l.push(("path".into(), bucket.clone()));
+                        l.push(("strategy".into(), (*strategy).to_string()));
+                        (l, *n as f64)
+                    })
+                })
+                .collect();
+            gauge(
+                &mut encoder,
+                "lsm_active_segments",
+                "Live segments per bucket (Weaviate's name)",
+                &rows,
+            )?;
+            let rows: Vec<_> = shards
+                .iter()
+                .flat_map(|m| {
+                    m.segments.iter().map(move |(bucket, strategy, _, bytes)| {
+                        let mut l = key(m);
+                        l.push(("path".into(), bucket.clone()));
+                        l.push(("strategy".into(), (*strategy).to_string()));
+                        (l, *bytes as f64)
+                    })
+                })
+                .collect();
+            gauge(
+                &mut encoder,
+                "lsm_segment_size_bytes",
+                "Bytes of the live segments per bucket",
+                &rows,
+            )?;
+            let rows: Vec<_> = shards
+                .iter()
+                .flat_map(|m| {
+                    [("insert", m.vector_inserts), ("delete", m.vector_deletes)].map(|(op, n)| {
+                        let mut l = key(m);
+                        l.push(("operation".into(), op.to_string()));
+                        (l, n)
+                    })
+                })
+                .collect();
+            counter(
+                &mut encoder,
+                "vector_index_operations",
+                "Vector index inserts and deletes since the shard opened",
+                &rows,
+            )?;
+            let rows: Vec<_> = shards
+                .iter()
+                .map(|m| {
+                    let mut l = key(m);
+                    l.push(("operation".into(), "load_shard".into()));
+                    (l, m.load_seconds * 1000.0)
+                })
+                .collect();
+            gauge(
+                &mut encoder,
+                "startup_durations_ms",
+                "How long opening the shard took (recovery and vector index load), ms",
+                &rows,
+            )?;
             // One histogram over every shard's WAL fsyncs.
             let mut sum = 0.0;
             let mut count = 0;

@@ -169,6 +169,9 @@ pub(crate) struct VectorIndexes {
     applied_lsn: AtomicU64,
     /// Held while snapshots are written (the background worker and a backup may both ask).
     pub(crate) snapshot_lock: parking_lot::Mutex<()>,
+    /// Vectors inserted and deleted since the shard opened (loading included), for metrics.
+    pub(crate) inserted: AtomicU64,
+    pub(crate) deleted: AtomicU64,
 }
 
 /// Doc ids are u64 in storage and u32 in the indexes.
@@ -233,6 +236,7 @@ impl VectorIndexes {
             Some(entry) => {
                 entry.index.insert(id, v)?;
                 entry.changes.fetch_add(1, Ordering::Relaxed);
+                self.inserted.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
             None => Ok(()),
@@ -245,6 +249,7 @@ impl VectorIndexes {
             && entry.index.delete(id)
         {
             entry.changes.fetch_add(1, Ordering::Relaxed);
+            self.deleted.fetch_add(1, Ordering::Relaxed);
         }
     }
 
