@@ -102,34 +102,18 @@ pub fn float_key(v: f64) -> Vec<u8> {
     ordered.to_be_bytes().to_vec()
 }
 
-/// Splits text into index tokens the way Weaviate's tokenizations do.
+/// Splits text into index tokens the way Weaviate's tokenizations do (`weft_inverted`).
 pub fn tokenize(tokenization: Tokenization, text: &str) -> Vec<String> {
-    match tokenization {
-        Tokenization::Field => {
-            let t = text.trim();
-            if t.is_empty() {
-                Vec::new()
-            } else {
-                vec![t.to_string()]
-            }
-        }
-        Tokenization::Whitespace => text.split_whitespace().map(str::to_string).collect(),
-        Tokenization::Lowercase => text.split_whitespace().map(str::to_lowercase).collect(),
-        Tokenization::Trigram => {
-            let chars: Vec<char> = text
-                .to_lowercase()
-                .chars()
-                .filter(|c| c.is_alphanumeric())
-                .collect();
-            chars.windows(3).map(|w| w.iter().collect()).collect()
-        }
+    use weft_inverted::Tokenizer;
+    let t = match tokenization {
+        Tokenization::Field => Tokenizer::Field,
+        Tokenization::Whitespace => Tokenizer::Whitespace,
+        Tokenization::Lowercase => Tokenizer::Lowercase,
+        Tokenization::Trigram => Tokenizer::Trigram,
         // `word` and the tokenizers weft does not support (refused by the schema).
-        _ => text
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|t| !t.is_empty())
-            .map(str::to_lowercase)
-            .collect(),
-    }
+        _ => Tokenizer::Word,
+    };
+    weft_inverted::tokenize(t, text)
 }
 
 #[cfg(test)]
