@@ -284,6 +284,34 @@ impl Backend {
         Ok(())
     }
 
+    /// Where the filesystem backend keeps `rel` (`None` for object stores): chunks are built
+    /// there directly instead of being written twice.
+    pub fn local_path(&self, rel: &str) -> Option<PathBuf> {
+        self.local.as_ref().map(|root| {
+            if self.root.is_empty() {
+                root.join(rel)
+            } else {
+                root.join(&self.root).join(rel)
+            }
+        })
+    }
+
+    /// Publishes a finished local file (built under [`Backend::local_path`] with another
+    /// name) as `rel`: rename, then fsync of the file's directories.
+    pub fn publish_local(&self, rel: &str, built: &Path) -> Result<()> {
+        let Some(dest) = self.local_path(rel) else {
+            return Err(BackupError::internal("publish_local on an object store"));
+        };
+        std::fs::rename(built, &dest).map_err(|e| {
+            BackupError::internal(format!(
+                "rename {} to {}: {e}",
+                built.display(),
+                dest.display()
+            ))
+        })?;
+        self.sync_local(rel)
+    }
+
     /// Reads a small object; `None` if it does not exist.
     pub async fn get_bytes(&self, rel: &str) -> Result<Option<bytes::Bytes>> {
         let key = self.key(rel);

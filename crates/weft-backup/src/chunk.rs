@@ -42,6 +42,8 @@ pub struct ChunkBuilder {
     next: u32,
     open: Option<Open>,
     finished: Vec<Finished>,
+    /// Suffix of the files while they are built (`.tmp` when built in place).
+    suffix: &'static str,
 }
 
 impl std::fmt::Debug for ChunkBuilder {
@@ -63,14 +65,21 @@ impl ChunkBuilder {
             next: 1,
             open: None,
             finished: Vec::new(),
+            suffix: "",
         }
+    }
+
+    /// Names the chunk files `chunk-<n>.tmp` (for building them in their final directory).
+    pub fn temp_names(mut self) -> Self {
+        self.suffix = ".tmp";
+        self
     }
 
     fn current(&mut self) -> io::Result<&mut Open> {
         if self.open.is_none() {
             let n = self.next;
             self.next += 1;
-            let path = self.dir.join(format!("chunk-{n}"));
+            let path = self.dir.join(format!("chunk-{n}{}", self.suffix));
             let file = BufWriter::with_capacity(1 << 20, File::create(&path)?);
             let mut tar = tar::Builder::new(Encoder::new(self.level, Checksummed::new(file))?);
             tar.mode(tar::HeaderMode::Deterministic);

@@ -843,16 +843,28 @@ impl Manager {
         let files = staged.files.clone();
         let dir = staged.dir.clone();
         let shard = staged.shard.clone();
-        let chunk_dir = dir
-            .parent()
+        // The filesystem backend: chunks are built in their final directory (temp names, then
+        // a rename) instead of being written to staging and copied.
+        let in_place = store.local_path(&format::chunk_key(&job.id, node, &staged.class.name, 0));
+        let in_place = in_place
+            .as_deref()
             .and_then(Path::parent)
-            .map_or_else(|| dir.clone(), |p| p.join("chunks"));
+            .map(Path::to_path_buf);
+        let chunk_dir = in_place.clone().unwrap_or_else(|| {
+            dir.parent()
+                .and_then(Path::parent)
+                .map_or_else(|| dir.clone(), |p| p.join("chunks"))
+        });
+        let build_in_place = in_place.is_some();
         let target = self.opts.chunk_size;
         let job2 = Arc::clone(job);
         let id = job.id.clone();
         let builder = tokio::task::spawn_blocking(move || -> Result<Vec<FileEntry>> {
             std::fs::create_dir_all(&chunk_dir).map_err(io_fail("creating", &chunk_dir))?;
             let mut b = ChunkBuilder::new(&chunk_dir, level, target);
+            if build_in_place {
+                b = b.temp_names();
+            }
             let mut entries = Vec::new();
             for f in &files {
                 job2.canceled()?;
@@ -897,7 +909,12 @@ impl Manager {
         while let Some(done) = rx.recv().await {
             let key = format::chunk_key(&job.id, node, &staged.class.name, done.n);
             let t = Instant::now();
-            match store.upload_file(&key, &done.path).await {
+            let stored = if build_in_place {
+                store.publish_local(&key, &done.path)
+            } else {
+                store.upload_file(&key, &done.path).await
+            };
+            match stored {
                 Ok(()) => {
                     tracing::info!(action = "backup", backup_id = %job.id, class = %staged.class.name,
                         chunk = done.n, bytes = done.info.size, took = ?t.elapsed(), "chunk stored");
