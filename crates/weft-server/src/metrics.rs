@@ -148,34 +148,26 @@ impl Collector for Live {
                 "WAL records replayed when the shard opened (0 after an orderly shutdown)",
                 &rows,
             )?;
-            let rows: Vec<_> = shards
+            // Per bucket: (labels, segments, bytes).
+            let buckets: Vec<(Labels, f64, f64)> = shards
                 .iter()
                 .flat_map(|m| {
-                    m.segments.iter().map(move |(bucket, strategy, n, _)| {
+                    m.segments.iter().map(move |(bucket, strategy, n, bytes)| {
                         let mut l = key(m);
                         l.push(("path".into(), bucket.clone()));
                         l.push(("strategy".into(), (*strategy).to_string()));
-                        (l, *n as f64)
+                        (l, *n as f64, *bytes as f64)
                     })
                 })
                 .collect();
+            let rows: Vec<_> = buckets.iter().map(|(l, n, _)| (l.clone(), *n)).collect();
             gauge(
                 &mut encoder,
                 "lsm_active_segments",
                 "Live segments per bucket (Weaviate's name)",
                 &rows,
             )?;
-            let rows: Vec<_> = shards
-                .iter()
-                .flat_map(|m| {
-                    m.segments.iter().map(move |(bucket, strategy, _, bytes)| {
-                        let mut l = key(m);
-                        l.push(("path".into(), bucket.clone()));
-                        l.push(("strategy".into(), (*strategy).to_string()));
-                        (l, *bytes as f64)
-                    })
-                })
-                .collect();
+            let rows: Vec<_> = buckets.into_iter().map(|(l, _, b)| (l, b)).collect();
             gauge(
                 &mut encoder,
                 "lsm_segment_size_bytes",
