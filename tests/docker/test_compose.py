@@ -118,13 +118,10 @@ def msgs(text: str) -> list[str]:
 
 def seed_compose() -> str | None:
     """The Compose file of the founding document, where the seed is on this machine."""
-    for seed in (
-        ROOT.parent / "shared" / "seed" / "persistence-and-backups.md",
-        Path("/work/shared/seed/persistence-and-backups.md"),
-    ):
-        if seed.exists():
-            blocks = re.findall(r"```yaml\n(.*?)```", seed.read_text(), re.S)
-            return next(b for b in blocks if "version:" in b)
+    seed = ROOT.parent / "shared" / "seed" / "persistence-and-backups.md"
+    if seed.exists():
+        blocks = re.findall(r"```yaml\n(.*?)```", seed.read_text(), re.S)
+        return next(b for b in blocks if "version:" in b)
     return None
 
 
