@@ -75,6 +75,15 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
+    /// `completedAt`, or Weaviate's zero time while the job runs.
+    pub fn completed_or_zero(&self) -> String {
+        if self.completed_at.is_empty() {
+            weft_api::backup::ZERO_TIME.to_string()
+        } else {
+            self.completed_at.clone()
+        }
+    }
+
     /// Every class of every node.
     pub fn classes(&self) -> Vec<String> {
         self.nodes

@@ -7,7 +7,7 @@
 //! staging directory in the data directory: at the next start its descriptor is marked FAILED
 //! and the directory removed ([`Manager::recover`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,17 +16,23 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use weft_api::backup::{
-    CompressionLevel, CreateRequest, JobReply, ListItem, RestoreRequest, Status, ZERO_TIME,
-    size_gib,
+    CompressionLevel, CreateRequest, JobReply, ListItem, Status, ZERO_TIME, size_gib,
 };
 use weft_db::Db;
 
 use crate::backend::{Backend, BackendConfig};
+use crate::chain::ChainReader;
 use crate::chunk::{self, ChunkBuilder};
 use crate::error::{BackupError, Result};
 use crate::format::{
     self, ClassManifest, Descriptor, FileEntry, NodeManifest, NodeSummary, STRUCTURE_VERSION,
     ShardManifest, WEFT_FORMAT,
+};
+mod restore;
+
+use crate::request::{
+    check_format, compression, cpu_percentage, invalid_id, list_text, no_duplicates, no_overrides,
+    select, valid_id,
 };
 
 /// Prefix of a backup's staging directory in the data directory.
@@ -126,7 +132,7 @@ impl Job {
         }
     }
 
-    fn canceled(&self) -> Result<()> {
+    pub(crate) fn canceled(&self) -> Result<()> {
         if self.cancel.load(Ordering::Acquire) {
             return Err(BackupError::internal("operation cancelled by user"));
         }
@@ -179,186 +185,29 @@ fn now() -> String {
         .to_string()
 }
 
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-fn invalid_id(id: &str) -> BackupError {
-    BackupError::unprocessable(format!(
-        "invalid backup id: '{id}' allowed characters are lowercase, 0-9, _, -"
-    ))
-}
-
-/// `*` and `?` wildcards, as in Weaviate's class lists.
-fn wildcard(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => {
-                go(p.get(1..).unwrap_or_default(), n)
-                    || (!n.is_empty() && go(p, n.get(1..).unwrap_or_default()))
-            }
-            (Some(b'?'), Some(_)) => go(
-                p.get(1..).unwrap_or_default(),
-                n.get(1..).unwrap_or_default(),
-            ),
-            (Some(a), Some(b)) if a == b => go(
-                p.get(1..).unwrap_or_default(),
-                n.get(1..).unwrap_or_default(),
-            ),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
-}
-
-fn no_duplicates(list: &[String], which: &str) -> Result<()> {
-    let mut seen = BTreeSet::new();
-    for c in list {
-        if !seen.insert(c) {
-            return Err(BackupError::unprocessable(format!(
-                "class list '{which}' contains duplicate: {c}"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn list_text(names: &[String]) -> String {
-    format!("[{}]", names.join(" "))
-}
-
-/// Applies include / exclude (with wildcards) to `available`.
-fn select(
-    available: &[String],
-    include: &[String],
-    exclude: &[String],
-    missing: impl Fn(&str) -> String,
-    empty: impl Fn() -> String,
-) -> Result<Vec<String>> {
-    if !include.is_empty() && !exclude.is_empty() {
-        return Err(BackupError::unprocessable(
-            "malformed request: 'include' and 'exclude' cannot both contain values",
-        ));
-    }
-    no_duplicates(include, "include")?;
-    no_duplicates(exclude, "exclude")?;
-    let chosen: Vec<String> = if include.is_empty() {
-        available
-            .iter()
-            .filter(|c| !exclude.iter().any(|p| wildcard(p, c)))
-            .cloned()
-            .collect()
-    } else {
-        let mut problems = Vec::new();
-        for p in include {
-            if !available.iter().any(|c| wildcard(p, c)) {
-                problems.push(missing(p));
-            }
-        }
-        if !problems.is_empty() {
-            return Err(BackupError::unprocessable(problems.join("\n")));
-        }
-        available
-            .iter()
-            .filter(|c| include.iter().any(|p| wildcard(p, c)))
-            .cloned()
-            .collect()
-    };
-    if chosen.is_empty() {
-        return Err(BackupError::unprocessable(empty()));
-    }
-    Ok(chosen)
-}
-
-fn compression(level: Option<&str>) -> Result<CompressionLevel> {
-    let Some(level) = level.filter(|l| !l.is_empty()) else {
-        return Ok(CompressionLevel::default());
-    };
-    serde_json::from_value(serde_json::Value::String(level.to_string())).map_err(|_| {
-        BackupError::unprocessable(
-            "config.CompressionLevel in body should be one of [DefaultCompression BestSpeed BestCompression ZstdDefaultCompression ZstdBestSpeed ZstdBestCompression NoCompression]",
-        )
-    })
-}
-
-fn cpu_percentage(value: Option<i64>) -> Result<u8> {
-    match value {
-        None | Some(0) => Ok(50),
-        Some(v) if v > 80 => Err(BackupError::unprocessable(
-            "config.CPUPercentage in body should be less than or equal to 80",
-        )),
-        Some(v) if v < 1 => Err(BackupError::unprocessable(
-            "config.CPUPercentage in body should be greater than or equal to 1",
-        )),
-        Some(v) => Ok(u8::try_from(v).unwrap_or(50)),
-    }
-}
-
-fn no_overrides(endpoint: Option<&str>, bucket: Option<&str>, path: Option<&str>) -> Result<()> {
-    if [endpoint, bucket, path]
-        .iter()
-        .any(|v| v.is_some_and(|s| !s.is_empty()))
-    {
-        return Err(BackupError::unprocessable(
-            "backup location overrides (config Endpoint, Bucket, Path) are not supported by weft yet: configure the backend's module instead",
-        ));
-    }
-    Ok(())
-}
-
-/// Refuses descriptors weft did not write, or a newer weft wrote.
-pub(crate) fn check_format(d: &Descriptor, id: &str) -> Result<()> {
-    if d.weft_format == 0 {
-        return Err(BackupError::unprocessable(format!(
-            "wrong backup file: backup \"{id}\" was not made by weft (weft restores only its own backups)"
-        )));
-    }
-    if d.weft_format > WEFT_FORMAT {
-        return Err(BackupError::unprocessable(format!(
-            "unable to restore backup as it was produced by a higher version: weft format {} > {WEFT_FORMAT}",
-            d.weft_format
-        )));
-    }
-    Ok(())
-}
-
-/// A path from a manifest, safe to join under a staging directory: relative, no `..`.
-pub(crate) fn safe_rel(path: &str) -> Result<&Path> {
-    let p = Path::new(path);
-    let ok = !path.is_empty()
-        && p.components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-    if ok {
-        Ok(p)
-    } else {
-        Err(BackupError::unprocessable(format!(
-            "corrupted backup file: unsafe path {path:?} in the manifest"
-        )))
-    }
-}
-
-fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec_pretty(v)
         .map_err(|e| BackupError::internal(format!("encoding a descriptor: {e}")))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| BackupError::internal(format!("backup worker failed: {e}")))?
 }
 
-fn io_fail(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + use<> {
+pub(crate) fn io_fail(
+    what: &str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> BackupError + use<> {
     let text = format!("{what} {}", path.display());
     move |e| BackupError::internal(format!("{text}: {e}"))
 }
 
 /// Removes a directory tree durably (best effort: logged).
-fn remove_staging(dir: &Path) {
+pub(crate) fn remove_staging(dir: &Path) {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => {
             if let Some(parent) = dir.parent() {
@@ -369,20 +218,6 @@ fn remove_staging(dir: &Path) {
         Err(e) => tracing::warn!(action = "backup", path = %dir.display(), error = %e,
             "could not remove a staging directory; it is removed at the next start"),
     }
-}
-
-/// fsyncs every file and directory under `dir` (and `dir` itself).
-fn sync_tree(dir: &Path) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            sync_tree(&path)?;
-        } else {
-            std::fs::File::open(&path)?.sync_all()?;
-        }
-    }
-    weft_io::sync_dir(dir)
 }
 
 impl Manager {
@@ -793,8 +628,12 @@ impl Manager {
             let db = Arc::clone(&self.db);
             let (c, dir) = (class.clone(), staging.to_path_buf());
             let staged = blocking(move || {
-                db.stage_for_backup(&c, &dir)
-                    .map_err(|e| BackupError::internal(format!("staging class {c}: {}", chain(&e))))
+                db.stage_for_backup(&c, &dir).map_err(|e| {
+                    BackupError::internal(format!(
+                        "staging class {c}: {}",
+                        weft_db::error::chain(&e)
+                    ))
+                })
             })
             .await?;
             let bytes: u64 = staged.files.iter().map(|f| f.size).sum();
@@ -969,24 +808,36 @@ impl Manager {
 
     /// `GET /v1/backups/{backend}/{id}`.
     pub async fn create_status(&self, backend: &str, id: &str) -> Result<JobReply> {
+        self.status(Kind::Backup, backend, id).await
+    }
+
+    /// The running (or last) job if it is the `kind` job of `id` on `store`.
+    fn current(&self, kind: Kind, id: &str, store: &Backend) -> Option<Arc<Job>> {
+        self.slot
+            .lock()
+            .as_ref()
+            .filter(|j| j.kind == kind && j.id == id && j.backend == store.name())
+            .cloned()
+    }
+
+    /// A backup's or restore's status: the live job's, else the stored descriptor's.
+    async fn status(&self, kind: Kind, backend: &str, id: &str) -> Result<JobReply> {
         let store = self.backend(backend)?;
-        if let Some(job) = self.slot.lock().as_ref()
-            && job.kind == Kind::Backup
-            && job.id == id
-            && job.backend == store.name()
-        {
+        if let Some(job) = self.current(kind, id, store) {
             return Ok(job.reply());
         }
-        let d = self
-            .descriptor(store, &format::config_key(id))
-            .await?
-            .ok_or_else(|| {
-                BackupError::not_found(format!(
-                    "coordinator cannot get status: metadata not found: {}/{} does not exist",
-                    store.home(id),
-                    format::BACKUP_CONFIG
-                ))
-            })?;
+        let (key, file) = match kind {
+            Kind::Backup => (format::config_key(id), format::BACKUP_CONFIG),
+            Kind::Restore => (format::restore_key(id), format::RESTORE_CONFIG),
+        };
+        let d = self.descriptor(store, &key).await?.ok_or_else(|| {
+            BackupError::not_found(format!(
+                "coordinator cannot get status: metadata not found: {}/{file} does not exist",
+                store.home(id),
+            ))
+        })?;
+        // Restore replies carry no times, size or base (Weaviate's restore status shape).
+        let backup = kind == Kind::Backup;
         Ok(JobReply {
             id: id.to_string(),
             backend: store.name().to_string(),
@@ -994,14 +845,14 @@ impl Manager {
             status: d.status,
             classes: Some(d.classes()),
             error: (!d.error.is_empty()).then(|| d.error.clone()),
-            started_at: Some(d.started_at.clone()),
-            completed_at: Some(if d.completed_at.is_empty() {
-                ZERO_TIME.to_string()
+            started_at: backup.then(|| d.started_at.clone()),
+            completed_at: backup.then(|| d.completed_or_zero()),
+            size: if backup {
+                size_gib(d.pre_compression_size_bytes)
             } else {
-                d.completed_at.clone()
-            }),
-            size: size_gib(d.pre_compression_size_bytes),
-            incremental_base_backup_id: (!d.base_backup_id.is_empty())
+                None
+            },
+            incremental_base_backup_id: (backup && !d.base_backup_id.is_empty())
                 .then(|| d.base_backup_id.clone()),
         })
     }
@@ -1012,11 +863,7 @@ impl Manager {
         if !valid_id(id) {
             return Err(invalid_id(id));
         }
-        if let Some(job) = self.slot.lock().as_ref()
-            && job.kind == Kind::Backup
-            && job.id == id
-            && job.backend == store.name()
-        {
+        if let Some(job) = self.current(Kind::Backup, id, store) {
             let mut p = job.progress.lock();
             if p.status == Status::Success {
                 return Err(BackupError::unprocessable(format!(
@@ -1049,20 +896,13 @@ impl Manager {
                 continue;
             };
             let live = self
-                .slot
-                .lock()
-                .as_ref()
-                .filter(|j| j.kind == Kind::Backup && j.id == id && j.backend == store.name())
+                .current(Kind::Backup, &id, store)
                 .map(|j| j.progress.lock().status);
             items.push(ListItem {
                 classes: d.classes(),
                 status: live.unwrap_or(d.status),
                 started_at: d.started_at.clone(),
-                completed_at: if d.completed_at.is_empty() {
-                    ZERO_TIME.to_string()
-                } else {
-                    d.completed_at.clone()
-                },
+                completed_at: d.completed_or_zero(),
                 size: size_gib(d.pre_compression_size_bytes),
                 incremental_base_backup_id: (!d.base_backup_id.is_empty())
                     .then(|| d.base_backup_id.clone()),
@@ -1074,333 +914,6 @@ impl Manager {
             items.reverse();
         }
         Ok(items)
-    }
-
-    /// `POST /v1/backups/{backend}/{id}/restore`.
-    pub async fn restore(
-        self: &Arc<Self>,
-        backend: &str,
-        id: &str,
-        req: RestoreRequest,
-    ) -> Result<JobReply> {
-        let store = self.backend(backend)?.clone();
-        let config = req.config.clone().unwrap_or_default();
-        no_overrides(
-            config.endpoint.as_deref(),
-            config.bucket.as_deref(),
-            config.path.as_deref(),
-        )?;
-        cpu_percentage(config.cpu_percentage)?;
-        let include = req.include.clone().unwrap_or_default();
-        let exclude = req.exclude.clone().unwrap_or_default();
-        if !include.is_empty() && !exclude.is_empty() {
-            return Err(BackupError::unprocessable(
-                "malformed request: 'include' and 'exclude' cannot both contain values",
-            ));
-        }
-        let d = self
-            .descriptor(&store, &format::config_key(id))
-            .await?
-            .ok_or_else(|| {
-                BackupError::not_found(format!(
-                    "backup id \"{id}\" does not exist: {}/{} not found",
-                    store.home(id),
-                    format::BACKUP_CONFIG
-                ))
-            })?;
-        if d.status != Status::Success {
-            return Err(BackupError::unprocessable(format!(
-                "invalid backup in scheduler {} status: {}",
-                store.home(id),
-                d.status.as_str()
-            )));
-        }
-        check_format(&d, id)?;
-        let available = d.classes();
-        let classes = select(
-            &available,
-            &include,
-            &exclude,
-            |c| {
-                format!(
-                    "class {c} doesn't exist in the backup, but does have {}: ",
-                    list_text(&available)
-                )
-            },
-            || {
-                format!(
-                    "nothing left to restore: please choose from : {}",
-                    list_text(&available)
-                )
-            },
-        )?;
-        let node = d.nodes.keys().next().cloned().unwrap_or_default();
-        let manifest = self.manifest(&store, id, &node).await?;
-        let job = self.claim(Kind::Restore, &store, id, &classes, None)?;
-        let staging = self.staging(Kind::Restore, id);
-        let begun = async {
-            self.prepare_staging(&staging, Kind::Restore, store.name(), id)
-                .await?;
-            self.write_restore_descriptor(&store, &job, Status::Started, "")
-                .await
-        };
-        if let Err(e) = begun.await {
-            job.fail_early(&e);
-            remove_staging(&staging);
-            return Err(e);
-        }
-        tracing::info!(action = "restore", backup_id = %id, backend = store.name(), classes = ?classes, "restore started");
-        let me = Arc::clone(self);
-        let run = Arc::clone(&job);
-        tokio::spawn(async move {
-            me.run_restore(run, store, node, manifest).await;
-        });
-        Ok(job.reply())
-    }
-
-    async fn write_restore_descriptor(
-        &self,
-        store: &Backend,
-        job: &Job,
-        status: Status,
-        error: &str,
-    ) -> Result<()> {
-        let d = Descriptor {
-            id: job.id.clone(),
-            started_at: job.started_at.clone(),
-            completed_at: job.progress.lock().completed_at.clone().unwrap_or_default(),
-            nodes: BTreeMap::from([(
-                self.opts.node.clone(),
-                NodeSummary {
-                    classes: job.classes.clone(),
-                    status,
-                    error: error.to_string(),
-                    pre_compression_size_bytes: 0,
-                },
-            )]),
-            status,
-            version: STRUCTURE_VERSION.to_string(),
-            server_version: self.opts.server_version.clone(),
-            leader: self.opts.node.clone(),
-            error: error.to_string(),
-            pre_compression_size_bytes: 0,
-            compression_type: String::new(),
-            base_backup_id: String::new(),
-            weft_format: WEFT_FORMAT,
-        };
-        store
-            .put_bytes(&format::restore_key(&job.id), to_json(&d)?)
-            .await
-    }
-
-    async fn run_restore(
-        self: Arc<Self>,
-        job: Arc<Job>,
-        store: Backend,
-        node: String,
-        manifest: NodeManifest,
-    ) {
-        let started = Instant::now();
-        let staging = self
-            .db
-            .data_path()
-            .join(format!("{RESTORE_STAGING}{}", job.id));
-        let result = self
-            .restore_classes(&job, &store, &node, &manifest, &staging)
-            .await;
-        remove_staging(&staging);
-        let (status, error) = match result {
-            Ok(()) => (Status::Success, String::new()),
-            Err(_) if job.cancel.load(Ordering::Acquire) => {
-                (Status::Canceled, "restore canceled by user".to_string())
-            }
-            Err(e) => (Status::Failed, e.message),
-        };
-        job.progress.lock().completed_at = Some(now());
-        let written = self
-            .write_restore_descriptor(&store, &job, status, &error)
-            .await;
-        let mut p = job.progress.lock();
-        p.status = status;
-        p.error = (!error.is_empty()).then_some(error.clone());
-        if let Err(e) = written {
-            tracing::warn!(action = "restore", backup_id = %job.id, error = %e.message,
-                "could not write the restore descriptor");
-        }
-        self.count_finished("restore", status);
-        match status {
-            Status::Success => tracing::info!(action = "restore", backup_id = %job.id,
-                took = ?started.elapsed(), "restore completed"),
-            s => tracing::error!(action = "restore", backup_id = %job.id, status = s.as_str(),
-                error = %error, "restore did not complete"),
-        }
-    }
-
-    fn existing_classes(&self, classes: &[String]) -> Result<()> {
-        let mut clashes = Vec::new();
-        for c in classes {
-            if let Some(existing) = self
-                .db
-                .classes()
-                .into_iter()
-                .find(|e| e.name.eq_ignore_ascii_case(c))
-            {
-                let why = if existing.name == *c {
-                    format!("class name {c} already exists")
-                } else {
-                    format!(
-                        "class already exists: found similar class \"{}\"",
-                        existing.name
-                    )
-                };
-                clashes.push(format!(
-                    "\"{c}\": error when trying to restore class: {why}"
-                ));
-            }
-        }
-        if clashes.is_empty() {
-            Ok(())
-        } else {
-            Err(BackupError::unprocessable(format!(
-                "could not restore classes: [{}]",
-                clashes.join(" ")
-            )))
-        }
-    }
-
-    /// Downloads and verifies every chosen class into staging, then restores each atomically.
-    async fn restore_classes(
-        &self,
-        job: &Arc<Job>,
-        store: &Backend,
-        node: &str,
-        manifest: &NodeManifest,
-        staging: &Path,
-    ) -> Result<()> {
-        self.existing_classes(&job.classes)?;
-        job.set(Status::Transferring);
-        let mut chain = ChainReader::new(store.clone(), node.to_string(), manifest.clone());
-        chain.pause = self.opts.test_chunk_pause;
-        let mut staged = Vec::new();
-        for class in &job.classes {
-            job.canceled()?;
-            let cm = manifest
-                .classes
-                .iter()
-                .find(|c| c.name == *class)
-                .ok_or_else(|| {
-                    BackupError::unprocessable(format!(
-                        "wrong backup file: class {class} is not in the manifest"
-                    ))
-                })?;
-            let class_dir = staging.join("classes").join(class.to_ascii_lowercase());
-            let t = Instant::now();
-            chain
-                .fetch_class(job, cm, &class_dir, &staging.join("download"))
-                .await?;
-            tracing::info!(action = "restore", backup_id = %job.id, class = %class, took = ?t.elapsed(),
-                "class downloaded and verified");
-            let def = weft_api::schema::class_from_json(cm.schema.clone()).map_err(|e| {
-                BackupError::unprocessable(format!(
-                    "corrupted backup file: schema of {class}: {}",
-                    chain_db(&e)
-                ))
-            })?;
-            let shard = cm.shards.first().map(|s| s.name.clone()).ok_or_else(|| {
-                BackupError::unprocessable(format!("wrong backup file: class {class} has no shard"))
-            })?;
-            staged.push((def, shard, class_dir));
-        }
-        job.canceled()?;
-        job.set(Status::Transferred);
-        job.set(Status::Finalizing);
-        self.existing_classes(&job.classes)?;
-        for (def, shard, dir) in staged {
-            let db = Arc::clone(&self.db);
-            let name = def.name.clone();
-            blocking(move || {
-                db.restore_class(def, &shard, &dir).map(|_| ()).map_err(|e| {
-                    BackupError::unprocessable(format!(
-                        "could not restore classes: [\"{name}\": error when trying to restore class: {}]",
-                        chain_db(&e)
-                    ))
-                })
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// `GET /v1/backups/{backend}/{id}/restore`.
-    pub async fn restore_status(&self, backend: &str, id: &str) -> Result<JobReply> {
-        let store = self.backend(backend)?;
-        if let Some(job) = self.slot.lock().as_ref()
-            && job.kind == Kind::Restore
-            && job.id == id
-            && job.backend == store.name()
-        {
-            return Ok(job.reply());
-        }
-        let d = self
-            .descriptor(store, &format::restore_key(id))
-            .await?
-            .ok_or_else(|| {
-                BackupError::not_found(format!(
-                    "coordinator cannot get status: metadata not found: {}/{} does not exist",
-                    store.home(id),
-                    format::RESTORE_CONFIG
-                ))
-            })?;
-        Ok(JobReply {
-            id: id.to_string(),
-            backend: store.name().to_string(),
-            path: store.home(id),
-            status: d.status,
-            classes: Some(d.classes()),
-            error: (!d.error.is_empty()).then(|| d.error.clone()),
-            started_at: None,
-            completed_at: None,
-            size: None,
-            incremental_base_backup_id: None,
-        })
-    }
-
-    /// `DELETE /v1/backups/{backend}/{id}/restore`.
-    pub async fn cancel_restore(&self, backend: &str, id: &str) -> Result<()> {
-        let store = self.backend(backend)?;
-        if let Some(job) = self.slot.lock().as_ref()
-            && job.kind == Kind::Restore
-            && job.id == id
-            && job.backend == store.name()
-        {
-            let mut p = job.progress.lock();
-            match p.status {
-                Status::Success => {
-                    return Err(BackupError::unprocessable(format!(
-                        "restore \"{id}\" already succeeded"
-                    )));
-                }
-                Status::Finalizing => {
-                    return Err(BackupError::unprocessable(format!(
-                        "restore \"{id}\" is applying schema changes and cannot be cancelled"
-                    )));
-                }
-                s if !s.is_final() => {
-                    job.cancel.store(true, Ordering::Release);
-                    p.status = Status::Cancelling;
-                }
-                _ => {}
-            }
-            return Ok(());
-        }
-        if let Some(d) = self.descriptor(store, &format::restore_key(id)).await?
-            && d.status == Status::Success
-        {
-            return Err(BackupError::unprocessable(format!(
-                "restore \"{id}\" already succeeded"
-            )));
-        }
-        Ok(())
     }
 
     /// Orderly shutdown: cancels a running job and waits (up to 30 s) until it has stopped, so
@@ -1476,242 +989,6 @@ impl Manager {
             }
             remove_staging(&dir);
             tracing::info!(action = "backup", path = %dir.display(), "removed orphaned backup staging directory");
-        }
-    }
-}
-
-fn chain(e: &weft_db::DbError) -> String {
-    chain_db(e)
-}
-
-fn chain_db(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
-/// Reads the files of a backup and the backups it references (incremental chains).
-#[derive(Debug)]
-pub(crate) struct ChainReader {
-    store: Backend,
-    node: String,
-    own: NodeManifest,
-    cache: tokio::sync::Mutex<HashMap<String, (String, NodeManifest)>>,
-    pause: Option<std::time::Duration>,
-}
-
-impl ChainReader {
-    pub(crate) fn new(store: Backend, node: String, own: NodeManifest) -> Self {
-        Self {
-            store,
-            node,
-            own,
-            cache: tokio::sync::Mutex::new(HashMap::new()),
-            pause: None,
-        }
-    }
-
-    /// The compression type and manifest of backup `id` (this one or a base).
-    pub(crate) async fn backup(&self, id: &str) -> Result<(String, NodeManifest)> {
-        if id == self.own.id {
-            return Ok((self.own.compression_type.clone(), self.own.clone()));
-        }
-        let mut cache = self.cache.lock().await;
-        if let Some(hit) = cache.get(id) {
-            return Ok(hit.clone());
-        }
-        let key = format::manifest_key(id, &self.node);
-        let bytes = self.store.get_bytes(&key).await?.ok_or_else(|| {
-            BackupError::unprocessable(format!(
-                "wrong backup file: {key} is missing (a base of this incremental backup)"
-            ))
-        })?;
-        let m: NodeManifest = serde_json::from_slice(&bytes).map_err(|e| {
-            BackupError::unprocessable(format!("corrupted backup file: {key}: {e}"))
-        })?;
-        let hit = (m.compression_type.clone(), m);
-        cache.insert(id.to_string(), hit.clone());
-        Ok(hit)
-    }
-
-    /// Downloads every chunk `class` needs (from this backup and its bases), verifies every
-    /// chunk, part and file, and writes the shard under `out/<shard>/` (fsynced).
-    pub(crate) async fn fetch_class(
-        &self,
-        job: &Job,
-        class: &ClassManifest,
-        out: &Path,
-        download: &Path,
-    ) -> Result<()> {
-        std::fs::create_dir_all(download).map_err(io_fail("creating", download))?;
-        std::fs::create_dir_all(out).map_err(io_fail("creating", out))?;
-        // (backup, chunk) → expected parts.
-        type Expected = HashMap<(String, u64), (u64, u32)>;
-        let mut wanted: BTreeMap<(String, u32), Expected> = BTreeMap::new();
-        for shard in &class.shards {
-            safe_rel(&shard.name)?;
-            for f in &shard.files {
-                safe_rel(&f.path)?;
-                let name = format!("{}/{}", shard.name, f.path);
-                if f.parts.is_empty() {
-                    // An empty file: created directly.
-                    let dest = out.join(&shard.name).join(&f.path);
-                    if let Some(p) = dest.parent() {
-                        std::fs::create_dir_all(p).map_err(io_fail("creating", p))?;
-                    }
-                    std::fs::write(&dest, b"").map_err(io_fail("writing", &dest))?;
-                }
-                for p in &f.parts {
-                    wanted
-                        .entry((f.backup.clone(), p.chunk))
-                        .or_default()
-                        .insert((name.clone(), p.offset), (p.len, p.crc32c));
-                }
-            }
-        }
-        for ((backup, n), expected) in wanted {
-            job.canceled()?;
-            let (kind, m) = self.backup(&backup).await?;
-            let info = m
-                .classes
-                .iter()
-                .find(|c| c.name == class.name)
-                .and_then(|c| c.chunks.get(&n))
-                .cloned()
-                .ok_or_else(|| {
-                    BackupError::unprocessable(format!(
-                        "wrong backup file: chunk {n} of {} in backup {backup} is not listed",
-                        class.name
-                    ))
-                })?;
-            let key = format::chunk_key(&backup, &self.node, &class.name, n);
-            let local = download.join(format!("{backup}-{n}"));
-            let len = self
-                .store
-                .download_file(&key, &local)
-                .await?
-                .ok_or_else(|| {
-                    BackupError::unprocessable(format!("wrong backup file: {key} is missing"))
-                })?;
-            let out = out.to_path_buf();
-            let key2 = key.clone();
-            blocking(move || {
-                let (crc, _) = format::file_crc(&local).map_err(io_fail("reading", &local))?;
-                if len != info.size || crc != info.crc32c {
-                    let _ = std::fs::remove_file(&local);
-                    return Err(BackupError::unprocessable(format!(
-                        "corrupted backup file: {key2}: checksum mismatch ({len} bytes, crc32c {crc:08x}; the manifest says {} bytes, {:08x})",
-                        info.size, info.crc32c
-                    )));
-                }
-                let res = chunk::read_chunk(&local, &kind, &expected, |name, offset, bytes| {
-                    chunk::write_part(&out.join(name), offset, bytes)
-                });
-                let _ = std::fs::remove_file(&local);
-                res.map_err(|e| BackupError::unprocessable(format!("corrupted backup file: {key2}: {e}")))
-            })
-            .await?;
-            if let Some(pause) = self.pause {
-                tokio::time::sleep(pause).await;
-            }
-        }
-        // Whole files: size and checksum, then everything fsynced.
-        let shards = class.shards.clone();
-        let out = out.to_path_buf();
-        blocking(move || {
-            for s in &shards {
-                for f in &s.files {
-                    let path = out.join(&s.name).join(&f.path);
-                    let (crc, len) = format::file_crc(&path).map_err(io_fail("reading", &path))?;
-                    if len != f.size || crc != f.crc32c {
-                        return Err(BackupError::unprocessable(format!(
-                            "corrupted backup file: {} of class shard {}: restored {len} bytes with crc32c {crc:08x}, the manifest says {} bytes, {:08x}",
-                            f.path, s.name, f.size, f.crc32c
-                        )));
-                    }
-                }
-            }
-            sync_tree(&out).map_err(io_fail("syncing", &out))
-        })
-        .await
-    }
-}
-
-/// The directories of the staging areas (for tests and the offline tools).
-pub fn staging_dirs(data: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(data)
-        .map(|it| {
-            it.flatten()
-                .filter(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    n.starts_with(BACKUP_STAGING) || n.starts_with(RESTORE_STAGING)
-                })
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcards_match_like_weaviates_class_lists() {
-        assert!(wildcard("Art*", "Article"));
-        assert!(wildcard("A?ticle", "Article"));
-        assert!(wildcard("*", "X"));
-        assert!(!wildcard("Art", "Article"));
-        assert!(!wildcard("B*", "Article"));
-    }
-
-    #[test]
-    fn ids_follow_weaviates_rule() {
-        for ok in ["a", "b-1_x", "0"] {
-            assert!(valid_id(ok), "{ok}");
-        }
-        for bad in ["", "A", "a b", "a.b", "ä"] {
-            assert!(!valid_id(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn selection_reports_weaviates_errors() {
-        let all = vec!["A".to_string(), "B".to_string()];
-        let miss = |c: &str| format!("class {c} doesn't exist");
-        let empty = || "empty".to_string();
-        assert_eq!(select(&all, &[], &[], miss, empty).unwrap(), all);
-        assert_eq!(
-            select(&all, &["B".into()], &[], miss, empty).unwrap(),
-            vec!["B".to_string()]
-        );
-        let e = select(&all, &["A".into()], &["B".into()], miss, empty).unwrap_err();
-        assert!(e.message.contains("cannot both contain values"));
-        let e = select(&all, &["A".into(), "A".into()], &[], miss, empty).unwrap_err();
-        assert_eq!(e.message, "class list 'include' contains duplicate: A");
-        let e = select(&all, &["C".into()], &[], miss, empty).unwrap_err();
-        assert_eq!(e.message, "class C doesn't exist");
-        let e = select(&all, &[], &["*".into()], miss, empty).unwrap_err();
-        assert_eq!(e.message, "empty");
-    }
-}
-
-#[cfg(test)]
-mod path_tests {
-    use super::safe_rel;
-
-    #[test]
-    fn manifest_paths_cannot_leave_the_staging_directory() {
-        for ok in ["lsm/objects/0001.seg", "abc123/wal/x.log", "f"] {
-            assert!(safe_rel(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "../x", "a/../../b", "/etc/passwd", "./a"] {
-            assert!(safe_rel(bad).is_err(), "{bad}");
         }
     }
 }

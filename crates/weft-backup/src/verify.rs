@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use weft_api::backup::Status;
 
 use crate::backend::Backend;
+use crate::chain::ChainReader;
 use crate::chunk;
 use crate::error::{BackupError, Result};
 use crate::format::{self, Descriptor, NodeManifest};
-use crate::manager::ChainReader;
 
 /// What a verification found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub async fn verify(store: &Backend, id: &str) -> Result<VerifyReport> {
         ));
         return Ok(report);
     }
-    if let Err(e) = crate::manager::check_format(&d, id) {
+    if let Err(e) = crate::request::check_format(&d, id) {
         report.problems.push(format!("{key}: {}", e.message));
         return Ok(report);
     }
@@ -94,7 +94,7 @@ pub async fn verify(store: &Backend, id: &str) -> Result<VerifyReport> {
             for shard in &class.shards {
                 for f in &shard.files {
                     report.files += 1;
-                    if let Err(e) = crate::manager::safe_rel(&format!("{}/{}", shard.name, f.path))
+                    if let Err(e) = crate::request::safe_rel(&format!("{}/{}", shard.name, f.path))
                     {
                         report.problems.push(format!("{mkey}: {}", e.message));
                     }
