@@ -8,6 +8,7 @@
 //! | `vectors` | replace | doc id (u64 BE) + vector name → f32 LE |
 //! | `meta` | replace | `next_doc_id`, `object_count` (u64 LE), `dims/<name>` (u32 LE) |
 //! | `property_<name>` | roaringset | encoded value or token → doc ids (filterable index) |
+//! | `searchable_<name>` | map | token → doc id (u64 BE) → term frequency, length (BM25 index) |
 //!
 //! Every write of a batch — objects, vectors, index deltas, counters — is one `WriteBatch`, so
 //! one WAL record: after a crash the objects and the index always agree.
@@ -19,11 +20,14 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
+use weft_inverted::postings::{self, Analyzed, LengthStats, Posting};
 use weft_lsm::{Shard, Strategy, WriteBatch};
 
 use crate::error::{DbError, UserError};
 use crate::index_change::{self, IndexChange};
-use crate::object::index_keys::{bucket_name, index_entries, is_indexed};
+use crate::object::index_keys::{
+    bucket_name, index_entries, is_indexed, is_searchable, searchable_bucket, searchable_entries,
+};
 use crate::object::record::{self, decode_vector, encode_vector, vector_key};
 use crate::object::{StoredObject, WriteMode, now_ms};
 use crate::schema::ClassDef;
@@ -35,6 +39,15 @@ const VECTORS: &str = "vectors";
 const META: &str = "meta";
 const NEXT_DOC_ID: &[u8] = b"next_doc_id";
 const OBJECT_COUNT: &[u8] = b"object_count";
+/// `proplen/<property>`: the property's [`LengthStats`].
+const PROPLEN: &str = "proplen/";
+/// `searchable/<property>`: present once the property's searchable index holds every object.
+const SEARCHABLE_BUILT: &str = "searchable/";
+/// Objects per WAL record when a searchable index is built from existing objects.
+const BUILD_BATCH: usize = 512;
+
+/// A term of a searchable index with its postings.
+pub type TermPostings = (Vec<u8>, Vec<Posting>);
 
 /// A write that passed validation: coerced properties and checked vector names.
 #[derive(Debug, Clone)]
@@ -50,6 +63,8 @@ struct Counters {
     next_doc_id: u64,
     object_count: u64,
     dims: BTreeMap<String, u32>,
+    /// Length statistics of each searchable property (BM25 averages).
+    lengths: BTreeMap<String, LengthStats>,
 }
 
 /// The storage of one class.
@@ -149,8 +164,11 @@ impl Collection {
             snapshot_worker: Mutex::new(None),
             load_took: std::time::Duration::ZERO,
         };
-        coll.declare_property_buckets(class)?;
+        let fresh = coll.declare_property_buckets(class)?;
         *coll.writer.lock() = coll.load_counters()?;
+        // Data written before the property had a searchable index (an older weft) is indexed
+        // now, before the shard serves anything.
+        coll.build_searchable(class, &fresh, true)?;
         coll.indexes.configure(&class.vectors);
         coll.open_indexes(SnapshotPolicy::default())
             .map(|mut coll| {
@@ -289,6 +307,7 @@ impl Collection {
             next_doc_id: u64_value(get(NEXT_DOC_ID)?, "next_doc_id", &self.dir)?,
             object_count: u64_value(get(OBJECT_COUNT)?, "object_count", &self.dir)?,
             dims: BTreeMap::new(),
+            lengths: BTreeMap::new(),
         };
         for (key, value) in shard
             .prefix_scan(META, b"dims/", usize::MAX)
@@ -307,25 +326,222 @@ impl Collection {
             })?;
             counters.dims.insert(name, u32::from_le_bytes(raw));
         }
+        for (key, value) in shard
+            .prefix_scan(META, PROPLEN.as_bytes(), usize::MAX)
+            .map_err(|e| self.storage(e))?
+        {
+            let weft_lsm::Value::Bytes(bytes) = value else {
+                continue;
+            };
+            let name =
+                String::from_utf8_lossy(key.get(PROPLEN.len()..).unwrap_or_default()).into_owned();
+            let stats = LengthStats::decode(&bytes).ok_or_else(|| DbError::Corrupt {
+                path: self.dir.join("lsm").join(META),
+                source: crate::error::Corruption::Inconsistent(format!(
+                    "length statistics of {name:?} hold {} bytes, expected 16",
+                    bytes.len()
+                )),
+            })?;
+            counters.lengths.insert(name, stats);
+        }
         Ok(counters)
     }
 
-    /// Declares the index buckets of every indexed filterable property of `class`.
-    pub fn declare_property_buckets(&self, class: &ClassDef) -> Result<(), DbError> {
+    /// Declares the index buckets of every indexed filterable and every searchable property
+    /// of `class`; returns the searchable properties declared now.
+    pub fn declare_property_buckets(&self, class: &ClassDef) -> Result<Vec<String>, DbError> {
         let shard = self.shard();
         let mut declared = self.declared.lock();
+        let mut fresh = Vec::new();
         for prop in &class.properties {
-            if !prop.index_filterable || !is_indexed(&prop.data_type) {
-                continue;
+            if prop.index_filterable && is_indexed(&prop.data_type) {
+                let bucket = bucket_name(&prop.name);
+                if declared.insert(bucket.clone()) {
+                    shard
+                        .declare_bucket(&bucket, Strategy::RoaringSet)
+                        .map_err(|e| self.storage(e))?;
+                }
             }
-            let bucket = bucket_name(&prop.name);
-            if declared.insert(bucket.clone()) {
-                shard
-                    .declare_bucket(&bucket, Strategy::RoaringSet)
-                    .map_err(|e| self.storage(e))?;
+            if is_searchable(prop) {
+                let bucket = searchable_bucket(&prop.name);
+                if declared.insert(bucket.clone()) {
+                    shard
+                        .declare_bucket(&bucket, Strategy::Map)
+                        .map_err(|e| self.storage(e))?;
+                    fresh.push(prop.name.clone());
+                }
             }
         }
+        Ok(fresh)
+    }
+
+    /// Makes the searchable index of `props` complete: for each without its `searchable/`
+    /// marker, the postings of every object (`scan`; at open, for data written before the
+    /// index existed) in batches of [`BUILD_BATCH`] objects, then its length statistics and
+    /// the marker in one last record. A crash midway rebuilds at the next open (postings are
+    /// rewritten with the same values; the statistics are recomputed). A property added to a
+    /// live class is held by no object yet, so `scan` is false and only the marker is written.
+    fn build_searchable(
+        &self,
+        class: &ClassDef,
+        props: &[String],
+        scan: bool,
+    ) -> Result<(), DbError> {
+        if props.is_empty() {
+            return Ok(());
+        }
+        let shard = self.shard();
+        let mut counters = self.writer.lock();
+        let mut missing = Vec::new();
+        for name in props {
+            let marker = format!("{SEARCHABLE_BUILT}{name}");
+            if shard
+                .get(META, marker.as_bytes())
+                .map_err(|e| self.storage(e))?
+                .is_none()
+            {
+                missing.push(name.clone());
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut stats: BTreeMap<String, LengthStats> = missing
+            .iter()
+            .map(|n| (n.clone(), LengthStats::default()))
+            .collect();
+        if scan && counters.object_count > 0 {
+            let mut sub = class.clone();
+            sub.properties.retain(|p| missing.contains(&p.name));
+            tracing::info!(
+                action = "searchable_index_build",
+                class = %self.class,
+                shard = %self.shard_name,
+                properties = ?missing,
+                objects = counters.object_count,
+                "building the searchable index of existing objects"
+            );
+            let rows = shard
+                .range(OBJECTS, Bound::Unbounded, Bound::Unbounded)
+                .map_err(|e| self.storage(e))?;
+            let mut batch = WriteBatch::new();
+            let (mut in_batch, mut done) = (0usize, 0u64);
+            for row in rows {
+                let (key, value) = row.map_err(|e| self.storage(e))?;
+                let weft_lsm::Value::Bytes(bytes) = value else {
+                    continue;
+                };
+                let id = Uuid::from_slice(&key).map_err(|_| DbError::Record {
+                    class: self.class.clone(),
+                    shard: self.shard_name.clone(),
+                    key: format!("{key:02x?}"),
+                    source: record::RecordError::Truncated(key.len()),
+                })?;
+                let obj = self.decode(id, &bytes)?;
+                let entries = searchable_entries(&sub, &obj.properties);
+                stage_postings(&mut batch, obj.doc_id, &entries, true);
+                for (name, a) in &entries {
+                    if let Some(s) = stats.get_mut(name) {
+                        s.track(a.tracked_length(), true);
+                    }
+                }
+                in_batch += 1;
+                done += 1;
+                if in_batch == BUILD_BATCH {
+                    if !batch.is_empty() {
+                        shard.write(&batch).map_err(|e| self.storage(e))?;
+                    }
+                    batch = WriteBatch::new();
+                    in_batch = 0;
+                    if done % (BUILD_BATCH as u64 * 64) == 0 {
+                        tracing::info!(
+                            action = "searchable_index_build_progress",
+                            class = %self.class,
+                            shard = %self.shard_name,
+                            done,
+                            objects = counters.object_count,
+                            "building the searchable index"
+                        );
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                shard.write(&batch).map_err(|e| self.storage(e))?;
+            }
+        }
+        let mut batch = WriteBatch::new();
+        for (name, s) in &stats {
+            batch.put(META, format!("{PROPLEN}{name}").as_bytes(), &s.encode());
+            batch.put(META, format!("{SEARCHABLE_BUILT}{name}").as_bytes(), &[1]);
+        }
+        shard.write(&batch).map_err(|e| self.storage(e))?;
+        counters.lengths.extend(stats);
         Ok(())
+    }
+
+    /// The postings of `term` in the searchable index of `property`, in doc-id order.
+    pub(crate) fn postings(&self, property: &str, term: &str) -> Result<Vec<Posting>, DbError> {
+        let bucket = searchable_bucket(property);
+        let map = self
+            .shard()
+            .map_get(&bucket, term.as_bytes())
+            .map_err(|e| self.storage(e))?;
+        map.iter()
+            .map(|(k, v)| {
+                postings::decode(k, v).ok_or_else(|| DbError::Corrupt {
+                    path: self.dir.join("lsm").join(&bucket),
+                    source: crate::error::Corruption::Inconsistent(format!(
+                        "posting of term {term:?} has a {}-byte key and a {}-byte value, expected 8 and 8",
+                        k.len(),
+                        v.len()
+                    )),
+                })
+            })
+            .collect()
+    }
+
+    /// Length statistics of a searchable property.
+    pub(crate) fn length_stats(&self, property: &str) -> LengthStats {
+        self.writer
+            .lock()
+            .lengths
+            .get(property)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Every term of a property's searchable index with its postings (`weft verify`).
+    pub fn searchable_scan(&self, property: &str) -> Result<Vec<TermPostings>, DbError> {
+        let bucket = searchable_bucket(property);
+        let rows = self
+            .shard()
+            .scan(&bucket, Bound::Unbounded, Bound::Unbounded, usize::MAX)
+            .map_err(|e| self.storage(e))?;
+        let mut out = Vec::new();
+        for (term, value) in rows {
+            let weft_lsm::Value::Map(map) = value else {
+                continue;
+            };
+            let mut list = Vec::with_capacity(map.len());
+            for (k, v) in &map {
+                list.push(postings::decode(k, v).ok_or_else(|| DbError::Corrupt {
+                    path: self.dir.join("lsm").join(&bucket),
+                    source: crate::error::Corruption::Inconsistent(format!(
+                        "posting of term {:?} does not decode",
+                        String::from_utf8_lossy(&term)
+                    )),
+                })?);
+            }
+            if !list.is_empty() {
+                out.push((term, list));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every searchable property's length statistics as kept in memory (`weft verify`).
+    pub fn all_length_stats(&self) -> BTreeMap<String, LengthStats> {
+        self.writer.lock().lengths.clone()
     }
 
     /// Number of objects.
@@ -426,7 +642,8 @@ impl Collection {
         writes: Vec<PreparedWrite>,
         mode: WriteMode,
     ) -> Result<Vec<Result<StoredObject, DbError>>, DbError> {
-        self.declare_property_buckets(class)?;
+        let fresh = self.declare_property_buckets(class)?;
+        self.build_searchable(class, &fresh, false)?;
         let shard = self.shard();
         let mut counters = self.writer.lock();
         let mut next = counters.clone();
@@ -547,6 +764,9 @@ impl Collection {
             for name in old.vectors.keys() {
                 batch.delete(VECTORS, &vector_key(old.doc_id, name));
             }
+            let entries = searchable_entries(class, &old.properties);
+            stage_postings(batch, old.doc_id, &entries, false);
+            track_lengths(&mut counters.lengths, &entries, false);
         }
         stage_index(
             batch,
@@ -554,6 +774,9 @@ impl Collection {
             &BTreeSet::new(),
             &index_entries(class, &obj.properties),
         );
+        let entries = searchable_entries(class, &obj.properties);
+        stage_postings(batch, doc_id, &entries, true);
+        track_lengths(&mut counters.lengths, &entries, true);
         for (name, v) in &obj.vectors {
             batch.put(VECTORS, &vector_key(doc_id, name), &encode_vector(v));
         }
@@ -651,6 +874,11 @@ impl Collection {
                 batch.put(META, format!("dims/{name}").as_bytes(), &d.to_le_bytes());
             }
         }
+        for (name, s) in &new.lengths {
+            if old.lengths.get(name) != Some(s) {
+                batch.put(META, format!("{PROPLEN}{name}").as_bytes(), &s.encode());
+            }
+        }
     }
 
     /// Deletes an object; `false` if it did not exist.
@@ -684,6 +912,9 @@ impl Collection {
                 &index_entries(class, &old.properties),
                 &BTreeSet::new(),
             );
+            let entries = searchable_entries(class, &old.properties);
+            stage_postings(&mut batch, old.doc_id, &entries, false);
+            track_lengths(&mut next.lengths, &entries, false);
             next.object_count = next.object_count.saturating_sub(1);
             gone.push(old);
         }
@@ -773,5 +1004,43 @@ fn stage_index(
     }
     for (bucket, key) in new.difference(old) {
         batch.roaring_add(bucket, key, &[doc_id]);
+    }
+}
+
+/// Adds (`add`) or removes the postings of one document.
+fn stage_postings(
+    batch: &mut WriteBatch,
+    doc_id: u64,
+    entries: &BTreeMap<String, Analyzed>,
+    add: bool,
+) {
+    let key = postings::doc_key(doc_id);
+    for (prop, analyzed) in entries {
+        let bucket = searchable_bucket(prop);
+        for (term, &tf) in &analyzed.terms {
+            if add {
+                batch.map_put(
+                    &bucket,
+                    term.as_bytes(),
+                    &key,
+                    &postings::encode_value(tf, analyzed.tokens),
+                );
+            } else {
+                batch.map_remove(&bucket, term.as_bytes(), &key);
+            }
+        }
+    }
+}
+
+fn track_lengths(
+    lengths: &mut BTreeMap<String, LengthStats>,
+    entries: &BTreeMap<String, Analyzed>,
+    add: bool,
+) {
+    for (prop, analyzed) in entries {
+        lengths
+            .entry(prop.clone())
+            .or_default()
+            .track(analyzed.tracked_length(), add);
     }
 }

@@ -1,11 +1,15 @@
-//! Consistency check of the stored data: objects, their vectors, the filterable index and the
-//! counters must agree. Used by `weft verify` and by the crash tests.
+//! Consistency check of the stored data: objects, their vectors, the filterable index, the
+//! searchable (BM25) index with its length statistics and the counters must agree. Used by `weft verify` and by the crash tests.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::Db;
 use crate::error::DbError;
-use crate::object::index_keys::{bucket_name, index_entries, is_indexed};
+use weft_inverted::postings::{LengthStats, Posting};
+
+use crate::object::index_keys::{
+    bucket_name, index_entries, is_indexed, is_searchable, searchable_entries,
+};
 
 /// What [`Db::verify`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -94,6 +98,68 @@ impl Db {
                     problem(format!(
                         "index {} key {:02x?} lists {:?} but no object has it",
                         key.0, key.1, ids
+                    ));
+                }
+            }
+            // Searchable index: exactly the postings the objects imply, and the statistics.
+            let mut want: BTreeMap<(String, Vec<u8>), Vec<Posting>> = BTreeMap::new();
+            let mut want_lengths: BTreeMap<String, LengthStats> = BTreeMap::new();
+            for obj in &objects {
+                for (prop, analyzed) in searchable_entries(&class, &obj.properties) {
+                    want_lengths
+                        .entry(prop.clone())
+                        .or_default()
+                        .track(analyzed.tracked_length(), true);
+                    for (term, tf) in &analyzed.terms {
+                        want.entry((prop.clone(), term.clone().into_bytes()))
+                            .or_default()
+                            .push(Posting {
+                                doc: obj.doc_id,
+                                tf: *tf,
+                                len: analyzed.tokens,
+                            });
+                    }
+                }
+            }
+            for list in want.values_mut() {
+                list.sort_by_key(|p| p.doc);
+            }
+            let mut have: BTreeMap<(String, Vec<u8>), Vec<Posting>> = BTreeMap::new();
+            for prop in class.properties.iter().filter(|p| is_searchable(p)) {
+                for (term, list) in coll.searchable_scan(&prop.name)? {
+                    have.insert((prop.name.clone(), term), list);
+                }
+            }
+            report.index_entries += want.values().map(|l| l.len() as u64).sum::<u64>();
+            for (key, list) in &want {
+                if have.get(key) != Some(list) {
+                    problem(format!(
+                        "searchable index {} term {:?}: objects say {:?}, index says {:?}",
+                        key.0,
+                        String::from_utf8_lossy(&key.1),
+                        list,
+                        have.get(key)
+                    ));
+                }
+            }
+            for (key, list) in &have {
+                if !want.contains_key(key) {
+                    problem(format!(
+                        "searchable index {} term {:?} lists {:?} but no object has it",
+                        key.0,
+                        String::from_utf8_lossy(&key.1),
+                        list
+                    ));
+                }
+            }
+            let stored = coll.all_length_stats();
+            for prop in class.properties.iter().filter(|p| is_searchable(p)) {
+                let want = want_lengths.get(&prop.name).copied().unwrap_or_default();
+                let got = stored.get(&prop.name).copied().unwrap_or_default();
+                if want != got {
+                    problem(format!(
+                        "length statistics of {}: objects say {want:?}, stored {got:?}",
+                        prop.name
                     ));
                 }
             }

@@ -8,12 +8,15 @@
 //!   them.
 //! * [`fusion`] — hybrid `rankedFusion` and `relativeScoreFusion` with Weaviate's tie rules.
 //!
-//! Still to come (issue 12): the searchable posting store in the shard's WAL records, top-k
-//! with BlockMax-WAND, and the query wiring.
+//! * [`postings`] — the searchable index's entries (term → doc id → frequency, length) and the
+//!   per-property length statistics, as stored by weft-db in the object's WAL record.
+//! * [`search`] — BM25 top-k over posting lists: the exhaustive reference and WAND.
 #![forbid(unsafe_code)]
 
 pub mod bm25;
 pub mod fusion;
+pub mod postings;
+pub mod search;
 pub mod stopwords;
 mod tokenize;
 

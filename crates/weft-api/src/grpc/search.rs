@@ -2,12 +2,14 @@
 //! `query.near_object`, `query.fetch_objects`, `query.fetch_object_by_id` and `iterator()`,
 //! mapped to one [`weft_db::Query`] ([`plan`]); the hits are encoded by [`reply`].
 //!
-//! Accepted: `collection`, `limit` (0 = `QUERY_DEFAULTS_LIMIT`), `offset`, `after`,
-//! `near_vector` / `near_object` with one target vector and `distance` / `certainty`, the
-//! `_id` equality filter of `fetch_object_by_id`, `properties` and `metadata`. Everything else
-//! (other filters, sorting, grouping, autocut, hybrid, bm25, near_text and the other modules,
-//! generative, rerank, boost, tenants, references) is refused with INVALID_ARGUMENT and a
-//! message naming the feature — never UNAVAILABLE, which clients retry for a minute.
+//! Accepted: `collection`, `limit` (0 = `QUERY_DEFAULTS_LIMIT`), `offset`, `after`, filters,
+//! sorting, grouping, autocut, `near_vector` / `near_object` with one target vector and
+//! `distance` / `certainty`, `bm25_search` (properties with boosts, `Or` with a minimum /
+//! `And`), `hybrid_search` (alpha, both fusions, a vector or `near_vector`, a target,
+//! `vector_distance`), `properties` and `metadata` (with `score`, `explain_score`). What weft
+//! does not serve (near_text and the other modules, generative, rerank, boost, tenants,
+//! references) is refused with INVALID_ARGUMENT and a message naming the feature — never
+//! UNAVAILABLE, which clients retry for a minute.
 
 pub mod reply;
 
@@ -17,10 +19,11 @@ use crate::error::{ErrorCode, WireError};
 use crate::proto::v1::SearchResult;
 use crate::proto::v1::vectors::VectorType;
 use crate::proto::v1::{
-    GroupByResult, MetadataRequest, NearObject, NearVector, ObjectPropertiesRequest,
-    PropertiesRequest, SearchRequest, Targets, VectorForTarget, Vectors,
+    Bm25, GroupByResult, Hybrid, MetadataRequest, NearObject, NearVector, ObjectPropertiesRequest,
+    PropertiesRequest, SearchOperatorOptions, SearchRequest, Targets, VectorForTarget, Vectors,
 };
 use uuid::Uuid;
+use weft_db::query::{Fusion, HybridQuery, KeywordOperator, KeywordQuery};
 use weft_db::{Db, Near, NearQuery};
 
 use crate::QueryLimits;
@@ -60,6 +63,10 @@ pub struct MetadataWanted {
     pub distance: bool,
     /// `certainty`
     pub certainty: bool,
+    /// `score`
+    pub score: bool,
+    /// `explain_score`
+    pub explain_score: bool,
     /// `is_consistent`
     pub is_consistent: bool,
 }
@@ -164,8 +171,6 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
     } = req;
     refuse!(
         !tenant.is_empty() => "multi-tenancy (tenant)",
-        hybrid_search.is_some() => "hybrid search",
-        bm25_search.is_some() => "bm25 search",
         near_text.is_some() => "near_text",
         near_image.is_some() => "near_image",
         near_audio.is_some() => "near_audio",
@@ -187,6 +192,16 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
         (None, Some(o)) => Some(near_object_query(o)?),
         (None, None) => None,
     };
+    let keyword = bm25_search.map(bm25_query).transpose()?;
+    let hybrid = hybrid_search.map(hybrid_query).transpose()?;
+    let searches = usize::from(near.is_some())
+        + usize::from(keyword.is_some())
+        + usize::from(hybrid.is_some());
+    if searches > 1 {
+        return Err(invalid(
+            "only one of near_vector, near_object, bm25 and hybrid can be used in one search",
+        ));
+    }
     let filter = filters.map(super::filters::filter).transpose()?;
     let sort = super::sort::sort(sort_by)?;
     let group_by = group_by
@@ -208,13 +223,13 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
             }
         })
         .transpose()?;
-    if group_by.is_some() && near.is_none() {
+    if group_by.is_some() && searches == 0 {
         return Err(invalid(
-            "group_by needs a vector search (near_vector or near_object)",
+            "group_by needs a search (near_vector, near_object, bm25 or hybrid)",
         ));
     }
     let after = parse_uuid(&after, "after")?;
-    if after.is_some() && (offset > 0 || near.is_some() || filter.is_some()) {
+    if after.is_some() && (offset > 0 || searches > 0 || filter.is_some()) {
         return Err(invalid(
             "'after' cannot be combined with offset, filters or a vector search",
         ));
@@ -232,6 +247,8 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
             autocut: (autocut > 0).then(|| usize::try_from(autocut).unwrap_or(0)),
             with_vectors: metadata.any_vector(),
             near,
+            keyword,
+            hybrid,
         },
         group_by,
         output: Output {
@@ -322,8 +339,8 @@ fn metadata_wanted(m: MetadataRequest) -> MetadataWanted {
         last_update_time_unix,
         distance,
         certainty,
-        score: _,
-        explain_score: _,
+        score,
+        explain_score,
         is_consistent,
         vectors,
         query_profile: _,
@@ -335,6 +352,8 @@ fn metadata_wanted(m: MetadataRequest) -> MetadataWanted {
         update_time: last_update_time_unix,
         distance,
         certainty,
+        score,
+        explain_score,
         is_consistent,
     }
 }
@@ -502,6 +521,122 @@ pub(crate) fn near_vector_query(v: NearVector) -> Result<NearQuery, WireError> {
         target: merge_target(named, from_vector)?,
         max_distance,
         min_certainty,
+    })
+}
+
+/// The operator of a keyword search.
+fn keyword_operator(o: Option<SearchOperatorOptions>) -> Result<KeywordOperator, WireError> {
+    use crate::proto::v1::search_operator_options::Operator;
+    let Some(SearchOperatorOptions {
+        operator,
+        minimum_or_tokens_match,
+    }) = o
+    else {
+        return Ok(KeywordOperator::Default);
+    };
+    let minimum = usize::try_from(minimum_or_tokens_match.unwrap_or(0).max(0)).unwrap_or(0);
+    match Operator::try_from(operator) {
+        Ok(Operator::Unspecified | Operator::Or) => Ok(KeywordOperator::Or {
+            minimum_match: minimum,
+        }),
+        Ok(Operator::And) => Ok(KeywordOperator::And),
+        Ok(Operator::AndCross) => Err(unsupported("the AND_CROSS keyword operator")),
+        Err(_) => Err(invalid(format!("unknown search operator {operator}"))),
+    }
+}
+
+pub(crate) fn bm25_query(b: Bm25) -> Result<KeywordQuery, WireError> {
+    let Bm25 {
+        query,
+        properties,
+        search_operator,
+    } = b;
+    Ok(KeywordQuery {
+        query,
+        properties,
+        operator: keyword_operator(search_operator)?,
+    })
+}
+
+pub(crate) fn hybrid_query(h: Hybrid) -> Result<HybridQuery, WireError> {
+    use crate::proto::v1::hybrid::{FusionType, Threshold};
+    let Hybrid {
+        query,
+        properties,
+        vector,
+        alpha,
+        fusion_type,
+        vector_bytes,
+        target_vectors,
+        near_text,
+        near_vector,
+        targets,
+        bm25_search_operator,
+        alpha_param,
+        use_alpha_param,
+        selection,
+        threshold,
+        vectors,
+    } = h;
+    if near_text.is_some() {
+        return Err(unsupported(
+            "near_text in hybrid search (weft has no vectorizer modules)",
+        ));
+    }
+    if selection.is_some() {
+        return Err(unsupported("diversity selection (MMR)"));
+    }
+    let alpha = if use_alpha_param {
+        alpha_param.unwrap_or(weft_db::query::hybrid::DEFAULT_ALPHA)
+    } else {
+        alpha
+    };
+    let fusion = match FusionType::try_from(fusion_type) {
+        Ok(FusionType::Ranked) => Fusion::Ranked,
+        Ok(FusionType::RelativeScore | FusionType::Unspecified) => Fusion::RelativeScore,
+        Err(_) => return Err(invalid(format!("unknown fusion type {fusion_type}"))),
+    };
+    let named = one_target(targets, target_vectors)?;
+    let vector_sub_search = near_vector.is_some();
+    let vector = match near_vector {
+        Some(nv) => {
+            let mut q = near_vector_query(nv)?;
+            q.target = merge_target(named, q.target.unwrap_or_default())?;
+            Some(q)
+        }
+        None => {
+            if vectors.len() > 1 {
+                return Err(invalid(format!(
+                    "hybrid: only 1 vector supported, found {} vectors",
+                    vectors.len()
+                )));
+            }
+            let (from_vector, v) = match vectors.into_iter().next() {
+                Some(v) => single_vector(v)?,
+                None if !vector_bytes.is_empty() => (String::new(), f32s(&vector_bytes)?),
+                None => (String::new(), vector),
+            };
+            if v.is_empty() {
+                None
+            } else {
+                Some(NearQuery {
+                    near: Near::Vector(v),
+                    target: merge_target(named, from_vector)?,
+                    max_distance: None,
+                    min_certainty: None,
+                })
+            }
+        }
+    };
+    Ok(HybridQuery {
+        query,
+        alpha,
+        fusion,
+        properties,
+        operator: keyword_operator(bm25_search_operator)?,
+        vector,
+        max_vector_distance: threshold.map(|Threshold::VectorDistance(d)| d),
+        vector_sub_search,
     })
 }
 

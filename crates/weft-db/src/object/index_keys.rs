@@ -5,13 +5,15 @@
 //! as big-endian with the sign bit flipped, numbers as IEEE bits made order-preserving, booleans
 //! as one byte, uuids as their 16 bytes, text as UTF-8 tokens of the property's tokenization.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::coerce::parse_date;
-use crate::schema::{ClassDef, DataType, Primitive, Tokenization};
+use weft_inverted::postings::Analyzed;
+
+use crate::schema::{ClassDef, DataType, Primitive, PropertyDef, Tokenization};
 
 /// Name of the bucket of a property's filterable index.
 pub fn bucket_name(property: &str) -> String {
@@ -39,6 +41,45 @@ pub fn index_entries(class: &ClassDef, props: &Map<String, Value>) -> BTreeSet<(
             Value::Array(items) => items.iter().for_each(&mut push),
             other => push(other),
         }
+    }
+    out
+}
+
+/// Name of the bucket of a property's searchable (BM25) index.
+pub fn searchable_bucket(property: &str) -> String {
+    format!("searchable_{property}")
+}
+
+/// Whether a property gets a searchable index: a top-level `text` / `text[]` property with
+/// `indexSearchable`.
+pub fn is_searchable(prop: &PropertyDef) -> bool {
+    prop.index_searchable && prop.data_type.is_text()
+}
+
+/// What each searchable property of an object puts into the searchable index: its tokens
+/// (every element of a text array together) with their frequencies. Properties the object
+/// does not hold are absent; an empty text is present with no tokens.
+pub fn searchable_entries(
+    class: &ClassDef,
+    props: &Map<String, Value>,
+) -> BTreeMap<String, Analyzed> {
+    let mut out = BTreeMap::new();
+    for prop in class.properties.iter().filter(|p| is_searchable(p)) {
+        let Some(value) = props.get(&prop.name) else {
+            continue;
+        };
+        let tokenization = prop.tokenization.unwrap_or(Tokenization::Word);
+        let texts: Vec<&str> = match value {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+            _ => continue,
+        };
+        let analyzed = Analyzed::from_tokens(
+            texts
+                .into_iter()
+                .flat_map(|t| tokenize(tokenization, t).into_iter()),
+        );
+        out.insert(prop.name.clone(), analyzed);
     }
     out
 }

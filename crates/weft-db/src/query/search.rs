@@ -64,6 +64,10 @@ pub struct Query {
     pub autocut: Option<usize>,
     /// Nearest-neighbour search.
     pub near: Option<NearQuery>,
+    /// Keyword (BM25) search.
+    pub keyword: Option<crate::query::KeywordQuery>,
+    /// Hybrid (keyword + vector) search.
+    pub hybrid: Option<crate::query::HybridQuery>,
     /// Return vectors.
     pub with_vectors: bool,
 }
@@ -77,14 +81,34 @@ pub struct SearchHit {
     pub distance: Option<f32>,
     /// Certainty (cosine searches only): 1 − distance / 2.
     pub certainty: Option<f32>,
+    /// Score of a keyword or hybrid search.
+    pub score: Option<f32>,
+    /// How the score came about (`explainScore`), keyword and hybrid searches.
+    pub explain_score: Option<String>,
 }
 
-fn invalid(msg: String) -> DbError {
+impl SearchHit {
+    /// A hit without distance or score (listings).
+    pub fn plain(object: StoredObject) -> Self {
+        Self {
+            object,
+            distance: None,
+            certainty: None,
+            score: None,
+            explain_score: None,
+        }
+    }
+}
+
+pub(crate) fn invalid(msg: String) -> DbError {
     UserError::Invalid(msg).into()
 }
 
 /// The vector name a query targets, and its distance.
-fn target(class: &ClassDef, wanted: Option<&str>) -> Result<(String, Distance), DbError> {
+pub(crate) fn target(
+    class: &ClassDef,
+    wanted: Option<&str>,
+) -> Result<(String, Distance), DbError> {
     match (&class.vectors, wanted) {
         (VectorSetup::Legacy { index, .. }, None | Some("")) => {
             Ok((LEGACY_VECTOR.to_string(), index.distance()))
@@ -113,11 +137,7 @@ impl Db {
         let class = self
             .class(&req.class)
             .ok_or_else(|| UserError::ClassNotFound(req.class.clone()))?;
-        let plain = |object| SearchHit {
-            object,
-            distance: None,
-            certainty: None,
-        };
+        let plain = SearchHit::plain;
         let allowed = match &req.filter {
             Some(filter) => {
                 filter.validate(&class)?;
@@ -126,8 +146,19 @@ impl Db {
             }
             None => None,
         };
+        let searches = [
+            req.near.is_some(),
+            req.keyword.is_some(),
+            req.hybrid.is_some(),
+        ];
+        if searches.iter().filter(|s| **s).count() > 1 {
+            return Err(invalid(
+                "only one of nearVector/nearObject, bm25 and hybrid can be used in one query"
+                    .into(),
+            ));
+        }
         if !req.sort.is_empty() {
-            if req.near.is_some() {
+            if searches.iter().any(|s| *s) {
                 return Err(invalid("sorting cannot be combined with search".into()));
             }
             if req.after.is_some() {
@@ -161,6 +192,9 @@ impl Db {
             }
             return Ok(out);
         }
+        if req.keyword.is_some() || req.hybrid.is_some() {
+            return crate::query::hybrid::run(self, &class, req, allowed.as_ref());
+        }
         if let (Some(ids), None) = (&allowed, &req.near) {
             // A filtered listing: matching objects in doc-id order.
             let coll = self.collection(&class.name)?;
@@ -187,7 +221,31 @@ impl Db {
                 .map(plain)
                 .collect());
         };
-        let (name, distance) = target(&class, near.target.as_deref())?;
+        let k = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
+        let mut hits = self.near_hits(&class, near, k, allowed.as_ref(), req.with_vectors)?;
+        hits.drain(
+            ..usize::try_from(req.offset)
+                .unwrap_or(usize::MAX)
+                .min(hits.len()),
+        );
+        if let Some(cut) = req.autocut.filter(|&c| c > 0) {
+            let d: Vec<f32> = hits.iter().filter_map(|h| h.distance).collect();
+            hits.truncate(crate::query::group::autocut(&d, cut));
+        }
+        Ok(hits)
+    }
+
+    /// The `k` nearest neighbours of a `nearVector` / `nearObject` within `allowed`, with
+    /// distance and certainty, the thresholds applied.
+    pub(crate) fn near_hits(
+        &self,
+        class: &ClassDef,
+        near: &NearQuery,
+        k: usize,
+        allowed: Option<&roaring::RoaringTreemap>,
+        with_vectors: bool,
+    ) -> Result<Vec<SearchHit>, DbError> {
+        let (name, distance) = target(class, near.target.as_deref())?;
         if near.min_certainty.is_some() && distance != Distance::Cosine {
             return Err(invalid(format!(
                 "can't compute and return certainty when vector index is configured with {} distance",
@@ -209,18 +267,16 @@ impl Db {
                 })?
             }
         };
-        let k = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
         let allow: Option<roaring::RoaringBitmap> =
             allowed.map(|ids| ids.iter().filter_map(|d| u32::try_from(d).ok()).collect());
-        let hits = coll.near_vector(&name, &query, k, allow.as_ref(), req.with_vectors)?;
+        let hits = coll.near_vector(&name, &query, k, allow.as_ref(), with_vectors)?;
         let cosine = distance == Distance::Cosine;
         Ok(hits
             .into_iter()
-            .skip(usize::try_from(req.offset).unwrap_or(usize::MAX))
             .map(|(object, d)| SearchHit {
-                object,
                 distance: Some(d),
                 certainty: cosine.then_some(1.0 - d / 2.0),
+                ..SearchHit::plain(object)
             })
             .filter(|h| {
                 near.max_distance
@@ -230,14 +286,7 @@ impl Db {
                 near.min_certainty
                     .is_none_or(|m| h.certainty.is_some_and(|c| c >= m))
             })
-            .collect::<Vec<_>>())
-        .map(|mut hits| {
-            if let Some(cut) = req.autocut.filter(|&c| c > 0) {
-                let d: Vec<f32> = hits.iter().filter_map(|h| h.distance).collect();
-                hits.truncate(crate::query::group::autocut(&d, cut));
-            }
-            hits
-        })
+            .collect())
     }
 }
 

@@ -35,32 +35,33 @@ pub fn results(
 }
 
 fn result(hit: SearchHit, schema: &[PropertyDef], output: &Output) -> SearchResult {
-    let SearchHit {
-        object,
-        distance,
-        certainty,
-    } = hit;
     let properties = PropertiesResult {
         ref_props: Vec::new(),
-        target_collection: object.class.clone(),
+        target_collection: hit.object.class.clone(),
         metadata: None,
-        non_ref_props: Some(properties(&object.properties, schema, &output.properties)),
+        non_ref_props: Some(properties(
+            &hit.object.properties,
+            schema,
+            &output.properties,
+        )),
         ref_props_requested: false,
     };
     SearchResult {
         properties: Some(properties),
-        metadata: Some(metadata(object, distance, certainty, &output.metadata)),
+        metadata: Some(metadata(hit, &output.metadata)),
         generative: None,
     }
 }
 
 /// The metadata of one hit: always the id, the rest when asked for and known.
-pub fn metadata(
-    object: StoredObject,
-    distance: Option<f32>,
-    certainty: Option<f32>,
-    wanted: &MetadataWanted,
-) -> MetadataResult {
+pub fn metadata(hit: SearchHit, wanted: &MetadataWanted) -> MetadataResult {
+    let SearchHit {
+        object,
+        distance,
+        certainty,
+        score,
+        explain_score,
+    } = hit;
     let StoredObject {
         class: _,
         id,
@@ -91,6 +92,14 @@ pub fn metadata(
     if let Some(c) = certainty.filter(|_| wanted.certainty) {
         out.certainty = c;
         out.certainty_present = true;
+    }
+    if let Some(s) = score.filter(|_| wanted.score) {
+        out.score = s;
+        out.score_present = true;
+    }
+    if let Some(e) = explain_score.filter(|_| wanted.explain_score) {
+        out.explain_score = e;
+        out.explain_score_present = true;
     }
     if wanted.is_consistent {
         out.is_consistent = Some(true);

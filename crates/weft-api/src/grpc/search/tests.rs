@@ -275,10 +275,11 @@ fn near_object_reads_id_certainty_and_target() {
 
 #[test]
 fn unsupported_features_are_named_and_never_unavailable() {
-    let mut bm25 = request("A");
-    bm25.bm25_search = Some(Bm25 {
+    let mut hybrid_text = request("A");
+    hybrid_text.hybrid_search = Some(Hybrid {
         query: "hello".to_string(),
-        ..Bm25::default()
+        near_text: Some(Default::default()),
+        ..Hybrid::default()
     });
     let mut sort = request("A");
     sort.sort_by = vec![SortBy {
@@ -297,7 +298,7 @@ fn unsupported_features_are_named_and_never_unavailable() {
         ..PropertiesRequest::default()
     });
     for (req, feature) in [
-        (bm25, "bm25 search"),
+        (hybrid_text, "near_text in hybrid search"),
         (sort, "sorting by a path through cross-references"),
         (tenant, "tenant"),
         (refs, "return_references"),
@@ -311,6 +312,65 @@ fn unsupported_features_are_named_and_never_unavailable() {
             err.message
         );
     }
+}
+
+#[test]
+fn bm25_and_hybrid_requests_become_queries() {
+    use crate::proto::v1::hybrid::{FusionType, Threshold};
+    use crate::proto::v1::search_operator_options::Operator;
+    let mut req = request("A");
+    req.bm25_search = Some(Bm25 {
+        query: "hello world".to_string(),
+        properties: vec!["title^2".to_string()],
+        search_operator: Some(SearchOperatorOptions {
+            operator: Operator::Or as i32,
+            minimum_or_tokens_match: Some(2),
+        }),
+    });
+    let q = plan(req, LIMITS).expect("planned").query;
+    let k = q.keyword.expect("keyword");
+    assert_eq!(k.query, "hello world");
+    assert_eq!(k.properties, ["title^2"]);
+    assert_eq!(k.operator, KeywordOperator::Or { minimum_match: 2 });
+
+    let mut req = request("A");
+    req.hybrid_search = Some(Hybrid {
+        query: "hello".to_string(),
+        alpha_param: Some(0.25),
+        use_alpha_param: true,
+        fusion_type: FusionType::Ranked as i32,
+        vector_bytes: [1.0f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect(),
+        threshold: Some(Threshold::VectorDistance(0.5)),
+        ..Hybrid::default()
+    });
+    let h = plan(req, LIMITS)
+        .expect("planned")
+        .query
+        .hybrid
+        .expect("hybrid");
+    assert_eq!(h.alpha, 0.25);
+    assert_eq!(h.fusion, Fusion::Ranked);
+    assert_eq!(h.max_vector_distance, Some(0.5));
+    assert_eq!(h.vector.map(|v| v.near), Some(Near::Vector(vec![1.0, 2.0])));
+    // use_alpha_param without a value: Weaviate's default; the old field when not set.
+    let mut req = request("A");
+    req.hybrid_search = Some(Hybrid {
+        use_alpha_param: true,
+        ..Hybrid::default()
+    });
+    let h = plan(req, LIMITS)
+        .expect("planned")
+        .query
+        .hybrid
+        .expect("hybrid");
+    assert_eq!(h.alpha, 0.75);
+    assert_eq!(h.fusion, Fusion::RelativeScore);
+    assert!(h.vector.is_none());
+    // Two searches in one request are refused.
+    let mut req = request("A");
+    req.bm25_search = Some(Bm25::default());
+    req.hybrid_search = Some(Hybrid::default());
+    assert_eq!(refused(req).grpc, GrpcCode::InvalidArgument);
 }
 
 #[test]
@@ -510,7 +570,14 @@ fn metadata_carries_the_id_as_big_endian_bytes_and_present_flags() {
         creation_time: true,
         ..MetadataWanted::default()
     };
-    let m = metadata(stored(&[]), Some(0.25), Some(0.875), &wanted);
+    let m = metadata(
+        SearchHit {
+            distance: Some(0.25),
+            certainty: Some(0.875),
+            ..SearchHit::plain(stored(&[]))
+        },
+        &wanted,
+    );
     assert_eq!(m.id, "01020304-0506-0708-090a-0b0c0d0e0f10");
     assert_eq!(m.id_as_bytes, (1u8..=16).collect::<Vec<u8>>());
     assert!(m.distance_present && m.certainty_present && m.creation_time_unix_present);
@@ -519,7 +586,7 @@ fn metadata_carries_the_id_as_big_endian_bytes_and_present_flags() {
     assert!(!m.last_update_time_unix_present && !m.is_consistent_present);
     assert!(m.vector_bytes.is_empty() && m.vectors.is_empty());
 
-    let none = metadata(stored(&[]), None, None, &wanted);
+    let none = metadata(SearchHit::plain(stored(&[])), &wanted);
     assert!(!none.distance_present && !none.certainty_present);
 }
 
@@ -529,12 +596,12 @@ fn vectors_are_little_endian_f32_legacy_or_named() {
         all_vectors: true,
         ..MetadataWanted::default()
     };
-    let legacy = metadata(stored(&[("", vec![1.0, -0.5])]), None, None, &all);
+    let legacy = metadata(SearchHit::plain(stored(&[("", vec![1.0, -0.5])])), &all);
     assert_eq!(legacy.vector_bytes, f32_bytes(&[1.0, -0.5]));
     assert_eq!(pack_f32(&[1.0, -0.5]), f32_bytes(&[1.0, -0.5]));
 
     let named = stored(&[("a", vec![1.0]), ("b", vec![2.0, 3.0])]);
-    let m = metadata(named.clone(), None, None, &all);
+    let m = metadata(SearchHit::plain(named.clone()), &all);
     assert!(m.vector_bytes.is_empty());
     let names: Vec<&str> = m.vectors.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["a", "b"]);
@@ -545,7 +612,7 @@ fn vectors_are_little_endian_f32_legacy_or_named() {
         vectors: ["b".to_string()].into(),
         ..MetadataWanted::default()
     };
-    let m = metadata(named, None, None, &only_b);
+    let m = metadata(SearchHit::plain(named), &only_b);
     assert_eq!(m.vectors.len(), 1);
     assert_eq!(m.vectors[0].name, "b");
 }
@@ -558,9 +625,8 @@ fn results_name_the_collection_and_carry_properties() {
         c
     };
     let hits = vec![SearchHit {
-        object: stored(&[]),
         distance: Some(0.1),
-        certainty: None,
+        ..SearchHit::plain(stored(&[]))
     }];
     let out = results(hits, Some(&class), &Output::default());
     assert_eq!(out.len(), 1);

@@ -1,0 +1,284 @@
+//! Keyword and hybrid queries: [`run`] answers a [`Query`] with `keyword` (BM25, ranked by
+//! `keyword::search`) or `hybrid` (a vector search and a keyword search fused by
+//! `weft_inverted::fusion`, Weaviate's `rankedFusion` or `relativeScoreFusion`).
+
+use roaring::RoaringTreemap;
+use uuid::Uuid;
+use weft_inverted::fusion::{self, Hit};
+
+use crate::Db;
+use crate::error::DbError;
+use crate::query::keyword::{self, KeywordOperator, KeywordQuery};
+use crate::query::search::{NearQuery, Query, SearchHit, invalid};
+use crate::schema::ClassDef;
+
+/// How hybrid search fuses its two result sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fusion {
+    /// `rankedFusion`: reciprocal rank.
+    Ranked,
+    /// `relativeScoreFusion` (the default): min-max normalised values.
+    #[default]
+    RelativeScore,
+}
+
+/// Weaviate's default `alpha`.
+pub const DEFAULT_ALPHA: f32 = 0.75;
+
+/// Results each side of a hybrid search fetches at least (Weaviate's hybrid default limit).
+pub const HYBRID_SIDE_LIMIT: usize = 100;
+
+/// A hybrid query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HybridQuery {
+    /// The keyword query.
+    pub query: String,
+    /// Weight of the vector side (0 = keyword only, 1 = vector only).
+    pub alpha: f32,
+    /// Fusion algorithm.
+    pub fusion: Fusion,
+    /// Properties of the keyword side (boosts allowed).
+    pub properties: Vec<String>,
+    /// Operator of the keyword side.
+    pub operator: KeywordOperator,
+    /// The vector side: an explicit vector or `nearVector` (with its own thresholds) and the
+    /// target vector; `None` needs a vectorizer, which weft does not have.
+    pub vector: Option<NearQuery>,
+    /// Vector hits farther than this are dropped before fusion, and keyword hits the vector
+    /// side did not find within it (`max_vector_distance`).
+    pub max_vector_distance: Option<f32>,
+    /// The vector came as a `near_vector` sub-search (explanations name it `nearVector`).
+    pub vector_sub_search: bool,
+}
+
+impl Default for HybridQuery {
+    fn default() -> Self {
+        Self {
+            query: String::new(),
+            alpha: DEFAULT_ALPHA,
+            fusion: Fusion::default(),
+            properties: Vec::new(),
+            operator: KeywordOperator::default(),
+            vector: None,
+            max_vector_distance: None,
+            vector_sub_search: false,
+        }
+    }
+}
+
+/// Weaviate's order: the ranked list cut to `offset + limit`, autocut on the scores (offset
+/// hits included), then the offset.
+fn page(hits: &mut Vec<SearchHit>, req: &Query) {
+    let total = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
+    hits.truncate(total);
+    if let Some(cut) = req.autocut.filter(|&c| c > 0) {
+        let scores: Vec<f32> = hits.iter().filter_map(|h| h.score).collect();
+        hits.truncate(crate::query::group::autocut(&scores, cut));
+    }
+    hits.drain(
+        ..usize::try_from(req.offset)
+            .unwrap_or(usize::MAX)
+            .min(hits.len()),
+    );
+}
+
+fn with_vectors(db: &Db, class: &ClassDef, hits: &mut [SearchHit]) -> Result<(), DbError> {
+    let coll = db.collection(&class.name)?;
+    for h in hits {
+        if let Some(o) = coll.get(h.object.id, true)? {
+            h.object = o;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a query with `keyword` or `hybrid` set.
+pub(crate) fn run(
+    db: &Db,
+    class: &ClassDef,
+    req: &Query,
+    allowed: Option<&RoaringTreemap>,
+) -> Result<Vec<SearchHit>, DbError> {
+    let wanted = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
+    let coll = db.collection(&class.name)?;
+    let mut hits = if let Some(kq) = &req.keyword {
+        keyword::search(&coll, class, kq, allowed, wanted)?
+            .into_iter()
+            .map(|h| SearchHit {
+                score: Some(h.score),
+                explain_score: Some(h.explain),
+                ..SearchHit::plain(h.object)
+            })
+            .collect()
+    } else if let Some(hq) = &req.hybrid {
+        let limit = usize::try_from(req.limit).unwrap_or(usize::MAX);
+        let offset = usize::try_from(req.offset).unwrap_or(usize::MAX);
+        hybrid(db, class, hq, allowed, limit, offset)?
+    } else {
+        return Err(invalid("neither bm25 nor hybrid given".into()));
+    };
+    page(&mut hits, req);
+    if req.with_vectors {
+        with_vectors(db, class, &mut hits)?;
+    }
+    Ok(hits)
+}
+
+fn hybrid(
+    db: &Db,
+    class: &ClassDef,
+    hq: &HybridQuery,
+    allowed: Option<&RoaringTreemap>,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<SearchHit>, DbError> {
+    // As Weaviate: each side fetches at least QUERY_HYBRID_MAXIMUM_RESULTS (100); the keyword
+    // side also covers the offset.
+    let side = limit.max(HYBRID_SIDE_LIMIT);
+    let alpha = f64::from(hq.alpha);
+    // Vector side, skipped when alpha is 0.
+    let vector_hits = if alpha > 0.0 {
+        let Some(near) = &hq.vector else {
+            return Err(invalid(format!(
+                "VectorFromInput was called without vectorizer on class {} for input {}",
+                class.name, hq.query
+            )));
+        };
+        let mut hits = db.near_hits(class, near, side, allowed, false)?;
+        if let Some(max) = hq.max_vector_distance {
+            let within = hits
+                .iter()
+                .take_while(|h| h.distance.is_some_and(|d| d <= max))
+                .count();
+            hits.truncate(within);
+        }
+        hits
+    } else {
+        Vec::new()
+    };
+    // Keyword side, skipped when alpha is 1 (and empty for an empty query).
+    let mut keyword_hits = if alpha < 1.0 && !hq.query.is_empty() {
+        let coll = db.collection(&class.name)?;
+        let kq = KeywordQuery {
+            query: hq.query.clone(),
+            properties: hq.properties.clone(),
+            operator: hq.operator,
+        };
+        keyword::search(&coll, class, &kq, allowed, side.saturating_add(offset))?
+    } else {
+        Vec::new()
+    };
+    if hq.max_vector_distance.is_some() && alpha > 0.0 {
+        // Weaviate keeps only keyword hits that the vector side also found within the distance.
+        keyword_hits.retain(|k| vector_hits.iter().any(|v| v.object.id == k.object.id));
+    }
+    let vector_name = if hq.vector_sub_search {
+        "vector,nearVector"
+    } else {
+        "vector,hybridVector"
+    };
+    let named: [(&str, Vec<Hit<Uuid>>); 2] = [
+        (
+            vector_name,
+            vector_hits
+                .iter()
+                .map(|h| Hit {
+                    id: h.object.id,
+                    value: f64::from(1.0 - h.distance.unwrap_or(0.0)),
+                })
+                .collect(),
+        ),
+        (
+            "keyword,bm25",
+            keyword_hits
+                .iter()
+                .map(|h| Hit {
+                    id: h.object.id,
+                    value: f64::from(h.score),
+                })
+                .collect(),
+        ),
+    ];
+    let weights = [alpha, 1.0 - alpha];
+    let sets: Vec<Vec<Hit<Uuid>>> = named.iter().map(|(_, s)| s.clone()).collect();
+    let fused = match hq.fusion {
+        Fusion::Ranked => fusion::ranked(&sets, &weights),
+        Fusion::RelativeScore => fusion::relative(&sets, &weights),
+    };
+    let mut out = Vec::with_capacity(fused.len());
+    for f in fused {
+        let object = keyword_hits
+            .iter()
+            .find(|h| h.object.id == f.id)
+            .map(|h| &h.object)
+            .or_else(|| {
+                vector_hits
+                    .iter()
+                    .find(|h| h.object.id == f.id)
+                    .map(|h| &h.object)
+            });
+        let Some(object) = object.cloned() else {
+            continue;
+        };
+        let explain = explanation(hq.fusion, &named, &weights, f.id);
+        out.push(SearchHit {
+            score: Some(f.score as f32),
+            explain_score: Some(explain),
+            ..SearchHit::plain(object)
+        });
+    }
+    Ok(out)
+}
+
+/// Weaviate's `explainScore` of a fused hit, the sets in the order they were fused.
+fn explanation(
+    fusion: Fusion,
+    sets: &[(&str, Vec<Hit<Uuid>>)],
+    weights: &[f64],
+    id: Uuid,
+) -> String {
+    let mut out = String::new();
+    for ((name, hits), weight) in sets.iter().zip(weights) {
+        let Some(rank) = hits.iter().position(|h| h.id == id) else {
+            continue;
+        };
+        let contributed = contribution(fusion, hits, rank, *weight);
+        match fusion {
+            Fusion::Ranked => {
+                out = format!(
+                    "{out}\nHybrid (Result Set {name}) Document {id} contributed {contributed} to the score"
+                );
+            }
+            Fusion::RelativeScore => {
+                let mut line = format!(
+                    "Hybrid (Result Set {name}) Document {id}: original score {}, normalized score: {contributed}",
+                    hits[rank].value as f32
+                );
+                if !out.is_empty() {
+                    line = format!("{line} - {out}");
+                    out = String::new();
+                }
+                out = format!("{out}\n{line}");
+            }
+        }
+    }
+    out
+}
+
+/// What the hit at `rank` of `set` added to the fused score.
+fn contribution(fusion: Fusion, set: &[Hit<Uuid>], rank: usize, weight: f64) -> f32 {
+    match fusion {
+        Fusion::Ranked => (weight / (rank as f64 + 60.0)) as f32,
+        Fusion::RelativeScore => {
+            let values = set.iter().map(|h| h.value);
+            let min = values.clone().fold(f64::INFINITY, f64::min);
+            let max = values.fold(f64::NEG_INFINITY, f64::max);
+            let v = set.get(rank).map_or(0.0, |h| h.value);
+            if max > min {
+                (weight * (v - min) / (max - min)) as f32
+            } else {
+                weight as f32
+            }
+        }
+    }
+}
