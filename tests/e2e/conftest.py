@@ -114,6 +114,14 @@ class Weft:
 
 
 @pytest.fixture
+def seed(request):
+    """The run's seed; pytest shows this print with the output of a failed test."""
+    value = int(os.environ.get("WEFT_CRASH_SEED") or time.time_ns() % 2**63)
+    print(f"{request.node.name}: seed {value} (replay with WEFT_CRASH_SEED={value})")
+    return value
+
+
+@pytest.fixture
 def weft(tmp_path):
     server = Weft(tmp_path).start()
     yield server

@@ -46,14 +46,6 @@ def no_client_retries(monkeypatch):
     monkeypatch.setattr(_Retry, "with_exponential_backoff", once)
 
 
-@pytest.fixture
-def seed(request):
-    """The run's seed; pytest shows this print with the output of a failed test."""
-    value = int(os.environ.get("WEFT_CRASH_SEED") or time.time_ns() % 2**63)
-    print(f"{request.node.name}: seed {value} (replay with WEFT_CRASH_SEED={value})")
-    return value
-
-
 # ---- object contents: everything follows from a version number ----
 
 

@@ -314,11 +314,9 @@ def test_unsupported_features_fail_fast_with_a_clear_error(weft):
         )
         col.data.insert_many([DataObject(properties={"title": "hello"}, vector=[1.0, 0.0])])
         calls = {
-            "bm25": lambda: col.query.bm25("hello"),
             "reference filters": lambda: col.query.fetch_objects(
                 filters=Filter.by_ref("author").by_property("name").equal("a")
             ),
-            "hybrid": lambda: col.query.hybrid("hello", vector=[1.0, 0.0]),
         }
         for name, call in calls.items():
             started = time.monotonic()
