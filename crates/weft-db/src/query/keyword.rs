@@ -244,3 +244,6 @@ fn explain(
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
