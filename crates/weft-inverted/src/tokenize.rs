@@ -1,5 +1,20 @@
 //! Weaviate's tokenizations.
 
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+
+/// Go's `unicode.IsLetter(c) || unicode.IsNumber(c)`: general category L or N. (Rust's
+/// `is_alphanumeric` also accepts the Other_Alphabetic marks and symbols, which Weaviate splits
+/// on.)
+fn letter_or_number(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number
+    )
+}
+
 /// How a text property is split into tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tokenizer {
@@ -45,12 +60,12 @@ pub fn tokenize(t: Tokenizer, text: &str) -> Vec<String> {
         Tokenizer::Trigram => {
             let chars: Vec<char> = lower(text)
                 .chars()
-                .filter(|c| c.is_alphanumeric())
+                .filter(|c| letter_or_number(*c))
                 .collect();
             chars.windows(3).map(|w| w.iter().collect()).collect()
         }
         Tokenizer::Word => text
-            .split(|c: char| !c.is_alphanumeric())
+            .split(|c: char| !letter_or_number(c))
             .filter(|t| !t.is_empty())
             .map(lower)
             .collect(),
@@ -90,6 +105,10 @@ mod tests {
             // Go's lower-casing: no final sigma, dotted capital I to i.
             (Tokenizer::Word, "ΟΔΟΣ İstanbul", &["οδοσ", "istanbul"]),
             (Tokenizer::Word, "don't stop", &["don", "t", "stop"]),
+            // Combining marks (Other_Alphabetic) and circled letters are not letters for Go.
+            (Tokenizer::Word, "नमस्ते", &["नमस", "त"]),
+            (Tokenizer::Word, "Ⓐb ½x", &["b", "½x"]),
+            (Tokenizer::Trigram, "ⓐbcd", &["bcd"]),
         ];
         for (t, text, want) in cases {
             assert_eq!(tokenize(*t, text), *want, "{t:?} {text:?}");
