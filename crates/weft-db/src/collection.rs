@@ -482,22 +482,27 @@ impl Collection {
     /// The postings of `term` in the searchable index of `property`, in doc-id order.
     pub(crate) fn postings(&self, property: &str, term: &str) -> Result<Vec<Posting>, DbError> {
         let bucket = searchable_bucket(property);
-        let map = self
-            .shard()
-            .map_get(&bucket, term.as_bytes())
+        let mut out = Vec::new();
+        let mut bad = None;
+        self.shard()
+            .map_for_each(
+                &bucket,
+                term.as_bytes(),
+                &mut |k, v| match postings::decode(k, v) {
+                    Some(p) => out.push(p),
+                    None => bad = Some((k.len(), v.len())),
+                },
+            )
             .map_err(|e| self.storage(e))?;
-        map.iter()
-            .map(|(k, v)| {
-                postings::decode(k, v).ok_or_else(|| DbError::Corrupt {
-                    path: self.dir.join("lsm").join(&bucket),
-                    source: crate::error::Corruption::Inconsistent(format!(
-                        "posting of term {term:?} has a {}-byte key and a {}-byte value, expected 8 and 8",
-                        k.len(),
-                        v.len()
-                    )),
-                })
-            })
-            .collect()
+        if let Some((k, v)) = bad {
+            return Err(DbError::Corrupt {
+                path: self.dir.join("lsm").join(&bucket),
+                source: crate::error::Corruption::Inconsistent(format!(
+                    "posting of term {term:?} has a {k}-byte key and a {v}-byte value, expected 8 and 8"
+                )),
+            });
+        }
+        Ok(out)
     }
 
     /// Length statistics of a searchable property.

@@ -252,6 +252,37 @@ impl Entry {
     }
 }
 
+/// One layer's members of a set or map entry, borrowed from its encoding, in member order.
+pub(crate) type DeltaItems<'a> = Vec<(&'a [u8], Option<&'a [u8]>)>;
+
+/// Reads an encoded set/map entry without copying it: `Some(members)` for a delta, `None` for
+/// a tombstone (hides every older layer); anything else is an error.
+pub(crate) fn delta_items(bytes: &[u8]) -> DResult<Option<DeltaItems<'_>>> {
+    let mut r = Reader::new(bytes);
+    let out = match r.u8()? {
+        2 => None,
+        3 => {
+            let n = r.count(2)?;
+            let mut items = Vec::with_capacity(n);
+            for _ in 0..n {
+                let k = r.bytes()?;
+                let v = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.bytes()?),
+                    _ => return Err(r.err("bad delta flag")),
+                };
+                items.push((k, v));
+            }
+            Some(items)
+        }
+        _ => return Err(r.err("not a set or map entry")),
+    };
+    if !r.is_empty() {
+        return Err(r.err("trailing bytes after entry"));
+    }
+    Ok(out)
+}
+
 fn decode_bitmap(r: &mut Reader<'_>) -> DResult<RoaringTreemap> {
     let pos = r.pos();
     let bytes = r.bytes()?;

@@ -408,6 +408,88 @@ impl Shard {
         }
     }
 
+    /// Map bucket: calls `f` with every member of the map at `key`, in member order, merging
+    /// the layers as it reads them instead of building the map (segment entries are read in
+    /// place, no per-member allocation). Same members as [`Shard::map_get`].
+    pub fn map_for_each(
+        &self,
+        bucket: &str,
+        key: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<()> {
+        let (_, view) = self.inner.view(bucket, Strategy::Map)?;
+        let mut mems = Vec::new();
+        let mut hidden = false;
+        for m in std::iter::once(&view.active).chain(view.frozen.iter().rev()) {
+            if let Some(e) = m.get(key) {
+                hidden = e.is_final();
+                mems.push(e);
+                if hidden {
+                    break;
+                }
+            }
+        }
+        let mut raws = Vec::new();
+        if !hidden {
+            for seg in view.segments.iter().rev() {
+                if let Some(raw) = seg.get_raw(key)? {
+                    let tombstone = raw.first() == Some(&2);
+                    raws.push((seg, raw));
+                    if tombstone {
+                        break;
+                    }
+                }
+            }
+        }
+        // Layers newest first, each sorted by member.
+        let mut layers: Vec<crate::entry::DeltaItems<'_>> = Vec::new();
+        for e in &mems {
+            match e {
+                Entry::Delta(m) => {
+                    layers.push(m.iter().map(|(k, v)| (&k[..], v.as_deref())).collect())
+                }
+                _ => layers.push(Vec::new()),
+            }
+        }
+        for (seg, raw) in &raws {
+            match crate::entry::delta_items(raw) {
+                Ok(Some(items)) => layers.push(items),
+                Ok(None) => layers.push(Vec::new()),
+                Err(d) => return Err(seg.entry_error(d.reason)),
+            }
+        }
+        if let [only] = layers.as_slice() {
+            for (k, v) in only {
+                if let Some(v) = v {
+                    f(k, v);
+                }
+            }
+            return Ok(());
+        }
+        let mut pos = vec![0usize; layers.len()];
+        loop {
+            // The smallest head; the newest layer holding it decides.
+            let mut best: Option<(&[u8], Option<&[u8]>)> = None;
+            for (l, items) in layers.iter().enumerate() {
+                if let Some(&(k, v)) = items.get(pos[l])
+                    && best.is_none_or(|(b, _)| k < b)
+                {
+                    best = Some((k, v));
+                }
+            }
+            let Some((k, v)) = best else { break };
+            for (l, items) in layers.iter().enumerate() {
+                if items.get(pos[l]).is_some_and(|(x, _)| *x == k) {
+                    pos[l] += 1;
+                }
+            }
+            if let Some(v) = v {
+                f(k, v);
+            }
+        }
+        Ok(())
+    }
+
     /// Roaring-set bucket: the bitmap at `key` (layers merged on read).
     pub fn roaring_get(&self, bucket: &str, key: &[u8]) -> Result<RoaringTreemap> {
         let (_, view) = self.inner.view(bucket, Strategy::RoaringSet)?;

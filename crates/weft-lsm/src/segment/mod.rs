@@ -348,6 +348,20 @@ impl Segment {
         Ok(found.map(<[u8]>::to_vec))
     }
 
+    /// The encoded entry of `key`, undecoded ([`crate::entry::delta_items`] reads a map's
+    /// without copying its members).
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !self.bloom.may_contain(key) {
+            return Ok(None);
+        }
+        self.lookup(&self.index, key)
+    }
+
+    /// The error of an entry of this segment that does not decode.
+    pub(crate) fn entry_error(&self, reason: &str) -> Error {
+        Error::corrupt(&self.path, 0, format!("entry of a data block: {reason}"))
+    }
+
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Entry>> {
         if !self.bloom.may_contain(key) {
             return Ok(None);

@@ -213,6 +213,23 @@ impl Oracle {
                 self.m.get(&kk).cloned().unwrap_or_default(),
                 "map_get {k}"
             );
+            let mut streamed = BTreeMap::new();
+            let mut in_order = true;
+            shard
+                .map_for_each("m", &kk, &mut |mk, mv| {
+                    in_order &= streamed
+                        .keys()
+                        .next_back()
+                        .is_none_or(|last: &Vec<u8>| last.as_slice() < mk);
+                    streamed.insert(mk.to_vec(), mv.to_vec());
+                })
+                .unwrap();
+            assert!(in_order, "map_for_each {k}: members out of order");
+            assert_eq!(
+                streamed,
+                self.m.get(&kk).cloned().unwrap_or_default(),
+                "map_for_each {k}"
+            );
             assert_eq!(
                 shard.roaring_get("b", &kk).unwrap(),
                 self.b.get(&kk).cloned().unwrap_or_default(),
