@@ -413,3 +413,26 @@ def test_kill9_under_writes_every_acknowledged_object_is_found_by_its_term(make_
             if [o.uuid for o in col.query.bm25(term, limit=2).objects] != [oid]
         ]
         assert not misses, f"{len(misses)} of {len(acked)} acknowledged objects not found by their term (seed {seed})"
+
+
+def test_hybrid_on_named_vectors_needs_and_uses_the_target(weft):
+    with weft.client() as client:
+        col = client.collections.create(
+            "Named",
+            properties=[Property(name="text", data_type=DataType.TEXT)],
+            vector_config=[
+                Configure.Vectors.self_provided(name="a"),
+                Configure.Vectors.self_provided(name="b"),
+            ],
+        )
+        col.data.insert_many([
+            DataObject(properties={"text": "apple one"}, uuid=uuid.UUID(int=1),
+                       vector={"a": [1.0, 0.0], "b": [0.0, 1.0]}),
+            DataObject(properties={"text": "apple two"}, uuid=uuid.UUID(int=2),
+                       vector={"a": [0.0, 1.0], "b": [1.0, 0.0]}),
+        ])
+        for target, first in (("a", 1), ("b", 2)):
+            res = col.query.hybrid("apple", vector=[1.0, 0.0], alpha=1.0, target_vector=target, limit=2)
+            assert [o.uuid for o in res.objects] == [uuid.UUID(int=first), uuid.UUID(int=3 - first)]
+        with pytest.raises(WeaviateQueryError, match="target vector"):
+            col.query.hybrid("apple", vector=[1.0, 0.0], alpha=0.5)
