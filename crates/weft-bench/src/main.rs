@@ -3,6 +3,8 @@
 //! * `backup`: a backup of a live ~1 GB shard while 4 writers insert (writer pauses,
 //!   throughput vs the disk's read rate, restore time, incremental size).
 //! * `ann`: build an HNSW index from fvecs, sweep ef, report recall@k, QPS and build rate.
+//! * `keyword`: BM25 in-process (import with and without a searchable property, size per
+//!   document, top-10 QPS and p99, the top-10 lists for the comparison with tantivy).
 //! * `gen-synthetic`: write a seeded Gaussian-mixture data set (base, queries, exact ground
 //!   truth) as fvecs/ivecs, so that the hnswlib reference script reads the very same data.
 //! * `restart`: `Db::open` time of a large HNSW index after an orderly close and after
@@ -15,6 +17,7 @@ mod ann;
 mod backup;
 mod filters;
 mod fvecs;
+mod keyword;
 mod restart;
 mod restart_index;
 mod synthetic;
@@ -36,6 +39,8 @@ enum Cmd {
     Backup(backup::BackupArgs),
     /// Filtered near_vector (QPS, recall) by selectivity, range+sort and aggregate latency.
     Filters(filters::FilterArgs),
+    /// BM25 in-process: import rate with and without a searchable property, size, QPS, p99.
+    Keyword(keyword::KeywordArgs),
     /// Write a seeded Gaussian mixture with exact ground truth.
     GenSynthetic(synthetic::GenArgs),
     /// Restart time of a large HNSW index: orderly, after kill -9, and without a snapshot.
@@ -53,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Backup(a) => backup::run(&a),
         Cmd::Filters(a) => filters::run(&a),
         Cmd::GenSynthetic(g) => synthetic::run(&g),
+        Cmd::Keyword(k) => keyword::run(&k),
         Cmd::Restart(r) => restart::run(&r),
         Cmd::RestartIndex(r) => restart_index::run(&r),
         Cmd::RestartChild(c) => restart::child(&c),

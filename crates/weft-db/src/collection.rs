@@ -425,6 +425,7 @@ impl Collection {
                 .range(OBJECTS, Bound::Unbounded, Bound::Unbounded)
                 .map_err(|e| self.storage(e))?;
             let mut batch = WriteBatch::new();
+            let mut delta = IndexDelta::default();
             let (mut in_batch, mut done) = (0usize, 0u64);
             for row in rows {
                 let (key, value) = row.map_err(|e| self.storage(e))?;
@@ -439,7 +440,7 @@ impl Collection {
                 })?;
                 let obj = self.decode(id, &bytes)?;
                 let entries = searchable_entries(&sub, &obj.properties);
-                stage_postings(&mut batch, obj.doc_id, &entries, true);
+                delta.postings(obj.doc_id, &entries, true);
                 for (name, a) in &entries {
                     if let Some(s) = stats.get_mut(name) {
                         s.track(a.tracked_length(), true);
@@ -448,6 +449,7 @@ impl Collection {
                 in_batch += 1;
                 done += 1;
                 if in_batch == BUILD_BATCH {
+                    std::mem::take(&mut delta).stage(&mut batch);
                     if !batch.is_empty() {
                         shard.write(&batch).map_err(|e| self.storage(e))?;
                     }
@@ -465,6 +467,7 @@ impl Collection {
                     }
                 }
             }
+            delta.stage(&mut batch);
             if !batch.is_empty() {
                 shard.write(&batch).map_err(|e| self.storage(e))?;
             }
@@ -654,6 +657,7 @@ impl Collection {
         let mut next = counters.clone();
         let mut staged: HashMap<Uuid, Option<StoredObject>> = HashMap::new();
         let mut batch = WriteBatch::new();
+        let mut delta = IndexDelta::default();
         let mut results = Vec::with_capacity(writes.len());
         let mut changes = Vec::new();
         let now = now_ms();
@@ -665,7 +669,15 @@ impl Collection {
             let old_vectors = old
                 .as_ref()
                 .map(|o| (o.doc_id, o.vectors.keys().cloned().collect()));
-            match self.stage(class, &mut batch, &mut next, old, write, mode, now) {
+            match self.stage(
+                class,
+                (&mut batch, &mut delta),
+                &mut next,
+                old,
+                write,
+                mode,
+                now,
+            ) {
                 Ok(obj) => {
                     changes.push(IndexChange {
                         old: old_vectors,
@@ -680,6 +692,7 @@ impl Collection {
         if batch.is_empty() {
             return Ok(results);
         }
+        delta.stage(&mut batch);
         self.stage_counters(&mut batch, &counters, &next);
         let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
@@ -696,7 +709,7 @@ impl Collection {
     fn stage(
         &self,
         class: &ClassDef,
-        batch: &mut WriteBatch,
+        (batch, delta): (&mut WriteBatch, &mut IndexDelta),
         counters: &mut Counters,
         old: Option<StoredObject>,
         write: PreparedWrite,
@@ -760,8 +773,7 @@ impl Collection {
             updated_ms: now,
         };
         if let Some(old) = &old {
-            stage_index(
-                batch,
+            delta.filterable(
                 old.doc_id,
                 &index_entries(class, &old.properties),
                 &BTreeSet::new(),
@@ -770,17 +782,16 @@ impl Collection {
                 batch.delete(VECTORS, &vector_key(old.doc_id, name));
             }
             let entries = searchable_entries(class, &old.properties);
-            stage_postings(batch, old.doc_id, &entries, false);
+            delta.postings(old.doc_id, &entries, false);
             track_lengths(&mut counters.lengths, &entries, false);
         }
-        stage_index(
-            batch,
+        delta.filterable(
             doc_id,
             &BTreeSet::new(),
             &index_entries(class, &obj.properties),
         );
         let entries = searchable_entries(class, &obj.properties);
-        stage_postings(batch, doc_id, &entries, true);
+        delta.postings(doc_id, &entries, true);
         track_lengths(&mut counters.lengths, &entries, true);
         for (name, v) in &obj.vectors {
             batch.put(VECTORS, &vector_key(doc_id, name), &encode_vector(v));
@@ -897,6 +908,7 @@ impl Collection {
         let shard = self.shard();
         let mut counters = self.writer.lock();
         let mut batch = WriteBatch::new();
+        let mut delta = IndexDelta::default();
         let mut next = counters.clone();
         let mut gone = Vec::new();
         let mut seen = HashSet::new();
@@ -911,14 +923,13 @@ impl Collection {
             for name in old.vectors.keys() {
                 batch.delete(VECTORS, &vector_key(old.doc_id, name));
             }
-            stage_index(
-                &mut batch,
+            delta.filterable(
                 old.doc_id,
                 &index_entries(class, &old.properties),
                 &BTreeSet::new(),
             );
             let entries = searchable_entries(class, &old.properties);
-            stage_postings(&mut batch, old.doc_id, &entries, false);
+            delta.postings(old.doc_id, &entries, false);
             track_lengths(&mut next.lengths, &entries, false);
             next.object_count = next.object_count.saturating_sub(1);
             gone.push(old);
@@ -926,6 +937,7 @@ impl Collection {
         if gone.is_empty() {
             return Ok(Vec::new());
         }
+        delta.stage(&mut batch);
         self.stage_counters(&mut batch, &counters, &next);
         let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
@@ -998,40 +1010,87 @@ impl Collection {
     }
 }
 
-fn stage_index(
-    batch: &mut WriteBatch,
-    doc_id: u64,
-    old: &BTreeSet<(String, Vec<u8>)>,
-    new: &BTreeSet<(String, Vec<u8>)>,
-) {
-    for (bucket, key) in old.difference(new) {
-        batch.roaring_remove(bucket, key, &[doc_id]);
-    }
-    for (bucket, key) in new.difference(old) {
-        batch.roaring_add(bucket, key, &[doc_id]);
-    }
+/// Index changes of a batch grouped by bucket and key, so that a batch of many objects
+/// writes one operation per distinct token instead of one per (token, object). Within a key,
+/// additions are emitted before removals: a doc id is added once, when its object version is
+/// written, and removed only later (every write takes a fresh doc id), so this order is the
+/// order the writes happened in.
+#[derive(Debug, Default)]
+struct IndexDelta {
+    /// Filterable index: (bucket, key) → (added, removed) doc ids.
+    filterable: BTreeMap<IndexKey, (Vec<u64>, Vec<u64>)>,
+    /// Searchable index: (bucket, token) → (postings put, doc keys removed).
+    searchable: BTreeMap<IndexKey, SearchableChange>,
 }
 
-/// Adds (`add`) or removes the postings of one document.
-fn stage_postings(
-    batch: &mut WriteBatch,
-    doc_id: u64,
-    entries: &BTreeMap<String, Analyzed>,
-    add: bool,
-) {
-    let key = postings::doc_key(doc_id);
-    for (prop, analyzed) in entries {
-        let bucket = searchable_bucket(prop);
-        for (term, &tf) in &analyzed.terms {
-            if add {
-                batch.map_put(
-                    &bucket,
-                    term.as_bytes(),
-                    &key,
-                    &postings::encode_value(tf, analyzed.tokens),
-                );
-            } else {
-                batch.map_remove(&bucket, term.as_bytes(), &key);
+/// A bucket and a key in it.
+type IndexKey = (String, Vec<u8>);
+
+/// Postings put (doc key, value) and doc keys removed under one token.
+type SearchableChange = (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>);
+
+impl IndexDelta {
+    /// The filterable keys of one document version: `old` removed, `new` added.
+    fn filterable(
+        &mut self,
+        doc_id: u64,
+        old: &BTreeSet<(String, Vec<u8>)>,
+        new: &BTreeSet<(String, Vec<u8>)>,
+    ) {
+        for key in old.difference(new) {
+            self.filterable
+                .entry(key.clone())
+                .or_default()
+                .1
+                .push(doc_id);
+        }
+        for key in new.difference(old) {
+            self.filterable
+                .entry(key.clone())
+                .or_default()
+                .0
+                .push(doc_id);
+        }
+    }
+
+    /// Adds (`add`) or removes the postings of one document version.
+    fn postings(&mut self, doc_id: u64, entries: &BTreeMap<String, Analyzed>, add: bool) {
+        let key = postings::doc_key(doc_id).to_vec();
+        for (prop, analyzed) in entries {
+            let bucket = searchable_bucket(prop);
+            for (term, &tf) in &analyzed.terms {
+                let change = self
+                    .searchable
+                    .entry((bucket.clone(), term.as_bytes().to_vec()))
+                    .or_default();
+                if add {
+                    change.0.push((
+                        key.clone(),
+                        postings::encode_value(tf, analyzed.tokens).to_vec(),
+                    ));
+                } else {
+                    change.1.push(key.clone());
+                }
+            }
+        }
+    }
+
+    /// Moves the grouped changes into `batch`.
+    fn stage(self, batch: &mut WriteBatch) {
+        for ((bucket, key), (added, removed)) in self.filterable {
+            if !added.is_empty() {
+                batch.roaring_add(&bucket, &key, &added);
+            }
+            if !removed.is_empty() {
+                batch.roaring_remove(&bucket, &key, &removed);
+            }
+        }
+        for ((bucket, key), (put, removed)) in self.searchable {
+            if !put.is_empty() {
+                batch.map_put_many(&bucket, &key, put);
+            }
+            if !removed.is_empty() {
+                batch.map_remove_many(&bucket, &key, removed);
             }
         }
     }

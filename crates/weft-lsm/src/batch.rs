@@ -191,6 +191,27 @@ impl WriteBatch {
         )
     }
 
+    /// Map bucket: sets every `(map_key, value)` of `pairs` in the map at `key` (one
+    /// operation, however many pairs).
+    pub fn map_put_many(
+        &mut self,
+        bucket: &str,
+        key: &[u8],
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> &mut Self {
+        self.push(bucket, key, OpKind::MapPut(pairs))
+    }
+
+    /// Map bucket: removes every map key of `map_keys` from the map at `key`.
+    pub fn map_remove_many(
+        &mut self,
+        bucket: &str,
+        key: &[u8],
+        map_keys: Vec<Vec<u8>>,
+    ) -> &mut Self {
+        self.push(bucket, key, OpKind::MapRemove(map_keys))
+    }
+
     /// Map bucket: removes `map_key` from the map at `key`.
     pub fn map_remove(&mut self, bucket: &str, key: &[u8], map_key: &[u8]) -> &mut Self {
         self.push(bucket, key, OpKind::MapRemove(vec![map_key.to_vec()]))
