@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde_json::json;
 use uuid::Uuid;
+use weft_bench::percentile;
 use weft_db::object::{ObjectInput, WriteMode};
 use weft_db::query::{
     AggregateRequest, Filter, FilterValue, Operator, PropertyMetrics, SortBy, Target,
@@ -57,11 +58,6 @@ fn distance(metric: &str, a: &[f32], b: &[f32]) -> f32 {
     } else {
         a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
     }
-}
-
-fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
-    let i = ((sorted_ms.len() as f64 - 1.0) * p).round() as usize;
-    sorted_ms.get(i).copied().unwrap_or(0.0)
 }
 
 fn bucket_below(t: i64) -> Filter {

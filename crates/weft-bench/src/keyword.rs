@@ -18,6 +18,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde_json::json;
 use uuid::Uuid;
+use weft_bench::percentile;
 use weft_db::object::{ObjectInput, WriteMode};
 use weft_db::query::{KeywordOperator, KeywordQuery};
 use weft_db::schema::{ClassDef, DataType, Primitive, PropertyDef};
@@ -106,11 +107,6 @@ fn import(db: &Db, class: &str, searchable: bool, docs: &[String]) -> Result<f64
         }
     }
     Ok(docs.len() as f64 / start.elapsed().as_secs_f64())
-}
-
-fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
-    let i = ((sorted_ms.len() as f64 - 1.0) * p).round() as usize;
-    sorted_ms.get(i).copied().unwrap_or(0.0)
 }
 
 /// Runs the benchmark.

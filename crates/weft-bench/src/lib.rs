@@ -45,3 +45,9 @@ pub fn direct_read_rate(files: &[std::path::PathBuf]) -> anyhow::Result<f64> {
     }
     Ok(total as f64 / f64::from(1 << 20) / start.elapsed().as_secs_f64())
 }
+
+/// The `p`-quantile (0..=1) of ascending latencies (nearest rank).
+pub fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
+    let i = ((sorted_ms.len() as f64 - 1.0) * p).round() as usize;
+    sorted_ms.get(i).copied().unwrap_or(0.0)
+}

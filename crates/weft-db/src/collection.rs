@@ -432,13 +432,7 @@ impl Collection {
                 let weft_lsm::Value::Bytes(bytes) = value else {
                     continue;
                 };
-                let id = Uuid::from_slice(&key).map_err(|_| DbError::Record {
-                    class: self.class.clone(),
-                    shard: self.shard_name.clone(),
-                    key: format!("{key:02x?}"),
-                    source: record::RecordError::Truncated(key.len()),
-                })?;
-                let obj = self.decode(id, &bytes)?;
+                let obj = self.decode_row(&key, &bytes)?;
                 let entries = searchable_entries(&sub, &obj.properties);
                 delta.postings(obj.doc_id, &entries, true);
                 for (name, a) in &entries {
@@ -573,6 +567,17 @@ impl Collection {
         Ok(Some(obj))
     }
 
+    /// Decodes a row of the `objects` bucket (its key is the uuid).
+    fn decode_row(&self, key: &[u8], bytes: &[u8]) -> Result<StoredObject, DbError> {
+        let id = Uuid::from_slice(key).map_err(|_| DbError::Record {
+            class: self.class.clone(),
+            shard: self.shard_name.clone(),
+            key: format!("{key:02x?}"),
+            source: record::RecordError::Truncated(key.len()),
+        })?;
+        self.decode(id, bytes)
+    }
+
     fn decode(&self, id: Uuid, bytes: &[u8]) -> Result<StoredObject, DbError> {
         record::decode_object(&self.class, id, bytes).map_err(|source| DbError::Record {
             class: self.class.clone(),
@@ -627,13 +632,7 @@ impl Collection {
             let weft_lsm::Value::Bytes(bytes) = value else {
                 continue;
             };
-            let id = Uuid::from_slice(&key).map_err(|_| DbError::Record {
-                class: self.class.clone(),
-                shard: self.shard_name.clone(),
-                key: format!("{key:02x?}"),
-                source: record::RecordError::Truncated(key.len()),
-            })?;
-            let mut obj = self.decode(id, &bytes)?;
+            let mut obj = self.decode_row(&key, &bytes)?;
             if with_vectors {
                 self.load_vectors(&shard, &mut obj)?;
             }
