@@ -406,9 +406,18 @@ impl Collection {
         if missing.is_empty() {
             return Ok(());
         }
+        // Without a scan (a property added to a live class), a concurrent writer may already
+        // have written objects holding it before this marker: keep what it counted.
         let mut stats: BTreeMap<String, LengthStats> = missing
             .iter()
-            .map(|n| (n.clone(), LengthStats::default()))
+            .map(|n| {
+                let kept = if scan {
+                    LengthStats::default()
+                } else {
+                    counters.lengths.get(n).copied().unwrap_or_default()
+                };
+                (n.clone(), kept)
+            })
             .collect();
         if scan && counters.object_count > 0 {
             let mut sub = class.clone();

@@ -268,10 +268,15 @@ async fn search_maps_errors_through_the_table_and_never_to_unavailable() {
     assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
     let mut bm25 = request("Article");
     bm25.bm25_search = Some(weft_api::proto::v1::Bm25::default());
-    let refused = h.client.search(bm25).await.expect_err("bm25");
+    let refused = h.client.search(bm25).await.expect_err("empty bm25 query");
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(
         refused.message(),
-        "bm25 search is not supported by weft yet"
+        "keyword search (bm25) must have query set"
     );
+    let mut near_text = request("Article");
+    near_text.near_text = Some(Default::default());
+    let refused = h.client.search(near_text).await.expect_err("near_text");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(refused.message(), "near_text is not supported by weft yet");
 }
