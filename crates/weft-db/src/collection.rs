@@ -809,26 +809,31 @@ impl Collection {
         Ok(obj)
     }
 
-    /// The `k` objects nearest to `q` in the index of vector `name`, with their distances.
-    pub fn near_vector(
+    /// The doc ids of the `k` nearest neighbours with their distances (nothing loaded).
+    pub(crate) fn near_vector_ids(
         &self,
         name: &str,
         q: &[f32],
         k: usize,
         allow: Option<&roaring::RoaringBitmap>,
-        with_vectors: bool,
-    ) -> Result<Vec<(StoredObject, f32)>, DbError> {
+    ) -> Result<Vec<(u64, f32)>, DbError> {
         let hits = self
             .indexes
             .search(name, q, k, allow)
             .map_err(|e| DbError::User(UserError::Invalid(format!("vector search: {e}"))))?;
-        let mut out = Vec::with_capacity(hits.len());
-        for hit in hits {
-            if let Some(obj) = self.by_doc_id(u64::from(hit.id), with_vectors)? {
-                out.push((obj, hit.distance));
-            }
-        }
-        Ok(out)
+        Ok(hits
+            .into_iter()
+            .map(|h| (u64::from(h.id), h.distance))
+            .collect())
+    }
+
+    /// The uuid of the live object with internal id `doc_id`, without decoding it.
+    pub(crate) fn uuid_of(&self, doc_id: u64) -> Result<Option<Uuid>, DbError> {
+        let found = self
+            .shard()
+            .get_by_secondary(OBJECTS, 0, &doc_id.to_le_bytes())
+            .map_err(|e| self.storage(e))?;
+        Ok(found.and_then(|(pkey, _)| Uuid::from_slice(&pkey).ok()))
     }
 
     /// The live object with internal id `doc_id`.

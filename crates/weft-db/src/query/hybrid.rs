@@ -133,44 +133,42 @@ fn hybrid(
     offset: usize,
 ) -> Result<Vec<SearchHit>, DbError> {
     // As Weaviate: each side fetches at least QUERY_HYBRID_MAXIMUM_RESULTS (100); the keyword
-    // side also covers the offset.
+    // side also covers the offset. Both sides rank doc ids; only the fused page is loaded.
     let side = limit.max(HYBRID_SIDE_LIMIT);
     let alpha = f64::from(hq.alpha);
-    // Vector side, skipped when alpha is 0.
-    let vector_hits = if alpha > 0.0 {
+    let coll = db.collection(&class.name)?;
+    // Vector side (skipped when alpha is 0): (doc id, uuid, 1 - distance).
+    let mut vector_side: Vec<(u64, Uuid, f64)> = Vec::new();
+    if alpha > 0.0 {
         let Some(near) = &hq.vector else {
             return Err(invalid(format!(
                 "VectorFromInput was called without vectorizer on class {} for input {}",
                 class.name, hq.query
             )));
         };
-        let mut hits = db.near_hits(class, near, side, allowed, false)?;
-        if let Some(max) = hq.max_vector_distance {
-            let within = hits
-                .iter()
-                .take_while(|h| h.distance.is_some_and(|d| d <= max))
-                .count();
-            hits.truncate(within);
+        for n in db.near_ranked(class, near, side, allowed)? {
+            if hq.max_vector_distance.is_some_and(|max| n.distance > max) {
+                break;
+            }
+            if let Some(id) = coll.uuid_of(n.doc)? {
+                vector_side.push((n.doc, id, f64::from(1.0 - n.distance)));
+            }
         }
-        hits
-    } else {
-        Vec::new()
-    };
-    // Keyword side, skipped when alpha is 1 (and empty for an empty query).
-    let mut keyword_hits = if alpha < 1.0 && !hq.query.is_empty() {
-        let coll = db.collection(&class.name)?;
+    }
+    // Keyword side (skipped when alpha is 1, empty for an empty query).
+    let mut keyword_side = if alpha < 1.0 && !hq.query.is_empty() {
         let kq = KeywordQuery {
             query: hq.query.clone(),
             properties: hq.properties.clone(),
             operator: hq.operator,
         };
-        keyword::search(&coll, class, &kq, allowed, side.saturating_add(offset))?
+        keyword::rank(&coll, class, &kq, allowed, side.saturating_add(offset))?
     } else {
         Vec::new()
     };
     if hq.max_vector_distance.is_some() && alpha > 0.0 {
         // Weaviate keeps only keyword hits that the vector side also found within the distance.
-        keyword_hits.retain(|k| vector_hits.iter().any(|v| v.object.id == k.object.id));
+        keyword_side.retain(|k| vector_side.iter().any(|v| v.0 == k.doc));
     }
     let vector_name = if hq.vector_sub_search {
         "vector,nearVector"
@@ -180,20 +178,17 @@ fn hybrid(
     let named: [(&str, Vec<Hit<Uuid>>); 2] = [
         (
             vector_name,
-            vector_hits
+            vector_side
                 .iter()
-                .map(|h| Hit {
-                    id: h.object.id,
-                    value: f64::from(1.0 - h.distance.unwrap_or(0.0)),
-                })
+                .map(|&(_, id, value)| Hit { id, value })
                 .collect(),
         ),
         (
             "keyword,bm25",
-            keyword_hits
+            keyword_side
                 .iter()
                 .map(|h| Hit {
-                    id: h.object.id,
+                    id: h.id,
                     value: f64::from(h.score),
                 })
                 .collect(),
@@ -205,19 +200,19 @@ fn hybrid(
         Fusion::Ranked => fusion::ranked(&sets, &weights),
         Fusion::RelativeScore => fusion::relative(&sets, &weights),
     };
-    let mut out = Vec::with_capacity(fused.len());
-    for f in fused {
-        let object = keyword_hits
-            .iter()
-            .find(|h| h.object.id == f.id)
-            .map(|h| &h.object)
-            .or_else(|| {
-                vector_hits
-                    .iter()
-                    .find(|h| h.object.id == f.id)
-                    .map(|h| &h.object)
-            });
-        let Some(object) = object.cloned() else {
+    let docs: std::collections::HashMap<Uuid, u64> = vector_side
+        .iter()
+        .map(|&(doc, id, _)| (id, doc))
+        .chain(keyword_side.iter().map(|k| (k.id, k.doc)))
+        .collect();
+    let mut out = Vec::new();
+    for f in fused.into_iter().take(limit.saturating_add(offset)) {
+        let Some(object) = docs
+            .get(&f.id)
+            .map(|&doc| coll.by_doc_id(doc, false))
+            .transpose()?
+            .flatten()
+        else {
             continue;
         };
         let explain = explanation(hq.fusion, &named, &weights, f.id);

@@ -95,15 +95,28 @@ fn searched(class: &ClassDef, wanted: &[String]) -> Result<Vec<(String, f64)>, D
     Ok(out)
 }
 
-/// Runs a BM25 query: the best `k` hits within `allowed` (all objects when `None`), score
-/// descending, ties by id.
-pub(crate) fn search(
+/// A ranked keyword hit before its object is loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ranked {
+    /// Internal doc id.
+    pub doc: u64,
+    /// The object's id.
+    pub id: uuid::Uuid,
+    /// BM25 score.
+    pub score: f32,
+    /// `explainScore`.
+    pub explain: String,
+}
+
+/// Ranks a BM25 query: the best `k` hits within `allowed` (all objects when `None`), score
+/// descending, ties by id; objects are not loaded.
+pub(crate) fn rank(
     coll: &Collection,
     class: &ClassDef,
     q: &KeywordQuery,
     allowed: Option<&RoaringTreemap>,
     k: usize,
-) -> Result<Vec<KeywordHit>, DbError> {
+) -> Result<Vec<Ranked>, DbError> {
     if q.query.is_empty() {
         return Err(invalid("keyword search (bm25) must have query set".into()));
     }
@@ -196,25 +209,45 @@ pub(crate) fn search(
         k,
     };
     let allow = |doc: u64| allowed.is_none_or(|a| a.contains(doc));
-    let ranked = top_k(&search, &allow);
-    let mut hits = Vec::with_capacity(ranked.len());
-    for scored in ranked {
-        let Some(object) = coll.by_doc_id(scored.doc, false)? else {
+    let mut hits = Vec::new();
+    for scored in top_k(&search, &allow) {
+        let Some(id) = coll.uuid_of(scored.doc)? else {
             continue;
         };
-        let explain = explain(&scored, &props, &prop_tok, &by_tokenization);
-        hits.push(KeywordHit {
-            object,
+        hits.push(Ranked {
+            doc: scored.doc,
+            id,
             score: scored.score as f32,
-            explain,
+            explain: explain(&scored, &props, &prop_tok, &by_tokenization),
         });
     }
     hits.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
-            .then_with(|| a.object.id.to_string().cmp(&b.object.id.to_string()))
+            .then_with(|| a.id.to_string().cmp(&b.id.to_string()))
     });
     Ok(hits)
+}
+
+/// Runs a BM25 query and loads the hits' objects.
+pub(crate) fn search(
+    coll: &Collection,
+    class: &ClassDef,
+    q: &KeywordQuery,
+    allowed: Option<&RoaringTreemap>,
+    k: usize,
+) -> Result<Vec<KeywordHit>, DbError> {
+    let mut out = Vec::new();
+    for r in rank(coll, class, q, allowed, k)? {
+        if let Some(object) = coll.by_doc_id(r.doc, false)? {
+            out.push(KeywordHit {
+                object,
+                score: r.score,
+                explain: r.explain,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Weaviate's explanation: `, BM25F_<term>_frequency:<f × boost>, BM25F_<term>_propLength:<len>`

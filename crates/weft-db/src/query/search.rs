@@ -245,6 +245,28 @@ impl Db {
         allowed: Option<&roaring::RoaringTreemap>,
         with_vectors: bool,
     ) -> Result<Vec<SearchHit>, DbError> {
+        let coll = self.collection(&class.name)?;
+        let mut out = Vec::new();
+        for n in self.near_ranked(class, near, k, allowed)? {
+            if let Some(object) = coll.by_doc_id(n.doc, with_vectors)? {
+                out.push(SearchHit {
+                    distance: Some(n.distance),
+                    certainty: n.certainty,
+                    ..SearchHit::plain(object)
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Db::near_hits`] without loading the objects: doc ids, nearest first.
+    pub(crate) fn near_ranked(
+        &self,
+        class: &ClassDef,
+        near: &NearQuery,
+        k: usize,
+        allowed: Option<&roaring::RoaringTreemap>,
+    ) -> Result<Vec<Neighbour>, DbError> {
         let (name, distance) = target(class, near.target.as_deref())?;
         if near.min_certainty.is_some() && distance != Distance::Cosine {
             return Err(invalid(format!(
@@ -269,25 +291,33 @@ impl Db {
         };
         let allow: Option<roaring::RoaringBitmap> =
             allowed.map(|ids| ids.iter().filter_map(|d| u32::try_from(d).ok()).collect());
-        let hits = coll.near_vector(&name, &query, k, allow.as_ref(), with_vectors)?;
         let cosine = distance == Distance::Cosine;
-        Ok(hits
+        Ok(coll
+            .near_vector_ids(&name, &query, k, allow.as_ref())?
             .into_iter()
-            .map(|(object, d)| SearchHit {
-                distance: Some(d),
+            .map(|(doc, d)| Neighbour {
+                doc,
+                distance: d,
                 certainty: cosine.then_some(1.0 - d / 2.0),
-                ..SearchHit::plain(object)
             })
-            .filter(|h| {
-                near.max_distance
-                    .is_none_or(|m| h.distance.is_some_and(|d| d <= m))
-            })
-            .filter(|h| {
+            .filter(|n| near.max_distance.is_none_or(|m| n.distance <= m))
+            .filter(|n| {
                 near.min_certainty
-                    .is_none_or(|m| h.certainty.is_some_and(|c| c >= m))
+                    .is_none_or(|m| n.certainty.is_some_and(|c| c >= m))
             })
             .collect())
     }
+}
+
+/// A nearest neighbour before its object is loaded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Neighbour {
+    /// Internal doc id.
+    pub doc: u64,
+    /// Distance to the query.
+    pub distance: f32,
+    /// Certainty (cosine only).
+    pub certainty: Option<f32>,
 }
 
 #[cfg(test)]
