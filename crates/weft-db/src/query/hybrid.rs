@@ -138,34 +138,55 @@ fn hybrid(
     let alpha = f64::from(hq.alpha);
     let coll = db.collection(&class.name)?;
     // Vector side (skipped when alpha is 0): (doc id, uuid, 1 - distance).
-    let mut vector_side: Vec<(u64, Uuid, f64)> = Vec::new();
-    if alpha > 0.0 {
-        let Some(near) = &hq.vector else {
+    let near = match (&hq.vector, alpha > 0.0) {
+        (_, false) => None,
+        (Some(near), true) => Some(near),
+        (None, true) => {
             return Err(invalid(format!(
                 "VectorFromInput was called without vectorizer on class {} for input {}",
                 class.name, hq.query
             )));
-        };
+        }
+    };
+    let vector_search = || -> Result<Vec<(u64, Uuid, f64)>, DbError> {
+        let mut out = Vec::new();
+        let Some(near) = near else { return Ok(out) };
         for n in db.near_ranked(class, near, side, allowed)? {
             if hq.max_vector_distance.is_some_and(|max| n.distance > max) {
                 break;
             }
             if let Some(id) = coll.uuid_of(n.doc)? {
-                vector_side.push((n.doc, id, f64::from(1.0 - n.distance)));
+                out.push((n.doc, id, f64::from(1.0 - n.distance)));
             }
         }
-    }
+        Ok(out)
+    };
     // Keyword side (skipped when alpha is 1, empty for an empty query).
-    let mut keyword_side = if alpha < 1.0 && !hq.query.is_empty() {
+    let keyword_search = || -> Result<Vec<keyword::Ranked>, DbError> {
+        if alpha >= 1.0 || hq.query.is_empty() {
+            return Ok(Vec::new());
+        }
         let kq = KeywordQuery {
             query: hq.query.clone(),
             properties: hq.properties.clone(),
             operator: hq.operator,
         };
-        keyword::rank(&coll, class, &kq, allowed, side.saturating_add(offset))?
-    } else {
-        Vec::new()
+        keyword::rank(&coll, class, &kq, allowed, side.saturating_add(offset))
     };
+    // Both sides at once when both run (each is single-threaded).
+    let (vector_side, keyword_side) = if near.is_some() && alpha < 1.0 {
+        std::thread::scope(|s| {
+            let v = s.spawn(vector_search);
+            let k = keyword_search();
+            let v = v
+                .join()
+                .unwrap_or_else(|_| Err(invalid("the vector side of hybrid search failed".into())));
+            (v, k)
+        })
+    } else {
+        (vector_search(), keyword_search())
+    };
+    let (vector_side, mut keyword_side) = (vector_side?, keyword_side?);
     if hq.max_vector_distance.is_some() && alpha > 0.0 {
         // Weaviate keeps only keyword hits that the vector side also found within the distance.
         keyword_side.retain(|k| vector_side.iter().any(|v| v.0 == k.doc));
