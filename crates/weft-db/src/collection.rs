@@ -77,6 +77,9 @@ pub(crate) struct Collection {
     shard: Arc<RwLock<Arc<Shard>>>,
     /// Serialises writers: a write reads the old object to maintain the index.
     writer: Mutex<Counters>,
+    /// The counters as of the last committed write, for readers: queries never wait on
+    /// `writer`, which a write holds through its WAL fsync.
+    published: RwLock<Arc<Counters>>,
     declared: Mutex<HashSet<String>>,
     /// Vector indexes (derived from the `vectors` bucket, persisted as snapshots).
     indexes: Arc<VectorIndexes>,
@@ -158,6 +161,7 @@ impl Collection {
             dir,
             shard: Arc::new(RwLock::new(Arc::new(shard))),
             writer: Mutex::new(Counters::default()),
+            published: RwLock::new(Arc::new(Counters::default())),
             declared: Mutex::new(HashSet::new()),
             indexes: Arc::new(VectorIndexes::default()),
             load_report: LoadReport::default(),
@@ -165,7 +169,11 @@ impl Collection {
             load_took: std::time::Duration::ZERO,
         };
         let fresh = coll.declare_property_buckets(class)?;
-        *coll.writer.lock() = coll.load_counters()?;
+        {
+            let mut counters = coll.writer.lock();
+            *counters = coll.load_counters()?;
+            coll.publish(&counters);
+        }
         // Data written before the property had a searchable index (an older weft) is indexed
         // now, before the shard serves anything.
         coll.build_searchable(class, &fresh, true)?;
@@ -482,6 +490,7 @@ impl Collection {
         }
         shard.write(&batch).map_err(|e| self.storage(e))?;
         counters.lengths.extend(stats);
+        self.publish(&counters);
         Ok(())
     }
 
@@ -513,8 +522,8 @@ impl Collection {
 
     /// Length statistics of a searchable property.
     pub(crate) fn length_stats(&self, property: &str) -> LengthStats {
-        self.writer
-            .lock()
+        self.published
+            .read()
             .lengths
             .get(property)
             .copied()
@@ -552,12 +561,17 @@ impl Collection {
 
     /// Every searchable property's length statistics as kept in memory (`weft verify`).
     pub fn all_length_stats(&self) -> BTreeMap<String, LengthStats> {
-        self.writer.lock().lengths.clone()
+        self.published.read().lengths.clone()
     }
 
     /// Number of objects.
     pub fn object_count(&self) -> u64 {
-        self.writer.lock().object_count
+        self.published.read().object_count
+    }
+
+    /// Makes `counters` (just committed, `writer` held) what readers see.
+    fn publish(&self, counters: &Counters) {
+        *self.published.write() = Arc::new(counters.clone());
     }
 
     /// Reads one object (vectors included when `with_vectors`).
@@ -704,6 +718,7 @@ impl Collection {
         self.stage_counters(&mut batch, &counters, &next);
         let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
+        self.publish(&counters);
         self.indexes.configure(&class.vectors);
         index_change::apply(&self.indexes, &self.class, changes);
         self.indexes.advance(counters.next_doc_id, lsn);
@@ -954,6 +969,7 @@ impl Collection {
         self.stage_counters(&mut batch, &counters, &next);
         let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
+        self.publish(&counters);
         for old in &gone {
             for name in old.vectors.keys() {
                 self.indexes.delete(name, old.doc_id);

@@ -82,16 +82,6 @@ fn page(hits: &mut Vec<SearchHit>, req: &Query) {
     );
 }
 
-fn with_vectors(db: &Db, class: &ClassDef, hits: &mut [SearchHit]) -> Result<(), DbError> {
-    let coll = db.collection(&class.name)?;
-    for h in hits {
-        if let Some(o) = coll.get(h.object.id, true)? {
-            h.object = o;
-        }
-    }
-    Ok(())
-}
-
 /// Runs a query with `keyword` or `hybrid` set.
 pub(crate) fn run(
     db: &Db,
@@ -102,7 +92,7 @@ pub(crate) fn run(
     let wanted = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
     let coll = db.collection(&class.name)?;
     let mut hits = if let Some(kq) = &req.keyword {
-        keyword::search(&coll, class, kq, allowed, wanted)?
+        keyword::search(&coll, class, kq, allowed, wanted, req.with_vectors)?
             .into_iter()
             .map(|h| SearchHit {
                 score: Some(h.score),
@@ -113,14 +103,11 @@ pub(crate) fn run(
     } else if let Some(hq) = &req.hybrid {
         let limit = usize::try_from(req.limit).unwrap_or(usize::MAX);
         let offset = usize::try_from(req.offset).unwrap_or(usize::MAX);
-        hybrid(db, class, hq, allowed, limit, offset)?
+        hybrid(db, class, hq, allowed, (limit, offset), req.with_vectors)?
     } else {
         return Err(invalid("neither bm25 nor hybrid given".into()));
     };
     page(&mut hits, req);
-    if req.with_vectors {
-        with_vectors(db, class, &mut hits)?;
-    }
     Ok(hits)
 }
 
@@ -129,8 +116,8 @@ fn hybrid(
     class: &ClassDef,
     hq: &HybridQuery,
     allowed: Option<&RoaringTreemap>,
-    limit: usize,
-    offset: usize,
+    (limit, offset): (usize, usize),
+    with_vectors: bool,
 ) -> Result<Vec<SearchHit>, DbError> {
     // As Weaviate: each side fetches at least QUERY_HYBRID_MAXIMUM_RESULTS (100); the keyword
     // side also covers the offset. Both sides rank doc ids; only the fused page is loaded.
@@ -230,7 +217,7 @@ fn hybrid(
     for f in fused.into_iter().take(limit.saturating_add(offset)) {
         let Some(object) = docs
             .get(&f.id)
-            .map(|&doc| coll.by_doc_id(doc, false))
+            .map(|&doc| coll.by_doc_id(doc, with_vectors))
             .transpose()?
             .flatten()
         else {

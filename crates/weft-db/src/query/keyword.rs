@@ -236,10 +236,11 @@ pub(crate) fn search(
     q: &KeywordQuery,
     allowed: Option<&RoaringTreemap>,
     k: usize,
+    with_vectors: bool,
 ) -> Result<Vec<KeywordHit>, DbError> {
     let mut out = Vec::new();
     for r in rank(coll, class, q, allowed, k)? {
-        if let Some(object) = coll.by_doc_id(r.doc, false)? {
+        if let Some(object) = coll.by_doc_id(r.doc, with_vectors)? {
             out.push(KeywordHit {
                 object,
                 score: r.score,
