@@ -314,15 +314,16 @@ def test_unsupported_features_fail_fast_with_a_clear_error(weft):
         )
         col.data.insert_many([DataObject(properties={"title": "hello"}, vector=[1.0, 0.0])])
         calls = {
-            "reference filters": lambda: col.query.fetch_objects(
-                filters=Filter.by_ref("author").by_property("name").equal("a")
-            ),
+            "tenants": lambda: col.with_tenant("t1").query.fetch_objects(),
         }
         for name, call in calls.items():
             started = time.monotonic()
             with pytest.raises(WeaviateQueryError, match="not supported by weft yet"):
                 call()
             assert time.monotonic() - started < 5, f"{name} was retried"
+        # A reference path through a property that is not a reference: a clear error, no retry.
+        with pytest.raises(WeaviateQueryError, match="no such prop with name 'author'"):
+            col.query.fetch_objects(filters=Filter.by_ref("author").by_property("name").equal("a"))
         started = time.monotonic()
         with pytest.raises(WeaviateQueryError):
             client.collections.get("Missing").query.fetch_objects()

@@ -149,6 +149,57 @@ pub fn batch_item_to_json(sent: &Value, result: &Result<StoredObject, DbError>) 
     }
 }
 
+/// The body of `POST /v1/batch/references`: `[{"from", "to", "tenant"?}]`. An empty list is
+/// refused as Weaviate does; an item without `from`/`to` strings is kept (its beacon parse
+/// then fails for that item alone).
+pub fn batch_references_from_json(v: &Value) -> Result<Vec<weft_db::BatchReference>, DbError> {
+    let Value::Array(items) = v else {
+        return Err(UserError::Invalid(
+            "invalid params: the body must be an array of references".into(),
+        )
+        .into());
+    };
+    if items.is_empty() {
+        return Err(UserError::Invalid(
+            "invalid params: length cannot be 0, need at least one reference for batching".into(),
+        )
+        .into());
+    }
+    let text = |item: &Value, key: &str| {
+        item.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(items
+        .iter()
+        .map(|item| weft_db::BatchReference {
+            from: text(item, "from"),
+            to: text(item, "to"),
+            tenant: item
+                .get("tenant")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+        .collect())
+}
+
+/// One item of the reply of `POST /v1/batch/references`.
+pub fn batch_reference_to_json(r: &weft_db::BatchReference, result: &Result<(), DbError>) -> Value {
+    let mut out = json!({ "from": r.from, "to": r.to });
+    if let Some(t) = &r.tenant {
+        out["tenant"] = json!(t);
+    }
+    out["result"] = match result {
+        Ok(()) => json!({ "status": "SUCCESS" }),
+        Err(err) => {
+            let message = crate::error::WireError::from_db(err).message;
+            json!({ "status": "FAILED", "errors": { "error": [ { "message": message } ] } })
+        }
+    };
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

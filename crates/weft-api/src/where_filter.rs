@@ -73,29 +73,19 @@ fn convert(v: &Value, depth: usize) -> Result<Filter, WireError> {
 }
 
 fn target(m: &Map<String, Value>) -> Result<Target, WireError> {
-    let path: Vec<&str> = match m.get("path") {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        Some(Value::String(s)) => vec![s.as_str()],
+    let path: Vec<String> = match m.get("path") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
         _ => return Err(invalid("invalid where filter: path is required")),
     };
-    let name = match path.as_slice() {
-        [one] => *one,
-        [] => return Err(invalid("invalid where filter: path is empty")),
-        _ => {
-            return Err(invalid(
-                "filters through cross-references (a path of several elements) are not supported by weft yet",
-            ));
-        }
-    };
-    Ok(match name {
-        "id" | "_id" => Target::Id,
-        "_creationTimeUnix" => Target::CreationTime,
-        "_lastUpdateTimeUnix" => Target::UpdateTime,
-        _ => match name.strip_prefix("len(").and_then(|r| r.strip_suffix(')')) {
-            Some(inner) => Target::Length(inner.to_string()),
-            None => Target::Property(name.to_string()),
-        },
-    })
+    if path.is_empty() {
+        return Err(invalid("invalid where filter: path is empty"));
+    }
+    crate::grpc::filters::path_target(&path)
 }
 
 fn value(m: &Map<String, Value>) -> Result<FilterValue, WireError> {
@@ -197,7 +187,7 @@ mod tests {
             json!({"operator": "Nope", "path": ["a"], "valueInt": 1}),
             json!({"operator": "Equal", "path": ["a"]}),
             json!({"operator": "Equal", "path": ["a"], "valueInt": "1"}),
-            json!({"operator": "Equal", "path": ["ref", "Other", "name"], "valueText": "x"}),
+            json!({"operator": "Equal", "path": ["ref", "Other"], "valueText": "x"}),
         ] {
             let err = where_filter(&bad).unwrap_err();
             assert_eq!(err.status, 422, "{bad}: {}", err.message);

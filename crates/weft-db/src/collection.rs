@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
-use weft_inverted::postings::{self, Analyzed, LengthStats, Posting};
+use weft_inverted::postings::{LengthStats, Posting};
 use weft_lsm::{Shard, Strategy, WriteBatch};
 
 use crate::error::{DbError, UserError};
@@ -34,6 +34,9 @@ use crate::schema::ClassDef;
 use crate::vector_index::worker::{SnapshotTarget, Worker};
 use crate::vector_index::{LoadReport, SnapshotPolicy, VectorIndexes, load};
 
+mod indexes;
+use indexes::{Fresh, IndexDelta, track_lengths};
+
 const OBJECTS: &str = "objects";
 const VECTORS: &str = "vectors";
 const META: &str = "meta";
@@ -45,6 +48,9 @@ const PROPLEN: &str = "proplen/";
 const SEARCHABLE_BUILT: &str = "searchable/";
 /// Objects per WAL record when a searchable index is built from existing objects.
 const BUILD_BATCH: usize = 512;
+/// `filterable/<property>`: present once a reference property's filterable index holds every
+/// object (reference properties were not indexed before weft 0.13).
+const FILTERABLE_BUILT: &str = "filterable/";
 
 /// A term of a searchable index with its postings.
 pub type TermPostings = (Vec<u8>, Vec<Posting>);
@@ -55,6 +61,88 @@ pub(crate) struct PreparedWrite {
     pub id: Uuid,
     pub properties: serde_json::Map<String, serde_json::Value>,
     pub vectors: BTreeMap<String, Vec<f32>>,
+}
+
+/// What [`Collection::apply`] writes for one object.
+enum Change {
+    /// A validated object write.
+    Write(PreparedWrite, WriteMode),
+    /// A change of one reference property, computed from the current object.
+    Refs(RefEdit),
+}
+
+impl Change {
+    fn id(&self) -> Uuid {
+        match self {
+            Change::Write(w, _) => w.id,
+            Change::Refs(e) => e.id,
+        }
+    }
+}
+
+/// A change of one reference property of one object.
+#[derive(Debug, Clone)]
+pub(crate) struct RefEdit {
+    /// The source object.
+    pub id: Uuid,
+    /// The reference property (as in the schema).
+    pub property: String,
+    /// What changes.
+    pub op: RefOp,
+}
+
+/// How a [`RefEdit`] changes the property's list of `{"beacon": …}` values.
+#[derive(Debug, Clone)]
+pub(crate) enum RefOp {
+    /// Appends these (duplicates kept, as Weaviate).
+    Add(Vec<serde_json::Value>),
+    /// Replaces the list.
+    Replace(Vec<serde_json::Value>),
+    /// Removes every reference whose beacon is byte-equal to this one.
+    Remove(String),
+}
+
+impl RefEdit {
+    /// The new version of the object, or `None` when nothing changes. A missing object is an
+    /// error.
+    fn apply(
+        self,
+        class: &str,
+        old: Option<&StoredObject>,
+    ) -> Result<Option<PreparedWrite>, DbError> {
+        let old = old.ok_or_else(|| UserError::ObjectNotFound {
+            class: class.to_string(),
+            id: self.id,
+        })?;
+        let mut properties = old.properties.clone();
+        let current = match properties.get(&self.property) {
+            Some(serde_json::Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        let list = match self.op {
+            RefOp::Add(add) => current.into_iter().chain(add).collect(),
+            RefOp::Replace(list) => list,
+            RefOp::Remove(beacon) => {
+                let kept: Vec<serde_json::Value> = current
+                    .iter()
+                    .filter(|r| {
+                        r.get("beacon").and_then(serde_json::Value::as_str) != Some(&beacon)
+                    })
+                    .cloned()
+                    .collect();
+                if kept.len() == current.len() {
+                    return Ok(None);
+                }
+                kept
+            }
+        };
+        properties.insert(self.property, serde_json::Value::Array(list));
+        Ok(Some(PreparedWrite {
+            id: self.id,
+            properties,
+            vectors: old.vectors.clone(),
+        }))
+    }
 }
 
 /// Counters kept in memory and persisted in the `meta` bucket with every write.
@@ -176,7 +264,7 @@ impl Collection {
         }
         // Data written before the property had a searchable index (an older weft) is indexed
         // now, before the shard serves anything.
-        coll.build_searchable(class, &fresh, true)?;
+        coll.build_indexes(class, &fresh, true)?;
         coll.indexes.configure(&class.vectors);
         coll.open_indexes(SnapshotPolicy::default())
             .map(|mut coll| {
@@ -356,11 +444,11 @@ impl Collection {
     }
 
     /// Declares the index buckets of every indexed filterable and every searchable property
-    /// of `class`; returns the searchable properties declared now.
-    pub fn declare_property_buckets(&self, class: &ClassDef) -> Result<Vec<String>, DbError> {
+    /// of `class`; returns the properties whose buckets were declared now.
+    pub(crate) fn declare_property_buckets(&self, class: &ClassDef) -> Result<Fresh, DbError> {
         let shard = self.shard();
         let mut declared = self.declared.lock();
-        let mut fresh = Vec::new();
+        let mut fresh = Fresh::default();
         for prop in &class.properties {
             if prop.index_filterable && is_indexed(&prop.data_type) {
                 let bucket = bucket_name(&prop.name);
@@ -368,6 +456,9 @@ impl Collection {
                     shard
                         .declare_bucket(&bucket, Strategy::RoaringSet)
                         .map_err(|e| self.storage(e))?;
+                    if prop.is_reference() {
+                        fresh.references.push(prop.name.clone());
+                    }
                 }
             }
             if is_searchable(prop) {
@@ -376,192 +467,11 @@ impl Collection {
                     shard
                         .declare_bucket(&bucket, Strategy::Map)
                         .map_err(|e| self.storage(e))?;
-                    fresh.push(prop.name.clone());
+                    fresh.searchable.push(prop.name.clone());
                 }
             }
         }
         Ok(fresh)
-    }
-
-    /// Makes the searchable index of `props` complete: for each without its `searchable/`
-    /// marker, the postings of every object (`scan`; at open, for data written before the
-    /// index existed) in batches of [`BUILD_BATCH`] objects, then its length statistics and
-    /// the marker in one last record. A crash midway rebuilds at the next open (postings are
-    /// rewritten with the same values; the statistics are recomputed). A property added to a
-    /// live class is held by no object yet, so `scan` is false and only the marker is written.
-    fn build_searchable(
-        &self,
-        class: &ClassDef,
-        props: &[String],
-        scan: bool,
-    ) -> Result<(), DbError> {
-        if props.is_empty() {
-            return Ok(());
-        }
-        let shard = self.shard();
-        let mut counters = self.writer.lock();
-        let mut missing = Vec::new();
-        for name in props {
-            let marker = format!("{SEARCHABLE_BUILT}{name}");
-            if shard
-                .get(META, marker.as_bytes())
-                .map_err(|e| self.storage(e))?
-                .is_none()
-            {
-                missing.push(name.clone());
-            }
-        }
-        if missing.is_empty() {
-            return Ok(());
-        }
-        // Without a scan (a property added to a live class), a concurrent writer may already
-        // have written objects holding it before this marker: keep what it counted.
-        let mut stats: BTreeMap<String, LengthStats> = missing
-            .iter()
-            .map(|n| {
-                let kept = if scan {
-                    LengthStats::default()
-                } else {
-                    counters.lengths.get(n).copied().unwrap_or_default()
-                };
-                (n.clone(), kept)
-            })
-            .collect();
-        if scan && counters.object_count > 0 {
-            let mut sub = class.clone();
-            sub.properties.retain(|p| missing.contains(&p.name));
-            tracing::info!(
-                action = "searchable_index_build",
-                class = %self.class,
-                shard = %self.shard_name,
-                properties = ?missing,
-                objects = counters.object_count,
-                "building the searchable index of existing objects"
-            );
-            let rows = shard
-                .range(OBJECTS, Bound::Unbounded, Bound::Unbounded)
-                .map_err(|e| self.storage(e))?;
-            let mut batch = WriteBatch::new();
-            let mut delta = IndexDelta::default();
-            let (mut in_batch, mut done) = (0usize, 0u64);
-            for row in rows {
-                let (key, value) = row.map_err(|e| self.storage(e))?;
-                let weft_lsm::Value::Bytes(bytes) = value else {
-                    continue;
-                };
-                let obj = self.decode_row(&key, &bytes)?;
-                let entries = searchable_entries(&sub, &obj.properties);
-                delta.postings(obj.doc_id, &entries, true);
-                for (name, a) in &entries {
-                    if let Some(s) = stats.get_mut(name) {
-                        s.track(a.tracked_length(), true);
-                    }
-                }
-                in_batch += 1;
-                done += 1;
-                if in_batch == BUILD_BATCH {
-                    std::mem::take(&mut delta).stage(&mut batch);
-                    if !batch.is_empty() {
-                        shard.write(&batch).map_err(|e| self.storage(e))?;
-                    }
-                    batch = WriteBatch::new();
-                    in_batch = 0;
-                    if done % (BUILD_BATCH as u64 * 64) == 0 {
-                        tracing::info!(
-                            action = "searchable_index_build_progress",
-                            class = %self.class,
-                            shard = %self.shard_name,
-                            done,
-                            objects = counters.object_count,
-                            "building the searchable index"
-                        );
-                    }
-                }
-            }
-            delta.stage(&mut batch);
-            if !batch.is_empty() {
-                shard.write(&batch).map_err(|e| self.storage(e))?;
-            }
-        }
-        let mut batch = WriteBatch::new();
-        for (name, s) in &stats {
-            batch.put(META, format!("{PROPLEN}{name}").as_bytes(), &s.encode());
-            batch.put(META, format!("{SEARCHABLE_BUILT}{name}").as_bytes(), &[1]);
-        }
-        shard.write(&batch).map_err(|e| self.storage(e))?;
-        counters.lengths.extend(stats);
-        self.publish(&counters);
-        Ok(())
-    }
-
-    /// The postings of `term` in the searchable index of `property`, in doc-id order.
-    pub(crate) fn postings(&self, property: &str, term: &str) -> Result<Vec<Posting>, DbError> {
-        let bucket = searchable_bucket(property);
-        let mut out = Vec::new();
-        let mut bad = None;
-        self.shard()
-            .map_for_each(
-                &bucket,
-                term.as_bytes(),
-                &mut |k, v| match postings::decode(k, v) {
-                    Some(p) => out.push(p),
-                    None => bad = Some((k.len(), v.len())),
-                },
-            )
-            .map_err(|e| self.storage(e))?;
-        if let Some((k, v)) = bad {
-            return Err(DbError::Corrupt {
-                path: self.dir.join("lsm").join(&bucket),
-                source: crate::error::Corruption::Inconsistent(format!(
-                    "posting of term {term:?} has a {k}-byte key and a {v}-byte value, expected 8 and 8"
-                )),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Length statistics of a searchable property.
-    pub(crate) fn length_stats(&self, property: &str) -> LengthStats {
-        self.published
-            .read()
-            .lengths
-            .get(property)
-            .copied()
-            .unwrap_or_default()
-    }
-
-    /// Every term of a property's searchable index with its postings (`weft verify`).
-    pub fn searchable_scan(&self, property: &str) -> Result<Vec<TermPostings>, DbError> {
-        let bucket = searchable_bucket(property);
-        let rows = self
-            .shard()
-            .scan(&bucket, Bound::Unbounded, Bound::Unbounded, usize::MAX)
-            .map_err(|e| self.storage(e))?;
-        let mut out = Vec::new();
-        for (term, value) in rows {
-            let weft_lsm::Value::Map(map) = value else {
-                continue;
-            };
-            let mut list = Vec::with_capacity(map.len());
-            for (k, v) in &map {
-                list.push(postings::decode(k, v).ok_or_else(|| DbError::Corrupt {
-                    path: self.dir.join("lsm").join(&bucket),
-                    source: crate::error::Corruption::Inconsistent(format!(
-                        "posting of term {:?} does not decode",
-                        String::from_utf8_lossy(&term)
-                    )),
-                })?);
-            }
-            if !list.is_empty() {
-                out.push((term, list));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Every searchable property's length statistics as kept in memory (`weft verify`).
-    pub fn all_length_stats(&self) -> BTreeMap<String, LengthStats> {
-        self.published.read().lengths.clone()
     }
 
     /// Number of objects.
@@ -672,21 +582,63 @@ impl Collection {
         writes: Vec<PreparedWrite>,
         mode: WriteMode,
     ) -> Result<Vec<Result<StoredObject, DbError>>, DbError> {
+        let changes = writes.into_iter().map(|w| Change::Write(w, mode)).collect();
+        self.apply(class, changes)
+    }
+
+    /// Applies reference edits in one durable batch, each a new version of its source object
+    /// computed from the current one under the writer lock (so concurrent edits of one object
+    /// never lose each other). One result per edit, in order; an edit that changes nothing
+    /// (removing a beacon the object does not hold) writes nothing.
+    pub(crate) fn edit_references(
+        &self,
+        class: &ClassDef,
+        edits: Vec<RefEdit>,
+    ) -> Result<Vec<Result<StoredObject, DbError>>, DbError> {
+        self.apply(class, edits.into_iter().map(Change::Refs).collect())
+    }
+
+    fn apply(
+        &self,
+        class: &ClassDef,
+        changes: Vec<Change>,
+    ) -> Result<Vec<Result<StoredObject, DbError>>, DbError> {
         let fresh = self.declare_property_buckets(class)?;
-        self.build_searchable(class, &fresh, false)?;
+        self.build_indexes(class, &fresh, false)?;
         let shard = self.shard();
         let mut counters = self.writer.lock();
         let mut next = counters.clone();
         let mut staged: HashMap<Uuid, Option<StoredObject>> = HashMap::new();
         let mut batch = WriteBatch::new();
         let mut delta = IndexDelta::default();
-        let mut results = Vec::with_capacity(writes.len());
-        let mut changes = Vec::new();
+        let mut results = Vec::with_capacity(changes.len());
+        let mut index_changes = Vec::new();
         let now = now_ms();
-        for write in writes {
-            let old = match staged.get(&write.id) {
+        for change in changes {
+            let id = change.id();
+            let old = match staged.get(&id) {
                 Some(old) => old.clone(),
-                None => self.get(write.id, true)?,
+                None => self.get(id, true)?,
+            };
+            let (write, mode) = match change {
+                Change::Write(write, mode) => (write, mode),
+                Change::Refs(edit) => match edit.apply(&self.class, old.as_ref()) {
+                    Ok(Some(write)) => (write, WriteMode::Replace),
+                    Ok(None) => {
+                        results.push(old.ok_or_else(|| {
+                            UserError::ObjectNotFound {
+                                class: self.class.clone(),
+                                id,
+                            }
+                            .into()
+                        }));
+                        continue;
+                    }
+                    Err(err) => {
+                        results.push(Err(err));
+                        continue;
+                    }
+                },
             };
             let old_vectors = old
                 .as_ref()
@@ -701,7 +653,7 @@ impl Collection {
                 now,
             ) {
                 Ok(obj) => {
-                    changes.push(IndexChange {
+                    index_changes.push(IndexChange {
                         old: old_vectors,
                         new: (obj.doc_id, obj.vectors.clone()),
                     });
@@ -720,14 +672,14 @@ impl Collection {
         *counters = next;
         self.publish(&counters);
         self.indexes.configure(&class.vectors);
-        index_change::apply(&self.indexes, &self.class, changes);
+        index_change::apply(&self.indexes, &self.class, index_changes);
         self.indexes.advance(counters.next_doc_id, lsn);
         Ok(results)
     }
 
     #[expect(
         clippy::too_many_arguments,
-        reason = "internal step of put, keeps one lock scope"
+        reason = "internal step of apply, keeps one lock scope"
     )]
     fn stage(
         &self,
@@ -1036,104 +988,5 @@ impl Collection {
             // Still referenced by a reader: its drop closes the files; the WAL is durable.
             Err(_) => Ok(()),
         }
-    }
-}
-
-/// Index changes of a batch grouped by bucket and key, so that a batch of many objects
-/// writes one operation per distinct token instead of one per (token, object). Within a key,
-/// additions are emitted before removals: a doc id is added once, when its object version is
-/// written, and removed only later (every write takes a fresh doc id), so this order is the
-/// order the writes happened in.
-#[derive(Debug, Default)]
-struct IndexDelta {
-    /// Filterable index: (bucket, key) → (added, removed) doc ids.
-    filterable: BTreeMap<IndexKey, (Vec<u64>, Vec<u64>)>,
-    /// Searchable index: (bucket, token) → (postings put, doc keys removed).
-    searchable: BTreeMap<IndexKey, SearchableChange>,
-}
-
-/// A bucket and a key in it.
-type IndexKey = (String, Vec<u8>);
-
-/// Postings put (doc key, value) and doc keys removed under one token.
-type SearchableChange = (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>);
-
-impl IndexDelta {
-    /// The filterable keys of one document version: `old` removed, `new` added.
-    fn filterable(
-        &mut self,
-        doc_id: u64,
-        old: &BTreeSet<(String, Vec<u8>)>,
-        new: &BTreeSet<(String, Vec<u8>)>,
-    ) {
-        for key in old.difference(new) {
-            self.filterable
-                .entry(key.clone())
-                .or_default()
-                .1
-                .push(doc_id);
-        }
-        for key in new.difference(old) {
-            self.filterable
-                .entry(key.clone())
-                .or_default()
-                .0
-                .push(doc_id);
-        }
-    }
-
-    /// Adds (`add`) or removes the postings of one document version.
-    fn postings(&mut self, doc_id: u64, entries: &BTreeMap<String, Analyzed>, add: bool) {
-        let key = postings::doc_key(doc_id).to_vec();
-        for (prop, analyzed) in entries {
-            let bucket = searchable_bucket(prop);
-            for (term, &tf) in &analyzed.terms {
-                let change = self
-                    .searchable
-                    .entry((bucket.clone(), term.as_bytes().to_vec()))
-                    .or_default();
-                if add {
-                    change.0.push((
-                        key.clone(),
-                        postings::encode_value(tf, analyzed.tokens).to_vec(),
-                    ));
-                } else {
-                    change.1.push(key.clone());
-                }
-            }
-        }
-    }
-
-    /// Moves the grouped changes into `batch`.
-    fn stage(self, batch: &mut WriteBatch) {
-        for ((bucket, key), (added, removed)) in self.filterable {
-            if !added.is_empty() {
-                batch.roaring_add(&bucket, &key, &added);
-            }
-            if !removed.is_empty() {
-                batch.roaring_remove(&bucket, &key, &removed);
-            }
-        }
-        for ((bucket, key), (put, removed)) in self.searchable {
-            if !put.is_empty() {
-                batch.map_put_many(&bucket, &key, put);
-            }
-            if !removed.is_empty() {
-                batch.map_remove_many(&bucket, &key, removed);
-            }
-        }
-    }
-}
-
-fn track_lengths(
-    lengths: &mut BTreeMap<String, LengthStats>,
-    entries: &BTreeMap<String, Analyzed>,
-    add: bool,
-) {
-    for (prop, analyzed) in entries {
-        lengths
-            .entry(prop.clone())
-            .or_default()
-            .track(analyzed.tracked_length(), add);
     }
 }

@@ -28,6 +28,7 @@ mod verify;
 pub use db::{Db, DbOptions, ShardMetrics};
 pub use disk::DiskOptions;
 pub use error::DbError;
+pub use objects::BatchReference;
 pub use query::search::{Near, NearQuery, Query, SearchHit};
 pub use verify::VerifyReport;
 /// Options of the storage engine of every shard, and the environment-variable names they

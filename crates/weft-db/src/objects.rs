@@ -17,6 +17,10 @@ use crate::object::{LEGACY_VECTOR, ListRequest, ObjectInput, StoredObject, Write
 use crate::schema::validation::uppercase_first;
 use crate::schema::{ClassDef, ShardState, VectorSetup};
 
+mod references;
+pub use references::BatchReference;
+use references::Staged;
+
 /// Status reason of a shard set READONLY because a write failed in the storage engine.
 pub const STORAGE_FAILURE: &str = "storage failure (disk full or I/O error)";
 
@@ -39,6 +43,10 @@ impl Db {
         let mut results: Vec<Option<Result<StoredObject, DbError>>> =
             (0..n).map(|_| None).collect();
         let mut groups: BTreeMap<String, Vec<(usize, ObjectInput)>> = BTreeMap::new();
+        let staged: Staged = inputs
+            .iter()
+            .filter_map(|i| Some((uppercase_first(&i.class), i.id?)))
+            .collect();
         for (i, input) in inputs.into_iter().enumerate() {
             if input.tenant.as_deref().is_some_and(|t| !t.is_empty()) {
                 results[i] = Some(Err(UserError::Invalid(
@@ -58,7 +66,7 @@ impl Db {
             }
         }
         for (name, items) in groups {
-            for (i, result) in self.put_group(&name, items, mode) {
+            for (i, result) in self.put_group(&name, items, mode, &staged) {
                 results[i] = Some(result);
             }
         }
@@ -77,6 +85,7 @@ impl Db {
         name: &str,
         items: Vec<(usize, ObjectInput)>,
         mode: WriteMode,
+        staged: &Staged,
     ) -> Vec<(usize, Result<StoredObject, DbError>)> {
         let fail_all = |items: Vec<(usize, ObjectInput)>, err: DbError| {
             let shared = Arc::new(err);
@@ -100,7 +109,9 @@ impl Db {
         let mut writes = Vec::new();
         let mut slots = Vec::new();
         for (i, input) in items {
-            match prepare(&class, input) {
+            match prepare(&class, input)
+                .and_then(|w| self.check_targets(&class, &w, staged).map(|()| w))
+            {
                 Ok(w) => {
                     writes.push(w);
                     slots.push(i);

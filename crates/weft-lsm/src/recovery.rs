@@ -82,6 +82,9 @@ pub struct RecoveryReport {
     /// Unconfirmed segments and flush records (above the recovered LSN) moved to
     /// `quarantine/`: (original path, new path), relative to the shard directory.
     pub quarantined: Vec<(PathBuf, PathBuf)>,
+    /// Buckets that had no `BUCKET` file but records in the WAL (a copy taken while they were
+    /// being declared), declared from the WAL.
+    pub buckets_declared: Vec<String>,
     /// Time the whole recovery took.
     pub duration: Duration,
 }
@@ -108,6 +111,13 @@ impl RecoveryReport {
                 "; moved {} unconfirmed file(s) above LSN {} to {QUARANTINE_DIR}/",
                 self.quarantined.len(),
                 self.flushed_lsn
+            ));
+        }
+        if !self.buckets_declared.is_empty() {
+            msg.push_str(&format!(
+                "; declared bucket(s) {:?} found only in the WAL (a copy taken while they were \
+                 being declared)",
+                self.buckets_declared
             ));
         }
         if let Some(t) = &self.truncated {
@@ -161,7 +171,7 @@ pub(crate) fn recover(vfs: Arc<dyn Vfs>, dir: &Path, opts: &Options) -> Result<R
             Arc::new(Bucket::new(name, f.strategy, live.live)),
         );
     }
-    let wal = replay(
+    let (wal, found) = replay(
         Arc::clone(&vfs),
         dir,
         opts,
@@ -170,6 +180,11 @@ pub(crate) fn recover(vfs: Arc<dyn Vfs>, dir: &Path, opts: &Options) -> Result<R
         &gc,
         &mut report,
     )?;
+    for (name, bucket) in found {
+        crate::shard::write_bucket_marker(vfs.as_ref(), dir, &name, bucket.strategy)?;
+        report.buckets_declared.push(name.clone());
+        buckets.insert(name, bucket);
+    }
     let last = report.next_lsn.saturating_sub(1);
     let (stale, redundant): (Vec<_>, Vec<_>) =
         unconfirmed.into_iter().partition(|(_, hi)| *hi > last);
@@ -450,7 +465,7 @@ fn replay(
     buckets: &BTreeMap<String, Arc<Bucket>>,
     gc: &Gc,
     report: &mut RecoveryReport,
-) -> Result<Wal> {
+) -> Result<(Wal, BTreeMap<String, Arc<Bucket>>)> {
     let wdir = dir.join(WAL_DIR);
     let mut names: Vec<(u64, String)> = list(vfs.as_ref(), &wdir)?
         .into_iter()
@@ -573,7 +588,7 @@ fn replay(
         files.push(WalFile { first_lsn, rel });
         expect = Some(next);
     }
-    sink.finish();
+    let found = sink.finish();
     let next_lsn = expect.map_or(flushed + 1, |e| e.max(flushed + 1));
     report.next_lsn = next_lsn;
     let (file, salt, active_len) = match active {
@@ -600,17 +615,21 @@ fn replay(
             (file, salt, HEADER_LEN as u64)
         }
     };
-    Ok(Wal::new(
-        vfs, dir, opts.sync, file, active_len, salt, next_lsn, files,
-    ))
+    let wal = Wal::new(vfs, dir, opts.sync, file, active_len, salt, next_lsn, files);
+    Ok((wal, found))
 }
 
 /// Collects replayed ops per bucket (in LSN order) and loads each bucket's empty active
 /// memtable in one go at the end ([`crate::memtable::Memtable::load`]).
 struct ReplaySink<'a> {
     buckets: &'a BTreeMap<String, Arc<Bucket>>,
-    loads: Vec<(&'a Arc<Bucket>, BulkLoad)>,
-    slots: HashMap<&'a str, usize>,
+    /// Buckets a replayed record names that have no `BUCKET` file: a copy of the directory
+    /// (`cp -r` while writing) taken after `lsm/` was read and before the WAL was, while the
+    /// bucket was being declared. Records are checksummed, so the name is one a writer
+    /// declared; its ops give its strategy. Declared for real once replay succeeds.
+    found: BTreeMap<String, Arc<Bucket>>,
+    loads: Vec<(Arc<Bucket>, BulkLoad)>,
+    slots: HashMap<String, usize>,
     /// Slot of the last op's bucket: consecutive ops mostly name the same bucket.
     last: usize,
 }
@@ -631,41 +650,50 @@ impl<'a> ReplaySink<'a> {
     fn new(buckets: &'a BTreeMap<String, Arc<Bucket>>) -> Self {
         Self {
             buckets,
+            found: BTreeMap::new(),
             loads: Vec::new(),
             slots: HashMap::new(),
             last: 0,
         }
     }
 
-    fn slot(&mut self, name: &str) -> Option<usize> {
+    fn slot(&mut self, name: &str, strategy: Strategy) -> usize {
         if let Some((b, _)) = self.loads.get(self.last)
             && b.name == name
         {
-            return Some(self.last);
+            return self.last;
         }
         let i = match self.slots.get(name) {
             Some(&i) => i,
             None => {
-                let (key, b) = self.buckets.get_key_value(name)?;
+                let b = match self.buckets.get(name) {
+                    Some(b) => Arc::clone(b),
+                    None => {
+                        let b = Arc::new(Bucket::new(name.to_string(), strategy, Vec::new()));
+                        self.found.insert(name.to_string(), Arc::clone(&b));
+                        b
+                    }
+                };
                 self.loads.push((b, BulkLoad::default()));
-                self.slots.insert(key.as_str(), self.loads.len() - 1);
+                self.slots.insert(name.to_string(), self.loads.len() - 1);
                 self.loads.len() - 1
             }
         };
         self.last = i;
-        Some(i)
+        i
     }
 
     /// Decodes one record (payload at file offset `at`) and queues its ops.
     fn record(&mut self, path: &Path, lsn: u64, at: u64, payload: &[u8]) -> Result<()> {
         let res = for_each_op(payload, |bucket, key, kind: OpKind| {
-            let Some(i) = self.slot(bucket) else {
+            if !crate::shard::valid_bucket_name(bucket) {
                 return Err(OpError::Refused(Error::corrupt(
                     path,
                     at,
-                    format!("WAL record {lsn} references undeclared bucket {bucket:?}"),
+                    format!("WAL record {lsn} names an invalid bucket {bucket:?}"),
                 )));
-            };
+            }
+            let i = self.slot(bucket, kind.strategy());
             let Some((b, load)) = self.loads.get_mut(i) else {
                 return Ok(());
             };
@@ -692,9 +720,11 @@ impl<'a> ReplaySink<'a> {
         })
     }
 
-    fn finish(self) {
+    /// Loads the replayed ops; returns the buckets found only in the WAL.
+    fn finish(self) -> BTreeMap<String, Arc<Bucket>> {
         for (b, load) in self.loads {
             b.view.read().active.load(load);
         }
+        self.found
     }
 }

@@ -184,6 +184,27 @@ impl Drop for Pin {
     }
 }
 
+/// Creates a bucket's directory (fsynced into `lsm/`) and publishes its `BUCKET` file.
+pub(crate) fn write_bucket_marker(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    name: &str,
+    strategy: Strategy,
+) -> Result<()> {
+    let bdir = dir.join(LSM_DIR).join(name);
+    weft_io::create_dir_durable(vfs, &bdir).map_err(Error::io("create directory", &bdir))?;
+    let mut payload = strategy.code().to_le_bytes().to_vec();
+    payload.extend_from_slice(name.as_bytes());
+    let bytes = weft_io::envelope::seal(BUCKET_MAGIC, 1, &payload);
+    publish(
+        vfs,
+        dir,
+        &format!("{name}.bucket"),
+        &bdir.join(BUCKET_FILE),
+        &bytes,
+    )
+}
+
 /// Durably publishes `bytes` at `final_path` via a temp file in the shard's `tmp/`.
 pub(crate) fn publish(
     vfs: &dyn Vfs,
@@ -204,7 +225,7 @@ pub(crate) fn publish(
         .map_err(Error::io("fsync directory", parent))
 }
 
-fn valid_bucket_name(name: &str) -> bool {
+pub(crate) fn valid_bucket_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')
@@ -734,20 +755,7 @@ impl Inner {
             return Ok(());
         }
         self.wal.check_poison()?;
-        let lsm = self.dir.join(LSM_DIR);
-        let bdir = lsm.join(name);
-        weft_io::create_dir_durable(self.vfs.as_ref(), &bdir)
-            .map_err(Error::io("create directory", &bdir))?;
-        let mut payload = strategy.code().to_le_bytes().to_vec();
-        payload.extend_from_slice(name.as_bytes());
-        let bytes = weft_io::envelope::seal(BUCKET_MAGIC, 1, &payload);
-        publish(
-            self.vfs.as_ref(),
-            &self.dir,
-            &format!("{name}.bucket"),
-            &bdir.join(BUCKET_FILE),
-            &bytes,
-        )?;
+        write_bucket_marker(self.vfs.as_ref(), &self.dir, name, strategy)?;
         buckets.insert(
             name.to_string(),
             Arc::new(Bucket::new(name.to_string(), strategy, Vec::new())),

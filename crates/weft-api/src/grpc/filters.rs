@@ -15,7 +15,8 @@ fn invalid(message: impl Into<String>) -> WireError {
     WireError::new(ErrorCode::InvalidInput, message)
 }
 
-/// Converts a wire filter; unknown operators, missing values and reference paths are errors.
+/// Converts a wire filter (reference paths included); unknown operators and missing values
+/// are errors.
 pub fn filter(f: Filters) -> Result<Filter, WireError> {
     convert(f, 0)
 }
@@ -70,29 +71,67 @@ fn convert(f: Filters, depth: usize) -> Result<Filter, WireError> {
 }
 
 fn filter_target(target: Option<FilterTarget>, on: Vec<String>) -> Result<Target, WireError> {
-    let name = match target.and_then(|t| t.target) {
-        Some(WireTarget::Property(p)) => p,
-        Some(WireTarget::SingleTarget(_) | WireTarget::MultiTarget(_)) => {
-            return Err(invalid(
-                "filters through cross-references (Filter.by_ref) are not supported by weft yet",
-            ));
-        }
-        Some(WireTarget::Count(_)) => {
-            return Err(invalid(
-                "filters on reference counts (Filter.by_ref_count) are not supported by weft yet",
-            ));
-        }
-        None => match on.as_slice() {
-            [one] => one.clone(),
-            [] => return Err(invalid("filter has no target property")),
-            _ => {
-                return Err(invalid(
-                    "filters through cross-references (a path in 'on') are not supported by weft yet",
-                ));
-            }
-        },
+    match target {
+        Some(t) => wire_target(t, 0),
+        None => path_target(&on),
+    }
+}
+
+/// The typed target of the client's `Filter.by_ref(...)` / `by_ref_multi_target` /
+/// `by_ref_count` / `by_property`.
+fn wire_target(t: FilterTarget, depth: usize) -> Result<Target, WireError> {
+    if depth > MAX_DEPTH {
+        return Err(invalid(format!(
+            "filter targets nest deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    let inner = |t: Option<Box<FilterTarget>>| -> Result<Box<Target>, WireError> {
+        let t = t.ok_or_else(|| invalid("a reference filter target has no target"))?;
+        Ok(Box::new(wire_target(*t, depth + 1)?))
     };
-    Ok(match name.as_str() {
+    Ok(match t.target {
+        Some(WireTarget::Property(p)) => named_target(p),
+        Some(WireTarget::SingleTarget(r)) => {
+            let r = *r;
+            Target::Reference {
+                on: r.on,
+                class: None,
+                target: inner(r.target)?,
+            }
+        }
+        Some(WireTarget::MultiTarget(r)) => {
+            let r = *r;
+            Target::Reference {
+                on: r.on,
+                class: Some(r.target_collection),
+                target: inner(r.target)?,
+            }
+        }
+        Some(WireTarget::Count(c)) => Target::RefCount(c.on),
+        None => return Err(invalid("filter has no target property")),
+    })
+}
+
+/// The legacy `on` path: `[property]` or `[refProperty, Class, …, property]`.
+pub(crate) fn path_target(on: &[String]) -> Result<Target, WireError> {
+    match on {
+        [] => Err(invalid("filter has no target property")),
+        [one] => Ok(named_target(one.clone())),
+        _ if on.len().is_multiple_of(2) => Err(invalid(format!(
+            "paths needs to have a uneven number of components: property, class, property, \
+             ...., got [{}]",
+            on.join(" ")
+        ))),
+        [prop, class, rest @ ..] => Ok(Target::Reference {
+            on: prop.clone(),
+            class: Some(class.clone()),
+            target: Box::new(path_target(rest)?),
+        }),
+    }
+}
+
+fn named_target(name: String) -> Target {
+    match name.as_str() {
         "_id" | "id" => Target::Id,
         "_creationTimeUnix" => Target::CreationTime,
         "_lastUpdateTimeUnix" => Target::UpdateTime,
@@ -100,7 +139,7 @@ fn filter_target(target: Option<FilterTarget>, on: Vec<String>) -> Result<Target
             Some(inner) => Target::Length(inner.to_string()),
             None => Target::Property(name),
         },
-    })
+    }
 }
 
 fn value(v: TestValue) -> FilterValue {
@@ -214,5 +253,81 @@ mod tests {
                 .message
                 .contains("unknown filter operator")
         );
+    }
+
+    #[test]
+    fn reference_targets_convert_to_nested_paths() {
+        use crate::proto::v1::{
+            FilterReferenceCount, FilterReferenceMultiTarget, FilterReferenceSingleTarget,
+        };
+        let prop = |p: &str| FilterTarget {
+            target: Some(WireTarget::Property(p.into())),
+        };
+        let two_hops = FilterTarget {
+            target: Some(WireTarget::SingleTarget(Box::new(
+                FilterReferenceSingleTarget {
+                    on: "about".into(),
+                    target: Some(Box::new(FilterTarget {
+                        target: Some(WireTarget::MultiTarget(Box::new(
+                            FilterReferenceMultiTarget {
+                                on: "writtenBy".into(),
+                                target_collection: "Author".into(),
+                                target: Some(Box::new(prop("name"))),
+                            },
+                        ))),
+                    })),
+                },
+            ))),
+        };
+        let f = Filters {
+            operator: WireOp::Equal as i32,
+            target: Some(two_hops),
+            test_value: Some(TestValue::ValueText("x".into())),
+            ..Filters::default()
+        };
+        let want = Target::Reference {
+            on: "about".into(),
+            class: None,
+            target: Box::new(Target::Reference {
+                on: "writtenBy".into(),
+                class: Some("Author".into()),
+                target: Box::new(Target::Property("name".into())),
+            }),
+        };
+        assert!(matches!(filter(f).unwrap(), Filter::Condition { target, .. } if target == want));
+        let count = Filters {
+            operator: WireOp::GreaterThan as i32,
+            target: Some(FilterTarget {
+                target: Some(WireTarget::Count(FilterReferenceCount {
+                    on: "writtenBy".into(),
+                })),
+            }),
+            test_value: Some(TestValue::ValueInt(1)),
+            ..Filters::default()
+        };
+        assert!(
+            matches!(filter(count).unwrap(), Filter::Condition { target: Target::RefCount(p), .. } if p == "writtenBy")
+        );
+        let legacy = Filters {
+            operator: WireOp::Equal as i32,
+            on: vec!["writtenBy".into(), "Author".into(), "name".into()],
+            test_value: Some(TestValue::ValueText("x".into())),
+            ..Filters::default()
+        };
+        let want = Target::Reference {
+            on: "writtenBy".into(),
+            class: Some("Author".into()),
+            target: Box::new(Target::Property("name".into())),
+        };
+        assert!(
+            matches!(filter(legacy).unwrap(), Filter::Condition { target, .. } if target == want)
+        );
+        let even = Filters {
+            operator: WireOp::Equal as i32,
+            on: vec!["writtenBy".into(), "Author".into()],
+            test_value: Some(TestValue::ValueText("x".into())),
+            ..Filters::default()
+        };
+        assert!(filter(even).unwrap_err().message.contains("uneven number"));
     }
 }

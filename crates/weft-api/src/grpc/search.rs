@@ -6,9 +6,10 @@
 //! sorting, grouping, autocut, `near_vector` / `near_object` with one target vector and
 //! `distance` / `certainty`, `bm25_search` (properties with boosts, `Or` with a minimum /
 //! `And`), `hybrid_search` (alpha, both fusions, a vector or `near_vector`, a target,
-//! `vector_distance`), `properties` and `metadata` (with `score`, `explain_score`). What weft
-//! does not serve (near_text and the other modules, generative, rerank, boost, tenants,
-//! references) is refused with INVALID_ARGUMENT and a message naming the feature — never
+//! `vector_distance`), `properties` (with `ref_properties` nested to any depth) and `metadata`
+//! (with `score`, `explain_score`). What weft
+//! does not serve (near_text and the other modules, generative, rerank, boost, tenants)
+//! is refused with INVALID_ARGUMENT and a message naming the feature — never
 //! UNAVAILABLE, which clients retry for a minute.
 
 pub mod reply;
@@ -46,6 +47,19 @@ pub struct Output {
     pub properties: Selection,
     /// Metadata fields asked for.
     pub metadata: MetadataWanted,
+    /// What each returned reference carries, in the order of the query's `references`.
+    pub references: Vec<RefOutput>,
+}
+
+/// What the targets of one returned reference carry (`RefPropertiesRequest`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefOutput {
+    /// Their non-reference properties.
+    pub properties: Selection,
+    /// Their metadata.
+    pub metadata: MetadataWanted,
+    /// Their own references, in the order of the request's nested `references`.
+    pub nested: Vec<RefOutput>,
 }
 
 /// The metadata fields asked for (`MetadataRequest`).
@@ -235,7 +249,8 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
         ));
     }
     let metadata = metadata_wanted(metadata.unwrap_or_default());
-    let properties = properties.map(selection).transpose()?.unwrap_or_default();
+    let (properties, refs) = properties.map(selection).transpose()?.unwrap_or_default();
+    let (references, ref_outputs): (Vec<_>, Vec<_>) = refs.into_iter().unzip();
     Ok(SearchPlan {
         query: weft_db::Query {
             class: collection,
@@ -249,11 +264,13 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
             near,
             keyword,
             hybrid,
+            references,
         },
         group_by,
         output: Output {
             properties,
             metadata,
+            references: ref_outputs,
         },
     })
 }
@@ -272,6 +289,15 @@ pub fn execute(
         ));
     }
     let class = db.class(&plan.query.class);
+    // The schemas of reference targets, for their property types.
+    let targets: BTreeMap<String, weft_db::schema::ClassDef> = if plan.query.references.is_empty() {
+        BTreeMap::new()
+    } else {
+        db.classes()
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect()
+    };
     if let Some(by) = &plan.group_by {
         if class
             .as_ref()
@@ -291,7 +317,7 @@ pub fn execute(
                     min_distance: distances.first().copied().unwrap_or(0.0),
                     max_distance: distances.last().copied().unwrap_or(0.0),
                     number_of_objects: g.hits.len() as i64,
-                    objects: reply::results(g.hits, class.as_ref(), &plan.output),
+                    objects: reply::results(g.hits, class.as_ref(), &plan.output, &targets),
                     ..GroupByResult::default()
                 }
             })
@@ -299,7 +325,7 @@ pub fn execute(
         return Ok((Vec::new(), groups));
     }
     Ok((
-        reply::results(hits, class.as_ref(), &plan.output),
+        reply::results(hits, class.as_ref(), &plan.output, &targets),
         Vec::new(),
     ))
 }
@@ -358,21 +384,65 @@ fn metadata_wanted(m: MetadataRequest) -> MetadataWanted {
     }
 }
 
-fn selection(p: PropertiesRequest) -> Result<Selection, WireError> {
+/// A reference to return: what the database resolves, and what the reply shows of it.
+type RefSelection = (weft_db::query::refs::ReferenceRequest, RefOutput);
+
+/// How deep `return_references` may nest (unlimited in Weaviate's gRPC; bounded here so a
+/// malicious request cannot exhaust the stack).
+const MAX_REFERENCE_DEPTH: usize = 32;
+
+fn selection(p: PropertiesRequest) -> Result<(Selection, Vec<RefSelection>), WireError> {
+    selection_at(p, 0)
+}
+
+fn selection_at(
+    p: PropertiesRequest,
+    depth: usize,
+) -> Result<(Selection, Vec<RefSelection>), WireError> {
     let PropertiesRequest {
         non_ref_properties,
         ref_properties,
         object_properties,
         return_all_nonref_properties,
     } = p;
-    if !ref_properties.is_empty() {
-        return Err(unsupported("returning references (return_references)"));
+    if depth > MAX_REFERENCE_DEPTH {
+        return Err(invalid(format!(
+            "return_references nests deeper than {MAX_REFERENCE_DEPTH} levels"
+        )));
     }
-    Ok(Selection {
+    let mut refs = Vec::with_capacity(ref_properties.len());
+    for r in ref_properties {
+        let crate::proto::v1::RefPropertiesRequest {
+            reference_property,
+            properties,
+            metadata,
+            target_collection,
+        } = r;
+        let metadata = metadata_wanted(metadata.unwrap_or_default());
+        let (properties, nested) = match properties {
+            Some(p) => selection_at(p, depth + 1)?,
+            None => (Selection::everything(), Vec::new()),
+        };
+        let (nested_requests, nested_outputs): (Vec<_>, Vec<_>) = nested.into_iter().unzip();
+        let request = weft_db::query::refs::ReferenceRequest {
+            property: reference_property,
+            class: (!target_collection.is_empty()).then_some(target_collection),
+            with_vectors: metadata.any_vector(),
+            references: nested_requests,
+        };
+        let output = RefOutput {
+            properties,
+            metadata,
+            nested: nested_outputs,
+        };
+        refs.push((request, output));
+    }
+    let selection = Selection {
         all: return_all_nonref_properties,
         names: non_ref_properties.into_iter().collect(),
         objects: object_selections(object_properties),
-    })
+    };
+    Ok((selection, refs))
 }
 
 fn object_selections(requests: Vec<ObjectPropertiesRequest>) -> BTreeMap<String, Selection> {

@@ -9,6 +9,7 @@ use base64::Engine;
 use serde_json::{Map, Number, Value};
 use uuid::Uuid;
 
+use super::beacon::Beacon;
 use crate::error::UserError;
 use crate::schema::{ClassDef, DataType, Primitive, PropertyDef};
 
@@ -283,50 +284,84 @@ fn nested_object(ctx: &Ctx<'_>, nested: &[PropertyDef], value: &Value) -> Result
 }
 
 fn coerce_references(ctx: &Ctx<'_>, targets: &[String], value: &Value) -> Result<Value, UserError> {
+    let invalid = |msg: String| UserError::Invalid(msg);
     let Value::Array(items) = value else {
-        return Err(ctx.err(
-            "reference",
-            format!("expected an array of beacons, got {}", describe(value)),
-        ));
+        return Err(invalid(format!(
+            "reference property is not a slice {}",
+            describe(value)
+        )));
     };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        let beacon = item
-            .get("beacon")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ctx.err("reference", "each reference needs a \"beacon\" string"))?;
-        let rest = beacon
-            .strip_prefix("weaviate://localhost/")
-            .ok_or_else(|| {
-                ctx.err(
-                    "reference",
-                    format!("beacon {beacon:?} must start with weaviate://localhost/"),
-                )
-            })?;
-        let (class, id) = match rest.split_once('/') {
-            Some((class, id)) => (Some(class), id),
-            None => (None, rest),
+        let Value::Object(map) = item else {
+            return Err(invalid(format!(
+                "reference property is not a map: {}",
+                describe(item)
+            )));
         };
-        let id = Uuid::parse_str(id)
-            .map_err(|_| ctx.err("reference", format!("beacon {beacon:?} has no valid uuid")))?;
-        let class = match class {
-            Some(c) if targets.iter().any(|t| t == c) => c.to_string(),
-            Some(c) => {
-                return Err(ctx.err(
-                    "reference",
-                    format!("class {c:?} is not a target of this property"),
-                ));
-            }
-            None => targets.first().cloned().unwrap_or_default(),
-        };
+        let beacon = reference_beacon(ctx.class, ctx.prop, map)?;
         let mut r = Map::new();
         r.insert(
             "beacon".into(),
-            Value::String(format!("weaviate://localhost/{class}/{}", id.hyphenated())),
+            Value::String(complete_beacon(beacon, targets).to_string()),
         );
         out.push(Value::Object(r));
     }
     Ok(Value::Array(out))
+}
+
+/// The beacon of one reference object `{"beacon": …}` (an `href` is ignored, any other key is
+/// refused), parsed and checked to name this node, with Weaviate's messages.
+pub fn reference_beacon(
+    class: &str,
+    prop: &str,
+    map: &Map<String, Value>,
+) -> Result<Beacon, UserError> {
+    let invalid = |msg: String| UserError::Invalid(msg);
+    let keys = map.keys().filter(|k| *k != "href").count();
+    if keys != 1 {
+        return Err(invalid(format!(
+            "only direct references supported at the moment, concept references not supported \
+             yet: class '{class}' with property '{prop}' requires exactly 1 arguments: \
+             'beacon'. Check your input schema, got: {}",
+            Value::Object(map.clone())
+        )));
+    }
+    let Some(Value::String(raw)) = map.get("beacon") else {
+        return Err(invalid(format!(
+            "only direct references supported at the moment, concept references not supported \
+             yet:  class '{class}' with property '{prop}' requires exactly 1 argument: 'beacon' \
+             is missing, check your input schema"
+        )));
+    };
+    let beacon = Beacon::parse(raw).map_err(|e| invalid(format!("invalid reference: {e}")))?;
+    if !beacon.is_local() {
+        return Err(invalid("unrecognized cross-ref ref format".into()));
+    }
+    Ok(beacon)
+}
+
+/// A class-less beacon on a property with one target class names that class (Weaviate
+/// rewrites it so before storing); on a multi-target property it stays class-less.
+pub fn complete_beacon(mut beacon: Beacon, targets: &[String]) -> Beacon {
+    if beacon.class.is_none()
+        && let [only] = targets
+    {
+        beacon.class = Some(only.clone());
+    }
+    beacon
+}
+
+/// The beacons of a stored reference property value (a list of `{"beacon": …}`).
+pub fn stored_beacons(value: Option<&Value>) -> Vec<Beacon> {
+    let Some(Value::Array(items)) = value else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|i| i.get("beacon").and_then(Value::as_str))
+        .filter_map(|b| Beacon::parse(b).ok())
+        .collect()
 }
 
 /// Infers a property definition from a value (autoschema). `None` when nothing can be inferred

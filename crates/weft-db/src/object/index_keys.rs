@@ -24,6 +24,14 @@ pub fn bucket_name(property: &str) -> String {
 pub fn index_entries(class: &ClassDef, props: &Map<String, Value>) -> BTreeSet<(String, Vec<u8>)> {
     let mut out = BTreeSet::new();
     for prop in class.properties.iter().filter(|p| p.index_filterable) {
+        if prop.is_reference() {
+            out.extend(
+                reference_keys(props.get(&prop.name))
+                    .into_iter()
+                    .map(|k| (bucket_name(&prop.name), k)),
+            );
+            continue;
+        }
         let Some(value) = props.get(&prop.name) else {
             continue;
         };
@@ -84,8 +92,41 @@ pub fn searchable_entries(
     out
 }
 
+/// First byte of the reference-count key of a reference property's bucket (beacon keys start
+/// with their scheme's letters, never with it).
+pub const REF_COUNT_TAG: u8 = 0;
+
+/// The key of "holds `n` references" in a reference property's bucket.
+pub fn ref_count_key(n: i64) -> Vec<u8> {
+    let mut key = vec![REF_COUNT_TAG];
+    key.extend(int_key(n));
+    key
+}
+
+/// The keys a reference property's value puts into its bucket: each distinct beacon as
+/// stored, and its number of references (0 when the object does not hold the property, as
+/// Weaviate indexes "no reference set").
+pub fn reference_keys(value: Option<&Value>) -> BTreeSet<Vec<u8>> {
+    let items: &[Value] = match value {
+        Some(Value::Array(items)) => items,
+        _ => &[],
+    };
+    let mut out: BTreeSet<Vec<u8>> = items
+        .iter()
+        .filter_map(|i| i.get("beacon").and_then(Value::as_str))
+        .map(|b| b.as_bytes().to_vec())
+        .collect();
+    out.insert(ref_count_key(
+        i64::try_from(items.len()).unwrap_or(i64::MAX),
+    ));
+    out
+}
+
 /// Whether a property (by data type) gets a filterable index bucket.
 pub fn is_indexed(data_type: &DataType) -> bool {
+    if matches!(data_type, DataType::Reference(_)) {
+        return true;
+    }
     data_type.primitive().is_some_and(|p| {
         !matches!(
             p,

@@ -3,6 +3,7 @@
 //! ([`coerce`]), autoschema inference, the stored record's bytes ([`record`]) and the keys of
 //! the filterable inverted index ([`index_keys`]).
 
+pub mod beacon;
 pub mod coerce;
 pub mod index_keys;
 pub mod record;

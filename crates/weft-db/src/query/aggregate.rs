@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::filter::Filter;
-use super::resolve::Resolver;
 use crate::Db;
 use crate::error::{DbError, UserError};
 use crate::object::StoredObject;
@@ -229,8 +228,7 @@ impl Db {
         match &req.filter {
             None => coll.list(None, 0, u64::MAX, false),
             Some(filter) => {
-                filter.validate(class)?;
-                let ids = Resolver::new(&coll, class).eval(filter)?;
+                let ids = self.filter_ids(&coll, class, filter)?;
                 let mut out = Vec::with_capacity(usize::try_from(ids.len()).unwrap_or(0));
                 for doc_id in ids.iter() {
                     if let Some(o) = coll.by_doc_id(doc_id, false)? {

@@ -5,7 +5,6 @@
 use uuid::Uuid;
 
 use super::filter::Filter;
-use super::resolve::Resolver;
 use crate::Db;
 use crate::error::{DbError, UserError};
 
@@ -37,12 +36,11 @@ impl Db {
         let class = self
             .class(class)
             .ok_or_else(|| UserError::ClassNotFound(class.to_string()))?;
-        filter.validate(&class)?;
         let coll = self.collection(&class.name)?;
+        let matched = self.filter_ids(&coll, &class, filter)?;
         if !dry_run {
             self.check_writable(&class.name, &coll)?;
         }
-        let matched = Resolver::new(&coll, &class).eval(filter)?;
         let mut ids = Vec::new();
         for doc_id in matched
             .iter()

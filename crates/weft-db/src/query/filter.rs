@@ -28,6 +28,19 @@ pub enum Target {
     UpdateTime,
     /// `len(<property>)`: characters of a text, elements of an array.
     Length(String),
+    /// Through a reference: the condition holds for some object the reference property `on`
+    /// points to, compared at `target` in the target class (`class`; `None` = the property's
+    /// only target class). Nested to any depth.
+    Reference {
+        /// The reference property.
+        on: String,
+        /// The target class (required for a multi-target property).
+        class: Option<String>,
+        /// What is compared in the target class.
+        target: Box<Target>,
+    },
+    /// The number of references a reference property holds (0 when the object has none).
+    RefCount(String),
 }
 
 /// A comparison.
@@ -98,6 +111,14 @@ pub enum Filter {
     Or(Vec<Filter>),
     /// The operand does not match.
     Not(Box<Filter>),
+    /// A reference condition once bound ([`crate::Db`] runs the condition on the target
+    /// class first): objects whose reference property holds one of these beacons.
+    Beacons {
+        /// The reference property.
+        property: String,
+        /// Beacons as stored (`weaviate://localhost/<Class>/<uuid>` and the class-less form).
+        beacons: std::collections::BTreeSet<String>,
+    },
     /// One condition.
     Condition {
         /// What is compared.
@@ -171,6 +192,7 @@ pub(crate) enum Resolved<'a> {
     CreationTime,
     UpdateTime,
     Length(&'a PropertyDef),
+    RefCount(&'a PropertyDef),
 }
 
 pub(crate) fn resolve_target<'a>(
@@ -190,11 +212,26 @@ pub(crate) fn resolve_target<'a>(
         Target::CreationTime => Resolved::CreationTime,
         Target::UpdateTime => Resolved::UpdateTime,
         Target::Length(name) => Resolved::Length(prop(name)?),
+        Target::RefCount(name) => {
+            let p = prop(name)?;
+            if !p.is_reference() {
+                return Err(invalid(format!(
+                    "property '{name}' is not a reference-type: it has no reference count"
+                )));
+            }
+            Resolved::RefCount(p)
+        }
+        Target::Reference { .. } => {
+            return Err(invalid(
+                "a reference path must be bound to its target class before evaluation".into(),
+            ));
+        }
         Target::Property(name) => {
             let p = prop(name)?;
             let Some(primitive) = p.data_type.primitive() else {
                 return Err(invalid(format!(
-                    "filtering by the reference property '{name}' needs a reference path, which weft does not support yet"
+                    "filtering by the reference property '{name}' needs a path through it to a \
+                     property of the target class, or its reference count"
                 )));
             };
             Resolved::Property(p, primitive)
@@ -208,6 +245,17 @@ impl Filter {
         match self {
             Filter::And(fs) | Filter::Or(fs) => fs.iter().try_for_each(|f| f.validate(class)),
             Filter::Not(f) => f.validate(class),
+            Filter::Beacons { property, .. } => {
+                let is_ref = class
+                    .property(property)
+                    .is_some_and(PropertyDef::is_reference);
+                if !is_ref {
+                    return Err(invalid(format!(
+                        "property '{property}' is not a reference-type"
+                    )));
+                }
+                Ok(())
+            }
             Filter::Condition { target, op, value } => {
                 validate_condition(class, target, *op, value)
             }
@@ -220,6 +268,14 @@ impl Filter {
             Filter::And(fs) => fs.iter().all(|f| f.matches(class, obj)),
             Filter::Or(fs) => fs.iter().any(|f| f.matches(class, obj)),
             Filter::Not(f) => !f.matches(class, obj),
+            Filter::Beacons { property, beacons } => match obj.properties.get(property) {
+                Some(Value::Array(items)) => items.iter().any(|r| {
+                    r.get("beacon")
+                        .and_then(Value::as_str)
+                        .is_some_and(|b| beacons.contains(b))
+                }),
+                _ => false,
+            },
             Filter::Condition { target, op, value } => {
                 let Ok(resolved) = resolve_target(class, target) else {
                     return false;
@@ -271,7 +327,7 @@ fn validate_condition(
     let expected = match resolved {
         Resolved::Id => Primitive::Uuid,
         Resolved::CreationTime | Resolved::UpdateTime => Primitive::Date,
-        Resolved::Length(_) => Primitive::Int,
+        Resolved::Length(_) | Resolved::RefCount(_) => Primitive::Int,
         Resolved::Property(p, primitive) => {
             if !p.index_filterable && primitive != Primitive::GeoCoordinates {
                 return Err(invalid(format!(
@@ -514,7 +570,7 @@ fn condition_matches(
             vec![Scalar::Int(obj.updated_ms * 1000)],
             Some(Value::Bool(true)),
         ),
-        Resolved::Length(p) => {
+        Resolved::Length(p) | Resolved::RefCount(p) => {
             let len = match obj.properties.get(&p.name) {
                 Some(Value::String(s)) => s.chars().count() as i64,
                 Some(Value::Array(a)) => a.len() as i64,

@@ -1,5 +1,6 @@
 //! The query model every protocol builds: [`Query`] (`search`) with its filter tree
-//! (`filter`, evaluated through the filterable index by `resolve`), sort keys (`sort`),
+//! (`filter`, evaluated through the filterable index by `resolve`, through references by
+//! `refs`), sort keys (`sort`),
 //! group-by and autocut (`group`), keyword (BM25, `keyword`) and hybrid searches (`hybrid`); aggregations (`aggregate`) and deletes by filter (`delete`).
 
 pub mod aggregate;
@@ -8,6 +9,7 @@ pub mod filter;
 pub mod group;
 pub mod hybrid;
 pub mod keyword;
+pub mod refs;
 pub(crate) mod resolve;
 pub mod search;
 pub mod sort;

@@ -16,7 +16,7 @@ use super::filter::{
 use crate::collection::Collection;
 use crate::error::DbError;
 use crate::object::StoredObject;
-use crate::object::index_keys::{float_key, int_key};
+use crate::object::index_keys::{REF_COUNT_TAG, float_key, int_key, ref_count_key};
 use crate::schema::{ClassDef, Primitive, PropertyDef};
 
 /// Evaluates filters of one class against its collection. The full object scan some
@@ -89,6 +89,20 @@ impl<'a> Resolver<'a> {
                 Ok(acc)
             }
             Filter::Not(f) => Ok(self.all()? - self.eval(f)?),
+            Filter::Beacons { property, beacons } => {
+                let indexed = self
+                    .class
+                    .property(property)
+                    .is_some_and(|p| p.index_filterable);
+                if !indexed {
+                    return self.scanned(filter);
+                }
+                let mut acc = RoaringTreemap::new();
+                for b in beacons {
+                    acc |= self.coll.index_get(property, b.as_bytes())?;
+                }
+                Ok(acc)
+            }
             Filter::Condition { target, op, value } => {
                 use Operator as O;
                 let op = *op;
@@ -99,6 +113,9 @@ impl<'a> Resolver<'a> {
                 match resolved {
                     Resolved::Property(p, primitive) if indexable(op, primitive) => {
                         self.indexed(p, primitive, op, value)
+                    }
+                    Resolved::RefCount(p) if p.index_filterable && op != O::IsNull => {
+                        self.ref_count(p, op, value)
                     }
                     _ => self.scanned(filter),
                 }
@@ -226,6 +243,69 @@ impl<'a> Resolver<'a> {
                     .index_union(&p.name, Bound::Unbounded, Bound::Unbounded, matches)
             }
             O::IsNull | O::WithinGeoRange => Ok(RoaringTreemap::new()),
+        }
+    }
+}
+
+impl Resolver<'_> {
+    /// A reference-count condition through the count keys of the property's bucket.
+    fn ref_count(
+        &self,
+        p: &PropertyDef,
+        op: Operator,
+        value: &FilterValue,
+    ) -> Result<RoaringTreemap, DbError> {
+        use Operator as O;
+        let counts: Vec<i64> = match value {
+            FilterValue::Int(n) => vec![*n],
+            FilterValue::IntArray(a) => a.clone(),
+            _ => Vec::new(),
+        };
+        let equal = |n: i64| self.coll.index_get(&p.name, &ref_count_key(n));
+        let first = counts.first().copied();
+        let tag = [REF_COUNT_TAG];
+        let end = [REF_COUNT_TAG + 1];
+        let range =
+            |lo: Bound<&[u8]>, hi: Bound<&[u8]>| self.coll.index_union(&p.name, lo, hi, |_| true);
+        match (op, first) {
+            (_, None) => Ok(RoaringTreemap::new()),
+            (O::Equal, Some(n)) => equal(n),
+            (O::NotEqual, Some(n)) => Ok(self.all()? - equal(n)?),
+            (O::ContainsAny, _) => Ok(union(
+                counts
+                    .iter()
+                    .map(|&n| equal(n))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )),
+            (O::ContainsNone, _) => Ok(self.all()?
+                - union(
+                    counts
+                        .iter()
+                        .map(|&n| equal(n))
+                        .collect::<Result<Vec<_>, _>>()?,
+                )),
+            (O::ContainsAll, _) => {
+                let mut distinct = counts.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                match distinct.as_slice() {
+                    [n] => equal(*n),
+                    _ => Ok(RoaringTreemap::new()),
+                }
+            }
+            (O::GreaterThan, Some(n)) => {
+                range(Bound::Excluded(&ref_count_key(n)), Bound::Excluded(&end))
+            }
+            (O::GreaterThanEqual, Some(n)) => {
+                range(Bound::Included(&ref_count_key(n)), Bound::Excluded(&end))
+            }
+            (O::LessThan, Some(n)) => {
+                range(Bound::Included(&tag), Bound::Excluded(&ref_count_key(n)))
+            }
+            (O::LessThanEqual, Some(n)) => {
+                range(Bound::Included(&tag), Bound::Included(&ref_count_key(n)))
+            }
+            (O::Like | O::IsNull | O::WithinGeoRange, _) => Ok(RoaringTreemap::new()),
         }
     }
 }

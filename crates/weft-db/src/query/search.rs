@@ -8,7 +8,6 @@ use crate::Db;
 use crate::error::{DbError, UserError};
 use crate::object::{LEGACY_VECTOR, ListRequest, StoredObject};
 use crate::query::Filter;
-use crate::query::resolve::Resolver;
 use crate::schema::{ClassDef, Distance, VectorSetup};
 
 /// What to search near.
@@ -70,6 +69,8 @@ pub struct Query {
     pub hybrid: Option<crate::query::HybridQuery>,
     /// Return vectors.
     pub with_vectors: bool,
+    /// References to resolve on every hit (`return_references`).
+    pub references: Vec<crate::query::refs::ReferenceRequest>,
 }
 
 /// One result.
@@ -85,6 +86,8 @@ pub struct SearchHit {
     pub score: Option<f32>,
     /// How the score came about (`explainScore`), keyword and hybrid searches.
     pub explain_score: Option<String>,
+    /// The references the query asked for, resolved.
+    pub references: Vec<crate::query::refs::ResolvedReference>,
 }
 
 impl SearchHit {
@@ -96,6 +99,7 @@ impl SearchHit {
             certainty: None,
             score: None,
             explain_score: None,
+            references: Vec::new(),
         }
     }
 }
@@ -132,17 +136,29 @@ pub(crate) fn target(
 }
 
 impl Db {
-    /// Runs a query.
+    /// Runs a query; then resolves the references it asks for on every hit.
     pub fn search(&self, req: &Query) -> Result<Vec<SearchHit>, DbError> {
         let class = self
             .class(&req.class)
             .ok_or_else(|| UserError::ClassNotFound(req.class.clone()))?;
+        if req.references.is_empty() {
+            return self.search_class(&class, req);
+        }
+        self.validate_reference_requests(&class, &req.references)?;
+        let mut hits = self.search_class(&class, req)?;
+        for hit in &mut hits {
+            hit.references = self.resolve_references(&class, &hit.object, &req.references)?;
+        }
+        Ok(hits)
+    }
+
+    fn search_class(&self, class: &ClassDef, req: &Query) -> Result<Vec<SearchHit>, DbError> {
+        let class = class.clone();
         let plain = SearchHit::plain;
         let allowed = match &req.filter {
             Some(filter) => {
-                filter.validate(&class)?;
                 let coll = self.collection(&class.name)?;
-                Some(Resolver::new(&coll, &class).eval(filter)?)
+                Some(self.filter_ids(&coll, &class, filter)?)
             }
             None => None,
         };

@@ -7,20 +7,25 @@ use weft_api::error::ErrorCode;
 
 use super::ApiError;
 
-/// Parses a JSON object body. Syntax errors are 400; valid JSON that is not an object is 422.
-pub fn json_object(bytes: &Bytes) -> Result<Value, ApiError> {
+/// Parses a JSON body of any shape. Syntax errors are 400; an empty body is 422.
+pub fn json_value(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(
             ErrorCode::InvalidInput,
             "request body is required",
         ));
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+    serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             ErrorCode::MalformedBody,
             format!("parsing body from \"\" failed: {e}"),
         )
-    })?;
+    })
+}
+
+/// Parses a JSON object body. Syntax errors are 400; valid JSON that is not an object is 422.
+pub fn json_object(bytes: &Bytes) -> Result<Value, ApiError> {
+    let value = json_value(bytes)?;
     if !value.is_object() {
         return Err(ApiError::new(
             ErrorCode::InvalidInput,

@@ -8,6 +8,7 @@ mod body;
 mod meta;
 mod objects;
 pub mod openapi;
+mod references;
 mod schema;
 
 use axum::Router;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/nodes/{class}", get(meta::class_nodes))
         .merge(schema::routes())
         .merge(objects::routes())
+        .merge(references::routes())
         .merge(backups::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{backups, meta, objects, schema};
+use super::{backups, meta, objects, references, schema};
 
 /// Weaviate's error body: `{"error": [{"message": "..."}]}`.
 #[derive(Debug, ToSchema)]
@@ -83,6 +83,10 @@ pub struct UnauthorizedResponse {
         objects::delete,
         objects::batch,
         objects::batch_delete,
+        references::add,
+        references::replace,
+        references::remove,
+        references::batch,
         backups::create,
         backups::list,
         backups::status,

@@ -9,34 +9,46 @@ use crate::proto::v1::value::Kind;
 use crate::proto::v1::vectors::VectorType;
 use crate::proto::v1::{
     BoolValues, DateValues, GeoCoordinate, IntValues, ListValue, MetadataResult, NumberValues,
-    ObjectValues, PhoneNumber, Properties, PropertiesResult, SearchResult, TextValues, UuidValues,
-    Value, Vectors, list_value,
+    ObjectValues, PhoneNumber, Properties, PropertiesResult, RefPropertiesResult, SearchResult,
+    TextValues, UuidValues, Value, Vectors, list_value,
 };
 use serde_json::{Map, Value as Json};
 use weft_db::SearchHit;
 use weft_db::object::{LEGACY_VECTOR, StoredObject};
 use weft_db::schema::{ClassDef, DataType, Primitive, PropertyDef};
 
-use super::{MetadataWanted, Output, Selection};
+use std::collections::BTreeMap;
+
+use weft_db::query::refs::ResolvedReference;
+
+use super::{MetadataWanted, Output, RefOutput, Selection};
 
 /// The name the Python client gives a class's legacy (unnamed) vector.
 const DEFAULT_VECTOR_NAME: &str = "default";
 
 /// One `SearchResult` per hit; `class` gives the property types (`None`: guessed from JSON).
+/// `targets` holds the classes of returned references (empty when none are asked for).
 pub fn results(
     hits: Vec<SearchHit>,
     class: Option<&ClassDef>,
     output: &Output,
+    targets: &BTreeMap<String, ClassDef>,
 ) -> Vec<SearchResult> {
     let schema = class.map_or(&[][..], |c| &c.properties[..]);
     hits.into_iter()
-        .map(|hit| result(hit, schema, output))
+        .map(|hit| result(hit, schema, output, targets))
         .collect()
 }
 
-fn result(hit: SearchHit, schema: &[PropertyDef], output: &Output) -> SearchResult {
+fn result(
+    mut hit: SearchHit,
+    schema: &[PropertyDef],
+    output: &Output,
+    targets: &BTreeMap<String, ClassDef>,
+) -> SearchResult {
+    let references = std::mem::take(&mut hit.references);
     let properties = PropertiesResult {
-        ref_props: Vec::new(),
+        ref_props: ref_props(references, &output.references, targets),
         target_collection: hit.object.class.clone(),
         metadata: None,
         non_ref_props: Some(properties(
@@ -44,13 +56,45 @@ fn result(hit: SearchHit, schema: &[PropertyDef], output: &Output) -> SearchResu
             schema,
             &output.properties,
         )),
-        ref_props_requested: false,
+        ref_props_requested: !output.references.is_empty(),
     };
     SearchResult {
         properties: Some(properties),
         metadata: Some(metadata(hit, &output.metadata)),
         generative: None,
     }
+}
+
+/// Resolved references as `RefPropertiesResult`s: each target with its selected properties,
+/// its metadata and its own references. `outputs` is parallel to the query's requests; a
+/// resolved reference names its request by index.
+fn ref_props(
+    resolved: Vec<ResolvedReference>,
+    outputs: &[RefOutput],
+    targets: &BTreeMap<String, ClassDef>,
+) -> Vec<RefPropertiesResult> {
+    resolved
+        .into_iter()
+        .filter_map(|r| outputs.get(r.request).map(|out| (r, out)))
+        .map(|(r, out)| {
+            let schema = targets.get(&r.class).map_or(&[][..], |c| &c.properties[..]);
+            let properties = r
+                .targets
+                .into_iter()
+                .map(|t| PropertiesResult {
+                    ref_props: ref_props(t.references, &out.nested, targets),
+                    target_collection: r.class.clone(),
+                    non_ref_props: Some(properties(&t.object.properties, schema, &out.properties)),
+                    ref_props_requested: !out.nested.is_empty(),
+                    metadata: Some(metadata(SearchHit::plain(t.object), &out.metadata)),
+                })
+                .collect();
+            RefPropertiesResult {
+                properties,
+                prop_name: r.property,
+            }
+        })
+        .collect()
 }
 
 /// The metadata of one hit: always the id, the rest when asked for and known.
@@ -61,6 +105,7 @@ pub fn metadata(hit: SearchHit, wanted: &MetadataWanted) -> MetadataResult {
         certainty,
         score,
         explain_score,
+        references: _,
     } = hit;
     let StoredObject {
         class: _,

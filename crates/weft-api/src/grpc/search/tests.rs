@@ -292,16 +292,10 @@ fn unsupported_features_are_named_and_never_unavailable() {
     }];
     let mut tenant = request("A");
     tenant.tenant = "t1".to_string();
-    let mut refs = request("A");
-    refs.properties = Some(PropertiesRequest {
-        ref_properties: vec![Default::default()],
-        ..PropertiesRequest::default()
-    });
     for (req, feature) in [
         (hybrid_text, "near_text in hybrid search"),
         (sort, "sorting by a path through cross-references"),
         (tenant, "tenant"),
-        (refs, "return_references"),
     ] {
         let err = refused(req);
         assert_eq!(err.grpc, GrpcCode::InvalidArgument, "{feature}");
@@ -628,7 +622,7 @@ fn results_name_the_collection_and_carry_properties() {
         distance: Some(0.1),
         ..SearchHit::plain(stored(&[]))
     }];
-    let out = results(hits, Some(&class), &Output::default());
+    let out = results(hits, Some(&class), &Output::default(), &Default::default());
     assert_eq!(out.len(), 1);
     let props = out[0].properties.as_ref().expect("properties");
     assert_eq!(props.target_collection, "Article");
@@ -731,4 +725,58 @@ fn execute_runs_near_vector_and_id_queries_on_a_database() {
 
     let err = execute(&db, &plan(request("Nope"), LIMITS).expect("planned")).expect_err("missing");
     assert_eq!(err.grpc, GrpcCode::NotFound);
+}
+
+#[test]
+fn return_references_plan_a_nested_request_and_its_output() {
+    use crate::proto::v1::RefPropertiesRequest;
+    let mut req = request("Review");
+    req.properties = Some(PropertiesRequest {
+        non_ref_properties: vec!["text".to_string()],
+        ref_properties: vec![RefPropertiesRequest {
+            reference_property: "about".into(),
+            properties: Some(PropertiesRequest {
+                non_ref_properties: vec!["title".to_string()],
+                ref_properties: vec![RefPropertiesRequest {
+                    reference_property: "holds".into(),
+                    target_collection: "Author".into(),
+                    metadata: Some(MetadataRequest {
+                        vector: true,
+                        ..MetadataRequest::default()
+                    }),
+                    ..RefPropertiesRequest::default()
+                }],
+                ..PropertiesRequest::default()
+            }),
+            ..RefPropertiesRequest::default()
+        }],
+        ..PropertiesRequest::default()
+    });
+    let plan = plan(req, LIMITS).expect("planned");
+    let refs = &plan.query.references;
+    assert_eq!(refs.len(), 1);
+    assert_eq!(
+        (refs[0].property.as_str(), refs[0].class.as_deref()),
+        ("about", None)
+    );
+    assert!(!refs[0].with_vectors);
+    let inner = &refs[0].references;
+    assert_eq!(inner.len(), 1);
+    assert_eq!(
+        (inner[0].property.as_str(), inner[0].class.as_deref()),
+        ("holds", Some("Author"))
+    );
+    assert!(
+        inner[0].with_vectors,
+        "metadata.vector loads the targets' vectors"
+    );
+    let out = &plan.output.references;
+    assert_eq!(out.len(), 1);
+    assert!(out[0].properties.names.contains("title") && !out[0].properties.all);
+    assert_eq!(out[0].nested.len(), 1);
+    assert!(
+        out[0].nested[0].properties.all,
+        "no PropertiesRequest: every property"
+    );
+    assert!(out[0].nested[0].metadata.all_vectors);
 }

@@ -41,6 +41,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/objects/{class}/{id}"),
     ("POST", "/v1/batch/objects"),
     ("DELETE", "/v1/batch/objects"),
+    ("POST", "/v1/objects/{class}/{id}/references/{property}"),
+    ("PUT", "/v1/objects/{class}/{id}/references/{property}"),
+    ("DELETE", "/v1/objects/{class}/{id}/references/{property}"),
+    ("POST", "/v1/batch/references"),
     ("POST", "/v1/backups/{backend}"),
     ("GET", "/v1/backups/{backend}"),
     ("GET", "/v1/backups/{backend}/{id}"),
@@ -147,6 +151,7 @@ fn route_paths_in_sources() -> BTreeSet<String> {
         include_str!("../meta.rs"),
         include_str!("../schema.rs"),
         include_str!("../objects.rs"),
+        include_str!("../references.rs"),
         include_str!("../backups.rs"),
     ];
     let mut out = BTreeSet::new();
