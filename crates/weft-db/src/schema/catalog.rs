@@ -4,6 +4,7 @@
 //! written durably (`weft_io::atomic_write`), and only then published to readers, so a change
 //! is visible exactly when it is acknowledged. Readers never wait for an fsync.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,10 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use super::SchemaDefaults;
-use super::catalog_file::{self, StoredClass, StoredShard};
+use super::catalog_file::{self, StoredClass, StoredShard, StoredTenant};
 use super::class::ClassDef;
 use super::property::PropertyDef;
-use super::shard::{ShardState, ShardStatus, random_shard_name, reason};
+use super::shard::{ShardState, ShardStatus, TenantStatus, random_shard_name, reason};
 use super::update::merge_update;
 use super::validation::{
     ReferenceTargets, duplicate_property, uppercase_first, validate_class, validate_property,
@@ -27,6 +28,8 @@ use crate::error::{DbError, UserError};
 struct ClassEntry {
     class: ClassDef,
     shards: Vec<ShardStatus>,
+    /// Tenants of a multi-tenant class (each also has a shard of its name).
+    tenants: BTreeMap<String, TenantStatus>,
 }
 
 /// The published state: classes in creation order.
@@ -68,6 +71,14 @@ impl CatalogState {
                         manual_read_only: is_manual_read_only(s),
                     })
                     .collect(),
+                tenants: e
+                    .tenants
+                    .iter()
+                    .map(|(name, status)| StoredTenant {
+                        name: name.clone(),
+                        status: *status,
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -96,6 +107,11 @@ impl Catalog {
             .map(|stored| ClassEntry {
                 class: stored.class,
                 shards: stored.shards.into_iter().map(restored_status).collect(),
+                tenants: stored
+                    .tenants
+                    .into_iter()
+                    .map(|t| (t.name, t.status))
+                    .collect(),
             })
             .collect();
         Ok(Self {
@@ -198,10 +214,16 @@ impl Catalog {
             // Data left by a class of this name whose delete was interrupted is not ours.
             let stale = catalog_file::class_dir(&self.dir, &class.name);
             catalog_file::remove_dir_durably(&self.dir, Some(&stale))?;
-            let shards = vec![ShardStatus::ready(random_shard_name())];
+            // A multi-tenant class has one shard per tenant, none before its first tenant.
+            let shards = if class.multi_tenancy.enabled {
+                Vec::new()
+            } else {
+                vec![ShardStatus::ready(random_shard_name())]
+            };
             state.classes.push(ClassEntry {
                 class: class.clone(),
                 shards,
+                tenants: BTreeMap::new(),
             });
             Ok(class)
         })
@@ -235,6 +257,7 @@ impl Catalog {
             state.classes.push(ClassEntry {
                 class: class.clone(),
                 shards: vec![ShardStatus::ready(shard.to_string())],
+                tenants: BTreeMap::new(),
             });
             Ok(class)
         });
@@ -398,6 +421,84 @@ impl Catalog {
             log_status_change(&class_name, &prev, &next);
         }
         Ok(next)
+    }
+
+    /// The tenants of a multi-tenant class with their status, by name.
+    pub fn tenants(&self, class: &str) -> Result<BTreeMap<String, TenantStatus>, DbError> {
+        let state = self.snapshot();
+        let entry = state
+            .position(class)
+            .and_then(|i| state.classes.get(i))
+            .ok_or_else(|| UserError::ClassNotFound(class.to_string()))?;
+        Ok(entry.tenants.clone())
+    }
+
+    /// One tenant's status.
+    pub fn tenant(&self, class: &str, tenant: &str) -> Option<TenantStatus> {
+        let state = self.snapshot();
+        state
+            .position(class)
+            .and_then(|i| state.classes.get(i))
+            .and_then(|e| e.tenants.get(tenant).copied())
+    }
+
+    /// Adds tenants (names validated by the caller) in one schema write; existing ones are
+    /// skipped with their status unchanged, as Weaviate. Returns the names added.
+    pub fn add_tenants(
+        &self,
+        class: &str,
+        tenants: &[(String, TenantStatus)],
+    ) -> Result<Vec<String>, DbError> {
+        self.change_then_persist(|state| {
+            let entry = state.entry_mut(class)?;
+            let mut added = Vec::new();
+            for (name, status) in tenants {
+                if entry.tenants.contains_key(name) {
+                    continue;
+                }
+                entry.tenants.insert(name.clone(), *status);
+                entry.shards.push(ShardStatus::ready(name.clone()));
+                added.push(name.clone());
+            }
+            let persist = !added.is_empty();
+            Ok((added, persist))
+        })
+    }
+
+    /// Sets tenants' statuses in one schema write; an unknown tenant fails the whole call.
+    pub fn set_tenant_statuses(
+        &self,
+        class: &str,
+        tenants: &[(String, TenantStatus)],
+    ) -> Result<(), DbError> {
+        self.change_then_persist(|state| {
+            let entry = state.entry_mut(class)?;
+            let mut changed = false;
+            for (name, status) in tenants {
+                let Some(current) = entry.tenants.get_mut(name) else {
+                    return Err(UserError::Invalid(format!("shard not found: {name}")).into());
+                };
+                changed |= *current != *status;
+                *current = *status;
+            }
+            Ok(((), changed))
+        })
+    }
+
+    /// Removes tenants from the schema in one write (their data is removed by the caller
+    /// after); unknown names are skipped. Returns the names removed.
+    pub fn remove_tenants(&self, class: &str, names: &[String]) -> Result<Vec<String>, DbError> {
+        self.change_then_persist(|state| {
+            let entry = state.entry_mut(class)?;
+            let removed: Vec<String> = names
+                .iter()
+                .filter(|n| entry.tenants.remove(n.as_str()).is_some())
+                .cloned()
+                .collect();
+            entry.shards.retain(|s| !removed.contains(&s.name));
+            let persist = !removed.is_empty();
+            Ok((removed, persist))
+        })
     }
 
     /// Every shard of every class, with its class name, in creation order.

@@ -1,9 +1,10 @@
 //! `schema.bin`: the whole catalog in one checksummed file.
 //!
 //! Format: `docs/format/schema.md`. The file is a `weft_io::envelope` (magic `WEFTSCHM`,
-//! version 2) around a JSON document `{"format_version":2,"classes":[...]}` of the domain
+//! version 3) around a JSON document `{"format_version":3,"classes":[...]}` of the domain
 //! types, with their Rust field names (not the Weaviate wire names). It is only ever replaced
-//! whole through `weft_io::atomic_write`. Version 1 files (shards as bare names) are read too.
+//! whole through `weft_io::atomic_write`. Version 1 files (shards as bare names) and version 2
+//! files (no tenants) are read too.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,17 +19,29 @@ pub const SCHEMA_FILE: &str = "schema.bin";
 /// Envelope magic.
 pub const SCHEMA_MAGIC: [u8; 8] = *b"WEFTSCHM";
 /// Version written by this build.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Versions this build reads.
-const READABLE_VERSIONS: &[u32] = &[1, 2];
+const READABLE_VERSIONS: &[u32] = &[1, 2, 3];
 
 /// One class as stored: the definition and its shards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredClass {
     /// The class definition with every default filled.
     pub class: ClassDef,
-    /// Its shards.
+    /// Its shards (of a multi-tenant class: one per tenant, named by it).
     pub shards: Vec<StoredShard>,
+    /// Tenants of a multi-tenant class with their activity status (absent before version 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<StoredTenant>,
+}
+
+/// One tenant as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTenant {
+    /// The tenant's name (also its shard's name and directory).
+    pub name: String,
+    /// Its activity status.
+    pub status: super::TenantStatus,
 }
 
 /// One shard as stored: its name and whether a user set it READONLY.
@@ -83,6 +96,7 @@ impl From<SchemaDocumentV1> for SchemaDocument {
                 .map(|c| StoredClass {
                     class: c.class,
                     shards: c.shards.into_iter().map(StoredShard::ready).collect(),
+                    tenants: Vec::new(),
                 })
                 .collect(),
         }

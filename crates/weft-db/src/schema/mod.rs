@@ -31,7 +31,7 @@ pub use class::{
 pub use data_type::{DataType, Primitive};
 pub use inverted::{Bm25Config, InvertedIndexConfig, StopwordConfig, StopwordPreset};
 pub use property::{PropertyDef, Tokenization};
-pub use shard::{SHARD_NAME_LEN, ShardState, ShardStatus, reason};
+pub use shard::{SHARD_NAME_LEN, ShardState, ShardStatus, TenantStatus, reason};
 pub use vector_index::{
     DEFAULT_VECTOR_CACHE_MAX_OBJECTS, Distance, FilterStrategy, FlatConfig, FlatQuantizer,
     HnswConfig, MultivectorConfig, MuveraConfig, NamedVector, PqConfig, PqDistribution,

@@ -82,6 +82,41 @@ pub mod reason {
     pub const NOTIFY_READY: &str = "notify ready";
 }
 
+/// A tenant's activity status as stored: Weaviate's `HOT` (`ACTIVE`) and `COLD` (`INACTIVE`).
+/// `FROZEN` (`OFFLOADED`) needs an offload module weft does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum TenantStatus {
+    /// Active: its shard serves (opened on first use).
+    #[serde(rename = "HOT")]
+    Hot,
+    /// Inactive: its shard is closed, its files kept.
+    #[serde(rename = "COLD")]
+    Cold,
+}
+
+impl TenantStatus {
+    /// Weaviate's stored name (`HOT` / `COLD`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Hot => "HOT",
+            TenantStatus::Cold => "COLD",
+        }
+    }
+
+    /// A status as a request gives it (`ACTIVE`/`HOT`, `INACTIVE`/`COLD`; empty = HOT), with
+    /// Weaviate's errors for `OFFLOADED`/`FROZEN` and anything else.
+    pub fn parse(status: &str, tenant: &str) -> Result<Self, String> {
+        match status {
+            "" | "HOT" | "ACTIVE" => Ok(TenantStatus::Hot),
+            "COLD" | "INACTIVE" => Ok(TenantStatus::Cold),
+            "FROZEN" | "OFFLOADED" | "FREEZING" | "UNFREEZING" | "OFFLOADING" | "ONLOADING" => {
+                Err("can't offload tenants, because offload-s3 module is not enabled".into())
+            }
+            other => Err(format!("invalid activity status '{other}' for tenant {tenant:?}")),
+        }
+    }
+}
+
 /// A shard and its status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardStatus {

@@ -45,6 +45,7 @@ pub fn merge_update(stored: &ClassDef, mut updated: ClassDef) -> Result<ClassDef
             updated.multi_tenancy.enabled,
         ));
     }
+    super::validation::validate_multi_tenancy(&updated.multi_tenancy)?;
     Ok(updated)
 }
 

@@ -202,11 +202,7 @@ fn validate_class_settings(class: &mut ClassDef) -> Result<(), UserError> {
             class.replication.factor
         )));
     }
-    if class.multi_tenancy.enabled {
-        return Err(invalid(
-            "multiTenancyConfig: multi-tenancy is not supported by this server yet",
-        ));
-    }
+    validate_multi_tenancy(&class.multi_tenancy)?;
     Ok(())
 }
 
@@ -506,6 +502,40 @@ pub fn validate_inverted(c: &InvertedIndexConfig) -> Result<(), UserError> {
         return Err(invalid(format!(
             "invertedIndexConfig: found '{word}' in both stopwords.additions and \
              stopwords.removals"
+        )));
+    }
+    Ok(())
+}
+
+/// The auto flags need multi-tenancy (Weaviate's messages).
+pub fn validate_multi_tenancy(mt: &super::MultiTenancyConfig) -> Result<(), UserError> {
+    if !mt.enabled && mt.auto_tenant_creation {
+        return Err(invalid(
+            "can't enable autoTenantCreation on a non-multi-tenant class",
+        ));
+    }
+    if !mt.enabled && mt.auto_tenant_activation {
+        return Err(invalid(
+            "can't enable autoTenantActivation on a non-multi-tenant class",
+        ));
+    }
+    Ok(())
+}
+
+/// A tenant name: `^[A-Za-z0-9\-_]{1,64}$`; `index` is its position in the request.
+pub fn validate_tenant_name(index: usize, name: &str) -> Result<(), UserError> {
+    if name.is_empty() {
+        return Err(invalid(format!("tenant name at index {index}: empty tenant name")));
+    }
+    let fits = name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !fits {
+        return Err(invalid(format!(
+            "tenant name at index {index}:  '{name}' is not a valid tenant name. should only \
+             contain alphanumeric characters (a-z, A-Z, 0-9), underscore (_), and hyphen (-), \
+             with a length between 1 and 64 characters"
         )));
     }
     Ok(())

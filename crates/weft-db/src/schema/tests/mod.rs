@@ -378,8 +378,11 @@ fn class_setting_rules() {
     c.sharding.desired_count = 2;
     assert!(create_err(c).contains("desiredCount 2 is greater than the number of nodes (1)"));
     let mut c = ClassDef::new("C");
-    c.multi_tenancy.enabled = true;
-    assert!(create_err(c).contains("multi-tenancy is not supported"));
+    c.multi_tenancy.auto_tenant_creation = true;
+    assert!(create_err(c).contains("can't enable autoTenantCreation on a non-multi-tenant class"));
+    let mut c = ClassDef::new("C");
+    c.multi_tenancy.auto_tenant_activation = true;
+    assert!(create_err(c).contains("can't enable autoTenantActivation on a non-multi-tenant class"));
 }
 
 // ---------------------------------------------------------------- defaults

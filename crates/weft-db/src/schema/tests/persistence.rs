@@ -3,7 +3,8 @@
 use std::fs;
 
 use super::*;
-use crate::schema::catalog_file::{self, StoredClass, StoredShard};
+use crate::schema::TenantStatus;
+use crate::schema::catalog_file::{self, StoredClass, StoredShard, StoredTenant};
 
 /// A class using most of the model, so the round trip covers every field.
 fn rich_class() -> ClassDef {
@@ -112,13 +113,13 @@ fn truncation_is_detected() {
 fn unknown_version_and_bad_payload_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = schema_file(dir.path());
-    fs::write(&path, weft_io::envelope::seal(SCHEMA_MAGIC, 3, b"{}")).unwrap();
+    fs::write(&path, weft_io::envelope::seal(SCHEMA_MAGIC, 4, b"{}")).unwrap();
     let err = open_err(dir.path());
     assert!(
         matches!(
             err,
             DbError::Corrupt {
-                source: Corruption::UnsupportedVersion { found: 3, .. },
+                source: Corruption::UnsupportedVersion { found: 4, .. },
                 ..
             }
         ),
@@ -140,10 +141,12 @@ fn unknown_version_and_bad_payload_are_refused() {
         StoredClass {
             class: ClassDef::new("A"),
             shards: vec![],
+            tenants: vec![],
         },
         StoredClass {
             class: ClassDef::new("a"),
             shards: vec![],
+            tenants: vec![],
         },
     ];
     fs::write(&path, catalog_file::encode(twice).unwrap()).unwrap();
@@ -227,21 +230,77 @@ fn a_write_failing_before_the_rename_is_not_visible_and_blocks_nothing() {
     assert_eq!(names, ["Before", "After"]);
 }
 
-/// Regenerates the golden fixture of the current version (`schema-v2.bin`):
+/// Regenerates the golden fixture of the current version (`schema-v3.bin`):
 /// `cargo test -p weft-db -- --ignored write_fixture`. Older fixtures are never regenerated.
 #[test]
 #[ignore = "regenerates the committed fixture"]
 fn write_fixture() {
-    let classes = vec![StoredClass {
-        class: fixture_class(),
-        shards: vec![StoredShard {
-            name: "AbCdEf012345".into(),
-            manual_read_only: true,
-        }],
-    }];
+    let classes = vec![
+        StoredClass {
+            class: fixture_class(),
+            shards: vec![StoredShard {
+                name: "AbCdEf012345".into(),
+                manual_read_only: true,
+            }],
+            tenants: vec![],
+        },
+        StoredClass {
+            class: tenanted_class(),
+            shards: vec![
+                StoredShard::ready("tenant-A"),
+                StoredShard {
+                    name: "tenant_B".into(),
+                    manual_read_only: true,
+                },
+            ],
+            tenants: vec![
+                StoredTenant {
+                    name: "tenant-A".into(),
+                    status: TenantStatus::Hot,
+                },
+                StoredTenant {
+                    name: "tenant_B".into(),
+                    status: TenantStatus::Cold,
+                },
+            ],
+        },
+    ];
     let bytes = catalog_file::encode(classes).unwrap();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/schema/tests/schema-v2.bin");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/schema/tests/schema-v3.bin");
     fs::write(path, bytes).unwrap();
+}
+
+/// The multi-tenant class of the version 3 fixture.
+fn tenanted_class() -> ClassDef {
+    let mut class = ClassDef::new("Tenanted");
+    class.multi_tenancy.enabled = true;
+    class.multi_tenancy.auto_tenant_activation = true;
+    class
+}
+
+#[test]
+fn reads_the_version_3_fixture() {
+    let bytes = include_bytes!("schema-v3.bin");
+    let classes = catalog_file::decode(bytes).expect("the v3 fixture decodes");
+    assert_eq!(classes.len(), 2);
+    assert_eq!(classes[0].class, fixture_class());
+    assert!(classes[0].tenants.is_empty());
+    assert_eq!(classes[1].class, tenanted_class());
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(schema_file(dir.path()), bytes).unwrap();
+    let db = open(dir.path());
+    assert_eq!(db.class("Tenanted"), Some(tenanted_class()));
+    let tenants = db.catalog.tenants("Tenanted").unwrap();
+    assert_eq!(
+        tenants.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("tenant-A".to_string(), TenantStatus::Hot),
+            ("tenant_B".to_string(), TenantStatus::Cold)
+        ]
+    );
+    let shards = db.shards("Tenanted").unwrap();
+    assert_eq!(shards.len(), 2);
+    assert_eq!(shards[1].status, ShardState::ReadOnly);
 }
 
 fn fixture_class() -> ClassDef {
