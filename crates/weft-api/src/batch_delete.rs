@@ -21,6 +21,8 @@ pub struct RestDelete {
     pub verbose: bool,
     /// `dryRun`.
     pub dry_run: bool,
+    /// `tenant` (a query parameter in Weaviate's API, also read from the body).
+    pub tenant: Option<String>,
 }
 
 fn invalid(message: impl Into<String>) -> WireError {
@@ -53,7 +55,13 @@ pub fn parse(body: &Value) -> Result<RestDelete, WireError> {
         }
     };
     let dry_run = body.get("dryRun").and_then(Value::as_bool).unwrap_or(false);
+    let tenant = body
+        .get("tenant")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
     Ok(RestDelete {
+        tenant,
         class,
         where_json,
         filter,

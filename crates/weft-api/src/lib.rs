@@ -21,6 +21,7 @@ pub mod grpc;
 pub mod object;
 pub mod proto;
 pub mod schema;
+pub mod tenants;
 pub mod where_filter;
 
 /// `QUERY_DEFAULTS_LIMIT` and `QUERY_MAXIMUM_RESULTS`.

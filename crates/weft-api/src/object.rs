@@ -133,6 +133,12 @@ pub fn batch_item_to_json(sent: &Value, result: &Result<StoredObject, DbError>) 
     match result {
         Ok(obj) => {
             let mut out = object_to_json(obj, false);
+            if let Some(t) = sent
+                .get("tenant")
+                .filter(|t| t.as_str().is_some_and(|t| !t.is_empty()))
+            {
+                out["tenant"] = t.clone();
+            }
             out["result"] = json!({ "status": "SUCCESS" });
             out
         }

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 use weft_io::DirLock;
 
+mod tenants;
+pub use tenants::TenantInput;
+pub(crate) use tenants::tenant_key;
+
 use crate::collection::Collection;
 use crate::disk::{DiskOptions, Monitor, MonitorThread, UsageSource};
 use crate::error::{DbError, UserError};
@@ -194,6 +198,12 @@ impl Db {
         crate::schema::finish_class_deletions(&db.options.data_path, &classes)?;
         for (i, class) in classes.iter().enumerate() {
             let started = Instant::now();
+            if class.multi_tenancy.enabled {
+                // Tenant shards open on first use; leftovers of removed tenants go now.
+                let tenants = db.catalog.tenants(&class.name)?;
+                tenants::sweep_tenant_dirs(&db.options.data_path, class, &tenants)?;
+                continue;
+            }
             if let Err(err) = db.open_collection(class) {
                 db.mark_unavailable(class, err);
                 continue;
@@ -360,7 +370,9 @@ impl Db {
     pub fn create_class(&self, class: ClassDef) -> Result<ClassDef, DbError> {
         let _opening = self.opening.lock();
         let stored = self.catalog.create_class(class)?;
-        self.open_collection(&stored)?;
+        if !stored.multi_tenancy.enabled {
+            self.open_collection(&stored)?;
+        }
         Ok(stored)
     }
 
@@ -390,6 +402,7 @@ impl Db {
             {
                 coll.close()?;
             }
+            self.close_tenants(&mut map, &class.name)?;
             self.unavailable.write().remove(&class.name);
             self.catalog.delete_class_keep_data(&class.name)?
         };
@@ -410,9 +423,12 @@ impl Db {
 
     /// Number of objects of a class (0 for an unknown class).
     pub fn object_count(&self, class: &str) -> u64 {
-        self.class(class)
-            .and_then(|c| self.collection(&c.name).ok())
-            .map_or(0, |c| c.object_count())
+        self.class(class).map_or(0, |c| {
+            self.open_collections(&c)
+                .iter()
+                .map(|(_, coll)| coll.object_count())
+                .sum()
+        })
     }
 
     /// `PUT /v1/schema/{class}/shards/{shard}`: a user sets a shard READY or READONLY (any
@@ -520,16 +536,14 @@ impl Db {
     pub fn shard_metrics(&self) -> Vec<ShardMetrics> {
         let mut out = Vec::new();
         for class in self.catalog.classes() {
-            let Ok(coll) = self.collection(&class.name) else {
-                continue;
-            };
-            let status = self
-                .catalog
-                .shards(&class.name)
-                .ok()
-                .and_then(|s| s.into_iter().next())
-                .map_or_else(|| "READY".to_string(), |s| s.status.as_str().to_string());
-            out.push(coll.metrics(status));
+            let shards = self.catalog.shards(&class.name).unwrap_or_default();
+            for (name, coll) in self.open_collections(&class) {
+                let status = shards
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map_or_else(|| "READY".to_string(), |s| s.status.as_str().to_string());
+                out.push(coll.metrics(status));
+            }
         }
         out
     }

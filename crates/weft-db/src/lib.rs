@@ -25,7 +25,7 @@ pub mod schema;
 mod vector_index;
 mod verify;
 
-pub use db::{Db, DbOptions, ShardMetrics};
+pub use db::{Db, DbOptions, ShardMetrics, TenantInput};
 pub use disk::DiskOptions;
 pub use error::DbError;
 pub use objects::BatchReference;

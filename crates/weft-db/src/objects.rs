@@ -21,6 +21,9 @@ mod references;
 pub use references::BatchReference;
 use references::Staged;
 
+/// Inputs of one (class, tenant), with their positions in the call.
+type Group = Vec<(usize, ObjectInput)>;
+
 /// Status reason of a shard set READONLY because a write failed in the storage engine.
 pub const STORAGE_FAILURE: &str = "storage failure (disk full or I/O error)";
 
@@ -42,31 +45,27 @@ impl Db {
         let n = inputs.len();
         let mut results: Vec<Option<Result<StoredObject, DbError>>> =
             (0..n).map(|_| None).collect();
-        let mut groups: BTreeMap<String, Vec<(usize, ObjectInput)>> = BTreeMap::new();
+        let mut groups: BTreeMap<(String, Option<String>), Group> = BTreeMap::new();
         let staged: Staged = inputs
             .iter()
             .filter_map(|i| Some((uppercase_first(&i.class), i.id?)))
             .collect();
         for (i, input) in inputs.into_iter().enumerate() {
-            if input.tenant.as_deref().is_some_and(|t| !t.is_empty()) {
-                results[i] = Some(Err(UserError::Invalid(
-                    "multi-tenancy is not supported by weft yet: leave tenant empty".into(),
-                )
-                .into()));
-            } else if input.class.is_empty() {
+            if input.class.is_empty() {
                 results[i] = Some(Err(UserError::Invalid(
                     "invalid object: the given class is empty".into(),
                 )
                 .into()));
             } else {
+                let tenant = input.tenant.clone().filter(|t| !t.is_empty());
                 groups
-                    .entry(uppercase_first(&input.class))
+                    .entry((uppercase_first(&input.class), tenant))
                     .or_default()
                     .push((i, input));
             }
         }
-        for (name, items) in groups {
-            for (i, result) in self.put_group(&name, items, mode, &staged) {
+        for ((name, tenant), items) in groups {
+            for (i, result) in self.put_group(&name, tenant.as_deref(), items, mode, &staged) {
                 results[i] = Some(result);
             }
         }
@@ -83,6 +82,7 @@ impl Db {
     fn put_group(
         &self,
         name: &str,
+        tenant: Option<&str>,
         items: Vec<(usize, ObjectInput)>,
         mode: WriteMode,
         staged: &Staged,
@@ -98,7 +98,10 @@ impl Db {
             Ok(class) => class,
             Err(err) => return fail_all(items, err),
         };
-        let coll = match self.collection(&class.name) {
+        if let Err(err) = self.auto_create_tenant(&class, tenant) {
+            return fail_all(items, err);
+        }
+        let coll = match self.collection_for(&class, tenant) {
             Ok(coll) => coll,
             Err(err) => return fail_all(items, err),
         };
@@ -110,7 +113,7 @@ impl Db {
         let mut slots = Vec::new();
         for (i, input) in items {
             match prepare(&class, input)
-                .and_then(|w| self.check_targets(&class, &w, staged).map(|()| w))
+                .and_then(|w| self.check_targets(&class, &w, staged, tenant).map(|()| w))
             {
                 Ok(w) => {
                     writes.push(w);
@@ -267,25 +270,67 @@ impl Db {
         prepare(&class, known).map(|_| ())
     }
 
-    /// Reads one object.
+    /// With `autoTenantCreation`, a write to a tenant the class does not have creates it.
+    fn auto_create_tenant(&self, class: &ClassDef, tenant: Option<&str>) -> Result<(), DbError> {
+        let Some(tenant) = tenant else {
+            return Ok(());
+        };
+        if class.multi_tenancy.enabled
+            && class.multi_tenancy.auto_tenant_creation
+            && self.catalog.tenant(&class.name, tenant).is_none()
+        {
+            self.add_tenants(
+                &class.name,
+                &[crate::TenantInput {
+                    name: tenant.to_string(),
+                    status: String::new(),
+                }],
+            )?;
+            tracing::info!(action = "auto_tenant_creation", class = %class.name, tenant = %tenant, "tenant created by a write");
+        }
+        Ok(())
+    }
+
+    /// Reads one object of a single-tenant class.
     pub fn get_object(
         &self,
         class: &str,
         id: Uuid,
         with_vectors: bool,
     ) -> Result<Option<StoredObject>, DbError> {
+        self.get_object_in(class, id, with_vectors, None)
+    }
+
+    /// Reads one object (of `tenant` in a multi-tenant class).
+    pub fn get_object_in(
+        &self,
+        class: &str,
+        id: Uuid,
+        with_vectors: bool,
+        tenant: Option<&str>,
+    ) -> Result<Option<StoredObject>, DbError> {
         let Some(class) = self.class(class) else {
             return Ok(None);
         };
-        self.collection(&class.name)?.get(id, with_vectors)
+        self.collection_for(&class, tenant)?.get(id, with_vectors)
     }
 
-    /// Deletes one object; `false` if there was none.
+    /// Deletes one object of a single-tenant class; `false` if there was none.
     pub fn delete_object(&self, class: &str, id: Uuid) -> Result<bool, DbError> {
+        self.delete_object_in(class, id, None)
+    }
+
+    /// Deletes one object (of `tenant` in a multi-tenant class); `false` if there was none.
+    pub fn delete_object_in(
+        &self,
+        class: &str,
+        id: Uuid,
+        tenant: Option<&str>,
+    ) -> Result<bool, DbError> {
         let Some(class) = self.class(class) else {
             return Ok(false);
         };
-        let coll = self.collection(&class.name)?;
+        let coll = self.collection_for(&class, tenant)?;
         self.check_writable(&class.name, &coll)?;
         coll.delete(&class, id)
     }
@@ -318,7 +363,14 @@ impl Db {
             if remaining == 0 {
                 break;
             }
-            let coll = self.collection(&class.name)?;
+            let tenant = req.tenant.as_deref();
+            if class.multi_tenancy.enabled != tenant.is_some_and(|t| !t.is_empty())
+                && req.class.is_none()
+            {
+                // Listing every class: the ones the tenant does not apply to are skipped.
+                continue;
+            }
+            let coll = self.collection_for(&class, tenant)?;
             let page = coll.list(req.after, skip, remaining, with_vectors)?;
             // The offset is consumed across classes.
             let seen = coll.object_count();

@@ -62,11 +62,6 @@ pub fn plan(req: WireRequest) -> Result<AggregatePlan, WireError> {
             ));
         }
     };
-    if !tenant.is_empty() {
-        return Err(invalid(
-            "multi-tenancy (tenant) is not supported by weft yet",
-        ));
-    }
     if collection.is_empty() {
         return Err(invalid("collection is required"));
     }
@@ -95,6 +90,7 @@ pub fn plan(req: WireRequest) -> Result<AggregatePlan, WireError> {
             properties,
             group_by: group_by.map(|g| g.property),
             limit: limit.map(u64::from),
+            tenant: (!tenant.is_empty()).then_some(tenant),
         },
         objects_count,
         asked,

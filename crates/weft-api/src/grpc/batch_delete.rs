@@ -19,9 +19,11 @@ pub struct DeletePlan {
     pub verbose: bool,
     /// List only.
     pub dry_run: bool,
+    /// The tenant (multi-tenant classes).
+    pub tenant: Option<String>,
 }
 
-/// Reads the request; a missing filter or a tenant is an error.
+/// Reads the request; a missing filter is an error.
 pub fn plan(req: BatchDeleteRequest) -> Result<DeletePlan, WireError> {
     let BatchDeleteRequest {
         collection,
@@ -31,12 +33,6 @@ pub fn plan(req: BatchDeleteRequest) -> Result<DeletePlan, WireError> {
         consistency_level: _,
         tenant,
     } = req;
-    if tenant.is_some_and(|t| !t.is_empty()) {
-        return Err(WireError::new(
-            ErrorCode::InvalidInput,
-            "multi-tenancy (tenant) is not supported by weft yet",
-        ));
-    }
     let wire_filter = wire_filter.ok_or_else(|| {
         WireError::new(
             ErrorCode::InvalidInput,
@@ -48,6 +44,7 @@ pub fn plan(req: BatchDeleteRequest) -> Result<DeletePlan, WireError> {
         filter: filters::filter(wire_filter)?,
         verbose,
         dry_run,
+        tenant: tenant.filter(|t| !t.is_empty()),
     })
 }
 

@@ -8,7 +8,7 @@
 //! `And`), `hybrid_search` (alpha, both fusions, a vector or `near_vector`, a target,
 //! `vector_distance`), `properties` (with `ref_properties` nested to any depth) and `metadata`
 //! (with `score`, `explain_score`). What weft
-//! does not serve (near_text and the other modules, generative, rerank, boost, tenants)
+//! does not serve (near_text and the other modules, generative, rerank, boost)
 //! is refused with INVALID_ARGUMENT and a message naming the feature — never
 //! UNAVAILABLE, which clients retry for a minute.
 
@@ -184,7 +184,6 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
         uses_127_api: _,
     } = req;
     refuse!(
-        !tenant.is_empty() => "multi-tenancy (tenant)",
         near_text.is_some() => "near_text",
         near_image.is_some() => "near_image",
         near_audio.is_some() => "near_audio",
@@ -265,6 +264,7 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
             keyword,
             hybrid,
             references,
+            tenant: (!tenant.is_empty()).then_some(tenant),
         },
         group_by,
         output: Output {

@@ -130,6 +130,7 @@ impl ShardControl for ShardRegistry {
             .map(|(class, s)| ShardView {
                 poisoned: collections
                     .get(&class)
+                    .or_else(|| collections.get(&crate::db::tenant_key(&class, &s.name)))
                     .is_some_and(|c| c.shard_name() == s.name && c.is_poisoned()),
                 class,
                 name: s.name,

@@ -30,7 +30,7 @@ pub struct ObjectInput {
     pub vector: Option<Vec<f32>>,
     /// Named vectors (`vectors`).
     pub vectors: BTreeMap<String, Vec<f32>>,
-    /// Multi-tenancy tenant (not supported: must be empty).
+    /// The tenant (multi-tenant classes only).
     pub tenant: Option<String>,
 }
 
@@ -77,6 +77,8 @@ pub struct ListRequest {
     pub limit: u64,
     /// Cursor: return objects with ids after this one (requires `class`).
     pub after: Option<Uuid>,
+    /// The tenant (multi-tenant classes).
+    pub tenant: Option<String>,
 }
 
 /// Current time in unix milliseconds.

@@ -24,7 +24,7 @@ pub struct BatchReference {
     pub from: String,
     /// Target beacon.
     pub to: String,
-    /// Tenant (multi-tenancy is not built yet: must be empty).
+    /// The tenant of source and target (multi-tenant classes).
     pub tenant: Option<String>,
 }
 
@@ -61,15 +61,6 @@ fn beacon_value(beacon: &Beacon) -> Value {
     Value::Object(m)
 }
 
-fn no_tenants(tenant: Option<&str>) -> Result<(), DbError> {
-    if tenant.is_some_and(|t| !t.is_empty()) {
-        return Err(invalid(
-            "multi-tenancy is not supported by weft yet: leave tenant empty".into(),
-        ));
-    }
-    Ok(())
-}
-
 impl Db {
     /// The class of a references endpoint: 422 when missing (Weaviate's wording).
     fn reference_class(&self, class: &str) -> Result<ClassDef, DbError> {
@@ -80,7 +71,12 @@ impl Db {
 
     /// Whether the object a beacon names exists (in its class, or in any class for a
     /// class-less beacon), or is written in the same call.
-    pub(crate) fn target_exists(&self, beacon: &Beacon, staged: &Staged) -> Result<bool, DbError> {
+    pub(crate) fn target_exists(
+        &self,
+        beacon: &Beacon,
+        staged: &Staged,
+        tenant: Option<&str>,
+    ) -> Result<bool, DbError> {
         let classes: Vec<String> = match &beacon.class {
             Some(c) => vec![c.clone()],
             None => self.classes().into_iter().map(|c| c.name).collect(),
@@ -89,13 +85,40 @@ impl Db {
             if staged.contains(&(class.clone(), beacon.id)) {
                 return Ok(true);
             }
-            if self.class(&class).is_some()
-                && self.collection(&class)?.get(beacon.id, false)?.is_some()
+            let Some(def) = self.class(&class) else {
+                continue;
+            };
+            if self
+                .reference_collection(&def, tenant)?
+                .get(beacon.id, false)?
+                .is_some()
             {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// The collection a reference's target is looked up in: the source's tenant for a
+    /// multi-tenant target class; a single-tenant class ignores it (references from tenants to
+    /// shared classes).
+    pub(crate) fn reference_collection(
+        &self,
+        target: &ClassDef,
+        tenant: Option<&str>,
+    ) -> Result<std::sync::Arc<crate::collection::Collection>, DbError> {
+        if target.multi_tenancy.enabled {
+            if tenant.is_none_or(str::is_empty) {
+                return Err(invalid(
+                    "invalid reference: cannot reference a multi-tenant enabled class from a \
+                     non multi-tenant enabled class"
+                        .into(),
+                ));
+            }
+            self.collection_for(target, tenant)
+        } else {
+            self.collection_for(target, None)
+        }
     }
 
     /// The first reference of `write` whose target does not exist, as Weaviate's error
@@ -105,10 +128,11 @@ impl Db {
         class: &ClassDef,
         write: &PreparedWrite,
         staged: &Staged,
+        tenant: Option<&str>,
     ) -> Result<(), DbError> {
         for prop in class.properties.iter().filter(|p| p.is_reference()) {
             for beacon in stored_beacons(write.properties.get(&prop.name)) {
-                if !self.target_exists(&beacon, staged)? {
+                if !self.target_exists(&beacon, staged, tenant)? {
                     return Err(invalid(format!(
                         "'cref' {}:{}: no object with id {} found",
                         class.name, prop.name, beacon.id
@@ -119,8 +143,13 @@ impl Db {
         Ok(())
     }
 
-    fn edit_one(&self, class: &ClassDef, edit: RefEdit) -> Result<(), DbError> {
-        let coll = self.collection(&class.name)?;
+    fn edit_one(
+        &self,
+        class: &ClassDef,
+        edit: RefEdit,
+        tenant: Option<&str>,
+    ) -> Result<(), DbError> {
+        let coll = self.collection_for(class, tenant)?;
         self.check_writable(&class.name, &coll)?;
         let mut results = coll.edit_references(class, vec![edit])?;
         results
@@ -156,11 +185,10 @@ impl Db {
         reference: &Value,
         tenant: Option<&str>,
     ) -> Result<(), DbError> {
-        no_tenants(tenant)?;
         let class = self.reference_class(class)?;
         let prop = reference_property(&class, property)?;
         let beacon = self.endpoint_beacon(&class, prop, reference)?;
-        if !self.target_exists(&beacon, &Staged::new())? {
+        if !self.target_exists(&beacon, &Staged::new(), tenant)? {
             return Err(invalid(format!(
                 "validate reference: no object with id {} found",
                 beacon.id
@@ -171,7 +199,7 @@ impl Db {
             property: prop.name.clone(),
             op: RefOp::Add(vec![beacon_value(&beacon)]),
         };
-        self.edit_one(&class, edit)
+        self.edit_one(&class, edit, tenant)
     }
 
     /// `PUT /v1/objects/{class}/{id}/references/{prop}`: replaces the property's references;
@@ -184,10 +212,13 @@ impl Db {
         references: &Value,
         tenant: Option<&str>,
     ) -> Result<(), DbError> {
-        no_tenants(tenant)?;
         let class = self.reference_class(class)?;
         let prop = reference_property(&class, property)?;
-        if self.collection(&class.name)?.get(id, false)?.is_none() {
+        if self
+            .collection_for(&class, tenant)?
+            .get(id, false)?
+            .is_none()
+        {
             return Err(UserError::ObjectNotFound {
                 class: class.name.clone(),
                 id,
@@ -203,7 +234,7 @@ impl Db {
         let mut list = Vec::with_capacity(items.len());
         for item in items {
             let beacon = self.endpoint_beacon(&class, prop, item)?;
-            if !self.target_exists(&beacon, &Staged::new())? {
+            if !self.target_exists(&beacon, &Staged::new(), tenant)? {
                 return Err(invalid(format!(
                     "validate reference: no object with id {} found",
                     beacon.id
@@ -216,7 +247,7 @@ impl Db {
             property: prop.name.clone(),
             op: RefOp::Replace(list),
         };
-        self.edit_one(&class, edit)
+        self.edit_one(&class, edit, tenant)
     }
 
     /// `DELETE /v1/objects/{class}/{id}/references/{prop}`: removes every reference equal to
@@ -229,7 +260,6 @@ impl Db {
         reference: &Value,
         tenant: Option<&str>,
     ) -> Result<(), DbError> {
-        no_tenants(tenant)?;
         let class = self.reference_class(class)?;
         if let Value::Object(map) = reference {
             let raw = map
@@ -238,7 +268,11 @@ impl Db {
                 .unwrap_or_default();
             Beacon::parse(raw).map_err(|e| invalid(format!("cannot parse beacon: {e}")))?;
         }
-        if self.collection(&class.name)?.get(id, false)?.is_none() {
+        if self
+            .collection_for(&class, tenant)?
+            .get(id, false)?
+            .is_none()
+        {
             return Err(UserError::ObjectNotFound {
                 class: class.name.clone(),
                 id,
@@ -252,7 +286,7 @@ impl Db {
             property: prop.name.clone(),
             op: RefOp::Remove(beacon.to_string()),
         };
-        self.edit_one(&class, edit)
+        self.edit_one(&class, edit, tenant)
     }
 
     /// `POST /v1/batch/references`: one result per reference, in order. References of one
@@ -260,23 +294,29 @@ impl Db {
     /// Weaviate: a reference to an object imported later is kept).
     pub fn add_references(&self, refs: &[BatchReference]) -> Vec<Result<(), DbError>> {
         let mut results: Vec<Option<Result<(), DbError>>> = (0..refs.len()).map(|_| None).collect();
-        let mut groups: BTreeMap<String, (ClassDef, Vec<(usize, RefEdit)>)> = BTreeMap::new();
+        type Group = (ClassDef, Vec<(usize, RefEdit)>);
+        let mut groups: BTreeMap<(String, Option<String>), Group> = BTreeMap::new();
         for (i, r) in refs.iter().enumerate() {
             match self.batch_edit(r) {
                 Ok((class, edit)) => groups
-                    .entry(class.name.clone())
+                    .entry((
+                        class.name.clone(),
+                        r.tenant.clone().filter(|t| !t.is_empty()),
+                    ))
                     .or_insert_with(|| (class, Vec::new()))
                     .1
                     .push((i, edit)),
                 Err(err) => results[i] = Some(Err(err)),
             }
         }
-        for (_, (class, items)) in groups {
+        for ((_, tenant), (class, items)) in groups {
             let (slots, edits): (Vec<usize>, Vec<RefEdit>) = items.into_iter().unzip();
-            let outcome = self.collection(&class.name).and_then(|coll| {
-                self.check_writable(&class.name, &coll)?;
-                coll.edit_references(&class, edits)
-            });
+            let outcome = self
+                .collection_for(&class, tenant.as_deref())
+                .and_then(|coll| {
+                    self.check_writable(&class.name, &coll)?;
+                    coll.edit_references(&class, edits)
+                });
             match outcome {
                 Ok(done) => {
                     for (i, r) in slots.into_iter().zip(done) {
@@ -303,7 +343,6 @@ impl Db {
     }
 
     fn batch_edit(&self, r: &BatchReference) -> Result<(ClassDef, RefEdit), DbError> {
-        no_tenants(r.tenant.as_deref())?;
         let source = SourceBeacon::parse(&r.from).map_err(invalid)?;
         let target = Beacon::parse(&r.to).map_err(invalid)?;
         if !target.is_local() {
@@ -332,6 +371,16 @@ impl Db {
             )));
         }
         let beacon = complete_beacon(target, targets(prop));
+        let tenant = r.tenant.as_deref().filter(|t| !t.is_empty());
+        if tenant.is_some() && !self.target_exists(&beacon, &Staged::new(), tenant)? {
+            // As Weaviate: with a tenant the target is looked up in it.
+            return Err(invalid(format!(
+                "target: object {}/{} not found for tenant {:?}",
+                beacon.class.as_deref().unwrap_or_default(),
+                beacon.id,
+                tenant.unwrap_or_default()
+            )));
+        }
         let edit = RefEdit {
             id: source.id,
             property: prop.name.clone(),

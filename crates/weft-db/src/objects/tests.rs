@@ -139,6 +139,7 @@ fn list_pages_with_offset_and_after() {
                 offset,
                 limit,
                 after,
+                tenant: None,
             },
             false,
         )

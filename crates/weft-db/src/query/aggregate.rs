@@ -42,6 +42,8 @@ pub struct AggregateRequest {
     pub group_by: Option<String>,
     /// At most this many groups.
     pub limit: Option<u64>,
+    /// The tenant (multi-tenant classes).
+    pub tenant: Option<String>,
 }
 
 /// Metrics of one property over a set of objects; `None` where the set had no value.
@@ -160,7 +162,7 @@ impl Db {
                 )));
             }
         }
-        let coll = self.collection(&class.name)?;
+        let coll = self.collection_for(&class, req.tenant.as_deref())?;
         if req.filter.is_none()
             && req.near.is_none()
             && req.group_by.is_none()
@@ -216,6 +218,7 @@ impl Db {
                 limit,
                 filter: req.filter.clone(),
                 near: Some(near.clone()),
+                tenant: req.tenant.clone(),
                 ..Query::default()
             };
             return Ok(self
@@ -224,11 +227,11 @@ impl Db {
                 .map(|h| h.object)
                 .collect());
         }
-        let coll = self.collection(&class.name)?;
+        let coll = self.collection_for(class, req.tenant.as_deref())?;
         match &req.filter {
             None => coll.list(None, 0, u64::MAX, false),
             Some(filter) => {
-                let ids = self.filter_ids(&coll, class, filter)?;
+                let ids = self.filter_ids(&coll, class, filter, req.tenant.as_deref())?;
                 let mut out = Vec::with_capacity(usize::try_from(ids.len()).unwrap_or(0));
                 for doc_id in ids.iter() {
                     if let Some(o) = coll.by_doc_id(doc_id, false)? {

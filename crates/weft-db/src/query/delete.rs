@@ -25,7 +25,8 @@ pub struct DeleteManyResult {
 }
 
 impl Db {
-    /// Deletes (or with `dry_run` lists) the objects of `class` matching `filter`.
+    /// Deletes (or with `dry_run` lists) the objects of single-tenant `class` matching
+    /// `filter`.
     pub fn delete_many(
         &self,
         class: &str,
@@ -33,11 +34,23 @@ impl Db {
         dry_run: bool,
         limit: u64,
     ) -> Result<DeleteManyResult, DbError> {
+        self.delete_many_in(class, filter, dry_run, limit, None)
+    }
+
+    /// [`Db::delete_many`] in `tenant` of a multi-tenant class.
+    pub fn delete_many_in(
+        &self,
+        class: &str,
+        filter: &Filter,
+        dry_run: bool,
+        limit: u64,
+        tenant: Option<&str>,
+    ) -> Result<DeleteManyResult, DbError> {
         let class = self
             .class(class)
             .ok_or_else(|| UserError::ClassNotFound(class.to_string()))?;
-        let coll = self.collection(&class.name)?;
-        let matched = self.filter_ids(&coll, &class, filter)?;
+        let coll = self.collection_for(&class, tenant)?;
+        let matched = self.filter_ids(&coll, &class, filter, tenant)?;
         if !dry_run {
             self.check_writable(&class.name, &coll)?;
         }

@@ -90,7 +90,7 @@ pub(crate) fn run(
     allowed: Option<&RoaringTreemap>,
 ) -> Result<Vec<SearchHit>, DbError> {
     let wanted = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
-    let coll = db.collection(&class.name)?;
+    let coll = db.collection_for(class, req.tenant.as_deref())?;
     let mut hits = if let Some(kq) = &req.keyword {
         keyword::search(&coll, class, kq, allowed, wanted, req.with_vectors)?
             .into_iter()
@@ -103,7 +103,7 @@ pub(crate) fn run(
     } else if let Some(hq) = &req.hybrid {
         let limit = usize::try_from(req.limit).unwrap_or(usize::MAX);
         let offset = usize::try_from(req.offset).unwrap_or(usize::MAX);
-        hybrid(db, class, hq, allowed, (limit, offset), req.with_vectors)?
+        hybrid(db, class, req, hq, allowed, (limit, offset))?
     } else {
         return Err(invalid("neither bm25 nor hybrid given".into()));
     };
@@ -114,16 +114,17 @@ pub(crate) fn run(
 fn hybrid(
     db: &Db,
     class: &ClassDef,
+    req: &Query,
     hq: &HybridQuery,
     allowed: Option<&RoaringTreemap>,
     (limit, offset): (usize, usize),
-    with_vectors: bool,
 ) -> Result<Vec<SearchHit>, DbError> {
+    let with_vectors = req.with_vectors;
     // As Weaviate: each side fetches at least QUERY_HYBRID_MAXIMUM_RESULTS (100); the keyword
     // side also covers the offset. Both sides rank doc ids; only the fused page is loaded.
     let side = limit.max(HYBRID_SIDE_LIMIT);
     let alpha = f64::from(hq.alpha);
-    let coll = db.collection(&class.name)?;
+    let coll = db.collection_for(class, req.tenant.as_deref())?;
     // Vector side (skipped when alpha is 0): (doc id, uuid, 1 - distance).
     let near = match (&hq.vector, alpha > 0.0) {
         (_, false) => None,
@@ -138,7 +139,7 @@ fn hybrid(
     let vector_search = || -> Result<Vec<(u64, Uuid, f64)>, DbError> {
         let mut out = Vec::new();
         let Some(near) = near else { return Ok(out) };
-        for n in db.near_ranked(class, near, side, allowed)? {
+        for n in db.near_ranked(class, req.tenant.as_deref(), near, side, allowed)? {
             if hq.max_vector_distance.is_some_and(|max| n.distance > max) {
                 break;
             }

@@ -34,8 +34,9 @@ impl Db {
         coll: &Collection,
         class: &ClassDef,
         filter: &Filter,
+        tenant: Option<&str>,
     ) -> Result<RoaringTreemap, DbError> {
-        let bound = self.bind_references(class, filter)?;
+        let bound = self.bind_references(class, filter, tenant)?;
         bound.validate(class)?;
         Resolver::new(coll, class).eval(&bound)
     }
@@ -46,19 +47,20 @@ impl Db {
         &self,
         class: &ClassDef,
         filter: &Filter,
+        tenant: Option<&str>,
     ) -> Result<Filter, DbError> {
         Ok(match filter {
             Filter::And(fs) => Filter::And(
                 fs.iter()
-                    .map(|f| self.bind_references(class, f))
+                    .map(|f| self.bind_references(class, f, tenant))
                     .collect::<Result<_, _>>()?,
             ),
             Filter::Or(fs) => Filter::Or(
                 fs.iter()
-                    .map(|f| self.bind_references(class, f))
+                    .map(|f| self.bind_references(class, f, tenant))
                     .collect::<Result<_, _>>()?,
             ),
-            Filter::Not(f) => Filter::Not(Box::new(self.bind_references(class, f)?)),
+            Filter::Not(f) => Filter::Not(Box::new(self.bind_references(class, f, tenant)?)),
             Filter::Condition {
                 target:
                     Target::Reference {
@@ -95,8 +97,8 @@ impl Db {
                     op: *op,
                     value: value.clone(),
                 };
-                let target_coll = self.collection(&target_def.name)?;
-                let hits = self.filter_ids(&target_coll, &target_def, &inner)?;
+                let target_coll = self.reference_collection(&target_def, tenant)?;
+                let hits = self.filter_ids(&target_coll, &target_def, &inner, tenant)?;
                 if hits.len() > NESTED_REFERENCE_LIMIT {
                     tracing::warn!(
                         action = "reference_filter",
@@ -222,9 +224,10 @@ impl Db {
         class: &ClassDef,
         obj: &crate::object::StoredObject,
         requests: &[ReferenceRequest],
+        tenant: Option<&str>,
     ) -> Result<Vec<ResolvedReference>, DbError> {
         let mut cache = TargetCache::new();
-        self.resolve_with(class, obj, requests, &mut cache)
+        self.resolve_with(class, obj, requests, tenant, &mut cache)
     }
 
     fn resolve_with(
@@ -232,6 +235,7 @@ impl Db {
         class: &ClassDef,
         obj: &crate::object::StoredObject,
         requests: &[ReferenceRequest],
+        tenant: Option<&str>,
         cache: &mut TargetCache,
     ) -> Result<Vec<ResolvedReference>, DbError> {
         let mut out = Vec::with_capacity(requests.len());
@@ -240,7 +244,7 @@ impl Db {
                 continue;
             };
             let target_class = self.reference_target_class(class, r)?;
-            let coll = self.collection(&target_class.name)?;
+            let coll = self.reference_collection(&target_class, tenant)?;
             let mut targets = Vec::new();
             for beacon in crate::object::coerce::stored_beacons(Some(value)) {
                 if beacon
@@ -262,7 +266,8 @@ impl Db {
                 let Some(target) = target else {
                     continue;
                 };
-                let references = self.resolve_with(&target_class, &target, &r.references, cache)?;
+                let references =
+                    self.resolve_with(&target_class, &target, &r.references, tenant, cache)?;
                 targets.push(ReferenceTarget {
                     object: target,
                     references,

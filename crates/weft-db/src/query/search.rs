@@ -71,6 +71,8 @@ pub struct Query {
     pub with_vectors: bool,
     /// References to resolve on every hit (`return_references`).
     pub references: Vec<crate::query::refs::ReferenceRequest>,
+    /// The tenant (multi-tenant classes).
+    pub tenant: Option<String>,
 }
 
 /// One result.
@@ -147,18 +149,26 @@ impl Db {
         self.validate_reference_requests(&class, &req.references)?;
         let mut hits = self.search_class(&class, req)?;
         for hit in &mut hits {
-            hit.references = self.resolve_references(&class, &hit.object, &req.references)?;
+            hit.references = self.resolve_references(
+                &class,
+                &hit.object,
+                &req.references,
+                req.tenant.as_deref(),
+            )?;
         }
         Ok(hits)
     }
 
     fn search_class(&self, class: &ClassDef, req: &Query) -> Result<Vec<SearchHit>, DbError> {
         let class = class.clone();
+        let tenant = req.tenant.as_deref();
+        // Errors of a missing or wrong tenant come first, whatever the query.
+        let _ = self.collection_for(&class, tenant)?;
         let plain = SearchHit::plain;
         let allowed = match &req.filter {
             Some(filter) => {
-                let coll = self.collection(&class.name)?;
-                Some(self.filter_ids(&coll, &class, filter)?)
+                let coll = self.collection_for(&class, tenant)?;
+                Some(self.filter_ids(&coll, &class, filter, tenant)?)
             }
             None => None,
         };
@@ -181,7 +191,7 @@ impl Db {
                 return Err(invalid("sort cannot be combined with 'after'".into()));
             }
             crate::query::sort::validate(&class, &req.sort)?;
-            let coll = self.collection(&class.name)?;
+            let coll = self.collection_for(&class, tenant)?;
             let mut objects = match &allowed {
                 Some(ids) => {
                     let mut out = Vec::new();
@@ -213,7 +223,7 @@ impl Db {
         }
         if let (Some(ids), None) = (&allowed, &req.near) {
             // A filtered listing: matching objects in doc-id order.
-            let coll = self.collection(&class.name)?;
+            let coll = self.collection_for(&class, tenant)?;
             let skip = usize::try_from(req.offset).unwrap_or(usize::MAX);
             let take = usize::try_from(req.limit).unwrap_or(usize::MAX);
             let mut out = Vec::new();
@@ -230,6 +240,7 @@ impl Db {
                 offset: req.offset,
                 limit: req.limit,
                 after: req.after,
+                tenant: req.tenant.clone(),
             };
             return Ok(self
                 .list_objects(&list, req.with_vectors)?
@@ -238,7 +249,8 @@ impl Db {
                 .collect());
         };
         let k = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
-        let mut hits = self.near_hits(&class, near, k, allowed.as_ref(), req.with_vectors)?;
+        let mut hits =
+            self.near_hits(&class, tenant, near, k, allowed.as_ref(), req.with_vectors)?;
         hits.drain(
             ..usize::try_from(req.offset)
                 .unwrap_or(usize::MAX)
@@ -256,14 +268,15 @@ impl Db {
     pub(crate) fn near_hits(
         &self,
         class: &ClassDef,
+        tenant: Option<&str>,
         near: &NearQuery,
         k: usize,
         allowed: Option<&roaring::RoaringTreemap>,
         with_vectors: bool,
     ) -> Result<Vec<SearchHit>, DbError> {
-        let coll = self.collection(&class.name)?;
+        let coll = self.collection_for(class, tenant)?;
         let mut out = Vec::new();
-        for n in self.near_ranked(class, near, k, allowed)? {
+        for n in self.near_ranked(class, tenant, near, k, allowed)? {
             if let Some(object) = coll.by_doc_id(n.doc, with_vectors)? {
                 out.push(SearchHit {
                     distance: Some(n.distance),
@@ -279,6 +292,7 @@ impl Db {
     pub(crate) fn near_ranked(
         &self,
         class: &ClassDef,
+        tenant: Option<&str>,
         near: &NearQuery,
         k: usize,
         allowed: Option<&roaring::RoaringTreemap>,
@@ -290,7 +304,7 @@ impl Db {
                 distance.as_str()
             )));
         }
-        let coll = self.collection(&class.name)?;
+        let coll = self.collection_for(class, tenant)?;
         let query = match &near.near {
             Near::Vector(v) => v.clone(),
             Near::Object(id) => {

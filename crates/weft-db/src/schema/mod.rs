@@ -9,7 +9,7 @@
 //! Wire JSON lives in `weft-api`; nothing here knows Weaviate's JSON key names.
 
 mod catalog;
-mod catalog_file;
+pub(crate) mod catalog_file;
 pub(crate) use catalog_file::{finish_class_deletions, io_err};
 mod class;
 mod data_type;

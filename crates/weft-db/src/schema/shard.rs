@@ -112,7 +112,9 @@ impl TenantStatus {
             "FROZEN" | "OFFLOADED" | "FREEZING" | "UNFREEZING" | "OFFLOADING" | "ONLOADING" => {
                 Err("can't offload tenants, because offload-s3 module is not enabled".into())
             }
-            other => Err(format!("invalid activity status '{other}' for tenant {tenant:?}")),
+            other => Err(format!(
+                "invalid activity status '{other}' for tenant {tenant:?}"
+            )),
         }
     }
 }

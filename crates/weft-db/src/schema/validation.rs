@@ -525,7 +525,9 @@ pub fn validate_multi_tenancy(mt: &super::MultiTenancyConfig) -> Result<(), User
 /// A tenant name: `^[A-Za-z0-9\-_]{1,64}$`; `index` is its position in the request.
 pub fn validate_tenant_name(index: usize, name: &str) -> Result<(), UserError> {
     if name.is_empty() {
-        return Err(invalid(format!("tenant name at index {index}: empty tenant name")));
+        return Err(invalid(format!(
+            "tenant name at index {index}: empty tenant name"
+        )));
     }
     let fits = name.len() <= 64
         && name

@@ -166,11 +166,15 @@ impl Weaviate for WeaviateService {
         observed.done(r)
     }
 
+    /// References in a batch, as `POST /v1/batch/references` adds them (one `Db::add_references`
+    /// call, durable when it returns); failures reported by index.
     async fn batch_references(
         &self,
-        _: Request<BatchReferencesRequest>,
+        request: Request<BatchReferencesRequest>,
     ) -> Result<Response<BatchReferencesReply>, Status> {
-        Err(unimplemented("BatchReferences"))
+        let mut observed = Observed::new(&self.state, "weaviate.v1.Weaviate/BatchReferences");
+        let r = self.batch_references_inner(request).await;
+        observed.done(r)
     }
 
     /// Deletes (or lists, `dry_run`) the objects a filter matches, at most
@@ -184,11 +188,14 @@ impl Weaviate for WeaviateService {
         observed.done(r)
     }
 
+    /// The tenants of a class: all, or those named (unknown names are left out).
     async fn tenants_get(
         &self,
-        _: Request<TenantsGetRequest>,
+        request: Request<TenantsGetRequest>,
     ) -> Result<Response<TenantsGetReply>, Status> {
-        Err(unimplemented("TenantsGet"))
+        let mut observed = Observed::new(&self.state, "weaviate.v1.Weaviate/TenantsGet");
+        let r = self.tenants_get_inner(request).await;
+        observed.done(r)
     }
 
     /// Counts and per-property metrics, filtered, over the nearest objects, grouped. A plain
@@ -293,11 +300,98 @@ impl WeaviateService {
         let limit = self.state.info().limits.maximum_results;
         let verbose = plan.verbose;
         let result = self
-            .blocking(move |db| db.delete_many(&plan.class, &plan.filter, plan.dry_run, limit))
+            .blocking(move |db| {
+                db.delete_many_in(
+                    &plan.class,
+                    &plan.filter,
+                    plan.dry_run,
+                    limit,
+                    plan.tenant.as_deref(),
+                )
+            })
             .await?
             .map_err(|e| status(WireError::from_db(&e)))?;
         let took = start.elapsed().as_secs_f32();
         Ok(Response::new(batch_delete::reply(result, verbose, took)))
+    }
+
+    async fn batch_references_inner(
+        &self,
+        request: Request<BatchReferencesRequest>,
+    ) -> Result<Response<BatchReferencesReply>, Status> {
+        allow(
+            &self.state,
+            request.metadata(),
+            crate::auth::Access::Write,
+            "create",
+            "weaviate.v1.Weaviate/BatchReferences",
+        )?;
+        let start = Instant::now();
+        let refs: Vec<weft_db::BatchReference> = request
+            .into_inner()
+            .references
+            .into_iter()
+            .map(weft_api::grpc::batch_reference)
+            .collect();
+        let results = self
+            .blocking(move |db| Ok(db.add_references(&refs)))
+            .await?
+            .map_err(|e| status(WireError::from_db(&e)))?;
+        let errors = results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.as_ref().err().map(
+                    |e| weft_api::proto::v1::batch_references_reply::BatchError {
+                        index: i32::try_from(i).unwrap_or(i32::MAX),
+                        error: WireError::from_db(e).message,
+                    },
+                )
+            })
+            .collect();
+        Ok(Response::new(BatchReferencesReply {
+            took: start.elapsed().as_secs_f32(),
+            errors,
+        }))
+    }
+
+    async fn tenants_get_inner(
+        &self,
+        request: Request<TenantsGetRequest>,
+    ) -> Result<Response<TenantsGetReply>, Status> {
+        allow(
+            &self.state,
+            request.metadata(),
+            crate::auth::Access::Read,
+            "read",
+            "weaviate.v1.Weaviate/TenantsGet",
+        )?;
+        let start = Instant::now();
+        let TenantsGetRequest { collection, params } = request.into_inner();
+        let names = match params {
+            Some(weft_api::proto::v1::tenants_get_request::Params::Names(n)) => {
+                if n.values.is_empty() {
+                    return Err(Status::invalid_argument(
+                        "must specify at least one tenant name",
+                    ));
+                }
+                Some(n.values)
+            }
+            None => None,
+        };
+        let tenants = self
+            .blocking(move |db| db.tenants(&collection))
+            .await?
+            .map_err(|e| status(WireError::from_db(&e)))?;
+        let tenants = tenants
+            .iter()
+            .filter(|(n, _)| names.as_ref().is_none_or(|w| w.contains(n)))
+            .map(|(n, s)| weft_api::tenants::tenant_to_grpc(n, *s))
+            .collect();
+        Ok(Response::new(TenantsGetReply {
+            took: start.elapsed().as_secs_f32(),
+            tenants,
+        }))
     }
 }
 

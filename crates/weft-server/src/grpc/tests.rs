@@ -205,16 +205,14 @@ async fn message_size_limit_comes_from_server_info() {
 #[tokio::test(flavor = "multi_thread")]
 async fn other_methods_are_unimplemented() {
     let mut h = start(ServerInfo::for_tests(), true).await;
+    // TenantsGet of an unknown class: a request error.
     let status = h
         .client
         .tenants_get(weft_api::proto::v1::TenantsGetRequest::default())
         .await
-        .expect_err("unimplemented");
-    assert_eq!(status.code(), Code::Unimplemented);
-    assert_eq!(
-        status.message(),
-        "TenantsGet is not implemented by weft yet"
-    );
+        .expect_err("no class");
+    assert_ne!(status.code(), Code::Unimplemented);
+    assert_ne!(status.code(), Code::Unavailable);
     // A batch delete without a filter is a request error, not a missing method.
     let status = h
         .client
@@ -279,4 +277,59 @@ async fn search_maps_errors_through_the_table_and_never_to_unavailable() {
     let refused = h.client.search(near_text).await.expect_err("near_text");
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(refused.message(), "near_text is not supported by weft yet");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_references_add_beacons_and_report_failures_by_index() {
+    use weft_db::schema::{ClassDef, DataType, PropertyDef};
+    let mut h = start(ServerInfo::for_tests(), true).await;
+    let db = h.db.clone().expect("db");
+    db.create_class(ClassDef::new("Author")).expect("author");
+    let mut book = ClassDef::new("Book");
+    book.properties = vec![PropertyDef::new(
+        "writtenBy",
+        DataType::Reference(vec!["Author".into()]),
+    )];
+    db.create_class(book).expect("book");
+    for (class, id) in [("Author", 1u128), ("Book", 2)] {
+        let input = weft_db::object::ObjectInput {
+            class: class.to_string(),
+            id: Some(Uuid::from_u128(id)),
+            ..weft_db::object::ObjectInput::default()
+        };
+        db.put_object(input, weft_db::object::WriteMode::Upsert)
+            .expect("insert");
+    }
+    let reference = |from: u128| weft_api::proto::v1::BatchReference {
+        name: "writtenBy".into(),
+        from_collection: "Book".into(),
+        from_uuid: Uuid::from_u128(from).to_string(),
+        to_collection: None,
+        to_uuid: Uuid::from_u128(1).to_string(),
+        tenant: String::new(),
+    };
+    let reply = h
+        .client
+        .batch_references(weft_api::proto::v1::BatchReferencesRequest {
+            references: vec![reference(2), reference(99)],
+            consistency_level: None,
+        })
+        .await
+        .expect("batch references")
+        .into_inner();
+    assert_eq!(reply.errors.len(), 1);
+    assert_eq!(reply.errors[0].index, 1);
+    assert!(
+        reply.errors[0].error.contains("not found"),
+        "{}",
+        reply.errors[0].error
+    );
+    let stored = db
+        .get_object("Book", Uuid::from_u128(2), false)
+        .expect("get")
+        .expect("book");
+    assert_eq!(
+        stored.properties["writtenBy"],
+        serde_json::json!([{"beacon": format!("weaviate://localhost/Author/{}", Uuid::from_u128(1))}])
+    );
 }

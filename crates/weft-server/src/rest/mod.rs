@@ -10,6 +10,7 @@ mod objects;
 pub mod openapi;
 mod references;
 mod schema;
+mod tenants;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(schema::routes())
         .merge(objects::routes())
         .merge(references::routes())
+        .merge(tenants::routes())
         .merge(backups::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)

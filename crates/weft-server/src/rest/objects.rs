@@ -51,6 +51,14 @@ where
         .map_err(ApiError::from)
 }
 
+/// An object's JSON with the tenant it was read from or written to (multi-tenant classes).
+fn with_tenant(mut v: Value, tenant: Option<&str>) -> Value {
+    if let (Some(t), Value::Object(m)) = (tenant.filter(|t| !t.is_empty()), &mut v) {
+        m.insert("tenant".into(), Value::String(t.to_string()));
+    }
+    v
+}
+
 fn wants_vector(include: Option<&str>) -> bool {
     include.is_some_and(|i| i.split(',').any(|p| p.trim() == "vector"))
 }
@@ -69,6 +77,8 @@ pub struct ListParams {
     after: Option<String>,
     /// `vector` to include the vectors.
     include: Option<String>,
+    /// The tenant (multi-tenant classes).
+    tenant: Option<String>,
 }
 
 #[utoipa::path(
@@ -121,11 +131,13 @@ pub(super) async fn list(
         offset,
         limit,
         after,
+        tenant: p.tenant.filter(|t| !t.is_empty()),
     };
+    let list_tenant = req.tenant.clone();
     let objects = blocking(&state, move |db| db.list_objects(&req, with_vector)).await?;
     let items: Vec<Value> = objects
         .iter()
-        .map(|o| object_to_json(o, with_vector))
+        .map(|o| with_tenant(object_to_json(o, with_vector), list_tenant.as_deref()))
         .collect();
     Ok(Json(
         json!({ "objects": items, "totalResults": items.len() }),
@@ -157,8 +169,12 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let input = object_from_json(&json_object(&body)?)?;
+    let tenant = input.tenant.clone();
     let stored = blocking(&state, move |db| db.put_object(input, WriteMode::Insert)).await?;
-    Ok(Json(object_to_json(&stored, true)))
+    Ok(Json(with_tenant(
+        object_to_json(&stored, true),
+        tenant.as_deref(),
+    )))
 }
 
 #[utoipa::path(
@@ -196,6 +212,16 @@ pub(super) async fn validate(
 pub struct GetParams {
     /// `vector` to include the vectors.
     include: Option<String>,
+    /// The tenant (multi-tenant classes).
+    tenant: Option<String>,
+}
+
+/// Query of the object endpoints that take only a tenant.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TenantParams {
+    /// The tenant (multi-tenant classes).
+    tenant: Option<String>,
 }
 
 #[utoipa::path(
@@ -225,9 +251,18 @@ pub(super) async fn get_one(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let with_vector = wants_vector(p.include.as_deref());
-    let found = blocking(&state, move |db| db.get_object(&class, id, with_vector)).await?;
+    let tenant = p.tenant.filter(|t| !t.is_empty());
+    let asked = tenant.clone();
+    let found = blocking(&state, move |db| {
+        db.get_object_in(&class, id, with_vector, asked.as_deref())
+    })
+    .await?;
     Ok(match found {
-        Some(obj) => Json(object_to_json(&obj, with_vector)).into_response(),
+        Some(obj) => Json(with_tenant(
+            object_to_json(&obj, with_vector),
+            tenant.as_deref(),
+        ))
+        .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     })
 }
@@ -241,6 +276,7 @@ pub(super) async fn get_one(
     params(
         ("class" = String, Path, description = "The class name", example = "Article"),
         ("id" = String, Path, description = "The object's UUID", example = "36ddd591-2dee-4e7e-a3cc-eb86d30a4303"),
+        TenantParams,
     ),
     responses(
         (status = 204, description = "It exists"),
@@ -253,9 +289,13 @@ pub(super) async fn get_one(
 pub(super) async fn exists(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
+    Query(p): Query<TenantParams>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    let found = blocking(&state, move |db| db.get_object(&class, id, false)).await?;
+    let found = blocking(&state, move |db| {
+        db.get_object_in(&class, id, false, p.tenant.as_deref())
+    })
+    .await?;
     Ok(if found.is_some() {
         StatusCode::NO_CONTENT
     } else {
@@ -265,9 +305,17 @@ pub(super) async fn exists(
 
 /// The body of PUT/PATCH, with class and id taken from the path (a body that names other
 /// ones is refused).
-fn path_object(class: &str, id: &str, body: &Bytes) -> Result<ObjectInput, ApiError> {
+fn path_object(
+    class: &str,
+    id: &str,
+    body: &Bytes,
+    tenant: Option<String>,
+) -> Result<ObjectInput, ApiError> {
     let id = parse_id(id)?;
     let mut input = object_from_json(&json_object(body)?)?;
+    if let Some(t) = tenant.filter(|t| !t.is_empty()) {
+        input.tenant = Some(t);
+    }
     if input.id.is_some_and(|given| given != id) {
         return Err(ApiError::new(
             ErrorCode::InvalidInput,
@@ -294,6 +342,7 @@ fn path_object(class: &str, id: &str, body: &Bytes) -> Result<ObjectInput, ApiEr
     params(
         ("class" = String, Path, description = "The class name", example = "Article"),
         ("id" = String, Path, description = "The object's UUID", example = "36ddd591-2dee-4e7e-a3cc-eb86d30a4303"),
+        TenantParams,
     ),
     request_body(
         content = Object,
@@ -312,11 +361,16 @@ fn path_object(class: &str, id: &str, body: &Bytes) -> Result<ObjectInput, ApiEr
 pub(super) async fn replace(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
+    Query(p): Query<TenantParams>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let input = path_object(&class, &id, &body)?;
+    let input = path_object(&class, &id, &body, p.tenant)?;
+    let tenant = input.tenant.clone();
     let stored = blocking(&state, move |db| db.put_object(input, WriteMode::Replace)).await?;
-    Ok(Json(object_to_json(&stored, true)))
+    Ok(Json(with_tenant(
+        object_to_json(&stored, true),
+        tenant.as_deref(),
+    )))
 }
 
 #[utoipa::path(
@@ -328,6 +382,7 @@ pub(super) async fn replace(
     params(
         ("class" = String, Path, description = "The class name", example = "Article"),
         ("id" = String, Path, description = "The object's UUID", example = "36ddd591-2dee-4e7e-a3cc-eb86d30a4303"),
+        TenantParams,
     ),
     request_body(
         content = Object,
@@ -346,9 +401,10 @@ pub(super) async fn replace(
 pub(super) async fn merge(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
+    Query(p): Query<TenantParams>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let input = path_object(&class, &id, &body)?;
+    let input = path_object(&class, &id, &body, p.tenant)?;
     blocking(&state, move |db| db.put_object(input, WriteMode::Merge)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -362,6 +418,7 @@ pub(super) async fn merge(
     params(
         ("class" = String, Path, description = "The class name", example = "Article"),
         ("id" = String, Path, description = "The object's UUID", example = "36ddd591-2dee-4e7e-a3cc-eb86d30a4303"),
+        TenantParams,
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -374,9 +431,13 @@ pub(super) async fn merge(
 pub(super) async fn delete(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
+    Query(p): Query<TenantParams>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    let existed = blocking(&state, move |db| db.delete_object(&class, id)).await?;
+    let existed = blocking(&state, move |db| {
+        db.delete_object_in(&class, id, p.tenant.as_deref())
+    })
+    .await?;
     Ok(if existed {
         StatusCode::NO_CONTENT
     } else {
@@ -454,6 +515,7 @@ pub(super) async fn batch(
     operation_id = "batch.objects.delete",
     tag = "batch",
     summary = "Deletes (or, `dryRun`, counts) the objects a `where` filter matches",
+    params(TenantParams),
     request_body(
         content = Object,
         description = "`{\"match\": {\"class\": ..., \"where\": ...}, \"output\": \"minimal\"|\"verbose\", \"dryRun\": bool}`",
@@ -470,15 +532,17 @@ pub(super) async fn batch(
 )]
 pub(super) async fn batch_delete(
     State(state): State<AppState>,
+    Query(p): Query<TenantParams>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let body = json_object(&body)?;
     let req = weft_api::batch_delete::parse(&body).map_err(ApiError)?;
     let limit = state.info().limits.maximum_results;
     let (class, filter, dry_run) = (req.class.clone(), req.filter.clone(), req.dry_run);
+    let tenant = p.tenant.filter(|t| !t.is_empty()).or(req.tenant.clone());
     let (stored, result) = blocking(&state, move |db| {
         let stored = db.class(&class).map_or(class.clone(), |c| c.name);
-        db.delete_many(&class, &filter, dry_run, limit)
+        db.delete_many_in(&class, &filter, dry_run, limit, tenant.as_deref())
             .map(|r| (stored, r))
     })
     .await?;

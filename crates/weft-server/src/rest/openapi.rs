@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{backups, meta, objects, references, schema};
+use super::{backups, meta, objects, references, schema, tenants};
 
 /// Weaviate's error body: `{"error": [{"message": "..."}]}`.
 #[derive(Debug, ToSchema)]
@@ -87,6 +87,12 @@ pub struct UnauthorizedResponse {
         references::replace,
         references::remove,
         references::batch,
+        tenants::list,
+        tenants::create,
+        tenants::update,
+        tenants::remove,
+        tenants::get_one,
+        tenants::exists,
         backups::create,
         backups::list,
         backups::status,

@@ -290,12 +290,9 @@ fn unsupported_features_are_named_and_never_unavailable() {
             "name".to_string(),
         ],
     }];
-    let mut tenant = request("A");
-    tenant.tenant = "t1".to_string();
     for (req, feature) in [
         (hybrid_text, "near_text in hybrid search"),
         (sort, "sorting by a path through cross-references"),
-        (tenant, "tenant"),
     ] {
         let err = refused(req);
         assert_eq!(err.grpc, GrpcCode::InvalidArgument, "{feature}");

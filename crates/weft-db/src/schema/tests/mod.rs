@@ -382,7 +382,9 @@ fn class_setting_rules() {
     assert!(create_err(c).contains("can't enable autoTenantCreation on a non-multi-tenant class"));
     let mut c = ClassDef::new("C");
     c.multi_tenancy.auto_tenant_activation = true;
-    assert!(create_err(c).contains("can't enable autoTenantActivation on a non-multi-tenant class"));
+    assert!(
+        create_err(c).contains("can't enable autoTenantActivation on a non-multi-tenant class")
+    );
 }
 
 // ---------------------------------------------------------------- defaults

@@ -45,6 +45,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/objects/{class}/{id}/references/{property}"),
     ("DELETE", "/v1/objects/{class}/{id}/references/{property}"),
     ("POST", "/v1/batch/references"),
+    ("GET", "/v1/schema/{class}/tenants"),
+    ("POST", "/v1/schema/{class}/tenants"),
+    ("PUT", "/v1/schema/{class}/tenants"),
+    ("DELETE", "/v1/schema/{class}/tenants"),
+    ("GET", "/v1/schema/{class}/tenants/{tenant}"),
+    ("HEAD", "/v1/schema/{class}/tenants/{tenant}"),
     ("POST", "/v1/backups/{backend}"),
     ("GET", "/v1/backups/{backend}"),
     ("GET", "/v1/backups/{backend}/{id}"),
@@ -152,6 +158,7 @@ fn route_paths_in_sources() -> BTreeSet<String> {
         include_str!("../schema.rs"),
         include_str!("../objects.rs"),
         include_str!("../references.rs"),
+        include_str!("../tenants.rs"),
         include_str!("../backups.rs"),
     ];
     let mut out = BTreeSet::new();
