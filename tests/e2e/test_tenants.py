@@ -500,23 +500,44 @@ def test_kill9_while_deactivating_and_removing_leaves_each_tenant_whole(weft, se
         assert statuses(col) == {n: ACTIVE for n in listed}
 
 
-def test_backups_refuse_multi_tenant_classes_clearly(make_weft, tmp_path):
-    """Backing up tenants' shards is not built yet: a backup naming a multi-tenant class is
-    refused before it starts (422, the class named), and one that excludes it succeeds."""
+def test_backup_and_restore_of_a_multi_tenant_class_keeps_every_tenant(make_weft, tmp_path):
+    """A backup holds every tenant's shard (active or not) with its status; a restore on a fresh
+    server brings back the tenants, their statuses and their objects, and nothing else."""
     from weaviate.classes.backup import BackupStorage
-    from weaviate.exceptions import WeaviateBaseError
 
-    w = make_weft({"ENABLE_MODULES": "backup-filesystem", "BACKUP_FILESYSTEM_PATH": str(tmp_path / "bk")}).start()
-    with w.client() as client:
-        client.collections.create("Plain", properties=[Property(name="t", data_type=DataType.TEXT)],
-                                  vector_config=Configure.Vectors.self_provided())
+    env = {"ENABLE_MODULES": "backup-filesystem", "BACKUP_FILESYSTEM_PATH": str(tmp_path / "bk")}
+    src = make_weft(env).start()
+    model = {}
+    with src.client() as client:
         mt = client.collections.create("Tenanted", properties=[Property(name="t", data_type=DataType.TEXT)],
                                        multi_tenancy_config=Configure.multi_tenancy(enabled=True),
                                        vector_config=Configure.Vectors.self_provided())
-        mt.tenants.create([Tenant(name="a")])
-        with pytest.raises(WeaviateBaseError, match="multi-tenant"):
-            client.backup.create("with-mt", BackupStorage.FILESYSTEM, wait_for_completion=True)
-        done = client.backup.create("without-mt", BackupStorage.FILESYSTEM, exclude_collections=["Tenanted"],
-                                    wait_for_completion=True)
+        names = [f"t{i}" for i in range(6)]
+        mt.tenants.create([Tenant(name=n) for n in names])
+        for i, n in enumerate(names[:5]):  # t5 stays empty (its shard never opened)
+            objs = [DataObject(properties={"t": f"{n} object {j}"}, uuid=uuid.UUID(int=1000 * i + j),
+                               vector=[1.0, float(j)]) for j in range(10 + i)]
+            assert not mt.with_tenant(n).data.insert_many(objs).has_errors
+            model[n] = {o.uuid for o in objs}
+        model[names[5]] = set()
+        mt.tenants.update([Tenant(name=n, activity_status=INACTIVE) for n in ("t1", "t3")])
+        done = client.backup.create("mt-backup", BackupStorage.FILESYSTEM, wait_for_completion=True)
         assert done.status.value == "SUCCESS", done
-    w.stop()
+        # Changes after the backup are not in it.
+        mt.with_tenant("t0").data.insert({"t": "later"}, uuid=uuid.UUID(int=99999), vector=[0.0, 1.0])
+    src.stop()
+    dst = make_weft(env).start()
+    with dst.client() as client:
+        done = client.backup.restore("mt-backup", BackupStorage.FILESYSTEM, wait_for_completion=True)
+        assert done.status.value == "SUCCESS", done
+        mt = client.collections.get("Tenanted")
+        got = {n: t.activity_status for n, t in mt.tenants.get().items()}
+        assert got == {n: (INACTIVE if n in ("t1", "t3") else ACTIVE) for n in model}
+        mt.tenants.update([Tenant(name=n, activity_status=ACTIVE) for n in ("t1", "t3")])
+        for n, ids in model.items():
+            found = {o.uuid for o in mt.with_tenant(n).query.fetch_objects(limit=100).objects}
+            assert found == ids, n
+        assert mt.with_tenant("t2").query.near_vector([1.0, 3.0], limit=1).objects[0].uuid == uuid.UUID(int=2003)
+    dst.stop()
+    run = weft_verify(dst.data)
+    assert run.returncode == 0, run.stdout + run.stderr

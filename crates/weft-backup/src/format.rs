@@ -132,6 +132,14 @@ pub struct ShardManifest {
     pub lsn: u64,
     /// Every file, sorted by path.
     pub files: Vec<FileEntry>,
+    /// The tenant's activity status (`HOT` / `COLD`) when the shard is a tenant of a
+    /// multi-tenant class; absent otherwise (and in backups before tenants).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "tenantStatus"
+    )]
+    pub tenant_status: Option<String>,
 }
 
 /// One chunk object.

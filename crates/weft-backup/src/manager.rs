@@ -35,6 +35,15 @@ use crate::request::{
     select, valid_id,
 };
 
+/// A staged shard to chunk: its name, directory, files, and the files of its copy in the
+/// base backup (by path).
+type ShardFiles = (
+    String,
+    PathBuf,
+    Vec<weft_db::backup::StagedFile>,
+    HashMap<String, FileEntry>,
+);
+
 /// Prefix of a backup's staging directory in the data directory.
 pub const BACKUP_STAGING: &str = ".backup-staging-";
 /// Prefix of a restore's staging directory in the data directory.
@@ -409,17 +418,6 @@ impl Manager {
                 )
             },
         )?;
-        // Tenants' shards are not staged yet: a backup naming a multi-tenant class is refused
-        // before anything starts, never half-written.
-        if let Some(mt) = classes
-            .iter()
-            .find(|c| self.db.class(c).is_some_and(|d| d.multi_tenancy.enabled))
-        {
-            return Err(BackupError::unprocessable(format!(
-                "class {mt} is multi-tenant: backing up multi-tenant classes is not supported by \
-                 weft yet; exclude it (\"exclude\": [\"{mt}\"])"
-            )));
-        }
         self.busy()?;
         if let Some(existing) = self.descriptor(&store, &format::config_key(&id)).await?
             && existing.status != Status::Canceled
@@ -638,32 +636,37 @@ impl Manager {
             let t = Instant::now();
             let db = Arc::clone(&self.db);
             let (c, dir) = (class.clone(), staging.to_path_buf());
-            let staged = blocking(move || {
-                db.stage_for_backup(&c, &dir).map_err(|e| {
+            let (def, staged) = blocking(move || {
+                let def = db.class(&c).ok_or_else(|| {
+                    BackupError::internal(format!("staging class {c}: it was deleted"))
+                })?;
+                let staged = db.stage_for_backup(&c, &dir).map_err(|e| {
                     BackupError::internal(format!(
                         "staging class {c}: {}",
                         weft_db::error::chain(&e)
                     ))
-                })
+                })?;
+                Ok((def, staged))
             })
             .await?;
-            let bytes: u64 = staged.files.iter().map(|f| f.size).sum();
-            tracing::info!(action = "backup", backup_id = %job.id, class = %class, shard = %staged.shard,
-                files = staged.files.len(), bytes, lsn = staged.lsn, pin_took = ?staged.pin_took, took = ?t.elapsed(),
-                "shard staged (hard links; writers and compaction keep running)");
+            for s in &staged {
+                let bytes: u64 = s.files.iter().map(|f| f.size).sum();
+                tracing::info!(action = "backup", backup_id = %job.id, class = %class, shard = %s.shard,
+                    files = s.files.len(), bytes, lsn = s.lsn, pin_took = ?s.pin_took, took = ?t.elapsed(),
+                    "shard staged (hard links; writers and compaction keep running)");
+            }
             job.set(Status::Transferring);
-            let base_files: HashMap<String, FileEntry> = base
-                .and_then(|m| m.classes.iter().find(|c| c.name == staged.class.name))
-                .and_then(|c| c.shards.iter().find(|s| s.name == staged.shard))
-                .map(|s| {
-                    s.files
-                        .iter()
-                        .map(|f| (f.path.clone(), f.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let base_class = base.and_then(|m| m.classes.iter().find(|c| c.name == def.name));
             let class_manifest = self
-                .chunk_class(job, store, level, &node, &staged, base_files)
+                .chunk_class(
+                    job,
+                    store,
+                    level,
+                    &node,
+                    (&def, staging),
+                    &staged,
+                    base_class,
+                )
                 .await?;
             total += class_manifest.pre_compression_size_bytes;
             manifest.classes.push(class_manifest);
@@ -679,71 +682,86 @@ impl Manager {
         Ok(total)
     }
 
-    /// Writes the chunks of one staged shard and uploads them one by one.
+    /// Writes the chunks of a class's staged shards and uploads them one by one.
+    #[expect(clippy::too_many_arguments, reason = "one step of a backup job")]
     async fn chunk_class(
         &self,
         job: &Arc<Job>,
         store: &Backend,
         level: CompressionLevel,
         node: &str,
-        staged: &weft_db::backup::StagedShard,
-        base_files: HashMap<String, FileEntry>,
+        (def, staging): (&weft_db::schema::ClassDef, &Path),
+        staged: &[weft_db::backup::StagedShard],
+        base: Option<&ClassManifest>,
     ) -> Result<ClassManifest> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<chunk::Finished>(1);
-        let files = staged.files.clone();
-        let dir = staged.dir.clone();
-        let shard = staged.shard.clone();
+        // Per shard: its name, directory, files and the files of the base backup's copy.
+        let shards: Vec<ShardFiles> = staged
+            .iter()
+            .map(|s| {
+                let base_files = base
+                    .and_then(|c| c.shards.iter().find(|b| b.name == s.shard))
+                    .map(|b| {
+                        b.files
+                            .iter()
+                            .map(|f| (f.path.clone(), f.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (s.shard.clone(), s.dir.clone(), s.files.clone(), base_files)
+            })
+            .collect();
         // The filesystem backend: chunks are built in their final directory (temp names, then
         // a rename) instead of being written to staging and copied.
-        let in_place = store.local_path(&format::chunk_key(&job.id, node, &staged.class.name, 0));
+        let in_place = store.local_path(&format::chunk_key(&job.id, node, &def.name, 0));
         let in_place = in_place
             .as_deref()
             .and_then(Path::parent)
             .map(Path::to_path_buf);
-        let chunk_dir = in_place.clone().unwrap_or_else(|| {
-            dir.parent()
-                .and_then(Path::parent)
-                .map_or_else(|| dir.clone(), |p| p.join("chunks"))
-        });
+        let chunk_dir = in_place.clone().unwrap_or_else(|| staging.join("chunks"));
         let build_in_place = in_place.is_some();
         let target = self.opts.chunk_size;
         let job2 = Arc::clone(job);
         let id = job.id.clone();
-        let builder = tokio::task::spawn_blocking(move || -> Result<Vec<FileEntry>> {
+        let builder = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<FileEntry>>> {
             std::fs::create_dir_all(&chunk_dir).map_err(io_fail("creating", &chunk_dir))?;
             let mut b = ChunkBuilder::new(&chunk_dir, level, target);
             if build_in_place {
                 b = b.temp_names();
             }
-            let mut entries = Vec::new();
-            for f in &files {
-                job2.canceled()?;
-                let rel = f.rel.to_string_lossy().replace('\\', "/");
-                let src = dir.join(&f.rel);
-                if let Some(old) = base_files.get(&rel)
-                    && old.size == f.size
-                {
-                    let (crc, _) = format::file_crc(&src).map_err(io_fail("reading", &src))?;
-                    if crc == old.crc32c {
-                        entries.push(old.clone());
-                        continue;
+            let mut all = Vec::with_capacity(shards.len());
+            for (shard, dir, files, base_files) in &shards {
+                let mut entries = Vec::new();
+                for f in files {
+                    job2.canceled()?;
+                    let rel = f.rel.to_string_lossy().replace('\\', "/");
+                    let src = dir.join(&f.rel);
+                    if let Some(old) = base_files.get(&rel)
+                        && old.size == f.size
+                    {
+                        let (crc, _) = format::file_crc(&src).map_err(io_fail("reading", &src))?;
+                        if crc == old.crc32c {
+                            entries.push(old.clone());
+                            continue;
+                        }
+                    }
+                    let (parts, crc) = b
+                        .add_file(shard, &rel, &src, f.size)
+                        .map_err(io_fail("adding to a chunk", &src))?;
+                    entries.push(FileEntry {
+                        path: rel,
+                        size: f.size,
+                        crc32c: crc,
+                        backup: id.clone(),
+                        parts,
+                    });
+                    for done in b.take_finished() {
+                        if tx.blocking_send(done).is_err() {
+                            return Err(BackupError::internal("chunk upload stopped"));
+                        }
                     }
                 }
-                let (parts, crc) = b
-                    .add_file(&shard, &rel, &src, f.size)
-                    .map_err(io_fail("adding to a chunk", &src))?;
-                entries.push(FileEntry {
-                    path: rel,
-                    size: f.size,
-                    crc32c: crc,
-                    backup: id.clone(),
-                    parts,
-                });
-                for done in b.take_finished() {
-                    if tx.blocking_send(done).is_err() {
-                        return Err(BackupError::internal("chunk upload stopped"));
-                    }
-                }
+                all.push(entries);
             }
             b.finish_chunk()
                 .map_err(io_fail("finishing a chunk in", &chunk_dir))?;
@@ -752,12 +770,12 @@ impl Manager {
                     return Err(BackupError::internal("chunk upload stopped"));
                 }
             }
-            Ok(entries)
+            Ok(all)
         });
         let mut chunks = BTreeMap::new();
         let mut upload_err = None;
         while let Some(done) = rx.recv().await {
-            let key = format::chunk_key(&job.id, node, &staged.class.name, done.n);
+            let key = format::chunk_key(&job.id, node, &def.name, done.n);
             let t = Instant::now();
             let stored = if build_in_place {
                 store.publish_local(&key, &done.path)
@@ -766,7 +784,7 @@ impl Manager {
             };
             match stored {
                 Ok(()) => {
-                    tracing::info!(action = "backup", backup_id = %job.id, class = %staged.class.name,
+                    tracing::info!(action = "backup", backup_id = %job.id, class = %def.name,
                         chunk = done.n, bytes = done.info.size, took = ?t.elapsed(), "chunk stored");
                     chunks.insert(done.n, done.info);
                     if let Some(pause) = self.opts.test_chunk_pause {
@@ -789,21 +807,28 @@ impl Manager {
             return Err(e);
         }
         let entries = entries?;
-        let size = entries.iter().map(|f| f.size).sum();
+        let size = entries.iter().flatten().map(|f| f.size).sum();
         {
             let mut p = job.progress.lock();
             p.size += size;
-            p.pin_took = p.pin_took.max(staged.pin_took);
+            for s in staged {
+                p.pin_took = p.pin_took.max(s.pin_took);
+            }
         }
         Ok(ClassManifest {
-            name: staged.class.name.clone(),
-            schema: weft_api::schema::class_to_json(&staged.class),
-            shards: vec![ShardManifest {
-                name: staged.shard.clone(),
-                node: node.to_string(),
-                lsn: staged.lsn,
-                files: entries,
-            }],
+            name: def.name.clone(),
+            schema: weft_api::schema::class_to_json(def),
+            shards: staged
+                .iter()
+                .zip(entries)
+                .map(|(s, files)| ShardManifest {
+                    name: s.shard.clone(),
+                    node: node.to_string(),
+                    lsn: s.lsn,
+                    files,
+                    tenant_status: s.tenant.map(|t| t.as_str().to_string()),
+                })
+                .collect(),
             chunks,
             pre_compression_size_bytes: size,
         })

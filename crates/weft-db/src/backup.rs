@@ -22,9 +22,10 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::collection::Collection;
 use crate::db::Db;
 use crate::error::{DbError, UserError};
-use crate::schema::{ClassDef, io_err};
+use crate::schema::{ClassDef, TenantStatus, io_err};
 
 /// One file of a staged shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub struct StagedShard {
     pub files: Vec<StagedFile>,
     /// How long taking the pin took: the longest any writer waited because of the backup.
     pub pin_took: std::time::Duration,
+    /// The tenant's status, for a shard of a multi-tenant class.
+    pub tenant: Option<TenantStatus>,
 }
 
 /// Hard-links `from` to `to`; copies where the file system refuses links.
@@ -77,13 +80,71 @@ fn copy_prefix(from: &Path, to: &Path, len: u64) -> io::Result<u64> {
 }
 
 impl Db {
-    /// Copies the shard of class `class` into `<staging>/<lowercased class>/<shard>/` (see the
-    /// module documentation). Writers pause for one WAL fsync at most.
-    pub fn stage_for_backup(&self, class: &str, staging: &Path) -> Result<StagedShard, DbError> {
+    /// Copies the shards of class `class` into `<staging>/<lowercased class>/<shard>/` (see
+    /// the module documentation): its one shard, or every tenant's (active or not; a shard not
+    /// open is opened for the copy and closed again). Writers pause for one WAL fsync at most.
+    pub fn stage_for_backup(
+        &self,
+        class: &str,
+        staging: &Path,
+    ) -> Result<Vec<StagedShard>, DbError> {
         let def = self
             .class(class)
             .ok_or_else(|| UserError::ClassNotFound(class.to_string()))?;
-        let coll = self.collection(&def.name)?;
+        if !def.multi_tenancy.enabled {
+            let coll = self.collection(&def.name)?;
+            return Ok(vec![stage_shard(&def, &coll, staging, None)?]);
+        }
+        let mut out = Vec::new();
+        for (tenant, status) in self.catalog.tenants(&def.name)? {
+            let staged = self.with_tenant_shard(&def, &tenant, |coll| {
+                stage_shard(&def, coll, staging, Some(status))
+            })?;
+            out.push(staged);
+        }
+        Ok(out)
+    }
+
+    /// Restores class `class` from `staged`, a verified class directory holding the shard
+    /// directories `shards` (their contents fsynced by the caller); for a multi-tenant class
+    /// each shard is a tenant with its status. Atomic: afterwards the class is in the schema
+    /// with all its data, or (on an error, or a crash at any point) absent. Fails like a
+    /// create if a class of that name exists.
+    pub fn restore_class(
+        &self,
+        class: ClassDef,
+        shards: &[(String, Option<TenantStatus>)],
+        staged: &Path,
+    ) -> Result<ClassDef, DbError> {
+        let opening = self.opening.lock();
+        let stored = self.catalog.restore_class(class, shards, staged)?;
+        if stored.multi_tenancy.enabled {
+            // Tenant shards open on first use, as after any start.
+            return Ok(stored);
+        }
+        match self.open_restored_collection(&stored) {
+            Ok(_) => Ok(stored),
+            Err(err) => {
+                // The files were verified, so this is an I/O failure: take the class out
+                // again rather than leave a class that does not serve.
+                tracing::error!(action = "restore", class = %stored.name, error = %crate::error::chain(&err),
+                    "the restored shard does not open; the class is removed again");
+                drop(opening);
+                self.delete_class(&stored.name)?;
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Copies one open shard into `<staging>/<lowercased class>/<shard>/`.
+fn stage_shard(
+    def: &ClassDef,
+    coll: &Collection,
+    staging: &Path,
+    tenant: Option<TenantStatus>,
+) -> Result<StagedShard, DbError> {
+    {
         let src = coll.dir().to_path_buf();
         let out = staging
             .join(def.name.to_ascii_lowercase())
@@ -147,38 +208,13 @@ impl Db {
         drop(pin);
         files.sort_by(|a, b| a.rel.cmp(&b.rel));
         Ok(StagedShard {
-            class: def,
+            class: def.clone(),
             shard: coll.shard_name().to_string(),
             lsn,
             dir: out,
             files,
             pin_took,
+            tenant,
         })
-    }
-
-    /// Restores class `class` from `staged`, a verified class directory holding the shard
-    /// directory `shard` (its contents fsynced by the caller). Atomic: afterwards the class is
-    /// in the schema with all its data, or (on an error, or a crash at any point) absent.
-    /// Fails like a create if a class of that name exists.
-    pub fn restore_class(
-        &self,
-        class: ClassDef,
-        shard: &str,
-        staged: &Path,
-    ) -> Result<ClassDef, DbError> {
-        let opening = self.opening.lock();
-        let stored = self.catalog.restore_class(class, shard, staged)?;
-        match self.open_restored_collection(&stored) {
-            Ok(_) => Ok(stored),
-            Err(err) => {
-                // The files were verified, so this is an I/O failure: take the class out
-                // again rather than leave a class that does not serve.
-                tracing::error!(action = "restore", class = %stored.name, error = %crate::error::chain(&err),
-                    "the restored shard does not open; the class is removed again");
-                drop(opening);
-                self.delete_class(&stored.name)?;
-                Err(err)
-            }
-        }
     }
 }

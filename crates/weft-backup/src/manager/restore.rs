@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
+use weft_db::schema::TenantStatus;
 
 use weft_api::backup::{JobReply, RestoreRequest, Status};
 
@@ -240,20 +241,56 @@ impl Manager {
                     weft_db::error::chain(&e)
                 ))
             })?;
-            let shard = cm.shards.first().map(|s| s.name.clone()).ok_or_else(|| {
-                BackupError::unprocessable(format!("wrong backup file: class {class} has no shard"))
-            })?;
-            staged.push((def, shard, class_dir));
+            if cm.shards.is_empty() && !def.multi_tenancy.enabled {
+                return Err(BackupError::unprocessable(format!(
+                    "wrong backup file: class {class} has no shard"
+                )));
+            }
+            let mut shards = Vec::with_capacity(cm.shards.len());
+            for s in &cm.shards {
+                let tenant = match (&s.tenant_status, def.multi_tenancy.enabled) {
+                    (Some(t), true) => Some(TenantStatus::parse(t, &s.name).map_err(|e| {
+                        BackupError::unprocessable(format!(
+                            "corrupted backup file: tenant {} of {class}: {e}",
+                            s.name
+                        ))
+                    })?),
+                    (None, false) => None,
+                    _ => {
+                        return Err(BackupError::unprocessable(format!(
+                            "corrupted backup file: shard {} of {class} does not fit the class's \
+                             multi-tenancy",
+                            s.name
+                        )));
+                    }
+                };
+                shards.push((s.name.clone(), tenant));
+            }
+            if !def.multi_tenancy.enabled && shards.len() != 1 {
+                return Err(BackupError::unprocessable(format!(
+                    "wrong backup file: class {class} has {} shards, weft restores one",
+                    shards.len()
+                )));
+            }
+            // A tenant's directory is its name: only valid tenant names are placed.
+            for (name, tenant) in &shards {
+                if tenant.is_some() {
+                    weft_db::schema::validation::validate_tenant_name(0, name).map_err(|e| {
+                        BackupError::unprocessable(format!("corrupted backup file: {e}"))
+                    })?;
+                }
+            }
+            staged.push((def, shards, class_dir));
         }
         job.canceled()?;
         job.set(Status::Transferred);
         job.set(Status::Finalizing);
         self.existing_classes(&job.classes)?;
-        for (def, shard, dir) in staged {
+        for (def, shards, dir) in staged {
             let db = Arc::clone(&self.db);
             let name = def.name.clone();
             blocking(move || {
-                db.restore_class(def, &shard, &dir).map(|_| ()).map_err(|e| {
+                db.restore_class(def, &shards, &dir).map(|_| ()).map_err(|e| {
                     BackupError::unprocessable(format!(
                         "could not restore classes: [\"{name}\": error when trying to restore class: {}]",
                         weft_db::error::chain(&e)

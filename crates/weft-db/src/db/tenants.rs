@@ -242,18 +242,31 @@ impl Db {
         self.open_tenant(class, tenant, &key)
     }
 
-    /// A tenant's shard whatever its status (`weft verify`): the open one, or opened now.
-    pub(crate) fn tenant_shard_for_verify(
+    /// Runs `f` on a tenant's shard whatever its status (`weft verify`, backups): the open
+    /// one, or one opened for `f` alone and closed after (a request for the tenant waits).
+    pub(crate) fn with_tenant_shard<T>(
         &self,
         class: &ClassDef,
         tenant: &str,
-    ) -> Result<Arc<Collection>, DbError> {
+        f: impl FnOnce(&Collection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
         let key = tenant_key(&class.name, tenant);
         if let Some(coll) = self.collections.read().get(&key).cloned() {
-            return Ok(coll);
+            return f(&coll);
         }
         let _opening = self.opening.lock();
-        self.open_tenant(class, tenant, &key)
+        if let Some(coll) = self.collections.read().get(&key).cloned() {
+            return f(&coll);
+        }
+        let (coll, _) = Collection::open(
+            &self.options.data_path,
+            class,
+            tenant,
+            self.options.storage.clone(),
+        )?;
+        let out = f(&coll);
+        coll.close()?;
+        out
     }
 
     fn open_tenant(

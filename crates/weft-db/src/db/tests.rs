@@ -165,7 +165,10 @@ fn a_staged_shard_restores_exactly_the_writes_before_it() {
         put_vec(&db, "Article", i);
     }
     let staging = dir.path().join(".backup-staging-t");
-    let staged = db.stage_for_backup("Article", &staging).unwrap();
+    let mut staged = db.stage_for_backup("Article", &staging).unwrap();
+    assert_eq!(staged.len(), 1);
+    let staged = staged.remove(0);
+    let shards = [(staged.shard.clone(), None)];
     assert!(
         staged
             .files
@@ -178,13 +181,13 @@ fn a_staged_shard_restores_exactly_the_writes_before_it() {
     // Restoring over the existing class fails like a create, and changes nothing.
     let class_dir = staging.join("article");
     let err = db
-        .restore_class(staged.class.clone(), &staged.shard, &class_dir)
+        .restore_class(staged.class.clone(), &shards, &class_dir)
         .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
     assert!(class_dir.exists() && has(&db, "Article", 40));
 
     db.delete_class("Article").unwrap();
-    db.restore_class(staged.class.clone(), &staged.shard, &class_dir)
+    db.restore_class(staged.class.clone(), &shards, &class_dir)
         .unwrap();
     assert!(!class_dir.exists());
     for i in 1..=30 {

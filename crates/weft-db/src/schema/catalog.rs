@@ -229,14 +229,15 @@ impl Catalog {
         })
     }
 
-    /// Adds `class` (from a backup) with its shard `shard`, whose data is the class directory
+    /// Adds `class` (from a backup) with its shards (tenants with their status), whose data is
+    /// the class directory
     /// `staged`: the directory is moved to `<data>/<class>.restored`, the schema written (the
     /// commit point), then the directory renamed into place. A crash in between is finished
     /// or undone at the next open ([`catalog_file::finish_class_deletions`]).
     pub fn restore_class(
         &self,
         mut class: ClassDef,
-        shard: &str,
+        shards: &[(String, Option<TenantStatus>)],
         staged: &std::path::Path,
     ) -> Result<ClassDef, DbError> {
         self.fill_defaults(&mut class);
@@ -256,8 +257,14 @@ impl Catalog {
             catalog_file::move_dir_durably(&self.dir, staged, &pending)?;
             state.classes.push(ClassEntry {
                 class: class.clone(),
-                shards: vec![ShardStatus::ready(shard.to_string())],
-                tenants: BTreeMap::new(),
+                shards: shards
+                    .iter()
+                    .map(|(name, _)| ShardStatus::ready(name.clone()))
+                    .collect(),
+                tenants: shards
+                    .iter()
+                    .filter_map(|(name, t)| t.map(|t| (name.clone(), t)))
+                    .collect(),
             });
             Ok(class)
         });
