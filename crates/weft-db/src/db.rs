@@ -95,6 +95,9 @@ impl ShardRegistry {
     /// drain; if they do not within [`RECOVERY_DRAIN_TIMEOUT`], nothing changes and the caller
     /// retries later.
     fn reopen_if_poisoned(&self, class: &ClassDef) -> Result<bool, DbError> {
+        if class.multi_tenancy.enabled {
+            return self.reopen_poisoned_tenants(class);
+        }
         let mut map = self.collections.write();
         let shard = match map.get(&class.name) {
             Some(coll) if !coll.is_poisoned() => return Ok(false),
@@ -124,6 +127,34 @@ impl ShardRegistry {
         }
         map.insert(class.name.clone(), Arc::new(fresh));
         Ok(true)
+    }
+}
+
+impl ShardRegistry {
+    /// [`ShardRegistry::reopen_if_poisoned`] for the open tenant shards of a multi-tenant
+    /// class; a tenant that is not open has nothing to recover (it opens fresh on next use).
+    fn reopen_poisoned_tenants(&self, class: &ClassDef) -> Result<bool, DbError> {
+        let mut map = self.collections.write();
+        let prefix = tenant_key(&class.name, "");
+        let poisoned: Vec<(String, String)> = map
+            .iter()
+            .filter(|(k, c)| k.starts_with(&prefix) && c.is_poisoned())
+            .map(|(k, c)| (k.clone(), c.shard_name().to_string()))
+            .collect();
+        for (key, tenant) in &poisoned {
+            if let Some(coll) = map.get(key) {
+                coll.repair()?;
+            }
+            drain(&map, key, "recovering a shard", &self.data_path)?;
+            drop(map.remove(key));
+            let (fresh, report) =
+                Collection::open(&self.data_path, class, tenant, self.storage.clone())?;
+            if let Some(message) = report.warning() {
+                tracing::warn!(action = "lsm_recover_from_active_wal", class = %class.name, shard = %tenant, "{message}");
+            }
+            map.insert(key.clone(), Arc::new(fresh));
+        }
+        Ok(!poisoned.is_empty())
     }
 }
 
