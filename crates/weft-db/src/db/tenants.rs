@@ -297,6 +297,18 @@ impl Db {
         Ok(coll)
     }
 
+    /// Objects of one shard of `class`, and whether the shard is loaded: a tenant's shard
+    /// not opened yet (or inactive) counts 0, not loaded (`/v1/nodes`).
+    pub fn shard_object_count(&self, class: &str, shard: &str) -> (u64, bool) {
+        let Some(def) = self.class(class) else {
+            return (0, false);
+        };
+        self.open_collections(&def)
+            .into_iter()
+            .find(|(name, _)| name == shard)
+            .map_or((0, false), |(_, c)| (c.object_count(), true))
+    }
+
     /// The open collections of a class: its shard, or its tenants' open shards.
     pub(crate) fn open_collections(&self, class: &ClassDef) -> Vec<(String, Arc<Collection>)> {
         if !class.multi_tenancy.enabled {

@@ -194,9 +194,9 @@ fn nodes_of(
     let mut shards = Vec::new();
     let mut objects = 0;
     for class in classes {
-        let count = db.object_count(&class.name);
-        objects += count;
+        objects += db.object_count(&class.name);
         for shard in db.shards(&class.name)? {
+            let (count, loaded) = db.shard_object_count(&class.name, &shard.name);
             shards.push(json!({
                 "name": shard.name,
                 "class": class.name,
@@ -204,7 +204,7 @@ fn nodes_of(
                 "vectorIndexingStatus": shard.status,
                 "vectorQueueLength": 0,
                 "compressed": false,
-                "loaded": true,
+                "loaded": loaded,
             }));
         }
     }
