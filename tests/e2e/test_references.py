@@ -10,19 +10,16 @@ filters, one and two hops, in queries, `aggregate` and `delete_many`; deleting a
 referrers' beacons alone; and a kill -9 under reference batches keeps every acknowledged one.
 Every answer is compared with a plain-Python model of which object references which."""
 
-import json
 import math
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from types import SimpleNamespace
 
 import pytest
-from conftest import weft_verify
+from conftest import rest, weft_verify
 from weaviate.classes.config import Configure, DataType, Property, ReferenceProperty
 from weaviate.classes.data import DataObject, DataReference, ReferenceToMulti
 from weaviate.classes.query import Filter, MetadataQuery, QueryReference
@@ -50,19 +47,6 @@ def vec(i): return [math.cos(i), math.sin(i), 1.0, 0.5]  # noqa: E704
 def authors_of(b): return WRITTEN_BY.get(b) or []  # noqa: E704
 def about(r): return ABOUT.get(r) or []  # noqa: E704
 def beacon(cls, u): return f"weaviate://localhost/{cls}/{u}"  # noqa: E704
-
-
-def rest(server, method, path, body=None):
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}{path}", method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def stored(server, cls, oid, prop):

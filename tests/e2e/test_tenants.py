@@ -8,17 +8,14 @@ cross tenants; the four data-path errors; deactivation keeps data, auto activati
 creation; removal deletes data; restart and kill -9 leave every tenant whole. Answers are compared
 with a plain-Python model: tenant -> {uuid: properties}."""
 
-import json
 import math
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
-from conftest import weft_verify
+from conftest import rest, weft_verify
 from weaviate.classes.config import Configure, DataType, Property, ReferenceProperty, Reconfigure
 from weaviate.classes.data import DataObject
 from weaviate.classes.query import Filter, QueryReference
@@ -45,19 +42,6 @@ def vec(t, i):
 
 
 def shared_vec(t): return [1.0, 1.0, 1.0] if t == "alpha" else [-1.0, 1.0, 1.0]  # noqa: E704
-
-
-def rest(server, method, path, body=None):
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}{path}", method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
 
 
 def make_doc(client, name="Doc", **mt):

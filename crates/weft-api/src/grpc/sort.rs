@@ -16,7 +16,8 @@ pub fn sort(keys: Vec<WireSort>) -> Result<Vec<SortBy>, WireError> {
             )),
             _ => Err(WireError::new(
                 ErrorCode::InvalidInput,
-                "sorting by a path through cross-references is not supported by weft yet",
+                // Weaviate does not sort through references either (its message).
+                "sorting by reference not supported, path must have exactly one argument",
             )),
         })
         .collect()

@@ -158,6 +158,18 @@ impl Db {
             .map(|_| ())
     }
 
+    /// The source object of a references endpoint must exist (404 otherwise).
+    fn require_source(&self, class: &ClassDef, id: Uuid, tenant: Option<&str>) -> Result<(), DbError> {
+        if self.collection_for(class, tenant)?.get(id, false)?.is_none() {
+            return Err(UserError::ObjectNotFound {
+                class: class.name.clone(),
+                id,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     /// A checked, completed beacon of the references endpoints.
     fn endpoint_beacon(
         &self,
@@ -214,17 +226,7 @@ impl Db {
     ) -> Result<(), DbError> {
         let class = self.reference_class(class)?;
         let prop = reference_property(&class, property)?;
-        if self
-            .collection_for(&class, tenant)?
-            .get(id, false)?
-            .is_none()
-        {
-            return Err(UserError::ObjectNotFound {
-                class: class.name.clone(),
-                id,
-            }
-            .into());
-        }
+        self.require_source(&class, id, tenant)?;
         let Value::Array(items) = references else {
             return Err(invalid(format!(
                 "reference property is not a slice {}",
@@ -268,17 +270,7 @@ impl Db {
                 .unwrap_or_default();
             Beacon::parse(raw).map_err(|e| invalid(format!("cannot parse beacon: {e}")))?;
         }
-        if self
-            .collection_for(&class, tenant)?
-            .get(id, false)?
-            .is_none()
-        {
-            return Err(UserError::ObjectNotFound {
-                class: class.name.clone(),
-                id,
-            }
-            .into());
-        }
+        self.require_source(&class, id, tenant)?;
         let prop = reference_property(&class, property)?;
         let beacon = self.endpoint_beacon(&class, prop, reference)?;
         let edit = RefEdit {
