@@ -159,8 +159,17 @@ impl Db {
     }
 
     /// The source object of a references endpoint must exist (404 otherwise).
-    fn require_source(&self, class: &ClassDef, id: Uuid, tenant: Option<&str>) -> Result<(), DbError> {
-        if self.collection_for(class, tenant)?.get(id, false)?.is_none() {
+    fn require_source(
+        &self,
+        class: &ClassDef,
+        id: Uuid,
+        tenant: Option<&str>,
+    ) -> Result<(), DbError> {
+        if self
+            .collection_for(class, tenant)?
+            .get(id, false)?
+            .is_none()
+        {
             return Err(UserError::ObjectNotFound {
                 class: class.name.clone(),
                 id,
