@@ -650,6 +650,7 @@ fn kill_9_cycles(test: &'static str, cycles: usize, env: &[(&'static str, &str)]
     create_class(&weft);
     let started = Instant::now();
     let (mut acked_total, mut max_objects) = (0u64, 0usize);
+    let mut recovered = 0usize;
     for cycle in 0..cycles {
         let load = Duration::from_millis(rng.range(200, 1500));
         let shared = Shared::new(&weft, true, 1);
@@ -664,12 +665,11 @@ fn kill_9_cycles(test: &'static str, cycles: usize, env: &[(&'static str, &str)]
         let what = format!("cycle {cycle} (load {load:?}, {acked} acknowledgements)");
         let verified = verify_clean(&what, &data);
         weft = launch().start();
-        if acked > 0 {
-            assert!(
-                recovery_logged(&weft),
-                "{what}: no {RECOVERY_ACTION} warning after kill -9 with unflushed writes:\n{}",
-                weft.log_text()
-            );
+        // A flush that completed after the last acknowledgement and before the kill leaves
+        // nothing to replay (tiny memtables make that common here), so the warning is
+        // required over the run, not in every cycle; no acknowledged write may be lost in any.
+        if acked > 0 && recovery_logged(&weft) {
+            recovered += 1;
         }
         let (found, problems) = check(&weft, &writers, u64::MAX);
         assert_clean(&what, &problems);
@@ -700,11 +700,15 @@ fn kill_9_cycles(test: &'static str, cycles: usize, env: &[(&'static str, &str)]
             );
         }
     }
+    assert!(
+        acked_total == 0 || recovered > 0,
+        "{test}: no {RECOVERY_ACTION} warning after any of {cycles} kill -9 cycles with {acked_total} acknowledgements"
+    );
     let (status, log) = weft.terminate();
     assert!(status.success(), "final SIGTERM: {status}\n{log}");
     verify_clean("after the final orderly stop", &data);
     eprintln!(
-        "{test}: {cycles} kill -9 cycles, {acked_total} acknowledgements, up to {max_objects} objects, {:?}",
+        "{test}: {cycles} kill -9 cycles ({recovered} recovered from the WAL), {acked_total} acknowledgements, up to {max_objects} objects, {:?}",
         started.elapsed()
     );
 }
