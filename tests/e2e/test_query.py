@@ -314,14 +314,17 @@ def test_unsupported_features_fail_fast_with_a_clear_error(weft):
         )
         col.data.insert_many([DataObject(properties={"title": "hello"}, vector=[1.0, 0.0])])
         calls = {
-            "tenants": lambda: col.with_tenant("t1").query.fetch_objects(),
+            "near_text": lambda: col.query.near_text("hello"),
         }
         for name, call in calls.items():
             started = time.monotonic()
             with pytest.raises(WeaviateQueryError, match="not supported by weft yet"):
                 call()
             assert time.monotonic() - started < 5, f"{name} was retried"
-        # A reference path through a property that is not a reference: a clear error, no retry.
+        # A tenant on a single-tenant class, and a reference path through a property that is
+        # not a reference: clear errors, no retry.
+        with pytest.raises(WeaviateQueryError, match="multi-tenancy disabled, but request was with tenant"):
+            col.with_tenant("t1").query.fetch_objects()
         with pytest.raises(WeaviateQueryError, match="no such prop with name 'author'"):
             col.query.fetch_objects(filters=Filter.by_ref("author").by_property("name").equal("a"))
         started = time.monotonic()
