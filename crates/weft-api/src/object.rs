@@ -177,6 +177,12 @@ pub fn batch_references_from_json(v: &Value) -> Result<Vec<weft_db::BatchReferen
             .unwrap_or_default()
             .to_string()
     };
+    if let Some(i) = items.iter().position(|item| !item.is_object()) {
+        return Err(UserError::Invalid(format!(
+            "invalid params: reference {i} must be an object {{\"from\", \"to\"}}"
+        ))
+        .into());
+    }
     Ok(items
         .iter()
         .map(|item| weft_db::BatchReference {
@@ -209,6 +215,20 @@ pub fn batch_reference_to_json(r: &weft_db::BatchReference, result: &Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_reference_bodies_are_lists_of_objects() {
+        let refs = batch_references_from_json(&json!([
+            {"from": "weaviate://localhost/A/x/p", "to": "weaviate://localhost/B/y", "tenant": "t"},
+            {}
+        ]))
+        .unwrap();
+        assert_eq!(refs[0].tenant.as_deref(), Some("t"));
+        assert_eq!(refs[1].from, "");
+        for bad in [json!([]), json!({}), json!([[null, null]]), json!([1])] {
+            assert!(batch_references_from_json(&bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_objects_and_rejects_wrong_shapes() {
