@@ -94,8 +94,9 @@ pub(crate) struct RefEdit {
 /// How a [`RefEdit`] changes the property's list of `{"beacon": …}` values.
 #[derive(Debug, Clone)]
 pub(crate) enum RefOp {
-    /// Appends these (duplicates kept, as Weaviate).
-    Add(Vec<serde_json::Value>),
+    /// Appends these (duplicates kept, as Weaviate, unless the property has
+    /// `disableDuplicatedReferences`: then beacons already held, or given twice, are skipped).
+    Add(Vec<serde_json::Value>, bool),
     /// Replaces the list.
     Replace(Vec<serde_json::Value>),
     /// Removes every reference whose beacon is byte-equal to this one.
@@ -120,7 +121,19 @@ impl RefEdit {
             _ => Vec::new(),
         };
         let list = match self.op {
-            RefOp::Add(add) => current.into_iter().chain(add).collect(),
+            RefOp::Add(add, dedup) if dedup => {
+                let mut list = current.clone();
+                for r in add {
+                    if !list.contains(&r) {
+                        list.push(r);
+                    }
+                }
+                if list.len() == current.len() {
+                    return Ok(None);
+                }
+                list
+            }
+            RefOp::Add(add, _) => current.into_iter().chain(add).collect(),
             RefOp::Replace(list) => list,
             RefOp::Remove(beacon) => {
                 let kept: Vec<serde_json::Value> = current

@@ -104,6 +104,10 @@ fn property_from_fields(f: &Fields<'_>, label: &str) -> Result<PropertyDef, User
         }
     }
     property.module_config = f.opaque_object("moduleConfig").map_err(&ctx)?;
+    set(
+        &mut property.disable_duplicated_references,
+        f.bool("disableDuplicatedReferences").map_err(&ctx)?,
+    );
     Ok(property)
 }
 
@@ -154,6 +158,9 @@ pub(super) fn property_value(p: &PropertyDef) -> Value {
     }
     if let Some(config) = &p.module_config {
         out.insert("moduleConfig".into(), config.clone());
+    }
+    if p.disable_duplicated_references {
+        out.insert("disableDuplicatedReferences".into(), json!(true));
     }
     Value::Object(out)
 }

@@ -580,3 +580,20 @@ fn replication_async_config_is_validated_kept_and_returned() {
         Some(&30000)
     );
 }
+
+#[test]
+fn disable_duplicated_references_round_trips_and_is_omitted_when_false() {
+    let p = property_from_json(json!({
+        "name": "holds", "dataType": ["Author"], "disableDuplicatedReferences": true
+    }))
+    .unwrap();
+    assert!(p.disable_duplicated_references);
+    assert_eq!(property_to_json(&p)["disableDuplicatedReferences"], json!(true));
+    let plain = property_from_json(json!({"name": "holds", "dataType": ["Author"]})).unwrap();
+    assert!(!plain.disable_duplicated_references);
+    assert!(property_to_json(&plain).get("disableDuplicatedReferences").is_none());
+    assert!(property_from_json(json!({
+        "name": "holds", "dataType": ["Author"], "disableDuplicatedReferences": "yes"
+    }))
+    .is_err());
+}

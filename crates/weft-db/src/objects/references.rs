@@ -218,7 +218,10 @@ impl Db {
         let edit = RefEdit {
             id,
             property: prop.name.clone(),
-            op: RefOp::Add(vec![beacon_value(&beacon)]),
+            op: RefOp::Add(
+                vec![beacon_value(&beacon)],
+                prop.disable_duplicated_references,
+            ),
         };
         self.edit_one(&class, edit, tenant)
     }
@@ -385,7 +388,10 @@ impl Db {
         let edit = RefEdit {
             id: source.id,
             property: prop.name.clone(),
-            op: RefOp::Add(vec![beacon_value(&beacon)]),
+            op: RefOp::Add(
+                vec![beacon_value(&beacon)],
+                prop.disable_duplicated_references,
+            ),
         };
         Ok((class, edit))
     }

@@ -100,6 +100,10 @@ pub struct PropertyDef {
     pub nested_properties: Vec<PropertyDef>,
     /// Opaque per-module settings (`moduleConfig`), kept as given.
     pub module_config: Option<serde_json::Value>,
+    /// `disableDuplicatedReferences` (reference properties): adding a reference the property
+    /// already holds changes nothing. Default false (duplicates kept), as Weaviate's default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_duplicated_references: bool,
 }
 
 impl PropertyDef {
@@ -117,6 +121,7 @@ impl PropertyDef {
             index_range_filters: false,
             nested_properties: Vec::new(),
             module_config: None,
+            disable_duplicated_references: false,
             data_type,
         }
     }

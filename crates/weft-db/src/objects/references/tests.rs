@@ -484,3 +484,62 @@ fn references_written_before_their_index_existed_are_indexed_at_open() {
     assert!(report.is_clean(), "{:?}", report.problems);
     db.close().unwrap();
 }
+
+#[test]
+fn disable_duplicated_references_skips_a_beacon_already_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    schema(&db);
+    let mut shelf = ClassDef::new("Shelf");
+    let mut holds = PropertyDef::new("holds", DataType::Reference(vec!["Author".into()]));
+    holds.disable_duplicated_references = true;
+    shelf.properties = vec![holds];
+    db.create_class(shelf).unwrap();
+    seed(&db);
+    let id = Uuid::from_u128(0xD000);
+    db.put_object(
+        ObjectInput {
+            class: "Shelf".into(),
+            id: Some(id),
+            ..ObjectInput::default()
+        },
+        WriteMode::Insert,
+    )
+    .unwrap();
+    for _ in 0..3 {
+        db.add_reference("Shelf", id, "holds", &json!({"beacon": beacon(0)}), None)
+            .unwrap();
+    }
+    let from = format!("weaviate://localhost/Shelf/{id}/holds");
+    for r in db.add_references(&[
+        BatchReference {
+            from: from.clone(),
+            to: beacon(1),
+            tenant: None,
+        },
+        BatchReference {
+            from,
+            to: beacon(1),
+            tenant: None,
+        },
+    ]) {
+        r.unwrap();
+    }
+    let obj = db.get_object("Shelf", id, false).unwrap().unwrap();
+    assert_eq!(
+        obj.properties["holds"],
+        json!([{"beacon": beacon(0)}, {"beacon": beacon(1)}])
+    );
+    // Books keep duplicates (the default).
+    for _ in 0..2 {
+        db.add_reference(
+            "Book",
+            book(0),
+            "writtenBy",
+            &json!({"beacon": beacon(0)}),
+            None,
+        )
+        .unwrap();
+    }
+    assert_eq!(stored(&db, 0).len(), 2);
+}
