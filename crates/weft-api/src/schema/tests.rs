@@ -588,12 +588,21 @@ fn disable_duplicated_references_round_trips_and_is_omitted_when_false() {
     }))
     .unwrap();
     assert!(p.disable_duplicated_references);
-    assert_eq!(property_to_json(&p)["disableDuplicatedReferences"], json!(true));
+    assert_eq!(
+        property_to_json(&p)["disableDuplicatedReferences"],
+        json!(true)
+    );
     let plain = property_from_json(json!({"name": "holds", "dataType": ["Author"]})).unwrap();
     assert!(!plain.disable_duplicated_references);
-    assert!(property_to_json(&plain).get("disableDuplicatedReferences").is_none());
-    assert!(property_from_json(json!({
-        "name": "holds", "dataType": ["Author"], "disableDuplicatedReferences": "yes"
-    }))
-    .is_err());
+    assert!(
+        property_to_json(&plain)
+            .get("disableDuplicatedReferences")
+            .is_none()
+    );
+    assert!(
+        property_from_json(json!({
+            "name": "holds", "dataType": ["Author"], "disableDuplicatedReferences": "yes"
+        }))
+        .is_err()
+    );
 }
