@@ -158,6 +158,17 @@ impl Db {
             .map(|_| ())
     }
 
+    /// The target of a references endpoint must exist (Weaviate's `validate reference` error).
+    fn require_target(&self, beacon: &Beacon, tenant: Option<&str>) -> Result<(), DbError> {
+        if !self.target_exists(beacon, &Staged::new(), tenant)? {
+            return Err(invalid(format!(
+                "validate reference: no object with id {} found",
+                beacon.id
+            )));
+        }
+        Ok(())
+    }
+
     /// The source object of a references endpoint must exist (404 otherwise).
     fn require_source(
         &self,
@@ -209,12 +220,7 @@ impl Db {
         let class = self.reference_class(class)?;
         let prop = reference_property(&class, property)?;
         let beacon = self.endpoint_beacon(&class, prop, reference)?;
-        if !self.target_exists(&beacon, &Staged::new(), tenant)? {
-            return Err(invalid(format!(
-                "validate reference: no object with id {} found",
-                beacon.id
-            )));
-        }
+        self.require_target(&beacon, tenant)?;
         let edit = RefEdit {
             id,
             property: prop.name.clone(),
@@ -248,12 +254,7 @@ impl Db {
         let mut list = Vec::with_capacity(items.len());
         for item in items {
             let beacon = self.endpoint_beacon(&class, prop, item)?;
-            if !self.target_exists(&beacon, &Staged::new(), tenant)? {
-                return Err(invalid(format!(
-                    "validate reference: no object with id {} found",
-                    beacon.id
-                )));
-            }
+            self.require_target(&beacon, tenant)?;
             list.push(beacon_value(&beacon));
         }
         let edit = RefEdit {
