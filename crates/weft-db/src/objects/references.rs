@@ -77,17 +77,19 @@ impl Db {
         staged: &Staged,
         tenant: Option<&str>,
     ) -> Result<bool, DbError> {
-        let classes: Vec<String> = match &beacon.class {
-            Some(c) => vec![c.clone()],
-            None => self.classes().into_iter().map(|c| c.name).collect(),
+        if let Some(c) = &beacon.class
+            && staged.contains(&(c.clone(), beacon.id))
+        {
+            return Ok(true);
+        }
+        let classes: Vec<ClassDef> = match &beacon.class {
+            Some(c) => self.class(c).into_iter().collect(),
+            None => self.classes(),
         };
-        for class in classes {
-            if staged.contains(&(class.clone(), beacon.id)) {
+        for def in classes {
+            if staged.contains(&(def.name.clone(), beacon.id)) {
                 return Ok(true);
             }
-            let Some(def) = self.class(&class) else {
-                continue;
-            };
             if self
                 .reference_collection(&def, tenant)?
                 .get(beacon.id, false)?

@@ -5,6 +5,7 @@
 //! aggregates and deletes by filter walk references alike.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use roaring::RoaringTreemap;
 
@@ -169,21 +170,40 @@ pub struct ReferenceTarget {
     pub references: Vec<ResolvedReference>,
 }
 
-type TargetCache =
+/// Targets read during one query, by (class, id, with vectors).
+pub(crate) type TargetCache =
     std::collections::HashMap<(String, uuid::Uuid, bool), Option<crate::object::StoredObject>>;
 
+/// A [`ReferenceRequest`] bound to its target class; the target's collection is looked up on
+/// first need (a query whose hits hold no such reference never routes to it).
+pub(crate) struct BoundRequest<'r> {
+    request: &'r ReferenceRequest,
+    target: ClassDef,
+    coll: Option<Arc<Collection>>,
+    nested: Vec<BoundRequest<'r>>,
+}
+
 impl Db {
-    /// Checks reference requests against the schema before a query runs.
-    pub(crate) fn validate_reference_requests(
+    /// Checks reference requests against the schema and binds each to its target class,
+    /// once per query (before it runs).
+    pub(crate) fn bind_reference_requests<'r>(
         &self,
         class: &ClassDef,
-        requests: &[ReferenceRequest],
-    ) -> Result<(), DbError> {
-        for r in requests {
-            let target = self.reference_target_class(class, r)?;
-            self.validate_reference_requests(&target, &r.references)?;
-        }
-        Ok(())
+        requests: &'r [ReferenceRequest],
+    ) -> Result<Vec<BoundRequest<'r>>, DbError> {
+        requests
+            .iter()
+            .map(|r| {
+                let target = self.reference_target_class(class, r)?;
+                let nested = self.bind_reference_requests(&target, &r.references)?;
+                Ok(BoundRequest {
+                    request: r,
+                    target,
+                    coll: None,
+                    nested,
+                })
+            })
+            .collect()
     }
 
     fn reference_target_class(
@@ -217,34 +237,30 @@ impl Db {
             .ok_or_else(|| UserError::ClassNotFound(name).into())
     }
 
-    /// The references `requests` asks for on `obj` (of `class`). Requests are validated
-    /// first ([`Db::validate_reference_requests`]).
+    /// The references the bound `requests` ask for on `obj`. `cache` holds the targets read
+    /// so far in the query (a popular target is read once).
     pub(crate) fn resolve_references(
         &self,
-        class: &ClassDef,
         obj: &crate::object::StoredObject,
-        requests: &[ReferenceRequest],
-        tenant: Option<&str>,
-    ) -> Result<Vec<ResolvedReference>, DbError> {
-        let mut cache = TargetCache::new();
-        self.resolve_with(class, obj, requests, tenant, &mut cache)
-    }
-
-    fn resolve_with(
-        &self,
-        class: &ClassDef,
-        obj: &crate::object::StoredObject,
-        requests: &[ReferenceRequest],
+        requests: &mut [BoundRequest<'_>],
         tenant: Option<&str>,
         cache: &mut TargetCache,
     ) -> Result<Vec<ResolvedReference>, DbError> {
         let mut out = Vec::with_capacity(requests.len());
-        for (request, r) in requests.iter().enumerate() {
+        for (request, bound) in requests.iter_mut().enumerate() {
+            let r = bound.request;
             let Some(value) = obj.properties.get(&r.property) else {
                 continue;
             };
-            let target_class = self.reference_target_class(class, r)?;
-            let coll = self.reference_collection(&target_class, tenant)?;
+            let coll = match &bound.coll {
+                Some(coll) => Arc::clone(coll),
+                None => {
+                    let coll = self.reference_collection(&bound.target, tenant)?;
+                    bound.coll = Some(Arc::clone(&coll));
+                    coll
+                }
+            };
+            let target_class = &bound.target;
             let mut targets = Vec::new();
             for beacon in crate::object::coerce::stored_beacons(Some(value)) {
                 if beacon
@@ -267,7 +283,7 @@ impl Db {
                     continue;
                 };
                 let references =
-                    self.resolve_with(&target_class, &target, &r.references, tenant, cache)?;
+                    self.resolve_references(&target, &mut bound.nested, tenant, cache)?;
                 targets.push(ReferenceTarget {
                     object: target,
                     references,

@@ -146,30 +146,27 @@ impl Db {
         if req.references.is_empty() {
             return self.search_class(&class, req);
         }
-        self.validate_reference_requests(&class, &req.references)?;
+        let mut bound = self.bind_reference_requests(&class, &req.references)?;
         let mut hits = self.search_class(&class, req)?;
+        let mut cache = crate::query::refs::TargetCache::new();
         for hit in &mut hits {
             hit.references = self.resolve_references(
-                &class,
                 &hit.object,
-                &req.references,
+                &mut bound,
                 req.tenant.as_deref(),
+                &mut cache,
             )?;
         }
         Ok(hits)
     }
 
     fn search_class(&self, class: &ClassDef, req: &Query) -> Result<Vec<SearchHit>, DbError> {
-        let class = class.clone();
         let tenant = req.tenant.as_deref();
         // Errors of a missing or wrong tenant come first, whatever the query.
-        let _ = self.collection_for(&class, tenant)?;
+        let coll = self.collection_for(class, tenant)?;
         let plain = SearchHit::plain;
         let allowed = match &req.filter {
-            Some(filter) => {
-                let coll = self.collection_for(&class, tenant)?;
-                Some(self.filter_ids(&coll, &class, filter, tenant)?)
-            }
+            Some(filter) => Some(self.filter_ids(&coll, class, filter, tenant)?),
             None => None,
         };
         let searches = [
@@ -190,8 +187,7 @@ impl Db {
             if req.after.is_some() {
                 return Err(invalid("sort cannot be combined with 'after'".into()));
             }
-            crate::query::sort::validate(&class, &req.sort)?;
-            let coll = self.collection_for(&class, tenant)?;
+            crate::query::sort::validate(class, &req.sort)?;
             let mut objects = match &allowed {
                 Some(ids) => {
                     let mut out = Vec::new();
@@ -204,7 +200,7 @@ impl Db {
                 }
                 None => coll.list(None, 0, u64::MAX, false)?,
             };
-            crate::query::sort::sort(&class, &req.sort, &mut objects);
+            crate::query::sort::sort(class, &req.sort, &mut objects);
             let skip = usize::try_from(req.offset).unwrap_or(usize::MAX);
             let take = usize::try_from(req.limit).unwrap_or(usize::MAX);
             let mut out = Vec::new();
@@ -219,11 +215,10 @@ impl Db {
             return Ok(out);
         }
         if req.keyword.is_some() || req.hybrid.is_some() {
-            return crate::query::hybrid::run(self, &class, req, allowed.as_ref());
+            return crate::query::hybrid::run(self, class, req, allowed.as_ref());
         }
         if let (Some(ids), None) = (&allowed, &req.near) {
             // A filtered listing: matching objects in doc-id order.
-            let coll = self.collection_for(&class, tenant)?;
             let skip = usize::try_from(req.offset).unwrap_or(usize::MAX);
             let take = usize::try_from(req.limit).unwrap_or(usize::MAX);
             let mut out = Vec::new();
@@ -250,7 +245,7 @@ impl Db {
         };
         let k = usize::try_from(req.offset.saturating_add(req.limit)).unwrap_or(usize::MAX);
         let mut hits =
-            self.near_hits(&class, tenant, near, k, allowed.as_ref(), req.with_vectors)?;
+            self.near_hits(class, tenant, near, k, allowed.as_ref(), req.with_vectors)?;
         hits.drain(
             ..usize::try_from(req.offset)
                 .unwrap_or(usize::MAX)
