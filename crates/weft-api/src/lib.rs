@@ -21,14 +21,17 @@ pub mod grpc;
 pub mod object;
 pub mod proto;
 pub mod schema;
+pub mod search;
 pub mod tenants;
 pub mod where_filter;
 
-/// `QUERY_DEFAULTS_LIMIT` and `QUERY_MAXIMUM_RESULTS`.
+/// `QUERY_DEFAULTS_LIMIT`, `QUERY_DEFAULTS_LIMIT_GRAPHQL` and `QUERY_MAXIMUM_RESULTS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueryLimits {
     /// Limit applied when a request gives none.
     pub default_limit: u64,
+    /// Limit of a GraphQL `Get` that gives none of `limit`, `offset` and `autocut`.
+    pub graphql_default_limit: u64,
     /// Largest offset + limit a request may ask for.
     pub maximum_results: u64,
 }
@@ -37,6 +40,7 @@ impl Default for QueryLimits {
     fn default() -> Self {
         Self {
             default_limit: 10,
+            graphql_default_limit: 100,
             maximum_results: 10_000,
         }
     }

@@ -391,6 +391,11 @@ impl Db {
         self.catalog.classes()
     }
 
+    /// Changes whenever the schema (classes, shards, tenants) does; see [`Catalog::version`].
+    pub fn schema_version(&self) -> u64 {
+        self.catalog.version()
+    }
+
     /// The class named `name`: the first letter is upper-cased (as Weaviate's REST paths
     /// allow `article` for `Article`), then the name is compared exactly.
     pub fn class(&self, name: &str) -> Option<ClassDef> {

@@ -117,6 +117,13 @@ pub struct Cli {
         default_value = "10"
     )]
     pub query_defaults_limit: String,
+    /// Limit of GraphQL `Get` queries that give none of limit, offset and autocut.
+    #[arg(
+        long = "query-defaults-limit-graphql",
+        env = "QUERY_DEFAULTS_LIMIT_GRAPHQL",
+        default_value = "100"
+    )]
+    pub query_defaults_limit_graphql: String,
     /// Largest offset + limit of a query.
     #[arg(
         long = "query-maximum-results",
@@ -202,6 +209,7 @@ pub struct Config {
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     pub query_defaults_limit: u64,
+    pub query_defaults_limit_graphql: u64,
     pub query_maximum_results: u64,
     pub default_vectorizer: String,
     pub autoschema_enabled: bool,
@@ -614,6 +622,11 @@ impl Cli {
                 "QUERY_DEFAULTS_LIMIT",
                 "query-defaults-limit",
                 &self.query_defaults_limit,
+            )?,
+            query_defaults_limit_graphql: positive(
+                "QUERY_DEFAULTS_LIMIT_GRAPHQL",
+                "query-defaults-limit-graphql",
+                &self.query_defaults_limit_graphql,
             )?,
             query_maximum_results: positive(
                 "QUERY_MAXIMUM_RESULTS",

@@ -87,6 +87,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         grpc_max_message_size: config.grpc_max_message_size,
         limits: QueryLimits {
             default_limit: config.query_defaults_limit,
+            graphql_default_limit: config.query_defaults_limit_graphql,
             maximum_results: config.query_maximum_results,
         },
         modules: weft_backup::Manager::modules(&config.backups),

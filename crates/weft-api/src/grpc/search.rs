@@ -275,20 +275,20 @@ pub fn plan(req: SearchRequest, limits: QueryLimits) -> Result<SearchPlan, WireE
     })
 }
 
-/// Runs a plan: one database query, then the results encoded with the class's property types.
+/// Runs a plan (through [`crate::search::run`], as GraphQL does), then encodes the results
+/// with the class's property types.
 pub fn execute(
     db: &Db,
     plan: &SearchPlan,
 ) -> Result<(Vec<SearchResult>, Vec<GroupByResult>), WireError> {
-    let hits = db.search(&plan.query).map_err(|e| WireError::from_db(&e))?;
-    // As Weaviate: asking for certainty from a non-cosine vector search is an error.
-    let no_certainty = |h: &weft_db::SearchHit| h.distance.is_some() && h.certainty.is_none();
-    if plan.output.metadata.certainty && hits.iter().any(no_certainty) {
-        return Err(invalid(
-            "can't compute and return certainty when the vector index does not use cosine distance",
-        ));
-    }
     let class = db.class(&plan.query.class);
+    let ran = crate::search::run(
+        db,
+        &plan.query,
+        plan.group_by.as_ref(),
+        plan.output.metadata.certainty,
+        class.as_ref(),
+    )?;
     // The schemas of reference targets, for their property types.
     let targets: BTreeMap<String, weft_db::schema::ClassDef> = if plan.query.references.is_empty() {
         BTreeMap::new()
@@ -298,36 +298,29 @@ pub fn execute(
             .map(|c| (c.name.clone(), c))
             .collect()
     };
-    if let Some(by) = &plan.group_by {
-        if class
-            .as_ref()
-            .is_some_and(|c| c.property(&by.property).is_none())
-        {
-            return Err(invalid(format!(
-                "groupBy: no such property {:?} in class {}",
-                by.property, plan.query.class
-            )));
+    match ran {
+        crate::search::Ran::Hits(hits) => Ok((
+            reply::results(hits, class.as_ref(), &plan.output, &targets),
+            Vec::new(),
+        )),
+        crate::search::Ran::Groups(groups) => {
+            let groups = groups
+                .into_iter()
+                .map(|g| {
+                    let distances: Vec<f32> = g.hits.iter().filter_map(|h| h.distance).collect();
+                    GroupByResult {
+                        name: g.name,
+                        min_distance: distances.first().copied().unwrap_or(0.0),
+                        max_distance: distances.last().copied().unwrap_or(0.0),
+                        number_of_objects: g.hits.len() as i64,
+                        objects: reply::results(g.hits, class.as_ref(), &plan.output, &targets),
+                        ..GroupByResult::default()
+                    }
+                })
+                .collect();
+            Ok((Vec::new(), groups))
         }
-        let groups = weft_db::query::group::group(hits, by)
-            .into_iter()
-            .map(|g| {
-                let distances: Vec<f32> = g.hits.iter().filter_map(|h| h.distance).collect();
-                GroupByResult {
-                    name: g.name,
-                    min_distance: distances.first().copied().unwrap_or(0.0),
-                    max_distance: distances.last().copied().unwrap_or(0.0),
-                    number_of_objects: g.hits.len() as i64,
-                    objects: reply::results(g.hits, class.as_ref(), &plan.output, &targets),
-                    ..GroupByResult::default()
-                }
-            })
-            .collect();
-        return Ok((Vec::new(), groups));
     }
-    Ok((
-        reply::results(hits, class.as_ref(), &plan.output, &targets),
-        Vec::new(),
-    ))
 }
 
 /// `(limit, offset)`: limit 0 is `QUERY_DEFAULTS_LIMIT`; their sum may not exceed

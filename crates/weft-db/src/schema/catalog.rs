@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -92,6 +92,8 @@ pub struct Catalog {
     state: RwLock<Arc<CatalogState>>,
     writer: Mutex<()>,
     poisoned: AtomicBool,
+    /// Bumped each time a new state is published (classes, shards or tenants changed).
+    version: AtomicU64,
 }
 
 impl Catalog {
@@ -120,6 +122,7 @@ impl Catalog {
             state: RwLock::new(Arc::new(CatalogState { classes })),
             writer: Mutex::new(()),
             poisoned: AtomicBool::new(false),
+            version: AtomicU64::new(0),
         })
     }
 
@@ -182,7 +185,14 @@ impl Catalog {
             }
         }
         *self.state.write() = Arc::new(next);
+        self.version.fetch_add(1, Ordering::AcqRel);
         Ok(out)
+    }
+
+    /// A number that changes whenever the catalog does (classes, shards or tenants): callers
+    /// that derive something from the classes (the GraphQL schema) rebuild it when it moves.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// Fills the defaults that come from the server's configuration.

@@ -20,6 +20,7 @@ use super::*;
 
 const LIMITS: QueryLimits = QueryLimits {
     default_limit: 25,
+    graphql_default_limit: 100,
     maximum_results: 10_000,
 };
 
