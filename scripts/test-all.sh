@@ -33,6 +33,13 @@ fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 WEFT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/weft" .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
 
+step "Python end-to-end tests of the v3 client (weaviate-client 3.26.7, GraphQL; own venv)"
+if [ ! -x .venv-v3/bin/python ]; then
+  python3 -m venv .venv-v3
+fi
+.venv-v3/bin/pip install --quiet --disable-pip-version-check -r tests/e2e_v3/requirements.txt
+WEFT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/weft" .venv-v3/bin/python -m pytest tests/e2e_v3 -q -p no:cacheprovider
+
 step "Docker image and Compose (tests/docker; skipped without a Docker engine)"
 # scripts/docker-image.sh builds weft:local around the debug binary, without a registry.
 WEFT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/weft" .venv/bin/python -m pytest tests/docker -q -p no:cacheprovider

@@ -24,7 +24,7 @@ pub mod selection;
 
 use std::sync::Arc;
 
-use async_graphql::dynamic::Schema;
+pub use async_graphql::dynamic::Schema;
 use parking_lot::Mutex;
 use serde_json::Value as Json;
 use weft_api::QueryLimits;

@@ -170,7 +170,11 @@ pub fn rest_access(method: &axum::http::Method, path: &str) -> (Access, &'static
     use axum::http::Method;
     match *method {
         Method::GET | Method::HEAD | Method::OPTIONS => (Access::Read, "read"),
-        Method::POST if path == "/v1/graphql" || path == "/v1/objects/validate" => {
+        Method::POST
+            if path == "/v1/graphql"
+                || path == "/v1/graphql/batch"
+                || path == "/v1/objects/validate" =>
+        {
             (Access::Read, "read")
         }
         Method::POST => (Access::Write, "create"),

@@ -47,6 +47,7 @@ pub struct AppState {
     db: Arc<OnceLock<Arc<Db>>>,
     backups: Arc<OnceLock<Arc<weft_backup::Manager>>>,
     metrics: Arc<crate::metrics::Metrics>,
+    graphql: Arc<weft_graphql::Engine>,
 }
 
 impl AppState {
@@ -63,6 +64,7 @@ impl AppState {
             db,
             backups,
             metrics,
+            graphql: Arc::new(weft_graphql::Engine::new()),
         }
     }
 
@@ -89,6 +91,11 @@ impl AppState {
     /// The metrics (recorded whether or not they are served).
     pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
         &self.metrics
+    }
+
+    /// The GraphQL schema of the catalog, rebuilt when the catalog changes.
+    pub fn graphql(&self) -> &weft_graphql::Engine {
+        &self.graphql
     }
 
     /// Static server facts.

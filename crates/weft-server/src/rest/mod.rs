@@ -5,6 +5,7 @@
 
 mod backups;
 mod body;
+mod graphql;
 mod meta;
 mod objects;
 pub mod openapi;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(references::routes())
         .merge(tenants::routes())
         .merge(backups::routes())
+        .merge(graphql::routes())
         .route("/v1/openapi.json", get(openapi::document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{backups, meta, objects, references, schema, tenants};
+use super::{backups, graphql, meta, objects, references, schema, tenants};
 
 /// Weaviate's error body: `{"error": [{"message": "..."}]}`.
 #[derive(Debug, ToSchema)]
@@ -100,6 +100,8 @@ pub struct UnauthorizedResponse {
         backups::restore,
         backups::restore_status,
         backups::cancel_restore,
+        graphql::graphql,
+        graphql::batch,
     ),
     components(schemas(ErrorResponse, UnauthorizedResponse)),
     modifiers(&Authentication),
@@ -111,6 +113,7 @@ pub struct UnauthorizedResponse {
         (name = "objects", description = "Objects one at a time"),
         (name = "batch", description = "Objects in batches"),
         (name = "backups", description = "Backups and restores"),
+        (name = "graphql", description = "GraphQL queries: Get, Aggregate, Explore"),
     ),
 )]
 pub struct ApiDoc;
