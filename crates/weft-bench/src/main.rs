@@ -10,6 +10,8 @@
 //! * `restart`: `Db::open` time of a large HNSW index after an orderly close and after
 //!   `kill -9` (persisted index snapshots); `restart-index`: the index part of it at 1M.
 //!
+//! * `graphql-schema`: generating the GraphQL schema for a catalog of 1 000 classes.
+//!
 //! Run in release: `cargo run --release -p weft-bench -- ann --help`.
 #![forbid(unsafe_code)]
 
@@ -17,6 +19,7 @@ mod ann;
 mod backup;
 mod filters;
 mod fvecs;
+mod graphql_schema;
 mod keyword;
 mod restart;
 mod restart_index;
@@ -41,6 +44,8 @@ enum Cmd {
     Filters(filters::FilterArgs),
     /// BM25 in-process: import rate with and without a searchable property, size, QPS, p99.
     Keyword(keyword::KeywordArgs),
+    /// The cost of generating the GraphQL schema for N classes, and of a cached lookup.
+    GraphqlSchema(graphql_schema::GraphqlSchemaArgs),
     /// Write a seeded Gaussian mixture with exact ground truth.
     GenSynthetic(synthetic::GenArgs),
     /// Restart time of a large HNSW index: orderly, after kill -9, and without a snapshot.
@@ -58,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Backup(a) => backup::run(&a),
         Cmd::Filters(a) => filters::run(&a),
         Cmd::GenSynthetic(g) => synthetic::run(&g),
+        Cmd::GraphqlSchema(a) => graphql_schema::run(&a),
         Cmd::Keyword(k) => keyword::run(&k),
         Cmd::Restart(r) => restart::run(&r),
         Cmd::RestartIndex(r) => restart_index::run(&r),

@@ -162,7 +162,10 @@ fn reference_field(name: &str, union: &str) -> Field {
     })
 }
 
-fn scalar_list_or_one(name: &str, one: fn(&Value) -> bool) -> Scalar {
+/// Whether an input value fits a scalar.
+type Check = fn(&Value) -> bool;
+
+fn scalar_list_or_one(name: &str, one: Check) -> Scalar {
     Scalar::new(name).validator(move |v| match v {
         Value::List(items) => items.iter().all(one),
         other => one(other),
@@ -443,7 +446,7 @@ fn where_input(reg: &mut Registry, prefix: &str) -> String {
             "ContainsNone",
         ]),
     );
-    let scalars: [(&str, String, fn(&Value) -> bool); 6] = [
+    let scalars: [(&str, String, Check); 6] = [
         ("valueText", format!("Text{prefix}"), is_string),
         ("valueString", format!("TextString{prefix}"), is_string),
         ("valueDate", format!("TextDate{prefix}"), is_string),

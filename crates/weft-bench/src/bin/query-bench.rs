@@ -1,4 +1,5 @@
-//! Vector import and search end to end through gRPC against the same work in-process.
+//! Vector import and search end to end through gRPC (and GraphQL) against the same work
+//! in-process.
 //!
 //! Starts the real `weft` on a temp data directory (default `sync` WAL policy), creates a
 //! cosine HNSW class with the given `maxConnections` / `efConstruction` / fixed `ef`, imports
@@ -7,7 +8,9 @@
 //! `query.near_vector` sends it) with 1 and 2 client threads. The same import
 //! (`Db::put_objects`, same batches) and the same queries (`Db::search`, same ef) run
 //! in-process on a `Db` of their own. Object ids are derived from the row number, so recall@k
-//! is checked against `gt.ivecs` on both paths. Query runs are interleaved (in-process, gRPC)
+//! is checked against `gt.ivecs` on both paths. The same queries also run as GraphQL `Get`
+//! (`nearVector`, limit k, `_additional { id distance }`, what the v3 client's
+//! `with_near_vector(...).with_additional(["id", "distance"])` posts). Query runs are interleaved (in-process, gRPC)
 //! and repeated; the best run of each is kept, as `weft-bench ann` and `bench/hnswlib_ref.py`
 //! do.
 //!
@@ -307,6 +310,45 @@ fn grpc_search(
     )
 }
 
+/// GraphQL `Get` with `nearVector` over HTTP/1.1 keep-alive, one connection per thread.
+fn graphql_search(
+    rest: &str,
+    queries: &Arc<Vec<Vec<f32>>>,
+    k: usize,
+    threads: usize,
+) -> Result<(f64, Vec<Vec<usize>>)> {
+    let (url, queries) = (format!("{rest}/v1/graphql"), Arc::clone(queries));
+    run_queries(
+        queries.len(),
+        threads,
+        Arc::new(move || -> Result<Searcher> {
+            let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+            let (url, queries) = (url.clone(), Arc::clone(&queries));
+            Ok(Box::new(move |q| {
+                let vector: Vec<String> = queries[q].iter().map(f32::to_string).collect();
+                let query = format!(
+                    "{{Get{{{CLASS}(nearVector: {{vector: [{}]}} limit: {k}){{_additional{{id distance}}}}}}}}",
+                    vector.join(", ")
+                );
+                let body: Value = agent
+                    .post(&url)
+                    .send_json(json!({ "query": query }))?
+                    .body_mut()
+                    .read_json()?;
+                body["data"]["Get"][CLASS]
+                    .as_array()
+                    .with_context(|| format!("no results: {body}"))?
+                    .iter()
+                    .map(|hit| {
+                        let id = hit["_additional"]["id"].as_str().context("id")?;
+                        Ok(id_row(&Uuid::parse_str(id)?))
+                    })
+                    .collect()
+            }))
+        }),
+    )
+}
+
 fn in_process_search(
     db: &Arc<Db>,
     queries: &Arc<Vec<Vec<f32>>>,
@@ -412,12 +454,15 @@ fn main() -> Result<()> {
 
     let mut inproc = vec![Best::default(); threads.len()];
     let mut grpc = vec![Best::default(); threads.len()];
+    let mut graphql = vec![Best::default(); threads.len()];
     for _ in 0..args.repeats.max(1) {
         for (i, &t) in threads.iter().enumerate() {
             let (qps, rows) = in_process_search(&db, &queries, k, t)?;
             inproc[i].keep(qps, recall(&rows, &gt, k));
             let (qps, rows) = grpc_search(&server.grpc, &queries, k, t)?;
             grpc[i].keep(qps, recall(&rows, &gt, k));
+            let (qps, rows) = graphql_search(&server.rest, &queries, k, t)?;
+            graphql[i].keep(qps, recall(&rows, &gt, k));
         }
     }
     for (i, &t) in threads.iter().enumerate() {
@@ -428,6 +473,10 @@ fn main() -> Result<()> {
         println!(
             "search gRPC Search near_vector threads={t} ef={} recall@{k}={:.4} qps={:.0}",
             args.ef, grpc[i].recall, grpc[i].qps
+        );
+        println!(
+            "search GraphQL Get nearVector threads={t} ef={} recall@{k}={:.4} qps={:.0}",
+            args.ef, graphql[i].recall, graphql[i].qps
         );
     }
 
@@ -449,6 +498,20 @@ fn main() -> Result<()> {
             grpc[i].recall,
             grpc[i].qps,
             grpc[i].qps / inproc[i].qps
+        );
+    }
+    println!();
+    println!("| | gRPC `Search` | GraphQL `Get` | GraphQL / gRPC |");
+    println!("|---|---|---|---|");
+    for (i, &t) in threads.iter().enumerate() {
+        println!(
+            "| nearVector, limit {k}, {t} client thread{} | {:.3} @ {:.0} QPS | {:.3} @ {:.0} QPS | {:.2} |",
+            if t == 1 { "" } else { "s" },
+            grpc[i].recall,
+            grpc[i].qps,
+            graphql[i].recall,
+            graphql[i].qps,
+            graphql[i].qps / grpc[i].qps
         );
     }
     drop(server);
