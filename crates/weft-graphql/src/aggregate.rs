@@ -45,8 +45,9 @@ pub(crate) fn resolve(
         &mut asked,
     );
     let request = plan(&def, &args::json_args(&ctx.args), &asked)?;
-    let groups = db
-        .aggregate(&request)
+    let groups = backend
+        .call(false, || db.aggregate(&request))
+        .ok_or_else(|| invalid("internal: the aggregation did not run"))?
         .map_err(|e| ResolveError::from(weft_api::error::WireError::from_db(&e)))?;
     let items = render(&def, &request, &asked, groups);
     Ok(Some(FieldValue::value(Value::List(items))))

@@ -47,7 +47,11 @@ pub(crate) fn resolve(
         .items
         .iter()
         .any(|i| matches!(&i.node, Selection::Field(f) if f.node.name.node == "certainty"));
-    let items = explore(&backend.db, &args, certainty_asked, backend.limits)?;
+    let items = backend
+        .call(false, || {
+            explore(&backend.db, &args, certainty_asked, backend.limits)
+        })
+        .ok_or_else(|| invalid("internal: the exploration did not run"))??;
     Ok(Some(FieldValue::value(Value::List(items))))
 }
 

@@ -8,8 +8,8 @@
 //!   functions ([`weft_api::search::run`], `Db::aggregate`): one query model, one plan.
 //! - [`execute`] runs a request and shapes the answer as Weaviate does ([`response`]).
 //!
-//! Resolvers call the database directly (searches are CPU-bound); the server decides on
-//! which thread a request runs.
+//! Resolvers call the database directly (searches are CPU-bound); long calls go through
+//! [`Backend::offload`], which the server provides.
 
 pub mod aggregate;
 pub mod args;
@@ -31,13 +31,44 @@ use weft_api::QueryLimits;
 use weft_db::Db;
 use weft_db::schema::ClassDef;
 
-/// What resolvers read: the database and the query limits.
+/// Runs a database call that may take long (a large search, an aggregation, an exploration).
+/// weft-server hands its async worker over meanwhile (`block_in_place`); [`in_place`] just
+/// calls it. Small searches always run in place: the hand-over costs more than they do.
+pub type Offload = fn(&mut dyn FnMut());
+
+/// Calls `f` on this thread.
+pub fn in_place(f: &mut dyn FnMut()) {
+    f();
+}
+
+/// What resolvers read: the database, the query limits and how to run long calls.
 #[derive(Debug, Clone)]
 pub struct Backend {
     /// The database.
     pub db: Arc<Db>,
     /// `QUERY_DEFAULTS_LIMIT`, `QUERY_DEFAULTS_LIMIT_GRAPHQL`, `QUERY_MAXIMUM_RESULTS`.
     pub limits: QueryLimits,
+    /// How long calls run.
+    pub offload: Offload,
+}
+
+impl Backend {
+    /// Runs `f`, through [`Self::offload`] unless `small`.
+    pub fn call<T>(&self, small: bool, f: impl FnOnce() -> T) -> Option<T> {
+        let mut f = Some(f);
+        let mut out = None;
+        let mut run = || {
+            if let Some(f) = f.take() {
+                out = Some(f());
+            }
+        };
+        if small {
+            run();
+        } else {
+            (self.offload)(&mut run);
+        }
+        out
+    }
 }
 
 /// The message of Weaviate when there is no class (no GraphQL schema at all).

@@ -24,13 +24,19 @@ pub const CLASS_KEY: &str = "__class";
 struct Registry {
     builder: Option<SchemaBuilder>,
     names: HashSet<String>,
+    /// Names two different types wanted (class names that make the same generated name).
+    clashes: Vec<String>,
 }
 
 impl Registry {
+    /// Registers a type; a second type of the same name is a clash (types meant to be shared
+    /// are looked up with [`Self::has`] first).
     fn add(&mut self, name: &str, ty: impl Into<Type>) {
-        if self.names.insert(name.to_string())
-            && let Some(b) = self.builder.take()
-        {
+        if !self.names.insert(name.to_string()) {
+            self.clashes.push(name.to_string());
+            return;
+        }
+        if let Some(b) = self.builder.take() {
             self.builder = Some(b.register(ty));
         }
     }
@@ -52,6 +58,7 @@ pub fn build(classes: &[ClassDef]) -> Option<Result<Schema, SchemaError>> {
                 .limit_recursive_depth(crate::preprocess::MAX_NESTING + 8),
         ),
         names: HashSet::new(),
+        clashes: Vec::new(),
     };
     let known: HashSet<&str> = classes.iter().map(|c| c.name.as_str()).collect();
     shared_types(&mut reg);
@@ -107,6 +114,12 @@ pub fn build(classes: &[ClassDef]) -> Option<Result<Schema, SchemaError>> {
         ))
         .field(explore);
     reg.add("WeaviateObj", root);
+    if !reg.clashes.is_empty() {
+        return Some(Err(SchemaError(format!(
+            "the classes make GraphQL type names that clash: {}",
+            reg.clashes.join(", ")
+        ))));
+    }
     let builder = reg.builder.take()?;
     Some(builder.finish())
 }

@@ -77,6 +77,7 @@ impl Fixture {
         let backend = Backend {
             db: Arc::clone(&self.db),
             limits: QueryLimits::default(),
+            offload: in_place,
         };
         let request = GraphQlRequest {
             query: query.to_string(),
@@ -263,6 +264,21 @@ fn the_schema_is_rebuilt_only_when_classes_change() {
 }
 
 #[test]
+fn clashing_type_names_are_an_error_not_a_wrong_schema() {
+    let classes: Vec<weft_db::schema::ClassDef> = ["Book", "BookAdditional"]
+        .into_iter()
+        .map(|name| {
+            weft_api::schema::class_from_json(json!({"class": name, "vectorizer": "none"}))
+                .expect("class")
+        })
+        .collect();
+    let Some(Err(e)) = schema::build(&classes) else {
+        panic!("a clash was not reported")
+    };
+    assert!(e.0.contains("BookAdditional"), "{}", e.0);
+}
+
+#[test]
 fn an_empty_catalog_has_no_schema() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Db::open(DbOptions::new(dir.path(), "node1")).expect("open db");
@@ -309,4 +325,92 @@ proptest! {
 fn fixture_once() -> &'static Fixture {
     static F: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
     F.get_or_init(fixture)
+}
+
+fn plan_of(args: Json) -> Result<get::GetPlan, String> {
+    let class = weft_api::schema::class_from_json(json!({"class": "Book", "vectorizer": "none",
+        "properties": [{"name": "title", "dataType": ["text"]}]}))
+    .expect("class");
+    let Json::Object(args) = args else {
+        panic!("args must be an object")
+    };
+    get::plan(
+        &class,
+        &args,
+        &selection::Shape::default(),
+        QueryLimits::default(),
+    )
+    .map_err(|e| e.0)
+}
+
+#[test]
+fn get_pages_as_weaviate_pages() {
+    let limits = |args: Json| {
+        let p = plan_of(args).expect("plan");
+        (p.query.limit, p.query.offset)
+    };
+    assert_eq!(limits(json!({})), (100, 0));
+    assert_eq!(limits(json!({"offset": 5})), (10, 5));
+    assert_eq!(limits(json!({"limit": 3, "offset": 5})), (3, 5));
+    assert_eq!(limits(json!({"autocut": 1})), (10, 0));
+    // A vector search by distance without a limit returns every match.
+    assert_eq!(
+        limits(json!({"nearVector": {"vector": [1.0], "distance": 0.2}})),
+        (10_000, 0)
+    );
+    let err = plan_of(json!({"limit": 9_999, "offset": 2})).unwrap_err();
+    assert!(err.starts_with("query maximum results exceeded"), "{err}");
+}
+
+#[test]
+fn get_refuses_what_weaviate_refuses() {
+    for (args, message) in [
+        (
+            json!({"nearVector": {"vector": [1.0]}, "nearObject": {"id": AUTHOR}}),
+            "found both 'nearVector' and 'nearObject'",
+        ),
+        (
+            json!({"after": AUTHOR, "where": {"path": ["title"], "operator": "Equal", "valueText": "x"}}),
+            "where cannot be set with after and limit parameters",
+        ),
+        (
+            json!({"after": AUTHOR, "bm25": {"query": "x"}}),
+            "other params cannot be set with after",
+        ),
+        (
+            json!({"sort": [{"path": []}]}),
+            "invalid 'sort' parameter: sort parameter at position 0: path parameter cannot be empty",
+        ),
+        (
+            json!({"sort": [{"path": ["a", "B", "c"]}]}),
+            "sorting by reference not supported",
+        ),
+        (
+            json!({"bm25": {"query": "x"}, "sort": [{"path": ["title"]}]}),
+            "bm25 search is not compatible with sort",
+        ),
+        (
+            json!({"hybrid": {"query": "x", "alpha": 1.5}}),
+            "alpha should be between 0.0 and 1.0",
+        ),
+        (
+            json!({"hybrid": {"query": "x", "vector": [1.0], "searches": [{"nearVector": {"vector": [1.0]}}]}}),
+            "cannot have both vector and nearVectorParams",
+        ),
+        (
+            json!({"groupBy": {"path": ["title"], "groups": 1, "objectsPerGroup": 1}}),
+            "groupBy needs a search",
+        ),
+        (
+            json!({"group": {"type": "merge", "force": 0.5}}),
+            "group is not supported",
+        ),
+        (
+            json!({"where": {"operator": "Equal", "path": ["title"]}}),
+            "could not extract filters:",
+        ),
+    ] {
+        let err = plan_of(args.clone()).unwrap_err();
+        assert!(err.contains(message), "{args}: {err}");
+    }
 }

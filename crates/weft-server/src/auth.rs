@@ -266,6 +266,15 @@ mod tests {
     }
 
     #[test]
+    fn graphql_queries_are_reads() {
+        use axum::http::Method;
+        for path in ["/v1/graphql", "/v1/graphql/batch", "/v1/objects/validate"] {
+            assert_eq!(rest_access(&Method::POST, path).0, Access::Read, "{path}");
+        }
+        assert_eq!(rest_access(&Method::POST, "/v1/objects").0, Access::Write);
+    }
+
+    #[test]
     fn constant_time_eq_is_equality() {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));

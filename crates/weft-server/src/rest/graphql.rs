@@ -36,23 +36,27 @@ fn prepare(state: &AppState) -> Result<(weft_graphql::Schema, Backend), ApiError
     let backend = Backend {
         db: std::sync::Arc::clone(db),
         limits: state.info().limits,
+        offload,
     };
     Ok((schema, backend))
 }
 
-/// Runs one request. Resolvers search on the calling thread: on the multi-threaded runtime
-/// the worker is handed over (`block_in_place`) so its other tasks move elsewhere meanwhile.
-async fn run(schema: &weft_graphql::Schema, backend: Backend, request: GraphQlRequest) -> Value {
+/// A long database call of a resolver (a large search, an aggregation): on the
+/// multi-threaded runtime the worker is handed over (`block_in_place`) so its other tasks move
+/// elsewhere meanwhile. Small searches run in place (as gRPC `Search` runs them).
+fn offload(f: &mut dyn FnMut()) {
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if multi_thread {
-        tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current()
-                .block_on(weft_graphql::execute(schema, backend, request))
-        })
+        tokio::task::block_in_place(f);
     } else {
-        weft_graphql::execute(schema, backend, request).await
+        f();
     }
+}
+
+/// Runs one request.
+async fn run(schema: &weft_graphql::Schema, backend: Backend, request: GraphQlRequest) -> Value {
+    weft_graphql::execute(schema, backend, request).await
 }
 
 #[utoipa::path(
