@@ -238,6 +238,8 @@ def test_batch_endpoint_answers_in_order(weft, corpus):
     assert len(answers[2]["data"]["Get"]["Thing"]) == 1
     status, text = post(weft, "/v1/graphql/batch", [])
     assert status == 422
+    status, text = post(weft, "/v1/graphql/batch", [{"query": "{Get{Thing{title}}}"}, [1]])
+    assert status == 422 and "item 1" in text
 
 
 def test_request_errors_have_weaviates_status_codes(weft):

@@ -113,6 +113,13 @@ pub(super) async fn batch(
     let Value::Array(items) = value else {
         return Err(invalid("the body must be a list of GraphQL queries"));
     };
+    // As the documented schema (and go-openapi's validation in Weaviate): every item is an
+    // object, or the whole request is refused.
+    if let Some(at) = items.iter().position(|i| !i.is_object()) {
+        return Err(invalid(format!(
+            "item {at} of the body is not a GraphQL query object"
+        )));
+    }
     if items.is_empty() {
         return Ok((
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
