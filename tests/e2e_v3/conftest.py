@@ -5,8 +5,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import pytest
-
 E2E = Path(__file__).resolve().parents[1] / "e2e"
 sys.path.insert(0, str(E2E))
 _spec = importlib.util.spec_from_file_location("weft_e2e_conftest", E2E / "conftest.py")
@@ -17,16 +15,4 @@ Weft = _e2e.Weft
 rest = _e2e.rest
 
 
-@pytest.fixture
-def make_weft(tmp_path):
-    made = []
-
-    def make(env: dict | None = None) -> Weft:
-        server = Weft(tmp_path / f"w{len(made)}", env)
-        server.base.mkdir(parents=True, exist_ok=True)
-        made.append(server)
-        return server
-
-    yield make
-    for server in made:
-        server.stop()
+make_weft = _e2e.make_weft  # the fixture, registered here by name

@@ -32,11 +32,8 @@ pub(crate) fn resolve(
     ctx: &ResolverContext<'_>,
     class: &str,
 ) -> async_graphql::Result<Option<FieldValue<'static>>> {
-    let backend = args::backend(ctx.ctx)?;
+    let (backend, def) = args::class_backend(ctx, class)?;
     let db = &backend.db;
-    let def = db
-        .class(class)
-        .ok_or_else(|| invalid(format!("class {class} not found")))?;
     let mut asked = Vec::new();
     fields(
         &ctx.item.node.selection_set.node,

@@ -247,6 +247,20 @@ pub fn backend<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Backend, Reso
         .map_err(|_| invalid("internal: no database attached to the request"))
 }
 
+/// The request data and the definition of `class` (a class the schema was built with may
+/// have been deleted since).
+pub fn class_backend<'a>(
+    ctx: &async_graphql::dynamic::ResolverContext<'a>,
+    class: &str,
+) -> Result<(&'a Backend, weft_db::schema::ClassDef), ResolveError> {
+    let backend = backend(ctx.ctx)?;
+    let def = backend
+        .db
+        .class(class)
+        .ok_or_else(|| invalid(format!("class {class} not found")))?;
+    Ok((backend, def))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

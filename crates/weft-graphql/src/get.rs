@@ -40,11 +40,8 @@ pub(crate) fn resolve(
     ctx: &ResolverContext<'_>,
     class: &str,
 ) -> async_graphql::Result<Option<FieldValue<'static>>> {
-    let backend = args::backend(ctx.ctx)?;
+    let (backend, def) = args::class_backend(ctx, class)?;
     let db = &backend.db;
-    let def = db
-        .class(class)
-        .ok_or_else(|| invalid(format!("class {class} not found")))?;
     let lookup = |name: &str| db.class(name);
     let walker = Walker::new(&ctx.query_env.fragments, &lookup);
     let shape = walker
