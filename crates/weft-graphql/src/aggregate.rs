@@ -5,7 +5,7 @@
 use async_graphql::dynamic::{FieldValue, ResolverContext};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{FragmentDefinition, Selection, SelectionSet};
-use async_graphql::{Name, Positioned, Value, Variables};
+use async_graphql::{Name, Positioned, Value};
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use weft_db::query::{
@@ -24,6 +24,9 @@ fn invalid(message: impl Into<String>) -> ResolveError {
     ResolveError(message.into())
 }
 
+/// Looks up a variable (its value or the operation's default).
+type Variable<'a> = dyn Fn(&Name) -> Option<Value> + 'a;
+
 /// The properties a selection aggregates, each with its `topOccurrences(limit:)` if asked.
 pub type Asked = Vec<(String, Option<usize>)>;
 
@@ -35,13 +38,25 @@ pub(crate) fn resolve(
     let (backend, def) = args::class_backend(ctx, class)?;
     let db = &backend.db;
     let mut asked = Vec::new();
+    let (given, defs) = (
+        &ctx.query_env.variables,
+        &ctx.query_env.operation.node.variable_definitions,
+    );
+    // A variable's value, or its default in the operation.
+    let variable = |name: &Name| {
+        given.get(name).cloned().or_else(|| {
+            defs.iter()
+                .find(|d| d.node.name.node == *name)
+                .and_then(|d| d.node.default_value.as_ref().map(|v| v.node.clone()))
+        })
+    };
     fields(
         &ctx.item.node.selection_set.node,
         &ctx.query_env.fragments,
-        &ctx.query_env.variables,
+        &variable,
         &mut asked,
     );
-    let request = plan(&def, &args::json_args(&ctx.args), &asked)?;
+    let request = plan(&def, &args::json_args(&ctx.args), &asked, backend.limits)?;
     let groups = backend
         .call(false, || db.aggregate(&request))
         .ok_or_else(|| invalid("internal: the aggregation did not run"))?
@@ -54,7 +69,7 @@ pub(crate) fn resolve(
 fn fields(
     set: &SelectionSet,
     fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
-    variables: &Variables,
+    variables: &Variable<'_>,
     out: &mut Asked,
 ) {
     for item in &set.items {
@@ -86,7 +101,7 @@ fn fields(
 fn top_occurrences(
     set: &SelectionSet,
     fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
-    variables: &Variables,
+    variables: &Variable<'_>,
 ) -> Option<usize> {
     let mut found = None;
     for item in &set.items {
@@ -95,7 +110,7 @@ fn top_occurrences(
                 let limit = f.node.get_argument("limit").and_then(|v| {
                     v.node
                         .clone()
-                        .into_const_with(|name| variables.get(&name).cloned().ok_or(()))
+                        .into_const_with(|name| variables(&name).ok_or(()))
                         .ok()
                 });
                 Some(match limit {
@@ -123,6 +138,7 @@ pub fn plan(
     class: &ClassDef,
     args: &Map<String, Json>,
     asked: &Asked,
+    limits: weft_api::QueryLimits,
 ) -> Result<AggregateRequest, ResolveError> {
     let near = match (args.get("nearVector"), args.get("nearObject")) {
         (Some(_), Some(_)) => {
@@ -134,10 +150,16 @@ pub fn plan(
         (None, Some(o)) => Some(args::near_object(o)?.1),
         (None, None) => None,
     };
-    let object_limit = int(args, "objectLimit")?;
+    let mut object_limit = int(args, "objectLimit")?;
     if let Some(n) = object_limit {
         if n <= 0 {
             return Err(invalid("objectLimit must be a positive integer"));
+        }
+        if u64::try_from(n).unwrap_or(u64::MAX) > limits.maximum_results {
+            return Err(invalid(format!(
+                "objectLimit {n} exceeds QUERY_MAXIMUM_RESULTS ({})",
+                limits.maximum_results
+            )));
         }
         if near.is_none() {
             return Err(invalid(
@@ -153,6 +175,10 @@ pub fn plan(
         return Err(invalid(
             "must provide certainty or objectLimit with vector search",
         ));
+    }
+    // By distance alone: every match, up to QUERY_MAXIMUM_RESULTS (as `Get` searches).
+    if near.is_some() && object_limit.is_none() {
+        object_limit = Some(i64::try_from(limits.maximum_results).unwrap_or(i64::MAX));
     }
     let group_by = match args.get("groupBy") {
         None => None,
@@ -287,7 +313,10 @@ fn stats_value(
             put("mode", text(mode));
             put("median", text(median));
         }
-        PropertyStats::Other { count: c } => put("count", count(*c)),
+        PropertyStats::Other { count: c } => {
+            put("count", count(*c));
+            put("type", Value::String(data_type.to_string()));
+        }
     }
     m
 }

@@ -10,15 +10,29 @@ use weft_db::{Near, NearQuery};
 use crate::Backend;
 use crate::resolve::ResolveError;
 
-/// The arguments of a field as JSON, explicit `null`s left out.
+/// The arguments of a field as JSON, explicit `null`s left out at every level (an input
+/// object sent through variables may carry `"valueInt": null` beside the value it means).
 pub fn json_args(args: &async_graphql::dynamic::ObjectAccessor<'_>) -> Map<String, Json> {
     args.as_index_map()
         .iter()
         .filter_map(|(k, v)| {
-            let j = v.clone().into_json().ok()?;
+            let j = without_nulls(v.clone().into_json().ok()?);
             (!j.is_null()).then(|| (k.to_string(), j))
         })
         .collect()
+}
+
+fn without_nulls(v: Json) -> Json {
+    match v {
+        Json::Object(m) => Json::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Json::Array(a) => Json::Array(a.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
 }
 
 fn invalid(message: impl Into<String>) -> ResolveError {
@@ -50,17 +64,17 @@ pub fn string<'a>(m: &'a Map<String, Json>, name: &str) -> Option<&'a str> {
     m.get(name).and_then(Json::as_str)
 }
 
-/// A list of strings.
+/// A list of strings; a single string stands for a list of one (GraphQL's input coercion).
 pub fn strings(m: &Map<String, Json>, name: &str) -> Vec<String> {
-    m.get(name)
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Json::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    match m.get(name) {
+        Some(Json::Array(a)) => a
+            .iter()
+            .filter_map(Json::as_str)
+            .map(str::to_string)
+            .collect(),
+        Some(Json::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    }
 }
 
 /// The `where` argument as the database filter: GraphQL's lists in `valueText` and friends

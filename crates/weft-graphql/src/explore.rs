@@ -33,20 +33,40 @@ fn metric(class: &ClassDef, target: Option<&str>) -> Option<Distance> {
     }
 }
 
+/// Whether a selection asks for `field` (through fragments).
+fn asks(
+    set: &async_graphql::parser::types::SelectionSet,
+    fragments: &std::collections::HashMap<
+        async_graphql::Name,
+        async_graphql::Positioned<async_graphql::parser::types::FragmentDefinition>,
+    >,
+    field: &str,
+    depth: usize,
+) -> bool {
+    depth <= 16
+        && set.items.iter().any(|i| match &i.node {
+            Selection::Field(f) => f.node.name.node == field,
+            Selection::InlineFragment(fr) => {
+                asks(&fr.node.selection_set.node, fragments, field, depth + 1)
+            }
+            Selection::FragmentSpread(sp) => fragments
+                .get(&sp.node.fragment_name.node)
+                .is_some_and(|d| asks(&d.node.selection_set.node, fragments, field, depth + 1)),
+        })
+}
+
 /// The resolver of `Explore`.
 pub(crate) fn resolve(
     ctx: &ResolverContext<'_>,
 ) -> async_graphql::Result<Option<FieldValue<'static>>> {
     let backend = args::backend(ctx.ctx)?;
     let args = args::json_args(&ctx.args);
-    let certainty_asked = ctx
-        .item
-        .node
-        .selection_set
-        .node
-        .items
-        .iter()
-        .any(|i| matches!(&i.node, Selection::Field(f) if f.node.name.node == "certainty"));
+    let certainty_asked = asks(
+        &ctx.item.node.selection_set.node,
+        &ctx.query_env.fragments,
+        "certainty",
+        0,
+    );
     let items = backend
         .call(false, || {
             explore(&backend.db, &args, certainty_asked, backend.limits)

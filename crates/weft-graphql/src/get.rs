@@ -204,14 +204,16 @@ fn page(
         Some(l) => l,
         None if by_distance => i64::try_from(limits.maximum_results)
             .unwrap_or(i64::MAX)
-            .saturating_sub(offset_n.max(0)),
+            .saturating_sub(offset_n.max(0))
+            .max(0),
         None if limit.is_none() && offset.is_none() && autocut.is_none() => {
             i64::try_from(limits.graphql_default_limit).unwrap_or(i64::MAX)
         }
         None => i64::try_from(limits.default_limit).unwrap_or(i64::MAX),
     };
     let max = limits.maximum_results;
-    if offset_n < 0 || offset_n.saturating_add(limit_n) > i64::try_from(max).unwrap_or(i64::MAX) {
+    let max_i = i64::try_from(max).unwrap_or(i64::MAX);
+    if offset_n < 0 || offset_n > max_i || offset_n.saturating_add(limit_n) > max_i {
         return Err(invalid(format!(
             "query maximum results exceeded: the total limit calculated from the provided offset '{offset_n}' and limit '{limit_n}' exceeds the configured value for QUERY_MAXIMUM_RESULTS '{max}'. If you've supplied a negative offset or limit, this may be an underflow error"
         )));
@@ -309,11 +311,11 @@ fn hybrid(v: &Json) -> Result<HybridQuery, ResolveError> {
         ));
     }
     let target = targets.pop();
-    let sub_search = m
-        .get("searches")
-        .and_then(Json::as_array)
-        .and_then(|s| s.first())
-        .and_then(|s| s.get("nearVector"));
+    let sub_search = match m.get("searches") {
+        Some(Json::Array(s)) => s.first(),
+        one => one,
+    }
+    .and_then(|s| s.get("nearVector"));
     let vector = match (m.get("vector"), sub_search) {
         (Some(_), Some(_)) => {
             return Err(invalid("cannot have both vector and nearVectorParams"));

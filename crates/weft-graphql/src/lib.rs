@@ -13,6 +13,7 @@
 
 pub mod aggregate;
 pub mod args;
+pub mod expansion;
 pub mod explore;
 pub mod get;
 pub mod names;
@@ -199,7 +200,17 @@ pub async fn execute(schema: &Schema, backend: Backend, request: GraphQlRequest)
         Ok(q) => q.into_owned(),
         Err(message) => return response::request_error(&message),
     };
+    // Parsed once here, to bound its fragment expansion before anything walks it.
+    let parsed = async_graphql::parser::parse_query(&query).ok();
+    if let Some(doc) = &parsed
+        && let Err(message) = expansion::check(doc)
+    {
+        return response::request_error(&message);
+    }
     let mut r = async_graphql::Request::new(query).data(backend);
+    if let Some(doc) = parsed {
+        r.set_parsed_query(doc);
+    }
     if let Some(op) = request.operation_name {
         r = r.operation_name(op);
     }

@@ -11,6 +11,7 @@ use async_graphql::dynamic::{
     Enum, Field, FieldFuture, FieldValue, InputObject, InputValue, Object, ResolverContext, Scalar,
     Schema, SchemaBuilder, SchemaError, Type, TypeRef, Union,
 };
+use async_graphql::parser::types::FragmentDefinition;
 use async_graphql::{Name, Value};
 use weft_db::schema::{ClassDef, DataType, Primitive, PropertyDef, VectorSetup};
 
@@ -29,8 +30,7 @@ struct Registry {
 }
 
 impl Registry {
-    /// Registers a type; a second type of the same name is a clash (types meant to be shared
-    /// are looked up with [`Self::has`] first).
+    /// Registers a type; a second type of the same name is a clash.
     fn add(&mut self, name: &str, ty: impl Into<Type>) {
         if !self.names.insert(name.to_string()) {
             self.clashes.push(name.to_string());
@@ -39,10 +39,6 @@ impl Registry {
         if let Some(b) = self.builder.take() {
             self.builder = Some(b.register(ty));
         }
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.names.contains(name)
     }
 }
 
@@ -154,17 +150,47 @@ fn child(parent: &FieldValue<'_>, key: &Name) -> Option<Value> {
     }
 }
 
-/// A reference field: a list of target objects, each typed by its [`CLASS_KEY`].
+/// `topOccurrences(limit:)`: the class resolver computed the most any alias asks; each field
+/// keeps as many as its own `limit` (default 5).
+fn top_occurrences(ty: &str) -> Field {
+    let key = Name::new("topOccurrences");
+    Field::new("topOccurrences", TypeRef::named_list(ty), move |ctx| {
+        let limit = ctx
+            .args
+            .get("limit")
+            .and_then(|v| v.i64().ok())
+            .map_or(5, |n| usize::try_from(n.max(0)).unwrap_or(usize::MAX));
+        let Some(Value::List(mut items)) = child(ctx.parent_value, &key) else {
+            return FieldFuture::Value(None);
+        };
+        items.truncate(limit);
+        FieldFuture::Value(Some(FieldValue::value(Value::List(items))))
+    })
+    .argument(InputValue::new("limit", int()))
+}
+
+/// A reference field: a list of target objects, each typed by its [`CLASS_KEY`]. Only targets
+/// of the classes this field's own fragments name are listed (as in Weaviate; another alias of
+/// the same property may have asked for other classes).
 fn reference_field(name: &str, union: &str) -> Field {
     let key = Name::new(name);
+    let union_name = union.to_string();
     Field::new(name, TypeRef::named_list(union), move |ctx| {
         let Some(Value::List(items)) = child(ctx.parent_value, &key) else {
             return FieldFuture::Value(None);
         };
+        let mut asked = HashSet::new();
+        fragment_types(
+            &ctx.item.node.selection_set.node,
+            &ctx.query_env.fragments,
+            &union_name,
+            0,
+            &mut asked,
+        );
         let typed = items.into_iter().filter_map(|item| {
             let ty = match &item {
                 Value::Object(m) => match m.get(CLASS_KEY) {
-                    Some(Value::String(t)) => t.clone(),
+                    Some(Value::String(t)) if asked.contains(t.as_str()) => t.clone(),
                     _ => return None,
                 },
                 _ => return None,
@@ -173,6 +199,46 @@ fn reference_field(name: &str, union: &str) -> Field {
         });
         FieldFuture::Value(Some(FieldValue::list(typed)))
     })
+}
+
+/// The type conditions of the fragments in a reference field's selection (through fragments
+/// without a condition or on the union itself).
+fn fragment_types(
+    set: &async_graphql::parser::types::SelectionSet,
+    fragments: &std::collections::HashMap<Name, async_graphql::Positioned<FragmentDefinition>>,
+    union: &str,
+    depth: usize,
+    out: &mut HashSet<String>,
+) {
+    use async_graphql::parser::types::Selection;
+    if depth > 16 {
+        return;
+    }
+    for item in &set.items {
+        let (condition, inner) = match &item.node {
+            Selection::InlineFragment(fr) => (
+                fr.node
+                    .type_condition
+                    .as_ref()
+                    .map(|t| t.node.on.node.to_string()),
+                &fr.node.selection_set.node,
+            ),
+            Selection::FragmentSpread(sp) => match fragments.get(&sp.node.fragment_name.node) {
+                Some(def) => (
+                    Some(def.node.type_condition.node.on.node.to_string()),
+                    &def.node.selection_set.node,
+                ),
+                None => continue,
+            },
+            Selection::Field(_) => continue,
+        };
+        match condition {
+            Some(t) if t != union => {
+                out.insert(t);
+            }
+            _ => fragment_types(inner, fragments, union, depth + 1, out),
+        }
+    }
 }
 
 /// Whether an input value fits a scalar.
@@ -289,42 +355,40 @@ fn property_type(reg: &mut Registry, owner: &str, p: &PropertyDef) -> Option<Typ
         Primitive::BooleanArray => list(TypeRef::BOOLEAN),
         Primitive::GeoCoordinates => {
             let name = format!("{owner}{}GeoCoordinatesObj", p.name);
-            if !reg.has(&name) {
-                let obj = Object::new(name.as_str())
-                    .field(pass("latitude", TypeRef::named(TypeRef::FLOAT)))
-                    .field(pass("longitude", TypeRef::named(TypeRef::FLOAT)));
-                reg.add(&name, obj);
-            }
+            let obj = Object::new(name.as_str())
+                .field(pass("latitude", TypeRef::named(TypeRef::FLOAT)))
+                .field(pass("longitude", TypeRef::named(TypeRef::FLOAT)));
+            reg.add(&name, obj);
             Some(TypeRef::named(name))
         }
         Primitive::PhoneNumber => {
             let name = format!("{owner}{}PhoneNumberObj", p.name);
-            if !reg.has(&name) {
-                let s = || TypeRef::named(TypeRef::STRING);
-                let obj = Object::new(name.as_str())
-                    .field(pass("input", s()))
-                    .field(pass("internationalFormatted", s()))
-                    .field(pass("nationalFormatted", s()))
-                    .field(pass("national", TypeRef::named(TypeRef::INT)))
-                    .field(pass("valid", TypeRef::named(TypeRef::BOOLEAN)))
-                    .field(pass("countryCode", TypeRef::named(TypeRef::INT)))
-                    .field(pass("defaultCountry", s()));
-                reg.add(&name, obj);
-            }
+            let s = || TypeRef::named(TypeRef::STRING);
+            let obj = Object::new(name.as_str())
+                .field(pass("input", s()))
+                .field(pass("internationalFormatted", s()))
+                .field(pass("nationalFormatted", s()))
+                .field(pass("national", TypeRef::named(TypeRef::INT)))
+                .field(pass("valid", TypeRef::named(TypeRef::BOOLEAN)))
+                .field(pass("countryCode", TypeRef::named(TypeRef::INT)))
+                .field(pass("defaultCountry", s()));
+            reg.add(&name, obj);
             Some(TypeRef::named(name))
         }
         Primitive::Object | Primitive::ObjectArray => {
             let prefix = format!("{owner}_{}", p.name);
             let name = format!("{prefix}_object");
-            if !reg.has(&name) {
-                let mut obj = Object::new(name.as_str());
-                for sub in &p.nested_properties {
-                    if let Some(ty) = property_type(reg, &prefix, sub) {
-                        obj = obj.field(pass(&sub.name, ty));
-                    }
+            let mut obj = Object::new(name.as_str());
+            for sub in p
+                .nested_properties
+                .iter()
+                .filter(|s| !s.name.starts_with("__"))
+            {
+                if let Some(ty) = property_type(reg, &prefix, sub) {
+                    obj = obj.field(pass(&sub.name, ty));
                 }
-                reg.add(&name, obj);
             }
+            reg.add(&name, obj);
             if *prim == Primitive::Object {
                 Some(TypeRef::named(name))
             } else {
@@ -341,7 +405,11 @@ fn class_object(reg: &mut Registry, class: &ClassDef, known: &HashSet<&str>) {
     let raw = &class.name;
     let mut obj = Object::new(ct.as_str());
     let mut hits = Object::new(format!("{raw}AdditionalGroupHits"));
-    for p in &class.properties {
+    for p in class
+        .properties
+        .iter()
+        .filter(|p| !p.name.starts_with("__"))
+    {
         if let DataType::Reference(targets) = &p.data_type {
             let present: Vec<String> = targets
                 .iter()
@@ -409,7 +477,7 @@ fn class_object(reg: &mut Registry, class: &ClassDef, known: &HashSet<&str>) {
     if let VectorSetup::Named(named) = &class.vectors {
         let vectors = format!("{raw}AdditionalVectors");
         let mut v = Object::new(vectors.as_str());
-        for name in named.keys() {
+        for name in named.keys().filter(|n| !n.starts_with("__")) {
             v = v.field(pass(name, vector()));
         }
         reg.add(&vectors, v);
@@ -772,6 +840,10 @@ fn aggregate_object(reg: &mut Registry, class: &ClassDef) -> String {
         .field(pass("meta", TypeRef::named(&meta)))
         .field(pass("groupedBy", TypeRef::named(&grouped)));
     for p in &class.properties {
+        // A property named like a built-in field would hide it; `__` names are GraphQL's own.
+        if matches!(p.name.as_str(), "meta" | "groupedBy") || p.name.starts_with("__") {
+            continue;
+        }
         let Some(kind) = aggregation_kind(&p.data_type) else {
             continue;
         };
@@ -797,10 +869,7 @@ fn aggregate_object(reg: &mut Registry, class: &ClassDef) -> String {
                 );
                 o.field(pass("count", int()))
                     .field(pass("type", string()))
-                    .field(
-                        pass("topOccurrences", TypeRef::named_list(&top))
-                            .argument(InputValue::new("limit", int())),
-                    )
+                    .field(top_occurrences(&top))
             }
             AggKind::Boolean => o
                 .field(pass("count", int()))

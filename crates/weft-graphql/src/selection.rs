@@ -132,7 +132,8 @@ impl<'a> Walker<'a> {
                             shape.refs.len() - 1
                         }
                     };
-                    self.targets(&f.node.selection_set.node, depth, shape, at)?;
+                    let union = names::reference_union(&names::class_type(&class.name), name);
+                    self.targets(&f.node.selection_set.node, &union, depth, shape, at)?;
                 }
                 Selection::InlineFragment(fr) => {
                     self.walk(&fr.node.selection_set.node, class, depth, shape)?;
@@ -151,6 +152,7 @@ impl<'a> Walker<'a> {
     fn targets(
         &self,
         set: &SelectionSet,
+        union: &str,
         depth: usize,
         shape: &mut Shape,
         at: usize,
@@ -172,9 +174,9 @@ impl<'a> Walker<'a> {
                 }
                 Selection::Field(_) => continue,
             };
-            let Some(type_name) = condition else {
-                // `... { }` without a type condition: the fields of the union itself.
-                self.targets(selection, depth, shape, at)?;
+            let Some(type_name) = condition.filter(|t| t.as_str() != union) else {
+                // `... { }` without a type condition, or on the union itself: its parts.
+                self.targets(selection, union, depth, shape, at)?;
                 continue;
             };
             if type_name.as_str() == "Beacon" {

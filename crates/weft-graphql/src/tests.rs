@@ -250,6 +250,88 @@ fn errors_have_weaviates_shape() {
 }
 
 #[test]
+fn review_findings_stay_fixed() {
+    let f = fixture();
+    // A fragment cycle is refused before any walk (it used to be an exponential depth check).
+    let v = f.run("{Get{Book{...A}}} fragment A on Book{...A ...A}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("within itself"),
+        "{v}"
+    );
+    // A long flat reference path is an error, not a stack overflow.
+    let path = vec!["\"writtenBy\", \"Author\""; 20_000].join(", ");
+    let v = f.run(&format!(
+        "{{Get{{Book(where: {{path: [{path}, \"name\"] operator: Equal valueText: \"x\"}}){{title}}}}}}"
+    ));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most"),
+        "{v}"
+    );
+    // A huge objectLimit is refused, not allocated.
+    let v = f.run("{Aggregate{Book(nearVector: {vector: [1, 0]} objectLimit: 1000000000000000){meta{count}}}}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("QUERY_MAXIMUM_RESULTS"),
+        "{v}"
+    );
+    // A near aggregation by certainty alone counts every match.
+    let v = f.run("{Aggregate{Book(nearVector: {vector: [1, 0] certainty: 0.5}){meta{count}}}}");
+    assert_eq!(
+        v["data"]["Aggregate"]["Book"][0]["meta"]["count"], 10,
+        "{v}"
+    );
+    // Each alias of topOccurrences keeps its own limit.
+    let v = f.run("{Aggregate{Book{a: title{topOccurrences(limit: 1){value}} b: title{topOccurrences(limit: 3){value}}}}}");
+    let a = &v["data"]["Aggregate"]["Book"][0];
+    assert_eq!(
+        a["a"]["topOccurrences"].as_array().map(Vec::len),
+        Some(1),
+        "{v}"
+    );
+    assert_eq!(
+        a["b"]["topOccurrences"].as_array().map(Vec::len),
+        Some(3),
+        "{v}"
+    );
+    // A variable's default is used for topOccurrences.
+    let v = f.run("query($n: Int = 7){Aggregate{Book{title{topOccurrences(limit: $n){value}}}}}");
+    assert_eq!(
+        v["data"]["Aggregate"]["Book"][0]["title"]["topOccurrences"]
+            .as_array()
+            .map(Vec::len),
+        Some(7),
+        "{v}"
+    );
+    // A single string for a list argument is a list of one.
+    let v = f.run(r#"{Get{Book(bm25: {query: "odd" properties: "title"}){title}}}"#);
+    assert_eq!(titles(&v).len(), 5, "{v}");
+    // Nested explicit nulls are ignored.
+    let v = f.run(r#"{Get{Book(where: {path: ["year"] operator: Equal valueBoolean: null valueInt: 2003}){title}}}"#);
+    assert_eq!(titles(&v), ["book 3 odd"], "{v}");
+    // A by-distance search with an offset past QUERY_MAXIMUM_RESULTS is an error.
+    let v = f.run("{Get{Book(nearVector: {vector: [1, 0] distance: 0.5} offset: 20000){title}}}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("query maximum results"),
+        "{v}"
+    );
+    // A fragment on the reference union itself is not taken for a class name (async-graphql
+    // then resolves the member without the inner fragment's fields).
+    let v = f.run("{Get{Book(limit: 1){writtenBy{... on BookWrittenByObj{... on Author{name}}}}}}");
+    assert!(v.get("errors").is_none(), "{v}");
+}
+
+#[test]
 fn the_schema_is_rebuilt_only_when_classes_change() {
     let f = fixture();
     let a = f.engine.schema(&f.db).expect("schema").expect("valid");

@@ -126,7 +126,7 @@ impl FlatIndex {
         }
         let live = self.live.read();
         let scan = |ids: &mut dyn Iterator<Item = u32>| {
-            let mut heap = BinaryHeap::with_capacity(k + 1);
+            let mut heap = BinaryHeap::with_capacity(k.min(1 << 16) + 1);
             for id in ids {
                 let Some(v) = self.vectors.get(id) else {
                     continue;

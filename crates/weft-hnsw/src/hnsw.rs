@@ -516,7 +516,7 @@ impl Hnsw {
         k: usize,
         ids: impl Iterator<Item = u32>,
     ) -> Vec<Neighbor> {
-        let mut heap = std::collections::BinaryHeap::with_capacity(k + 1);
+        let mut heap = std::collections::BinaryHeap::with_capacity(k.min(1 << 16) + 1);
         for id in ids {
             if self.nodes.state(id) != NodeState::Live {
                 continue;

@@ -112,8 +112,17 @@ fn wire_target(t: FilterTarget, depth: usize) -> Result<Target, WireError> {
     })
 }
 
+/// Most reference hops a path may take (the conversion recurses once per hop).
+const MAX_PATH_HOPS: usize = 32;
+
 /// The legacy `on` path: `[property]` or `[refProperty, Class, …, property]`.
 pub(crate) fn path_target(on: &[String]) -> Result<Target, WireError> {
+    if on.len() > 2 * MAX_PATH_HOPS + 1 {
+        return Err(invalid(format!(
+            "a filter path may go through at most {MAX_PATH_HOPS} references, got {} components",
+            on.len()
+        )));
+    }
     match on {
         [] => Err(invalid("filter has no target property")),
         [one] => Ok(named_target(one.clone())),

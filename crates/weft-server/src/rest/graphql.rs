@@ -87,6 +87,20 @@ pub(super) async fn graphql(
     Ok(Json(run(&schema, backend, request).await))
 }
 
+/// Weaviate's message for a batch item it cannot run.
+fn batch_item_message(item: &Value, message: &str) -> String {
+    match item.get("variables") {
+        Some(v) if !v.is_object() && !v.is_null() => {
+            format!("422: expected map[string]interface{{}}, received {v}")
+        }
+        _ if message == "query cannot be empty" => {
+            "422: The request is well-formed but was unable to be followed due to semantic errors."
+                .to_string()
+        }
+        _ => format!("422: {message}"),
+    }
+}
+
 #[utoipa::path(
     post,
     path = "/v1/graphql/batch",
@@ -134,7 +148,7 @@ pub(super) async fn batch(
             Ok(request) => run(&schema, backend.clone(), request).await,
             Err(message) => json!({"errors": [{
                 "locations": null,
-                "message": format!("422: {message}"),
+                "message": batch_item_message(item, &message),
                 "path": null,
             }]}),
         };
