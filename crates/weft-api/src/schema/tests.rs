@@ -132,7 +132,8 @@ fn named_vector_class_comes_back_named_with_full_index_config() {
     assert_eq!(
         v["vectorIndexConfig"],
         json!({"distance": "dot", "vectorCacheMaxObjects": 1_000_000_000_000_u64,
-            "pq": off, "bq": off, "sq": off, "rq": rq})
+            "pq": off, "bq": off, "sq": off, "rq": rq,
+            "skipDefaultQuantization": false, "trackDefaultQuantization": false})
     );
     let prop = &c["properties"][0];
     assert!(

@@ -348,5 +348,8 @@ fn flat_to_json(c: &FlatConfig) -> Value {
         "bq": flat_quantizer_to_json(&c.bq),
         "sq": flat_quantizer_to_json(&c.sq),
         "rq": rq,
+        // `DEFAULT_QUANTIZATION` is not supported: never skipped, never tracked.
+        "skipDefaultQuantization": false,
+        "trackDefaultQuantization": false,
     })
 }

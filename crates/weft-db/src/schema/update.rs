@@ -294,16 +294,26 @@ fn check_hnsw(old: &HnswConfig, new: &HnswConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// Weaviate's flat rules: a flat index is compressed at creation or never (the `enabled` flags,
+/// `pq.cache` and `rq.bits` are immutable); `rescoreLimit` and the bq / rq `cache` may change.
 fn check_flat(old: &FlatConfig, new: &FlatConfig) -> Result<(), String> {
-    let quantizers = [("pq", &old.pq, &new.pq), ("bq", &old.bq, &new.bq)];
-    let more = [("sq", &old.sq, &new.sq), ("rq", &old.rq, &new.rq)];
-    for (name, from, to) in quantizers.into_iter().chain(more) {
-        if from != to {
-            return Err(format!("{name} is immutable on flat indices"));
+    let immutable = |name: &str, from: &dyn std::fmt::Display, to: &dyn std::fmt::Display| {
+        format!("{name} is immutable: attempted change from \"{from}\" to \"{to}\"")
+    };
+    if old.pq.cache != new.pq.cache {
+        return Err(immutable("pq.cache", &old.pq.cache, &new.pq.cache));
+    }
+    for (name, from, to) in [
+        ("pq", &old.pq, &new.pq),
+        ("bq", &old.bq, &new.bq),
+        ("rq", &old.rq, &new.rq),
+    ] {
+        if from.enabled != to.enabled {
+            return Err(immutable(name, &from.enabled, &to.enabled));
         }
     }
     if old.rq_bits != new.rq_bits {
-        return Err("rq.bits is immutable on flat indices".to_string());
+        return Err(immutable("rq.bits", &old.rq_bits, &new.rq_bits));
     }
     Ok(())
 }

@@ -463,6 +463,12 @@ fn validate_hnsw(c: &HnswConfig) -> Result<(), String> {
 }
 
 fn validate_flat(c: &FlatConfig) -> Result<(), String> {
+    if [&c.pq, &c.bq, &c.sq, &c.rq]
+        .iter()
+        .any(|q| q.cache && !q.enabled)
+    {
+        return Err("not possible to use the cache without compression".to_string());
+    }
     if c.pq.enabled {
         return Err("PQ is not currently supported for flat indices".to_string());
     }

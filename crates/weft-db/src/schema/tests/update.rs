@@ -154,6 +154,61 @@ fn quantizers_can_be_enabled_but_not_disabled() {
 }
 
 #[test]
+fn flat_indexes_follow_weaviates_update_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let mut class = class_with("Article", vec![text("title")]);
+    let mut flat = FlatConfig::default();
+    flat.bq.enabled = true;
+    class.vectors = VectorSetup::Legacy {
+        vectorizer: Some("none".into()),
+        index: VectorIndexConfig::Flat(flat),
+    };
+    let stored = db.create_class(class).unwrap();
+    let with = |f: &dyn Fn(&mut FlatConfig)| {
+        let mut next = stored.clone();
+        if let VectorSetup::Legacy {
+            index: VectorIndexConfig::Flat(c),
+            ..
+        } = &mut next.vectors
+        {
+            f(c);
+        }
+        next
+    };
+    // rescoreLimit and the bq cache may change.
+    let next = with(&|c| {
+        c.bq.rescore_limit = 50;
+        c.bq.cache = true;
+    });
+    assert_eq!(db.update_class("Article", next.clone()).unwrap(), next);
+    let msg = update_err(&db, with(&|c| c.bq.enabled = false));
+    assert!(
+        msg.contains("bq is immutable: attempted change from \"true\" to \"false\""),
+        "{msg}"
+    );
+    let msg = update_err(&db, with(&|c| c.pq.cache = true));
+    assert!(msg.contains("pq.cache is immutable"), "{msg}");
+    let mut cached = class_with("Other", vec![text("title")]);
+    let mut flat = FlatConfig::default();
+    flat.sq.cache = true;
+    cached.vectors = VectorSetup::Legacy {
+        vectorizer: Some("none".into()),
+        index: VectorIndexConfig::Flat(flat),
+    };
+    let msg = invalid_message(db.create_class(cached));
+    assert!(
+        msg.contains("not possible to use the cache without compression"),
+        "{msg}"
+    );
+    let msg = update_err(&db, with(&|c| c.rq_bits = 1));
+    assert!(
+        msg.contains("rq.bits is immutable: attempted change from \"8\" to \"1\""),
+        "{msg}"
+    );
+}
+
+#[test]
 fn named_vectors_keep_their_set_and_vectorizers() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
