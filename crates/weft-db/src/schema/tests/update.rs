@@ -153,18 +153,25 @@ fn quantizers_can_be_enabled_but_not_disabled() {
     assert!(update_err(&db, switched).contains("bq cannot be disabled"));
 }
 
-#[test]
-fn flat_indexes_follow_weaviates_update_rules() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
-    let mut class = class_with("Article", vec![text("title")]);
+/// A class on a flat index whose config `f` adjusts.
+fn flat_class(name: &str, f: impl Fn(&mut FlatConfig)) -> ClassDef {
+    let mut class = class_with(name, vec![text("title")]);
     let mut flat = FlatConfig::default();
-    flat.bq.enabled = true;
+    f(&mut flat);
     class.vectors = VectorSetup::Legacy {
         vectorizer: Some("none".into()),
         index: VectorIndexConfig::Flat(flat),
     };
-    let stored = db.create_class(class).unwrap();
+    class
+}
+
+#[test]
+fn flat_indexes_follow_weaviates_update_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let stored = db
+        .create_class(flat_class("Article", |c| c.bq.enabled = true))
+        .unwrap();
     let with = |f: &dyn Fn(&mut FlatConfig)| {
         let mut next = stored.clone();
         if let VectorSetup::Legacy {
@@ -189,14 +196,7 @@ fn flat_indexes_follow_weaviates_update_rules() {
     );
     let msg = update_err(&db, with(&|c| c.pq.cache = true));
     assert!(msg.contains("pq.cache is immutable"), "{msg}");
-    let mut cached = class_with("Other", vec![text("title")]);
-    let mut flat = FlatConfig::default();
-    flat.sq.cache = true;
-    cached.vectors = VectorSetup::Legacy {
-        vectorizer: Some("none".into()),
-        index: VectorIndexConfig::Flat(flat),
-    };
-    let msg = invalid_message(db.create_class(cached));
+    let msg = invalid_message(db.create_class(flat_class("Other", |c| c.sq.cache = true)));
     assert!(
         msg.contains("not possible to use the cache without compression"),
         "{msg}"
