@@ -140,16 +140,7 @@ pub fn plan(
     asked: &Asked,
     limits: weft_api::QueryLimits,
 ) -> Result<AggregateRequest, ResolveError> {
-    let near = match (args.get("nearVector"), args.get("nearObject")) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "found both 'nearVector' and 'nearObject' parameters which are conflicting, choose one instead",
-            ));
-        }
-        (Some(v), None) => Some(args::near_vector(v)?),
-        (None, Some(o)) => Some(args::near_object(o)?.1),
-        (None, None) => None,
-    };
+    let near = args::near(args)?;
     let mut object_limit = int(args, "objectLimit")?;
     if let Some(n) = object_limit {
         if n <= 0 {

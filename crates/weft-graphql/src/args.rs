@@ -205,8 +205,20 @@ pub fn near_vector(v: &Json) -> Result<NearQuery, ResolveError> {
     })
 }
 
-/// `nearObject { id | beacon, certainty | distance, targetVectors }`: the object's id.
-pub fn near_object(v: &Json) -> Result<(Uuid, NearQuery), ResolveError> {
+/// The vector search of `nearVector` or `nearObject` (at most one of them), if any.
+pub fn near(args: &Map<String, Json>) -> Result<Option<NearQuery>, ResolveError> {
+    match (args.get("nearVector"), args.get("nearObject")) {
+        (Some(_), Some(_)) => Err(invalid(
+            "found both 'nearVector' and 'nearObject' parameters which are conflicting, choose one instead",
+        )),
+        (Some(v), None) => near_vector(v).map(Some),
+        (None, Some(o)) => near_object(o).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `nearObject { id | beacon, certainty | distance, targetVectors }`.
+pub fn near_object(v: &Json) -> Result<NearQuery, ResolveError> {
     let m = v
         .as_object()
         .ok_or_else(|| invalid("nearObject must be an object"))?;
@@ -225,15 +237,12 @@ pub fn near_object(v: &Json) -> Result<(Uuid, NearQuery), ResolveError> {
         ))
     })?;
     let (max_distance, min_certainty) = thresholds(m, "nearObject")?;
-    Ok((
-        id,
-        NearQuery {
-            near: Near::Object(id),
-            target: one_target(m)?,
-            max_distance,
-            min_certainty,
-        },
-    ))
+    Ok(NearQuery {
+        near: Near::Object(id),
+        target: one_target(m)?,
+        max_distance,
+        min_certainty,
+    })
 }
 
 /// A keyword search operator (`{operator: And|Or|AndCross, minimumOrTokensMatch}`).

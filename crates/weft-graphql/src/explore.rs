@@ -82,20 +82,11 @@ pub fn explore(
     certainty_asked: bool,
     limits: weft_api::QueryLimits,
 ) -> Result<Vec<Value>, ResolveError> {
-    let mut near = match (args.get("nearVector"), args.get("nearObject")) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "found both 'nearVector' and 'nearObject' parameters which are conflicting, choose one instead",
-            ));
-        }
-        (Some(v), None) => args::near_vector(v)?,
-        (None, Some(o)) => args::near_object(o)?.1,
-        (None, None) => {
-            return Err(invalid(
-                "invalid params: received no search params, one of [nearVector, nearObject] or module search params is required for an exploration",
-            ));
-        }
-    };
+    let mut near = args::near(args)?.ok_or_else(|| {
+        invalid(
+            "invalid params: received no search params, one of [nearVector, nearObject] or module search params is required for an exploration",
+        )
+    })?;
     let classes: Vec<ClassDef> = db
         .classes()
         .into_iter()

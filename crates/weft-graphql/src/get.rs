@@ -102,16 +102,7 @@ pub fn plan(
     if args.contains_key("group") {
         return Err(invalid("group is not supported by weft yet"));
     }
-    let near = match (args.get("nearVector"), args.get("nearObject")) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "found both 'nearVector' and 'nearObject' parameters which are conflicting, choose one instead",
-            ));
-        }
-        (Some(v), None) => Some(args::near_vector(v)?),
-        (None, Some(o)) => Some(args::near_object(o)?.1),
-        (None, None) => None,
-    };
+    let near = args::near(args)?;
     let keyword = args.get("bm25").map(bm25).transpose()?;
     let hybrid = args.get("hybrid").map(hybrid).transpose()?;
     let searches = usize::from(near.is_some())
@@ -169,7 +160,7 @@ pub fn plan(
             })?)
         }
     };
-    let (references, _) = shape.requests();
+    let references = shape.requests();
     Ok(GetPlan {
         query: Query {
             class: class.name.clone(),
@@ -416,7 +407,7 @@ fn hit_value(hit: SearchHit, shape: &Shape, group: Option<Value>) -> Value {
     let mut out = IndexMap::new();
     property_fields(&object, shape, &mut out);
     reference_fields(&object, references, shape, &mut out);
-    if !shape.additional.is_empty() {
+    if !shape.additional.is_empty() || group.is_some() {
         let asked = |f: &str| shape.additional.contains(f);
         let mut add = IndexMap::new();
         object_additional(&object, shape, &mut add);
@@ -501,9 +492,7 @@ fn group_value(i: usize, g: HitGroup, property: &str, shape: &Shape) -> Option<V
         ),
         ("hits", Value::List(members)),
     ]);
-    let mut shape = shape.clone();
-    shape.additional.insert("group".to_string());
-    Some(hit_value(first, &shape, Some(group)))
+    Some(hit_value(first, shape, Some(group)))
 }
 
 /// A reference target: its selection, its metadata (Weaviate fills only `id`, vectors and
@@ -536,7 +525,7 @@ fn reference_fields(
     if shape.refs.is_empty() {
         return;
     }
-    let (_, answers) = shape.requests();
+    let answers = shape.answers();
     let mut found: Vec<HashMap<(String, Uuid), Value>> = vec![HashMap::new(); shape.refs.len()];
     for r in resolved {
         let Some(&(i, j)) = answers.get(r.request) else {

@@ -47,23 +47,30 @@ impl Shape {
             .any(|f| self.additional.contains(*f))
     }
 
-    /// The reference requests of the database query for this shape, and for each request the
-    /// (index into `refs`, index into its `targets`) it answers.
-    pub fn requests(&self) -> (Vec<ReferenceRequest>, Vec<(usize, usize)>) {
-        let mut requests = Vec::new();
-        let mut map = Vec::new();
-        for (i, r) in self.refs.iter().enumerate() {
-            for (j, (class, shape)) in r.targets.iter().enumerate() {
-                requests.push(ReferenceRequest {
+    /// The reference requests of the database query for this shape, one per (property,
+    /// target class) in the order of [`Self::answers`].
+    pub fn requests(&self) -> Vec<ReferenceRequest> {
+        self.refs
+            .iter()
+            .flat_map(|r| {
+                r.targets.iter().map(|(class, shape)| ReferenceRequest {
                     property: r.property.clone(),
                     class: Some(class.clone()),
                     with_vectors: shape.wants_vectors(),
-                    references: shape.requests().0,
-                });
-                map.push((i, j));
-            }
-        }
-        (requests, map)
+                    references: shape.requests(),
+                })
+            })
+            .collect()
+    }
+
+    /// For each request of [`Self::requests`], the (index into `refs`, index into its
+    /// `targets`) it answers.
+    pub fn answers(&self) -> Vec<(usize, usize)> {
+        self.refs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| (0..r.targets.len()).map(move |j| (i, j)))
+            .collect()
     }
 }
 
