@@ -487,6 +487,11 @@ impl Collection {
         Ok(fresh)
     }
 
+    /// Whether any vector index of the shard holds compressed vectors.
+    pub fn vectors_compressed(&self) -> bool {
+        self.indexes.any_compressed()
+    }
+
     /// Number of objects.
     pub fn object_count(&self) -> u64 {
         self.published.read().object_count
@@ -797,9 +802,21 @@ impl Collection {
         k: usize,
         allow: Option<&roaring::RoaringBitmap>,
     ) -> Result<Vec<(u64, f32)>, DbError> {
+        let shard = self.shard();
+        // Rescoring of compressed indexes: the f32 vectors, read from the vectors bucket.
+        let source = |ids: &[u32]| -> Vec<Option<Vec<f32>>> {
+            ids.iter()
+                .map(|&id| {
+                    let bytes = shard
+                        .get(VECTORS, &vector_key(u64::from(id), name))
+                        .ok()??;
+                    record::decode_vector(&bytes).ok()
+                })
+                .collect()
+        };
         let hits = self
             .indexes
-            .search(name, q, k, allow)
+            .search(name, q, k, allow, &source)
             .map_err(|e| DbError::User(UserError::Invalid(format!("vector search: {e}"))))?;
         Ok(hits
             .into_iter()

@@ -41,7 +41,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use roaring::RoaringBitmap;
-use weft_vector::SlotReader;
+use crate::store::Rows;
 
 use crate::hnsw::Hnsw;
 use crate::nodes::NodeState;
@@ -62,7 +62,8 @@ impl Hnsw {
             return 0;
         }
         if !dead.is_empty() {
-            let r = self.vectors.read();
+            let st = self.store();
+            let r = st.read();
             self.replace_dead_entry(&dead);
             self.repair_all(&r, &dead);
             for d in &dead {
@@ -71,7 +72,7 @@ impl Hnsw {
                     self.nodes.write(d, level, &[]);
                 }
                 self.nodes.set_state(d, NodeState::Removed);
-                self.vectors.retire(d);
+                self.store().arena.retire(d);
                 self.emit(|| GraphOp::RemoveNode { id: self.ext(d) });
             }
             self.ids.write().retired.extend(dead.iter());
@@ -80,15 +81,17 @@ impl Hnsw {
         }
         // B1: from here on nobody can add a link to the removed slots.
         let freeing = self
-            .vectors
+            .store()
+            .arena
             .exclusive(&[], || std::mem::take(&mut self.ids.write().retired));
         if !freeing.is_empty() {
             // Purge the links that operations racing with the removal left.
-            let r = self.vectors.read();
+            let st = self.store();
+            let r = st.read();
             self.repair_all(&r, &RoaringBitmap::new());
             drop(r);
             // B2: nothing reaches the removed slots any more; free them.
-            self.vectors.exclusive(&freeing, || {
+            self.store().arena.exclusive(&freeing, || {
                 let mut ids = self.ids.write();
                 for &s in &freeing {
                     ids.release(self.nodes.ext(s), s, self.nodes.upper_levels(s));
@@ -103,7 +106,7 @@ impl Hnsw {
 
     /// Repairs every list of a live or tombstoned node (not in `dead`) that links to a node in
     /// `dead` or to a removed node. Each list is checked under its node's lock.
-    fn repair_all(&self, r: &SlotReader<'_>, dead: &RoaringBitmap) {
+    fn repair_all(&self, r: &Rows<'_>, dead: &RoaringBitmap) {
         let bound = self.id_bound() as u32;
         with_ctx(|ctx| {
             let mut list = Vec::new();
@@ -156,7 +159,7 @@ impl Hnsw {
     /// New list for `id` at `level` without dead or removed nodes. Hold `id`'s lock.
     fn repair(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         id: u32,
         level: usize,
         dead: &RoaringBitmap,
@@ -198,7 +201,7 @@ impl Hnsw {
     /// Live nodes near `q` on `level`, found from the entry point with efConstruction.
     fn search_level(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         q: &[f32],
         level: usize,
         ctx: &mut Ctx,

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use roaring::RoaringBitmap;
-use weft_vector::{ArenaError, DistanceFn, SlotArena, SlotReader, normalize};
+use weft_vector::{Quantizer, normalize};
 
 use crate::config::HnswConfig;
 use crate::ids::IdMap;
@@ -13,6 +13,7 @@ use crate::inflight::InFlight;
 use crate::nodes::{NodeState, Nodes};
 use crate::ops::{GraphObserver, GraphOp};
 use crate::search::{Accept, Cand, with_ctx};
+use crate::store::{Rows, Store, arena_error};
 use crate::{IndexError, Neighbor};
 
 /// Highest level a node can get.
@@ -32,8 +33,12 @@ const NO_ENTRY: u64 = u64::MAX;
 /// arena's grace lock, which is what lets cleanup reuse slots safely (`cleanup.rs`).
 pub struct Hnsw {
     pub(crate) cfg: HnswConfig,
-    pub(crate) dist: DistanceFn,
-    pub(crate) vectors: SlotArena,
+    dim: usize,
+    /// The vectors or their codes (`store.rs`); replaced once by [`Hnsw::compress`].
+    store: RwLock<Arc<Store>>,
+    /// Inserts write their vector under the read side; a compression starts under the write
+    /// side (`store.rs`).
+    pub(crate) gate: RwLock<()>,
     pub(crate) nodes: Nodes,
     /// External id ↔ slot.
     pub(crate) ids: IdMap,
@@ -73,8 +78,9 @@ impl Hnsw {
     pub fn new(dim: usize, cfg: HnswConfig) -> Hnsw {
         let m = cfg.max_connections.max(2);
         Hnsw {
-            dist: cfg.metric.distance_fn(),
-            vectors: SlotArena::new(dim),
+            dim,
+            store: RwLock::new(Arc::new(Store::plain(dim, cfg.metric))),
+            gate: RwLock::new(()),
             nodes: Nodes::new(m),
             ids: IdMap::default(),
             entry: AtomicU64::new(NO_ENTRY),
@@ -105,7 +111,27 @@ impl Hnsw {
 
     /// Vector dimension.
     pub fn dim(&self) -> usize {
-        self.vectors.dim()
+        self.dim
+    }
+
+    /// The store operations started now use.
+    pub(crate) fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.store.read())
+    }
+
+    /// The quantizer of the vectors, once compressed.
+    pub fn quantizer(&self) -> Option<Quantizer> {
+        self.store.read().quant.clone()
+    }
+
+    /// Whether the vectors are compressed.
+    pub fn is_compressed(&self) -> bool {
+        self.store.read().quant.is_some()
+    }
+
+    /// Replaces the store (before the index is shared, or by [`Hnsw::compress`]).
+    pub(crate) fn set_store(&self, store: Arc<Store>) {
+        *self.store.write() = store;
     }
 
     /// Number of live (inserted, not deleted) nodes.
@@ -138,9 +164,10 @@ impl Hnsw {
     }
 
     /// A copy of the stored (for cosine: normalised) vector of `id`, while it is live or
-    /// tombstoned.
+    /// tombstoned; once compressed, its row of codes.
     pub fn vector(&self, id: u32) -> Option<Vec<f32>> {
-        let r = self.vectors.read();
+        let st = self.store();
+        let r = st.read();
         let slot = self.ids.slot(id)?;
         r.get(slot).map(<[f32]>::to_vec)
     }
@@ -148,7 +175,9 @@ impl Hnsw {
     /// Bytes allocated by vectors, graph and id map (pages of vector segments are committed
     /// lazily).
     pub fn memory_bytes(&self) -> usize {
-        self.vectors.allocated_bytes() + self.nodes.allocated_bytes() + self.ids.allocated_bytes()
+        self.store().arena.allocated_bytes()
+            + self.nodes.allocated_bytes()
+            + self.ids.allocated_bytes()
     }
 
     /// Number of internal slots ever used: the size the node and vector arrays are addressed
@@ -159,7 +188,8 @@ impl Hnsw {
 
     /// The entry point (caller's id) and its level.
     pub fn entry_point(&self) -> Option<(u32, usize)> {
-        let _r = self.vectors.read();
+        let st = self.store();
+        let _r = st.read();
         self.entry_slot().map(|(s, l)| (self.nodes.ext(s), l))
     }
 
@@ -257,8 +287,10 @@ impl Hnsw {
     /// linked yet) in `state`: `Inserting` for an insert that links it next, `Live` for a
     /// replayed node whose lists follow as ops. `normalize`: false for vectors taken from a
     /// snapshot (stored normalised already).
+    #[expect(clippy::too_many_arguments, reason = "the store joins the node's fields")]
     pub(crate) fn add_node(
         &self,
+        store: &Store,
         slot: u32,
         ext: u32,
         v: &[f32],
@@ -269,17 +301,10 @@ impl Hnsw {
         let norm = normalize_it && self.cfg.metric.normalizes();
         // Before the vector: a reader that got the vector (acquire) sees the external id.
         self.nodes.init_node(slot, ext, level);
-        self.vectors
-            .insert_with(slot, v, |dst, src| {
-                dst.copy_from_slice(src);
-                if norm {
-                    normalize(dst);
-                }
-            })
-            .map_err(|e| match e {
-                ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
-                ArenaError::Occupied(_) => IndexError::Exists(ext),
-            })?;
+        {
+            let _gate = self.gate.read();
+            store.put(slot, v, norm, ext)?;
+        }
         self.nodes.set_state(slot, state);
         if state == NodeState::Live {
             self.live.fetch_add(1, Ordering::Relaxed);
@@ -306,13 +331,19 @@ impl Hnsw {
     /// shared, so no observer op is emitted.
     pub(crate) fn restore_node(&self, n: &crate::snapshot::NodeRecord) -> Result<(), IndexError> {
         let level = n.neighbors.len().max(1) - 1;
-        self.check_dim(&n.vector)?;
+        let st = self.store();
+        // The record holds the store's row: the vector, or its codes.
+        if n.vector.len() != st.arena.dim() {
+            return Err(IndexError::Dimension {
+                expected: st.arena.dim(),
+                got: n.vector.len(),
+            });
+        }
         let slot = self.assign_slot(n.id, level)?;
         self.nodes.init_node(slot, n.id, level);
-        self.vectors.insert(slot, &n.vector).map_err(|e| match e {
-            ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
-            ArenaError::Occupied(_) => IndexError::Exists(n.id),
-        })?;
+        st.arena
+            .insert(slot, &n.vector)
+            .map_err(|e| arena_error(e, n.id))?;
         for (l, list) in n.neighbors.iter().enumerate() {
             self.nodes.write(slot, l, list);
         }
@@ -351,7 +382,7 @@ impl Hnsw {
     /// them as `id`'s list at `level`. Hold `id`'s lock.
     pub(crate) fn write_selected(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         id: u32,
         level: usize,
         mut cands: Vec<Cand>,
@@ -373,7 +404,8 @@ impl Hnsw {
     /// Deletes `id`: it stops appearing in results at once, stays traversable, and is unlinked
     /// by the next [`Hnsw::cleanup`]. False if `id` was not live.
     pub fn delete(&self, id: u32) -> bool {
-        let _r = self.vectors.read();
+        let st = self.store();
+        let _r = st.read();
         self.any_deleted.store(true, Ordering::Release);
         match self.ids.slot(id) {
             Some(slot) => self.delete_slot(slot),
@@ -411,14 +443,15 @@ impl Hnsw {
 
     /// The `k` nearest live neighbours of `query`, closest first, with the configured ef
     /// (`ef` −1: dynamic). With `allow`, only ids in it are returned; allow-lists smaller than
-    /// `flatSearchCutoff` are scanned exhaustively instead of walking the graph.
+    /// `flatSearchCutoff` are scanned exhaustively instead of walking the graph. Once the
+    /// index is compressed, distances are estimates from the codes (see [`Hnsw::search_rescored`]).
     pub fn search(
         &self,
         query: &[f32],
         k: usize,
         allow: Option<&RoaringBitmap>,
     ) -> Result<Vec<Neighbor>, IndexError> {
-        self.search_with_ef(query, k, self.cfg.effective_ef(k), allow)
+        self.search_rescored(query, k, None, allow, None)
     }
 
     /// As [`Hnsw::search`] with an explicit `ef` (raised to `k` if smaller).
@@ -429,44 +462,111 @@ impl Hnsw {
         ef: usize,
         allow: Option<&RoaringBitmap>,
     ) -> Result<Vec<Neighbor>, IndexError> {
+        self.search_rescored(query, k, Some(ef), allow, None)
+    }
+
+    /// As [`Hnsw::search`] (`ef` None: the configured one), and on a compressed index with
+    /// `rescore`, Weaviate's rescoring: the best `rescore.limit` candidates by code distance
+    /// (all `ef` of them when the limit is below `k`) get their exact distance from the f32
+    /// vectors `rescore.source` returns, and the best `k` of those are returned. Candidates
+    /// the source has no vector for are dropped. Without compression, or with `limit` 0, the
+    /// search is unchanged.
+    pub fn search_rescored(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: Option<usize>,
+        allow: Option<&RoaringBitmap>,
+        rescore: Option<&Rescore<'_>>,
+    ) -> Result<Vec<Neighbor>, IndexError> {
         let prepared = self.prepare_query(query)?;
-        let q = prepared.as_deref().unwrap_or(query);
+        let exact_q = prepared.as_deref().unwrap_or(query);
         if k == 0 {
             return Ok(Vec::new());
         }
-        let r = self.vectors.read();
+        let ef = ef.unwrap_or_else(|| self.cfg.effective_ef(k)).max(k);
+        let st = self.store();
+        let rescore = rescore.filter(|r| r.limit > 0 && st.quant.is_some());
+        let keep = match rescore {
+            Some(r) if r.limit >= k => r.limit,
+            Some(_) => ef,
+            None => k,
+        };
+        let row = st.row(exact_q);
+        let q: &[f32] = &row;
+        let found = {
+            let r = st.read();
+            self.candidates(&r, q, keep, ef, allow)
+        };
+        let mut hits: Vec<Neighbor> = found
+            .into_iter()
+            .map(|c| Neighbor {
+                id: self.ext(c.id),
+                distance: c.d,
+            })
+            .collect();
+        if let Some(rescore) = rescore {
+            let ids: Vec<u32> = hits.iter().map(|h| h.id).collect();
+            let vectors = (rescore.source)(&ids);
+            let dist = self.cfg.metric.distance_fn();
+            let norm = self.cfg.metric.normalizes();
+            hits = ids
+                .into_iter()
+                .zip(vectors)
+                .filter_map(|(id, v)| {
+                    let mut v = v.filter(|v| v.len() == self.dim)?;
+                    if norm {
+                        normalize(&mut v);
+                    }
+                    Some(Neighbor {
+                        id,
+                        distance: dist(exact_q, &v),
+                    })
+                })
+                .collect();
+            hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+        }
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    /// The `keep` best candidates (slots) for the prepared query row `q`: from an exhaustive
+    /// scan of a small allow-list, or from a graph walk with `ef` (≥ `keep` results only if
+    /// `ef` ≥ `keep`).
+    fn candidates(
+        &self,
+        r: &Rows<'_>,
+        q: &[f32],
+        keep: usize,
+        ef: usize,
+        allow: Option<&RoaringBitmap>,
+    ) -> Vec<Cand> {
         if let Some(allow) = allow
             && (allow.len() as usize) < self.cfg.flat_search_cutoff
         {
             let slots = self.slots_of(allow);
-            return Ok(self.exact_prepared(&r, q, k, slots.into_iter()));
+            return self.exact_prepared(r, q, keep.min(ef), slots.into_iter());
         }
         let Some((ep, top)) = self.entry_slot() else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
-        let Some(d) = self.dist_to(&r, q, ep) else {
-            return Ok(Vec::new());
+        let Some(d) = self.dist_to(r, q, ep) else {
+            return Vec::new();
         };
         let accept = match allow {
             Some(a) => Accept::Allowed(a),
             None => self.query_accept(),
         };
-        Ok(with_ctx(|ctx| {
+        with_ctx(|ctx| {
             let mut cur = Cand { d, id: ep };
             for l in (1..=top).rev() {
-                cur = self.greedy(&r, q, cur, l, &mut ctx.buf);
+                cur = self.greedy(r, q, cur, l, &mut ctx.buf);
             }
-            self.search_layer(&r, q, cur, ef.max(k), 0, accept, ctx);
+            self.search_layer(r, q, cur, ef, 0, accept, ctx);
             let mut found = ctx.take_sorted();
-            found.truncate(k);
+            found.truncate(keep);
             found
-                .into_iter()
-                .map(|c| Neighbor {
-                    id: self.ext(c.id),
-                    distance: c.d,
-                })
-                .collect()
-        }))
+        })
     }
 
     /// The slots of the ids in `allow` that have one.
@@ -490,7 +590,8 @@ impl Hnsw {
         }))
     }
 
-    /// Exact k-NN by scanning `ids` (all live nodes if None), optionally restricted to `allow`.
+    /// Exact k-NN by scanning `ids` (all live nodes if None), optionally restricted to `allow`
+    /// (over the codes once compressed).
     pub fn exact_search(
         &self,
         query: &[f32],
@@ -499,23 +600,32 @@ impl Hnsw {
     ) -> Result<Vec<Neighbor>, IndexError> {
         let q = self.prepare_query(query)?;
         let q = q.as_deref().unwrap_or(query);
-        let r = self.vectors.read();
-        Ok(match allow {
+        let st = self.store();
+        let row = st.row(q);
+        let r = st.read();
+        let found = match allow {
             Some(a) => {
                 let slots = self.slots_of(a);
-                self.exact_prepared(&r, q, k, slots.into_iter())
+                self.exact_prepared(&r, &row, k, slots.into_iter())
             }
-            None => self.exact_prepared(&r, q, k, 0..self.id_bound() as u32),
-        })
+            None => self.exact_prepared(&r, &row, k, 0..self.id_bound() as u32),
+        };
+        Ok(found
+            .into_iter()
+            .map(|c| Neighbor {
+                id: self.ext(c.id),
+                distance: c.d,
+            })
+            .collect())
     }
 
     fn exact_prepared(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         q: &[f32],
         k: usize,
         ids: impl Iterator<Item = u32>,
-    ) -> Vec<Neighbor> {
+    ) -> Vec<Cand> {
         let mut heap = std::collections::BinaryHeap::with_capacity(k.min(1 << 16) + 1);
         for id in ids {
             if self.nodes.state(id) != NodeState::Live {
@@ -532,11 +642,76 @@ impl Hnsw {
             }
         }
         heap.into_sorted_vec()
-            .into_iter()
-            .map(|c| Neighbor {
-                id: self.ext(c.id),
-                distance: c.d,
-            })
-            .collect()
+    }
+
+    /// Compresses the vectors with `q` (built for this index's dimension and metric): every
+    /// stored vector is encoded into a new store while searches and inserts go on, then the
+    /// index switches to it and the f32 vectors are freed once no operation holds them. The
+    /// graph is kept. Cleanup waits meanwhile. Returns false (and does nothing) if the index
+    /// is compressed already.
+    pub fn compress(&self, q: Quantizer) -> Result<bool, IndexError> {
+        if q.dim() != self.dim {
+            return Err(IndexError::Dimension {
+                expected: self.dim,
+                got: q.dim(),
+            });
+        }
+        let _no_cleanup = self.cleanup_lock.lock();
+        let old = self.store();
+        if old.quant.is_some() {
+            return Ok(false);
+        }
+        let new = Arc::new(Store::compressed(q));
+        {
+            let _no_inserts = self.gate.write();
+            if old.next.set(Arc::clone(&new)).is_err() {
+                return Ok(false);
+            }
+        }
+        for batch in (0..self.id_bound() as u32).collect::<Vec<_>>().chunks(4096) {
+            // A reader per batch: the grace lock is not held across the whole copy.
+            let r = old.read();
+            for &slot in batch {
+                if let Some(v) = r.get(slot) {
+                    // Occupied: an insert wrote it meanwhile.
+                    let _ = new.put_stored(slot, v);
+                }
+            }
+        }
+        self.set_store(new);
+        Ok(true)
+    }
+
+    /// An `sq` quantizer trained on up to `limit` of the stored vectors (evenly spread over
+    /// the slots); None once compressed.
+    pub fn train_sq(&self, limit: usize) -> Option<Quantizer> {
+        let st = self.store();
+        if st.quant.is_some() {
+            return None;
+        }
+        let r = st.read();
+        let bound = self.id_bound().max(1);
+        let stride = bound.div_ceil(limit.max(1)).max(1);
+        let sample: Vec<&[f32]> = (0..bound as u32)
+            .step_by(stride)
+            .filter_map(|s| r.get(s))
+            .collect();
+        Quantizer::train_sq(self.cfg.metric, self.dim, sample).ok()
+    }
+}
+
+/// Rescoring of a compressed search (see [`Hnsw::search_rescored`]).
+pub struct Rescore<'a> {
+    /// How many candidates get an exact distance (Weaviate's `rescoreLimit`; 0: none).
+    pub limit: usize,
+    /// The f32 vectors of the given (caller's) ids, in order; None for an id without one.
+    pub source: &'a (dyn Fn(&[u32]) -> Vec<Option<Vec<f32>>> + Sync),
+}
+
+impl std::fmt::Debug for Rescore<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rescore")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
     }
 }

@@ -36,7 +36,7 @@
 //! arena's grace lock throughout, so no slot it learns of is freed before it returns
 //! (`cleanup.rs`).
 
-use weft_vector::SlotReader;
+use crate::store::Rows;
 
 use crate::IndexError;
 use crate::hnsw::Hnsw;
@@ -57,12 +57,13 @@ impl Hnsw {
     /// inserted (even if deleted since) fails with [`IndexError::Exists`].
     pub fn insert(&self, id: u32, vector: &[f32]) -> Result<(), IndexError> {
         self.check_dim(vector)?;
-        let r = self.vectors.read();
+        let st = self.store();
+        let r = st.read();
         let level = self.random_level();
         let slot = self.assign_slot(id, level)?;
         {
             let _own = self.nodes.lock(slot);
-            self.add_node(slot, id, vector, level, NodeState::Inserting, true)?;
+            self.add_node(&st, slot, id, vector, level, NodeState::Inserting, true)?;
             let q = r.get(slot).ok_or(IndexError::MissingVector(id))?;
             self.inflight.register(slot);
             with_ctx(|ctx| self.link(&r, slot, q, level, ctx));
@@ -81,7 +82,7 @@ impl Hnsw {
     }
 
     /// Builds `id`'s lists, then publishes it (module docs). Hold `id`'s lock.
-    fn link(&self, r: &SlotReader<'_>, id: u32, q: &[f32], level: usize, ctx: &mut Ctx) {
+    fn link(&self, r: &Rows<'_>, id: u32, q: &[f32], level: usize, ctx: &mut Ctx) {
         let mut entry = self.entry_slot();
         // An insert that may become the new top holds the entry lock throughout, as in hnswlib,
         // so two such inserts cannot both install themselves.
@@ -127,7 +128,7 @@ impl Hnsw {
     /// (index = level).
     fn search_levels(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         id: u32,
         q: &[f32],
         level: usize,
@@ -159,7 +160,7 @@ impl Hnsw {
     /// selected neighbours per level.
     fn build_lists(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         id: u32,
         q: &[f32],
         found: &[Vec<Cand>],
@@ -187,7 +188,7 @@ impl Hnsw {
     /// Appends the acceptable ones of `ids` to `peers`, with their distance and level.
     fn add_peers(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         q: &[f32],
         ids: &[u32],
         accept: Accept<'_>,
@@ -207,7 +208,7 @@ impl Hnsw {
     /// returns the selected neighbours per level.
     fn write_own_lists(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         id: u32,
         found: &[Vec<Cand>],
         peers: &[(Cand, usize)],
@@ -231,7 +232,7 @@ impl Hnsw {
     /// Selects `id`'s neighbours at `level` from `found` (closest first) and writes them.
     fn write_own_list(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         id: u32,
         level: usize,
         found: &[Cand],
@@ -250,7 +251,7 @@ impl Hnsw {
 
     /// Publish phase, one level: adds `id` to each selected node's list at `level`, shrinking
     /// full lists with the selection heuristic.
-    fn add_back_links(&self, r: &SlotReader<'_>, id: u32, level: usize, selected: &[Cand]) {
+    fn add_back_links(&self, r: &Rows<'_>, id: u32, level: usize, selected: &[Cand]) {
         for c in selected {
             // Only a node still `Inserting` can have an open inbox (it turns `Live` after
             // closing it), so the registry is asked only about those.
@@ -268,7 +269,7 @@ impl Hnsw {
 
     /// Adds `new` (distance from `owner`) to `owner`'s list at `level`, shrinking a full list
     /// with the selection heuristic. Hold `owner`'s lock.
-    fn add_link(&self, r: &SlotReader<'_>, owner: u32, level: usize, new: Cand) {
+    fn add_link(&self, r: &Rows<'_>, owner: u32, level: usize, new: Cand) {
         let cap = self.nodes.cap(level);
         let mut list = Vec::with_capacity(cap + 1);
         self.nodes.read(owner, level, &mut list);

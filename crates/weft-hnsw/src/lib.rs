@@ -41,15 +41,16 @@ mod nodes;
 mod ops;
 mod persist;
 mod search;
+mod store;
 pub mod snapshot;
 
 pub use cleanup::CleanupThread;
 pub use config::HnswConfig;
 pub use flat::FlatIndex;
-pub use hnsw::Hnsw;
+pub use hnsw::{Hnsw, Rescore};
 pub use ops::{GraphObserver, GraphOp, GraphSnapshot, NodeSnapshot};
 pub use snapshot::{SnapshotError, SnapshotInfo};
-pub use weft_vector::Metric;
+pub use weft_vector::{Metric, QuantKind, Quantizer, RQ_SEED};
 
 /// One search hit.
 #[derive(Debug, Clone, Copy, PartialEq)]

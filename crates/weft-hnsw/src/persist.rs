@@ -12,7 +12,8 @@ impl Hnsw {
     /// global pause: under concurrent writes it is fuzzy, which replaying the (idempotent) ops
     /// logged since the snapshot began repairs.
     pub fn snapshot(&self) -> GraphSnapshot {
-        let _r = self.vectors.read();
+        let st = self.store();
+        let _r = st.read();
         let in_snapshot =
             |s: u32| matches!(self.nodes.state(s), NodeState::Live | NodeState::Tombstoned);
         let mut nodes = Vec::new();
@@ -66,7 +67,8 @@ impl Hnsw {
         op: &GraphOp,
         vector_of: &mut dyn FnMut(u32) -> Option<Vec<f32>>,
     ) -> Result<(), IndexError> {
-        let _r = self.vectors.read();
+        let st = self.store();
+        let _r = st.read();
         match op {
             GraphOp::AddNode { id, level } => {
                 if !self.ids.read().known(*id) {
@@ -74,7 +76,7 @@ impl Hnsw {
                     self.check_dim(&v)?;
                     let level = usize::from(*level);
                     let slot = self.assign_slot(*id, level)?;
-                    self.add_node(slot, *id, &v, level, NodeState::Live, true)?;
+                    self.add_node(&st, slot, *id, &v, level, NodeState::Live, true)?;
                 }
             }
             GraphOp::SetNeighbors {
@@ -119,7 +121,7 @@ impl Hnsw {
                     if !matches!(was, NodeState::Empty | NodeState::Removed) {
                         self.nodes.set_state(slot, NodeState::Removed);
                         self.tombstones.lock().remove(slot);
-                        self.vectors.retire(slot);
+                        self.store().arena.retire(slot);
                         // Freed by a later cleanup, after its grace barriers.
                         self.ids.write().retired.push(slot);
                     }

@@ -5,7 +5,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use roaring::RoaringBitmap;
-use weft_vector::SlotReader;
+use crate::store::Rows;
 
 use crate::hnsw::Hnsw;
 use crate::nodes::NodeState;
@@ -137,14 +137,14 @@ impl Hnsw {
     /// Distance from `q` to slot `id`'s vector; None for a slot without one (free, being
     /// written, or retired by cleanup).
     #[inline(always)]
-    pub(crate) fn dist_to(&self, r: &SlotReader<'_>, q: &[f32], id: u32) -> Option<f32> {
-        r.get(id).map(|v| (self.dist)(q, v))
+    pub(crate) fn dist_to(&self, r: &Rows<'_>, q: &[f32], id: u32) -> Option<f32> {
+        r.get(id).map(|v| (r.dist)(q, v))
     }
 
     /// Greedy descent on one level: moves to the closest neighbour until none is closer.
     pub(crate) fn greedy(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         q: &[f32],
         mut cur: Cand,
         level: usize,
@@ -175,7 +175,7 @@ impl Hnsw {
     )]
     pub(crate) fn search_layer(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         q: &[f32],
         ep: Cand,
         ef: usize,
@@ -233,7 +233,7 @@ impl Hnsw {
     /// candidate only if it is closer to the base than to every candidate already kept.
     pub(crate) fn select_neighbors(
         &self,
-        r: &SlotReader<'_>,
+        r: &Rows<'_>,
         sorted: &[Cand],
         m: usize,
         out: &mut Vec<Cand>,

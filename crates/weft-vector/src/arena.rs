@@ -197,6 +197,23 @@ impl VectorArena {
         self.insert_with(id, v, |dst, src| dst.copy_from_slice(src))
     }
 
+    /// Stores under `id` whatever `fill` writes into the slot (`dim` words, zeroed or holding
+    /// a freed vector), e.g. an encoded row. Fails if `id` already holds a vector.
+    pub fn write_with(&self, id: u32, fill: impl FnOnce(&mut [f32])) -> Result<(), ArenaError> {
+        let (k, off) = locate(id);
+        let seg = self.segment(k);
+        if seg.state[off]
+            .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(ArenaError::Occupied(id));
+        }
+        fill(self.slot_mut(seg, off));
+        seg.state[off].store(READY, Ordering::Release);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// The vector under `id`, if one has been stored.
     #[inline]
     #[expect(unsafe_code, reason = "read of a published write-once slot")]
@@ -371,6 +388,11 @@ impl SlotArena {
     /// Stores a copy of `v` in the empty slot `id`.
     pub fn insert(&self, id: u32, v: &[f32]) -> Result<(), ArenaError> {
         self.slots.insert(id, v)
+    }
+
+    /// Stores what `fill` writes in the empty slot `id`, see [`VectorArena::write_with`].
+    pub fn write_with(&self, id: u32, fill: impl FnOnce(&mut [f32])) -> Result<(), ArenaError> {
+        self.slots.write_with(id, fill)
     }
 
     /// Makes `id`'s vector unreadable from now on (readers holding a slice of it keep it until

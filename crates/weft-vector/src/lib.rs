@@ -8,6 +8,9 @@
 //!   and read lock-free by concurrent searches; [`SlotArena`] makes the slots reusable behind a
 //!   grace period (reads through a [`SlotReader`]).
 //!
+//! * [`Quantizer`] compresses vectors into rows of the same arenas (Weaviate's `sq` and `rq`
+//!   with 8 bits) with kernels over the codes ([`kernels_u8`]).
+//!
 //! Distances follow Weaviate: smaller is closer.
 //!
 //! | metric | distance |
@@ -28,12 +31,15 @@
 //! write-once slots; each block states why it is sound.
 
 mod arena;
+pub mod kernels_u8;
 mod metric;
+mod quant;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 pub use arena::{ArenaError, SlotArena, SlotReader, VectorArena};
+pub use quant::{QuantError, QuantKind, Quantizer, RQ_SEED};
 pub use metric::{
     DistanceFn, Metric, ParseMetricError, SimdLevel, normalize, prefetch, simd_level,
 };

@@ -144,6 +144,22 @@ impl FromStr for Metric {
     }
 }
 
+/// The metric's byte in weft's file formats.
+pub(crate) fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::Cosine => 0,
+        Metric::Dot => 1,
+        Metric::L2Squared => 2,
+        Metric::Manhattan => 3,
+        Metric::Hamming => 4,
+    }
+}
+
+/// The metric of a [`metric_code`] byte.
+pub(crate) fn metric_from_code(c: u8) -> Option<Metric> {
+    Metric::ALL.into_iter().find(|&m| metric_code(m) == c)
+}
+
 /// Scales `v` to unit length in place; a zero vector stays zero.
 pub fn normalize(v: &mut [f32]) {
     let norm = scalar::dot_product(v, v).sqrt();

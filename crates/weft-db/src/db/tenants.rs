@@ -309,6 +309,18 @@ impl Db {
             .map_or((0, false), |(_, c)| (c.object_count(), true))
     }
 
+    /// Whether shard `shard` of `class` is open and holds compressed vectors
+    /// (`/v1/nodes` `compressed`).
+    pub fn shard_compressed(&self, class: &str, shard: &str) -> bool {
+        let Some(def) = self.class(class) else {
+            return false;
+        };
+        self.open_collections(&def)
+            .into_iter()
+            .find(|(name, _)| name == shard)
+            .is_some_and(|(_, c)| c.vectors_compressed())
+    }
+
     /// The open collections of a class: its shard, or its tenants' open shards.
     pub(crate) fn open_collections(&self, class: &ClassDef) -> Vec<(String, Arc<Collection>)> {
         if !class.multi_tenancy.enabled {

@@ -12,7 +12,7 @@ use super::class::ClassDef;
 use super::data_type::{DataType, Primitive};
 use super::inverted::InvertedIndexConfig;
 use super::property::PropertyDef;
-use super::vector_index::{FlatConfig, HnswConfig, VectorIndexConfig, VectorSetup};
+use super::vector_index::{Distance, FlatConfig, HnswConfig, VectorIndexConfig, VectorSetup};
 use crate::error::UserError;
 
 /// Weft runs on a single node: at most one physical shard and one replica.
@@ -452,6 +452,16 @@ fn validate_hnsw(c: &HnswConfig) -> Result<(), String> {
     }
     if c.rq.bits != 1 && c.rq.bits != 8 {
         return Err(format!("rq.bits must be 1 or 8, got {}", c.rq.bits));
+    }
+    // Weaviate accepts these and fails every search later ("Distance not supported yet").
+    if (c.sq.enabled || c.rq.enabled)
+        && matches!(c.distance, Distance::Manhattan | Distance::Hamming)
+    {
+        return Err(format!(
+            "{} compression does not support distance {}",
+            if c.sq.enabled { "sq" } else { "rq" },
+            c.distance.as_str()
+        ));
     }
     if c.multivector.aggregation != "maxSim" {
         return Err(format!(

@@ -15,11 +15,11 @@ pub(crate) mod worker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use roaring::RoaringBitmap;
-use weft_hnsw::{FlatIndex, Hnsw, IndexError, Metric, Neighbor, SnapshotInfo};
+use weft_hnsw::{FlatIndex, Hnsw, IndexError, Metric, Neighbor, Quantizer, Rescore, SnapshotInfo};
 
 use crate::schema::{Distance, VectorIndexConfig, VectorSetup};
 
@@ -53,6 +53,46 @@ pub(crate) fn hnsw_config(c: &crate::schema::HnswConfig) -> weft_hnsw::HnswConfi
     }
 }
 
+/// The compression a vector index config asks for, as weft applies it (decision 0015).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compression {
+    /// f32 vectors (also for the quantizers weft does not apply yet: pq, bq, rq with 1 bit,
+    /// and every flat quantizer).
+    None,
+    /// `sq`: trained once `trainingLimit` vectors are indexed, or at once when enabled later.
+    Sq { training_limit: u64, rescore: usize },
+    /// `rq` with 8 bits: from the first vector, no training.
+    Rq8 { rescore: usize },
+}
+
+impl Compression {
+    pub(crate) fn of(config: &VectorIndexConfig) -> Compression {
+        let VectorIndexConfig::Hnsw(c) = config else {
+            return Compression::None;
+        };
+        let rescore = |l: i64| usize::try_from(l).unwrap_or(0);
+        if c.sq.enabled {
+            Compression::Sq {
+                training_limit: c.sq.training_limit,
+                rescore: rescore(c.sq.rescore_limit),
+            }
+        } else if c.rq.enabled && c.rq.bits == 8 {
+            Compression::Rq8 {
+                rescore: rescore(c.rq.rescore_limit),
+            }
+        } else {
+            Compression::None
+        }
+    }
+
+    fn rescore_limit(self) -> usize {
+        match self {
+            Compression::None => 0,
+            Compression::Sq { rescore, .. } | Compression::Rq8 { rescore } => rescore,
+        }
+    }
+}
+
 /// One index.
 #[derive(Debug)]
 pub(crate) enum AnnIndex {
@@ -63,7 +103,19 @@ pub(crate) enum AnnIndex {
 impl AnnIndex {
     fn new(dim: usize, config: &VectorIndexConfig) -> Self {
         match config {
-            VectorIndexConfig::Hnsw(c) => AnnIndex::Hnsw(Hnsw::new(dim, hnsw_config(c))),
+            VectorIndexConfig::Hnsw(c) => {
+                let h = Hnsw::new(dim, hnsw_config(c));
+                if Compression::of(config) != Compression::None {
+                    // rq needs no training: compressed from the first vector on. sq waits
+                    // for its training sample (the worker).
+                    if let Compression::Rq8 { .. } = Compression::of(config)
+                        && let Ok(q) = Quantizer::rq8(metric(c.distance), dim, weft_hnsw::RQ_SEED)
+                    {
+                        let _ = h.compress(q);
+                    }
+                }
+                AnnIndex::Hnsw(h)
+            }
             VectorIndexConfig::Flat(c) => AnnIndex::Flat(FlatIndex::new(dim, metric(c.distance))),
         }
     }
@@ -112,10 +164,19 @@ impl AnnIndex {
         q: &[f32],
         k: usize,
         allow: Option<&RoaringBitmap>,
+        rescore: Option<&Rescore<'_>>,
     ) -> Result<Vec<Neighbor>, IndexError> {
         match self {
-            AnnIndex::Hnsw(h) => h.search(q, k, allow),
+            AnnIndex::Hnsw(h) => h.search_rescored(q, k, None, allow, rescore),
             AnnIndex::Flat(f) => f.search(q, k, allow),
+        }
+    }
+
+    /// Whether the vectors are held compressed.
+    pub(crate) fn is_compressed(&self) -> bool {
+        match self {
+            AnnIndex::Hnsw(h) => h.is_compressed(),
+            AnnIndex::Flat(_) => false,
         }
     }
 
@@ -142,6 +203,9 @@ pub(crate) struct IndexEntry {
     pub(crate) last_snapshot_ms: AtomicU64,
     /// How long the last snapshot took, ms.
     pub(crate) last_took_ms: AtomicU64,
+    /// A config update enabled compression: the worker compresses what is indexed now
+    /// instead of waiting for `trainingLimit` vectors.
+    pub(crate) compress_now: AtomicBool,
 }
 
 impl IndexEntry {
@@ -151,6 +215,7 @@ impl IndexEntry {
             changes: AtomicU64::new(changes),
             last_snapshot_ms: AtomicU64::new(worker::now_ms()),
             last_took_ms: AtomicU64::new(0),
+            compress_now: AtomicBool::new(false),
         }
     }
 }
@@ -184,8 +249,18 @@ impl VectorIndexes {
     pub fn configure(&self, setup: &VectorSetup) {
         let mut configs = self.configs.write();
         for (name, config) in setup.indexes() {
-            configs.insert(name.to_string(), config.clone());
+            let was = configs.insert(name.to_string(), config.clone());
+            let enabled_now = Compression::of(config) != Compression::None
+                && was.is_none_or(|w| Compression::of(&w) == Compression::None);
+            if enabled_now && let Some(entry) = self.entry(name) {
+                entry.compress_now.store(true, Ordering::Release);
+            }
         }
+    }
+
+    /// Whether any index holds compressed vectors.
+    pub(crate) fn any_compressed(&self) -> bool {
+        self.indexes.read().values().any(|e| e.index.is_compressed())
     }
 
     pub(crate) fn config(&self, name: &str) -> Option<VectorIndexConfig> {
@@ -267,17 +342,23 @@ impl VectorIndexes {
         (below, self.applied_lsn.load(Ordering::Acquire))
     }
 
-    /// Nearest doc ids of `q` in the index of `name`; empty when nothing was indexed yet.
+    /// Nearest doc ids of `q` in the index of `name`; empty when nothing was indexed yet. A
+    /// compressed index rescores with the f32 vectors `source` reads (by index id).
     pub fn search(
         &self,
         name: &str,
         q: &[f32],
         k: usize,
         allow: Option<&RoaringBitmap>,
+        source: &(dyn Fn(&[u32]) -> Vec<Option<Vec<f32>>> + Sync),
     ) -> Result<Vec<Neighbor>, IndexError> {
-        match self.entry(name) {
-            Some(entry) => entry.index.search(q, k, allow),
-            None => Ok(Vec::new()),
-        }
+        let Some(entry) = self.entry(name) else {
+            return Ok(Vec::new());
+        };
+        let limit = self
+            .config(name)
+            .map_or(0, |c| Compression::of(&c).rescore_limit());
+        let rescore = Rescore { limit, source };
+        entry.index.search(q, k, allow, Some(&rescore))
     }
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, RwLock};
 use weft_lsm::Shard;
 
-use super::{IndexEntry, VectorIndexes, files};
+use super::{AnnIndex, Compression, IndexEntry, VectorIndexes, files};
 
 /// When the background worker writes snapshots.
 #[derive(Debug, Clone)]
@@ -112,6 +112,61 @@ impl SnapshotTarget {
         written
     }
 
+    /// Compresses every index whose config asks for it and whose vectors are not compressed
+    /// yet (rq at once; sq once `trainingLimit` vectors are indexed or a config update
+    /// enabled it), then snapshots it, so a restart reads the codes and the trained
+    /// parameters instead of retraining. Returns how many were compressed.
+    pub(crate) fn compress_due(&self) -> usize {
+        let mut done = 0;
+        for (name, entry) in self.indexes.entries() {
+            let AnnIndex::Hnsw(h) = &entry.index else {
+                continue;
+            };
+            if h.is_compressed() {
+                continue;
+            }
+            let Some(config) = self.indexes.config(&name) else {
+                continue;
+            };
+            let forced = entry.compress_now.load(Ordering::Acquire);
+            let quantizer = match Compression::of(&config) {
+                Compression::None => None,
+                Compression::Rq8 { .. } => {
+                    weft_hnsw::Quantizer::rq8(h.config().metric, h.dim(), weft_hnsw::RQ_SEED).ok()
+                }
+                Compression::Sq { training_limit, .. } => {
+                    let live = h.len() as u64;
+                    let ready = live > 0 && (forced || live >= training_limit);
+                    ready
+                        .then(|| h.train_sq(usize::try_from(training_limit).unwrap_or(usize::MAX)))
+                        .flatten()
+                }
+            };
+            let Some(q) = quantizer else {
+                continue;
+            };
+            let started = Instant::now();
+            let kind = q.kind().name();
+            tracing::info!(action = "vector_index_compress", class = %self.class, index = %name, kind, vectors = h.len(), "compressing the vector index");
+            match h.compress(q) {
+                Ok(true) => {
+                    entry.compress_now.store(false, Ordering::Release);
+                    done += 1;
+                    tracing::info!(action = "vector_index_compress", class = %self.class, index = %name, kind, vectors = h.len(), bytes = h.memory_bytes(), took = ?started.elapsed(), "vector index compressed");
+                    let _one_writer = self.indexes.snapshot_lock.lock();
+                    if let Err(err) = self.snapshot_one(&name, &entry) {
+                        tracing::warn!(action = "vector_index_snapshot", class = %self.class, path = %files::path(&self.dir, &name).display(), "cannot write the vector index snapshot: {err}");
+                    }
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(action = "vector_index_compress", class = %self.class, index = %name, "cannot compress the vector index: {err}");
+                }
+            }
+        }
+        done
+    }
+
     fn snapshot_one(&self, name: &str, entry: &IndexEntry) -> Result<(), SnapshotFailed> {
         let started = Instant::now();
         let (covered, lsn) = self.indexes.watermark();
@@ -166,6 +221,7 @@ impl Worker {
                             return;
                         }
                     }
+                    target.compress_due();
                     let now = now_ms();
                     target.snapshot_if(|e| policy.due(e, now));
                 }

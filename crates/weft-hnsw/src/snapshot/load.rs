@@ -30,6 +30,9 @@ impl Hnsw {
             u32::try_from(cfg.max_connections).unwrap_or(u32::MAX),
         )?;
         let h = Hnsw::new(dim, cfg);
+        if let Some(q) = header.quantizer.clone() {
+            h.set_store(std::sync::Arc::new(crate::store::Store::compressed(q)));
+        }
         h.set_rng_state(header.rng_state);
         let mut info = SnapshotInfo {
             covered: header.covered,

@@ -32,12 +32,12 @@ mod write;
 
 pub use read::{DecodedSnapshot, NodeRecord, SnapshotReader, decode};
 
-use weft_vector::Metric;
+use weft_vector::{Metric, Quantizer};
 
 /// First bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"WEFTVIDX";
-/// Format version written by this code (and the only one read).
-pub const VERSION: u16 = 1;
+/// Format version written by this code. Version 1 (no quantizer block) is still read.
+pub const VERSION: u16 = 2;
 /// Size of the fixed header.
 pub(crate) const HEADER_LEN: usize = 44;
 /// Size of a chunk header: tag, payload length, node count, CRC32C.
@@ -103,7 +103,7 @@ pub(crate) fn metric_from_code(c: u8) -> Option<Metric> {
 }
 
 /// The fixed header: what the snapshot is and what it covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotHeader {
     /// Index kind.
     pub kind: IndexKind,
@@ -118,6 +118,17 @@ pub struct SnapshotHeader {
     pub covered: u64,
     /// State of the level generator, so levels drawn after loading continue the sequence.
     pub rng_state: u64,
+    /// The quantizer of a compressed index (version 2): node vectors are its rows.
+    pub quantizer: Option<Quantizer>,
+}
+
+impl SnapshotHeader {
+    /// 4-byte words per node vector: the dimension, or the quantizer's row.
+    pub fn row_words(&self) -> usize {
+        self.quantizer
+            .as_ref()
+            .map_or(self.dim as usize, Quantizer::row_words)
+    }
 }
 
 /// The trailer: entry point and counts.
@@ -163,7 +174,7 @@ pub enum SnapshotError {
     #[error("not a vector-index snapshot (bad magic)")]
     BadMagic,
     /// Written by another format version.
-    #[error("unsupported snapshot version {0} (this build reads {VERSION})")]
+    #[error("unsupported snapshot version {0} (this build reads 1 and {VERSION})")]
     Version(u16),
     /// A checksum did not match.
     #[error("checksum mismatch in the {section} at byte {offset}")]

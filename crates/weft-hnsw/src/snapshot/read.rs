@@ -8,6 +8,7 @@ use super::{
     SnapshotError, SnapshotHeader, SnapshotTrailer, TAG_CHUNK, TAG_TRAILER, TRAILER_LEN, VERSION,
     metric_from_code,
 };
+use weft_vector::Quantizer;
 
 /// One node as decoded; buffers are reused from node to node.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -81,13 +82,14 @@ fn take(
     Ok(())
 }
 
-fn decode_header(b: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
+/// The header and the length of the quantizer block after it.
+fn decode_header(b: &[u8]) -> Result<(SnapshotHeader, usize), SnapshotError> {
     let malformed = |what| SnapshotError::Malformed { offset: 0, what };
     if b.get(0..8) != Some(&MAGIC[..]) {
         return Err(SnapshotError::BadMagic);
     }
     let version = u16_at(b, 8).ok_or(malformed("short header"))?;
-    if version != VERSION {
+    if version != 1 && version != VERSION {
         return Err(SnapshotError::Version(version));
     }
     let stored = u32_at(b, 40).ok_or(malformed("short header"))?;
@@ -113,7 +115,9 @@ fn decode_header(b: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
     if max_connections > u32::from(u16::MAX) / 2 {
         return Err(malformed("maxConnections out of range"));
     }
-    if u32_at(b, 20) != Some(0) {
+    // Version 1: 20..24 reserved; version 2: 20..22 the quantizer block's length.
+    let qlen = if version == 1 { 0 } else { u16_at(b, 20).unwrap_or(0) };
+    if (version == 1 && u32_at(b, 20) != Some(0)) || u16_at(b, 22) != Some(0) {
         return Err(malformed("reserved header bytes are not zero"));
     }
     Ok(SnapshotHeader {
@@ -123,7 +127,9 @@ fn decode_header(b: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
         max_connections,
         covered: u64_at(b, 24).ok_or(malformed("short header"))?,
         rng_state: u64_at(b, 32).ok_or(malformed("short header"))?,
+        quantizer: None,
     })
+    .map(|h| (h, usize::from(qlen)))
 }
 
 /// Parses nodes of one chunk payload.
@@ -188,7 +194,7 @@ impl ChunkCursor<'_> {
             list.extend(raw.chunks_exact(4).filter_map(|w| u32_at(w, 0)));
         }
         let raw = self
-            .bytes(4 * h.dim as usize)
+            .bytes(4 * h.row_words())
             .ok_or("vector past the chunk end")?;
         node.vector.clear();
         node.vector.extend(
@@ -205,7 +211,27 @@ impl<'a> SnapshotReader<'a> {
         let mut offset = 0;
         let mut buf = Vec::new();
         take(input, &mut offset, len, HEADER_LEN, &mut buf)?;
-        let header = decode_header(&buf)?;
+        let (mut header, qlen) = decode_header(&buf)?;
+        if qlen > 0 {
+            let at = offset;
+            take(input, &mut offset, len, qlen + 4, &mut buf)?;
+            let (params, crc) = buf.split_at(qlen);
+            if u32_at(crc, 0) != Some(crc32c::crc32c(params)) {
+                return Err(SnapshotError::Checksum {
+                    section: "quantizer",
+                    offset: at,
+                });
+            }
+            let malformed = |what| SnapshotError::Malformed { offset: at, what };
+            let q = Quantizer::from_bytes(params).map_err(|_| malformed("bad quantizer"))?;
+            if q.dim() != header.dim as usize || q.metric() != header.metric {
+                return Err(malformed("quantizer of another dimension or metric"));
+            }
+            if header.kind != IndexKind::Hnsw {
+                return Err(malformed("only HNSW snapshots hold codes"));
+            }
+            header.quantizer = Some(q);
+        }
         Ok(SnapshotReader {
             input,
             offset,
@@ -289,7 +315,7 @@ impl<'a> SnapshotReader<'a> {
             });
         }
         let h = &self.header;
-        let min_node = 6 + 4 * h.dim as usize;
+        let min_node = 6 + 4 * h.row_words();
         if count == 0 || (count as usize).saturating_mul(min_node) > plen {
             return Err(malformed("node count does not fit the chunk"));
         }

@@ -18,7 +18,9 @@ pub(crate) fn encode_header(h: &SnapshotHeader) -> [u8; HEADER_LEN] {
     b[11] = metric_code(h.metric);
     b[12..16].copy_from_slice(&h.dim.to_le_bytes());
     b[16..20].copy_from_slice(&h.max_connections.to_le_bytes());
-    // 20..24 reserved, zero.
+    // 20..22: length of the quantizer block; 22..24 reserved, zero.
+    let qlen = h.quantizer.as_ref().map_or(0, |q| q.to_bytes().len() as u16);
+    b[20..22].copy_from_slice(&qlen.to_le_bytes());
     b[24..32].copy_from_slice(&h.covered.to_le_bytes());
     b[32..40].copy_from_slice(&h.rng_state.to_le_bytes());
     let crc = crc32c::crc32c(&b[..40]);
@@ -53,13 +55,20 @@ pub(crate) struct SnapshotWriter<'a> {
 impl<'a> SnapshotWriter<'a> {
     pub(crate) fn start(out: &'a mut dyn Write, header: &SnapshotHeader) -> io::Result<Self> {
         out.write_all(&encode_header(header))?;
+        let mut bytes = HEADER_LEN as u64;
+        if let Some(q) = &header.quantizer {
+            let params = q.to_bytes();
+            out.write_all(&params)?;
+            out.write_all(&crc32c::crc32c(&params).to_le_bytes())?;
+            bytes += params.len() as u64 + 4;
+        }
         Ok(SnapshotWriter {
             out,
             payload: Vec::with_capacity(CHUNK_TARGET + 4096),
             in_chunk: 0,
             info: SnapshotInfo {
                 covered: header.covered,
-                bytes: HEADER_LEN as u64,
+                bytes,
                 ..SnapshotInfo::default()
             },
             chunks: 0,
@@ -141,6 +150,8 @@ impl Hnsw {
     /// source after loading. Deletes running concurrently may or may not be captured; the
     /// loader compares with the source of truth anyway.
     pub fn write_snapshot(&self, covered: u64, out: &mut dyn Write) -> io::Result<SnapshotInfo> {
+        // One store for the whole file: a compression switching meanwhile changes nothing here.
+        let st = self.store();
         let header = SnapshotHeader {
             kind: IndexKind::Hnsw,
             metric: self.cfg.metric,
@@ -148,6 +159,7 @@ impl Hnsw {
             max_connections: self.cfg.max_connections as u32,
             covered,
             rng_state: self.rng_state(),
+            quantizer: st.quant.clone(),
         };
         let mut w = SnapshotWriter::start(out, &header)?;
         let written = |slot: u32| {
@@ -158,7 +170,7 @@ impl Hnsw {
         };
         // The file lists nodes by increasing (external) id; slots are in no such order.
         let mut order: Vec<(u32, u32)> = {
-            let _r = self.vectors.read();
+            let _r = st.read();
             (0..self.id_bound() as u32)
                 .filter(|&s| written(s))
                 .map(|s| (self.ext(s), s))
@@ -173,7 +185,7 @@ impl Hnsw {
         // slot freed and reused between batches no longer holds its id and is skipped (a node
         // deleted during the snapshot may or may not be in it, as before).
         for batch in order.chunks(SNAPSHOT_BATCH) {
-            let r = self.vectors.read();
+            let r = st.read();
             for &(ext, slot) in batch {
                 if self.ext(slot) != ext || !written(slot) {
                     continue;
@@ -220,6 +232,7 @@ impl FlatIndex {
             max_connections: 0,
             covered,
             rng_state: 0,
+            quantizer: None,
         };
         let mut w = SnapshotWriter::start(out, &header)?;
         for id in self.live_ids() {

@@ -203,7 +203,7 @@ fn nodes_of(
                 "objectCount": count,
                 "vectorIndexingStatus": shard.status,
                 "vectorQueueLength": 0,
-                "compressed": false,
+                "compressed": db.shard_compressed(&class.name, &shard.name),
                 "loaded": loaded,
             }));
         }

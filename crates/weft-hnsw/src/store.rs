@@ -1,0 +1,131 @@
+//! Where an index keeps its vectors: f32 rows, or compressed rows of a [`Quantizer`].
+//!
+//! A [`Store`] is one [`SlotArena`] of rows plus the kernel comparing two rows. An index
+//! holds its current store behind an `Arc` and every operation works on the store it took at
+//! its start ([`Rows`]), so [`crate::Hnsw::compress`] can build the compressed store beside
+//! the f32 one while searches and inserts go on, then switch: inserts that started before
+//! the switch also write their vector into the new store (`next`), and the f32 store is freed
+//! when the last operation holding it ends. The graph is untouched.
+
+use std::sync::{Arc, OnceLock};
+
+use weft_vector::{ArenaError, DistanceFn, Metric, Quantizer, SlotArena, SlotReader, normalize};
+
+use crate::IndexError;
+
+/// Vectors (or their codes) by slot.
+pub(crate) struct Store {
+    pub(crate) arena: SlotArena,
+    pub(crate) dist: DistanceFn,
+    pub(crate) quant: Option<Quantizer>,
+    /// The store a running compression fills: set before it copies, so an insert that sees
+    /// it writes there too and one that does not had written its vector before the copy.
+    pub(crate) next: OnceLock<Arc<Store>>,
+}
+
+impl Store {
+    /// f32 rows of `dim` components.
+    pub(crate) fn plain(dim: usize, metric: Metric) -> Store {
+        Store {
+            arena: SlotArena::new(dim),
+            dist: metric.distance_fn(),
+            quant: None,
+            next: OnceLock::new(),
+        }
+    }
+
+    /// Rows of `q`'s codes.
+    pub(crate) fn compressed(q: Quantizer) -> Store {
+        Store {
+            arena: SlotArena::new(q.row_words()),
+            dist: q.distance_fn(),
+            quant: Some(q),
+            next: OnceLock::new(),
+        }
+    }
+
+    /// Read access for one operation.
+    pub(crate) fn read(&self) -> Rows<'_> {
+        Rows {
+            r: self.arena.read(),
+            dist: self.dist,
+        }
+    }
+
+    /// `v` (stored form: normalised for cosine) as this store's row: borrowed for f32 rows.
+    pub(crate) fn row<'v>(&self, v: &'v [f32]) -> std::borrow::Cow<'v, [f32]> {
+        match &self.quant {
+            None => std::borrow::Cow::Borrowed(v),
+            Some(q) => {
+                let mut row = vec![0.0; q.row_words()];
+                q.encode(v, &mut row);
+                std::borrow::Cow::Owned(row)
+            }
+        }
+    }
+
+    /// Stores `v` (normalising it first when `norm`) in the empty slot `slot`, and in the
+    /// store a running compression fills.
+    pub(crate) fn put(&self, slot: u32, v: &[f32], norm: bool, ext: u32) -> Result<(), IndexError> {
+        let mut owned;
+        let v = if norm {
+            owned = v.to_vec();
+            normalize(&mut owned);
+            owned.as_slice()
+        } else {
+            v
+        };
+        self.put_stored(slot, v).map_err(|e| arena_error(e, ext))?;
+        if let Some(next) = self.next.get() {
+            // Occupied: the compression copied it already.
+            match next.put_stored(slot, v) {
+                Ok(()) | Err(ArenaError::Occupied(_)) => {}
+                Err(e) => return Err(arena_error(e, ext)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores `v` (stored form) in `slot`, encoding it for a compressed store.
+    pub(crate) fn put_stored(&self, slot: u32, v: &[f32]) -> Result<(), ArenaError> {
+        match &self.quant {
+            None => self.arena.insert(slot, v),
+            Some(q) => {
+                if v.len() != q.dim() {
+                    return Err(ArenaError::Dimension {
+                        expected: q.dim(),
+                        got: v.len(),
+                    });
+                }
+                self.arena.write_with(slot, |dst| q.encode(v, dst))
+            }
+        }
+    }
+}
+
+pub(crate) fn arena_error(e: ArenaError, ext: u32) -> IndexError {
+    match e {
+        ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
+        ArenaError::Occupied(_) => IndexError::Exists(ext),
+    }
+}
+
+/// The rows of one store for one operation, with its kernel.
+pub(crate) struct Rows<'a> {
+    r: SlotReader<'a>,
+    pub(crate) dist: DistanceFn,
+}
+
+impl Rows<'_> {
+    /// The row in `slot`, if one is stored and not retired.
+    #[inline(always)]
+    pub(crate) fn get(&self, slot: u32) -> Option<&[f32]> {
+        self.r.get(slot)
+    }
+
+    /// Hints the CPU to fetch the start of `slot`'s row.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, slot: u32) {
+        self.r.prefetch(slot);
+    }
+}

@@ -1,0 +1,229 @@
+//! Compressed indexes (sq, rq-8): recall with rescoring against brute force on the f32
+//! vectors, compression while inserts and searches run, and snapshot round trips.
+#![expect(clippy::unwrap_used, reason = "tests fail by panicking")]
+
+mod common;
+
+use common::{clustered, config};
+use weft_hnsw::{Hnsw, Metric, Neighbor, Quantizer, RQ_SEED, Rescore};
+
+const N: usize = 3000;
+const DIM: usize = 48;
+
+fn quantizers(index: &Hnsw, metric: Metric) -> Vec<Quantizer> {
+    vec![
+        index.train_sq(10_000).unwrap(),
+        Quantizer::rq8(metric, DIM, RQ_SEED).unwrap(),
+    ]
+}
+
+/// The exact k nearest of `q` among `data` (ids = positions).
+fn brute(data: &[Vec<f32>], metric: Metric, q: &[f32], k: usize) -> Vec<u32> {
+    let norm = |v: &[f32]| {
+        let mut v = v.to_vec();
+        if metric.normalizes() {
+            weft_vector::normalize(&mut v);
+        }
+        v
+    };
+    let q = norm(q);
+    let mut all: Vec<(f32, u32)> = data
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (metric.distance(&q, &norm(v)), i as u32))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    all.into_iter().take(k).map(|(_, i)| i).collect()
+}
+
+fn recall(got: &[Neighbor], truth: &[u32]) -> f64 {
+    got.iter().filter(|n| truth.contains(&n.id)).count() as f64 / truth.len() as f64
+}
+
+fn source(data: &[Vec<f32>]) -> impl Fn(&[u32]) -> Vec<Option<Vec<f32>>> + Sync + '_ {
+    |ids: &[u32]| ids.iter().map(|&i| data.get(i as usize).cloned()).collect()
+}
+
+#[test]
+fn rescored_recall_stays_near_f32_recall() {
+    for metric in [Metric::Cosine, Metric::Dot, Metric::L2Squared] {
+        let data = clustered(N, DIM, 30, metric, 11);
+        let queries = clustered(60, DIM, 30, metric, 12);
+        let ef = if metric == Metric::Dot { 200 } else { 64 };
+        let plain = Hnsw::new(DIM, config(metric));
+        for (i, v) in data.iter().enumerate() {
+            plain.insert(i as u32, v).unwrap();
+        }
+        let truth: Vec<Vec<u32>> = queries.iter().map(|q| brute(&data, metric, q, 10)).collect();
+        let measure = |index: &Hnsw, rescore: Option<&Rescore<'_>>| {
+            queries
+                .iter()
+                .zip(&truth)
+                .map(|(q, t)| {
+                    let got = index.search_rescored(q, 10, Some(ef), None, rescore).unwrap();
+                    common::assert_sorted(&got);
+                    recall(&got, t)
+                })
+                .sum::<f64>()
+                / queries.len() as f64
+        };
+        let f32_recall = measure(&plain, None);
+        let src = source(&data);
+        for q in quantizers(&plain, metric) {
+            let kind = q.kind();
+            let index = Hnsw::new(DIM, config(metric));
+            for (i, v) in data.iter().enumerate() {
+                index.insert(i as u32, v).unwrap();
+            }
+            assert!(index.compress(q).unwrap());
+            assert!(!index.compress(Quantizer::rq8(metric, DIM, 1).unwrap()).unwrap());
+            let rescore = Rescore {
+                limit: 40,
+                source: &src,
+            };
+            let got = measure(&index, Some(&rescore));
+            eprintln!("{metric} {kind:?}: recall {got:.3}, f32 {f32_recall:.3}");
+            assert!(
+                got >= f32_recall - 0.03,
+                "{metric} {kind:?}: rescored recall {got} vs f32 {f32_recall}"
+            );
+            // Rescored distances are the exact ones.
+            let q = &queries[0];
+            let hits = index.search_rescored(q, 5, Some(ef), None, Some(&rescore)).unwrap();
+            for h in &hits {
+                let mut v = data[h.id as usize].clone();
+                let mut qn = q.clone();
+                if metric.normalizes() {
+                    weft_vector::normalize(&mut v);
+                    weft_vector::normalize(&mut qn);
+                }
+                assert!((metric.distance(&qn, &v) - h.distance).abs() < 1e-4);
+            }
+            // Memory: the codes replace the f32 vectors.
+            assert!(index.memory_bytes() < plain.memory_bytes());
+        }
+    }
+}
+
+#[test]
+fn compression_while_inserting_and_searching() {
+    let metric = Metric::L2Squared;
+    let data = clustered(N, DIM, 30, metric, 21);
+    let index = Hnsw::new(DIM, config(metric));
+    let half = N / 2;
+    for (i, v) in data.iter().enumerate().take(half) {
+        index.insert(i as u32, v).unwrap();
+    }
+    let src = source(&data);
+    std::thread::scope(|s| {
+        let index = &index;
+        let data = &data;
+        s.spawn(move || {
+            for (i, v) in data.iter().enumerate().skip(half) {
+                index.insert(i as u32, v).unwrap();
+            }
+        });
+        s.spawn(move || {
+            for (i, v) in data.iter().enumerate().take(half).step_by(7) {
+                let hit = index.search(v, 1, None).unwrap();
+                assert!(!hit.is_empty(), "search {i} found nothing");
+            }
+        });
+        let q = Quantizer::rq8(metric, DIM, RQ_SEED).unwrap();
+        assert!(index.compress(q).unwrap());
+    });
+    assert!(index.is_compressed());
+    assert_eq!(index.len(), N);
+    let rescore = Rescore {
+        limit: 20,
+        source: &src,
+    };
+    // Every vector, inserted before, during or after the switch, is stored as codes and is
+    // its own nearest neighbour after rescoring.
+    for (i, v) in data.iter().enumerate() {
+        let row = index.vector(i as u32).unwrap();
+        assert_eq!(row.len(), index.quantizer().unwrap().row_words(), "{i}");
+        let hit = index
+            .search_rescored(v, 1, Some(64), None, Some(&rescore))
+            .unwrap();
+        assert_eq!((hit[0].id, hit[0].distance), (i as u32, 0.0), "{i}");
+    }
+}
+
+#[test]
+fn compressed_snapshot_round_trip_keeps_codes_and_answers() {
+    let metric = Metric::Cosine;
+    let data = clustered(800, DIM, 10, metric, 31);
+    let cfg = config(metric);
+    let index = Hnsw::new(DIM, cfg.clone());
+    for (i, v) in data.iter().enumerate() {
+        index.insert(i as u32, v).unwrap();
+    }
+    for id in (0..800).step_by(9) {
+        index.delete(id);
+    }
+    index.compress(index.train_sq(500).unwrap()).unwrap();
+    let mut bytes = Vec::new();
+    index.write_snapshot(800, &mut bytes).unwrap();
+    let (loaded, info) =
+        Hnsw::read_snapshot(&mut bytes.as_slice(), bytes.len() as u64, DIM, cfg.clone()).unwrap();
+    assert_eq!(info.nodes, 800);
+    assert_eq!(loaded.quantizer(), index.quantizer());
+    assert_eq!(loaded.snapshot(), index.snapshot());
+    for id in 0..800u32 {
+        assert_eq!(bits(loaded.vector(id)), bits(index.vector(id)), "{id}");
+    }
+    for q in data.iter().step_by(50) {
+        assert_eq!(
+            loaded.search(q, 10, None).unwrap(),
+            index.search(q, 10, None).unwrap()
+        );
+    }
+    // Inserts after loading are encoded with the loaded parameters.
+    let extra = clustered(1, DIM, 10, metric, 32).remove(0);
+    loaded.insert(900, &extra).unwrap();
+    index.insert(900, &extra).unwrap();
+    assert_eq!(bits(loaded.vector(900)), bits(index.vector(900)));
+    // A damaged quantizer block is a checksum error, not another index.
+    let mut bad = bytes.clone();
+    bad[44 + 2] ^= 1;
+    let err = Hnsw::read_snapshot(&mut bad.as_slice(), bad.len() as u64, DIM, cfg).unwrap_err();
+    assert!(err.to_string().contains("quantizer"), "{err}");
+}
+
+#[test]
+fn cleanup_reuses_slots_of_compressed_nodes() {
+    let metric = Metric::L2Squared;
+    let data = clustered(1200, DIM, 10, metric, 41);
+    let index = Hnsw::new(DIM, config(metric));
+    for (i, v) in data.iter().enumerate().take(600) {
+        index.insert(i as u32, v).unwrap();
+    }
+    index
+        .compress(Quantizer::rq8(metric, DIM, RQ_SEED).unwrap())
+        .unwrap();
+    for id in 0..300 {
+        index.delete(id);
+    }
+    assert_eq!(index.cleanup(), 300);
+    for (i, v) in data.iter().enumerate().skip(600) {
+        index.insert(i as u32, v).unwrap();
+    }
+    assert!(index.slot_count() <= 900);
+    let src = source(&data);
+    let rescore = Rescore {
+        limit: 20,
+        source: &src,
+    };
+    for (i, v) in data.iter().enumerate().skip(300).step_by(11) {
+        let hit = index
+            .search_rescored(v, 1, Some(64), None, Some(&rescore))
+            .unwrap();
+        assert_eq!(hit[0].id, i as u32);
+    }
+}
+
+/// A row's bits (codes read as f32 may be NaN, which is not equal to itself).
+fn bits(row: Option<Vec<f32>>) -> Option<Vec<u32>> {
+    row.map(|r| r.iter().map(|x| x.to_bits()).collect())
+}

@@ -1,0 +1,630 @@
+//! Vector compression: Weaviate's `sq` (8-bit scalar, one global range) and `rq` with 8 bits
+//! (a random rotation, then 8-bit scalar codes with a range per vector).
+//!
+//! A compressed vector is a **row** of 4-byte words, so the same arenas and the same kernel
+//! signature ([`DistanceFn`]) serve f32 vectors and codes: a few header words (f32 values)
+//! followed by the code bytes packed into words (read through `bytemuck`, zero padding).
+//! Queries are encoded the same way and compared code to code (symmetric, as Weaviate), so
+//! one u8 dot product per distance does all the work:
+//!
+//! | kind | row | ⟨x, y⟩ estimate |
+//! |---|---|---|
+//! | `sq` | `[s, βₓ, ‖x̂‖², c₀…c_d]`, s = (range/255)², βₓ = d·min²/2 + min·range/255·Σc | βₓ + β_y + s·Σcₓc_y |
+//! | `rq8` | `[l, step, step·Σc, ‖x‖², c₀…c_D]` over the rotated vector (D = ⌈d/64⌉·64) | D·lₓl_y + lₓS_y + l_ySₓ + stepₓstep_y·Σcₓc_y |
+//!
+//! and the metric's distance follows: cosine 1 − ⟨x, y⟩ (vectors normalised first), dot
+//! −⟨x, y⟩, l2-squared ‖x‖² + ‖y‖² − 2⟨x, y⟩. Manhattan and hamming have no compressed form.
+//!
+//! The rotation is 3 rounds of (random ±1 signs, a random permutation, a Walsh–Hadamard
+//! transform on each block of 64 scaled by 1/8), all drawn from splitmix64 over the stored seed:
+//! orthogonal, so inner products and norms are kept, while a vector's energy is spread over
+//! every coordinate, which is what makes one range per vector precise. The generator is part of
+//! the on-disk format (`docs/format/vector-index-snapshot.md`), fixed by a golden test.
+
+use std::fmt;
+
+use crate::metric::{DistanceFn, Metric};
+
+/// Seed of the rotation of new `rq` indexes (Weaviate's constant).
+pub const RQ_SEED: u64 = 0x535a_b510_5169_b1df;
+const RQ_ROUNDS: usize = 3;
+const BLOCK: usize = 64;
+
+/// Why a quantizer cannot be built or decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuantError {
+    /// The metric has no compressed form.
+    Metric(Metric),
+    /// The serialised parameters are damaged.
+    Malformed(&'static str),
+}
+
+impl fmt::Display for QuantError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QuantError::Metric(m) => write!(f, "distance {m} cannot be used with compression"),
+            QuantError::Malformed(what) => write!(f, "malformed quantizer parameters: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for QuantError {}
+
+/// Which compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuantKind {
+    /// Weaviate's `sq`.
+    Sq,
+    /// Weaviate's `rq` with `bits: 8`.
+    Rq8,
+}
+
+impl QuantKind {
+    /// The schema name.
+    pub fn name(self) -> &'static str {
+        match self {
+            QuantKind::Sq => "sq",
+            QuantKind::Rq8 => "rq-8",
+        }
+    }
+}
+
+/// A trained (sq) or seeded (rq) quantizer for vectors of one dimension and metric.
+#[derive(Clone, PartialEq)]
+pub struct Quantizer {
+    metric: Metric,
+    dim: usize,
+    params: Params,
+}
+
+#[derive(Clone, PartialEq)]
+enum Params {
+    Sq { min: f32, range: f32 },
+    Rq8 { seed: u64, rotation: Rotation },
+}
+
+impl fmt::Debug for Quantizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Quantizer");
+        d.field("kind", &self.kind())
+            .field("metric", &self.metric)
+            .field("dim", &self.dim);
+        match &self.params {
+            Params::Sq { min, range } => d.field("min", min).field("range", range),
+            Params::Rq8 { seed, .. } => d.field("seed", seed),
+        };
+        d.finish()
+    }
+}
+
+fn check_metric(metric: Metric) -> Result<(), QuantError> {
+    match metric {
+        Metric::Cosine | Metric::Dot | Metric::L2Squared => Ok(()),
+        m => Err(QuantError::Metric(m)),
+    }
+}
+
+impl Quantizer {
+    /// An `sq` quantizer whose range is the smallest and largest component of `sample`
+    /// (vectors in stored form: normalised for cosine). An empty sample gives the range 0..1.
+    pub fn train_sq<'a>(
+        metric: Metric,
+        dim: usize,
+        sample: impl IntoIterator<Item = &'a [f32]>,
+    ) -> Result<Quantizer, QuantError> {
+        check_metric(metric)?;
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for v in sample {
+            for &x in v.iter().filter(|x| x.is_finite()) {
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+        }
+        if lo > hi {
+            (lo, hi) = (0.0, 1.0);
+        }
+        Ok(Quantizer {
+            metric,
+            dim,
+            params: Params::Sq {
+                min: lo,
+                range: hi - lo,
+            },
+        })
+    }
+
+    /// An `rq` 8-bit quantizer with the rotation drawn from `seed` (no training).
+    pub fn rq8(metric: Metric, dim: usize, seed: u64) -> Result<Quantizer, QuantError> {
+        check_metric(metric)?;
+        Ok(Quantizer {
+            metric,
+            dim,
+            params: Params::Rq8 {
+                seed,
+                rotation: Rotation::new(dim, seed),
+            },
+        })
+    }
+
+    /// Which compression this is.
+    pub fn kind(&self) -> QuantKind {
+        match self.params {
+            Params::Sq { .. } => QuantKind::Sq,
+            Params::Rq8 { .. } => QuantKind::Rq8,
+        }
+    }
+
+    /// The metric distances are computed for.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// The dimension of the vectors it encodes.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn code_len(&self) -> usize {
+        match &self.params {
+            Params::Sq { .. } => self.dim.div_ceil(4) * 4,
+            Params::Rq8 { rotation, .. } => rotation.out_dim,
+        }
+    }
+
+    fn header_words(&self) -> usize {
+        match self.params {
+            Params::Sq { .. } => 3,
+            Params::Rq8 { .. } => 4,
+        }
+    }
+
+    /// Words per encoded row.
+    pub fn row_words(&self) -> usize {
+        self.header_words() + self.code_len() / 4
+    }
+
+    /// Encodes `v` (stored form: normalised for cosine; `dim` components) into `row`
+    /// ([`Quantizer::row_words`] words).
+    pub fn encode(&self, v: &[f32], row: &mut [f32]) {
+        let h = self.header_words();
+        let (head, body) = row.split_at_mut(h);
+        let codes: &mut [u8] = bytemuck::cast_slice_mut(body);
+        codes.fill(0);
+        match &self.params {
+            Params::Sq { min, range } => {
+                let scale = if *range > 0.0 { 255.0 / range } else { 0.0 };
+                let mut sum = 0u64;
+                for (c, &x) in codes.iter_mut().zip(v) {
+                    *c = quantize((x - min) * scale);
+                    sum += u64::from(*c);
+                }
+                let step = range / 255.0;
+                let mut n = 0.0f64;
+                for &c in codes.iter().take(self.dim) {
+                    let x = f64::from(*min) + f64::from(step) * f64::from(c);
+                    n += x * x;
+                }
+                head[0] = step * step;
+                head[1] = self.dim as f32 * min * min / 2.0 + min * step * sum as f32;
+                head[2] = n as f32;
+            }
+            Params::Rq8 { rotation, .. } => {
+                let y = rotation.apply(v);
+                let (lo, hi) = y
+                    .iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
+                        (l.min(x), h.max(x))
+                    });
+                let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
+                let step = (hi - lo) / 255.0;
+                let inv = if step > 0.0 { 1.0 / step } else { 0.0 };
+                let mut sum = 0u64;
+                for (c, &x) in codes.iter_mut().zip(&y) {
+                    *c = quantize((x - lo) * inv);
+                    sum += u64::from(*c);
+                }
+                head[0] = lo;
+                head[1] = step;
+                head[2] = step * sum as f32;
+                head[3] = crate::scalar::dot_product(v, v);
+            }
+        }
+    }
+
+    /// The kernel comparing two rows (a query encoded with [`Quantizer::encode`] and a stored
+    /// row, or two stored rows), with the fastest u8 dot product of this CPU.
+    pub fn distance_fn(&self) -> DistanceFn {
+        let fast = crate::kernels_u8::fast_available();
+        macro_rules! pick {
+            ($f:ident) => {
+                match (self.metric, fast) {
+                    (Metric::Cosine, true) => $f::<COS, true>,
+                    (Metric::Cosine, false) => $f::<COS, false>,
+                    (Metric::Dot, true) => $f::<DOT, true>,
+                    (Metric::Dot, false) => $f::<DOT, false>,
+                    (_, true) => $f::<L2, true>,
+                    (_, false) => $f::<L2, false>,
+                }
+            };
+        }
+        match self.params {
+            Params::Sq { .. } => pick!(sq_distance),
+            Params::Rq8 { .. } => pick!(rq_distance),
+        }
+    }
+
+    /// The parameters as bytes (see the snapshot format).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(24);
+        b.push(match self.kind() {
+            QuantKind::Sq => 1,
+            QuantKind::Rq8 => 2,
+        });
+        b.push(crate::metric::metric_code(self.metric));
+        b.extend_from_slice(&(self.dim as u32).to_le_bytes());
+        match &self.params {
+            Params::Sq { min, range } => {
+                b.extend_from_slice(&min.to_le_bytes());
+                b.extend_from_slice(&range.to_le_bytes());
+            }
+            Params::Rq8 { seed, .. } => {
+                b.extend_from_slice(&seed.to_le_bytes());
+                b.push(RQ_ROUNDS as u8);
+            }
+        }
+        b
+    }
+
+    /// Parses [`Quantizer::to_bytes`].
+    pub fn from_bytes(b: &[u8]) -> Result<Quantizer, QuantError> {
+        let bad = QuantError::Malformed;
+        let (&kind, rest) = b.split_first().ok_or(bad("empty"))?;
+        let (&metric, rest) = rest.split_first().ok_or(bad("no metric"))?;
+        let metric = crate::metric::metric_from_code(metric).ok_or(bad("unknown metric"))?;
+        let dim = u32::from_le_bytes(
+            rest.get(..4)
+                .and_then(|d| d.try_into().ok())
+                .ok_or(bad("no dimension"))?,
+        ) as usize;
+        if dim == 0 || dim > 65_536 {
+            return Err(bad("dimension out of range"));
+        }
+        let rest = &rest[4..];
+        let f32_at = |i: usize| -> Result<f32, QuantError> {
+            rest.get(i..i + 4)
+                .and_then(|d| d.try_into().ok())
+                .map(f32::from_le_bytes)
+                .ok_or(bad("truncated"))
+        };
+        match kind {
+            1 => {
+                if rest.len() != 8 {
+                    return Err(bad("sq parameters are 8 bytes"));
+                }
+                check_metric(metric)?;
+                Ok(Quantizer {
+                    metric,
+                    dim,
+                    params: Params::Sq {
+                        min: f32_at(0)?,
+                        range: f32_at(4)?,
+                    },
+                })
+            }
+            2 => {
+                if rest.len() != 9 || usize::from(rest[8]) != RQ_ROUNDS {
+                    return Err(bad("rq parameters are a seed and 3 rounds"));
+                }
+                let seed = u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad("seed"))?);
+                Quantizer::rq8(metric, dim, seed)
+            }
+            _ => Err(bad("unknown quantizer kind")),
+        }
+    }
+}
+
+#[inline(always)]
+fn quantize(x: f32) -> u8 {
+    // `as` saturates (and maps NaN to 0).
+    (x + 0.5) as u8
+}
+
+const COS: u8 = 0;
+const DOT: u8 = 1;
+const L2: u8 = 2;
+
+#[inline(always)]
+fn split(row: &[f32], h: usize) -> (&[f32], &[u8]) {
+    let (head, body) = row.split_at(h.min(row.len()));
+    (head, bytemuck::cast_slice(body))
+}
+
+#[inline(always)]
+fn dot_u8<const FAST: bool>(a: &[u8], b: &[u8]) -> u32 {
+    if FAST {
+        crate::kernels_u8::dot_fast(a, b)
+    } else {
+        crate::kernels_u8::dot_scalar(a, b)
+    }
+}
+
+#[inline(always)]
+fn finish<const M: u8>(dot: f32, na: f32, nb: f32) -> f32 {
+    match M {
+        COS => 1.0 - dot,
+        DOT => -dot,
+        _ => (na + nb - 2.0 * dot).max(0.0),
+    }
+}
+
+fn sq_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let (ha, ca) = split(a, 3);
+    let (hb, cb) = split(b, 3);
+    if ha.len() < 3 || hb.len() < 3 {
+        return f32::INFINITY;
+    }
+    let dot = ha[1] + hb[1] + ha[0] * dot_u8::<FAST>(ca, cb) as f32;
+    finish::<M>(dot, ha[2], hb[2])
+}
+
+fn rq_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let (ha, ca) = split(a, 4);
+    let (hb, cb) = split(b, 4);
+    if ha.len() < 4 || hb.len() < 4 {
+        return f32::INFINITY;
+    }
+    let d = ca.len() as f32;
+    let dot = d * ha[0] * hb[0]
+        + ha[0] * hb[2]
+        + hb[0] * ha[2]
+        + ha[1] * hb[1] * dot_u8::<FAST>(ca, cb) as f32;
+    finish::<M>(dot, ha[3], hb[3])
+}
+
+/// splitmix64 (part of the format: it draws the rotation).
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..n (n ≥ 1) by Lemire's multiply-shift (bias < n / 2⁶⁴, irrelevant here).
+    fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next()) * n as u128) >> 64) as usize
+    }
+}
+
+/// The orthogonal rotation of `rq`: see the module docs.
+#[derive(Clone, PartialEq)]
+struct Rotation {
+    dim: usize,
+    out_dim: usize,
+    /// Per round: signs (±1) and the permutation (`y[i] = x[perm[i]]`).
+    rounds: Vec<(Vec<f32>, Vec<u32>)>,
+}
+
+impl Rotation {
+    fn new(dim: usize, seed: u64) -> Rotation {
+        let out_dim = dim.div_ceil(BLOCK).max(1) * BLOCK;
+        let mut rng = SplitMix(seed);
+        let rounds = (0..RQ_ROUNDS)
+            .map(|_| {
+                let signs = (0..out_dim)
+                    .map(|_| if rng.next() & 1 == 1 { -1.0 } else { 1.0 })
+                    .collect();
+                let mut perm: Vec<u32> = (0..out_dim as u32).collect();
+                for i in (1..out_dim).rev() {
+                    perm.swap(i, rng.below(i + 1));
+                }
+                (signs, perm)
+            })
+            .collect();
+        Rotation {
+            dim,
+            out_dim,
+            rounds,
+        }
+    }
+
+    fn apply(&self, v: &[f32]) -> Vec<f32> {
+        let mut x = vec![0.0f32; self.out_dim];
+        let n = v.len().min(self.dim);
+        x[..n].copy_from_slice(&v[..n]);
+        let mut y = vec![0.0f32; self.out_dim];
+        for (signs, perm) in &self.rounds {
+            for (xi, s) in x.iter_mut().zip(signs) {
+                *xi *= s;
+            }
+            for (yi, &p) in y.iter_mut().zip(perm) {
+                *yi = x[p as usize];
+            }
+            for block in y.chunks_exact_mut(BLOCK) {
+                fwht(block);
+            }
+            std::mem::swap(&mut x, &mut y);
+        }
+        x
+    }
+}
+
+/// In-place Walsh–Hadamard transform of a power-of-two block, scaled to stay orthogonal.
+fn fwht(x: &mut [f32]) {
+    let n = x.len();
+    let mut h = 1;
+    while h < n {
+        for i in (0..n).step_by(2 * h) {
+            for j in i..i + h {
+                let (a, b) = (x[j], x[j + h]);
+                x[j] = a + b;
+                x[j + h] = a - b;
+            }
+        }
+        h *= 2;
+    }
+    let s = 1.0 / (n as f32).sqrt();
+    x.iter_mut().for_each(|v| *v *= s);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn vecs(n: usize, d: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut r = SplitMix(seed);
+        (0..n)
+            .map(|_| {
+                (0..d)
+                    .map(|_| (r.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn row(q: &Quantizer, v: &[f32]) -> Vec<f32> {
+        let mut r = vec![0.0; q.row_words()];
+        q.encode(v, &mut r);
+        r
+    }
+
+    #[test]
+    fn rotation_keeps_norms_and_inner_products() {
+        for d in [1, 5, 64, 100, 384] {
+            let rot = Rotation::new(d, RQ_SEED);
+            let vs = vecs(4, d, 7);
+            for a in &vs {
+                let ra = rot.apply(a);
+                let n0 = crate::scalar::dot_product(a, a);
+                let n1 = crate::scalar::dot_product(&ra, &ra);
+                assert!((n0 - n1).abs() < 1e-4 * n0.max(1.0), "{d}: {n0} vs {n1}");
+                for b in &vs {
+                    let rb = rot.apply(b);
+                    let d0 = crate::scalar::dot_product(a, b);
+                    let d1 = crate::scalar::dot_product(&ra, &rb);
+                    assert!((d0 - d1).abs() < 1e-4 * n0.max(1.0));
+                }
+            }
+        }
+    }
+
+    /// The rotation is part of the format: a different stream would make old codes wrong.
+    #[test]
+    fn rotation_stream_is_fixed() {
+        let rot = Rotation::new(3, RQ_SEED);
+        let y = rot.apply(&[1.0, 0.0, 0.0]);
+        let digest: f64 = y
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| f64::from(v) * (i as f64 + 1.0))
+            .sum();
+        let signs: Vec<i32> = rot.rounds[0].0[..8].iter().map(|&s| s as i32).collect();
+        let perm = &rot.rounds[0].1[..4];
+        assert_eq!(
+            (signs, perm.to_vec(), format!("{digest:.4}")),
+            (
+                vec![1, 1, 1, 1, -1, 1, 1, -1],
+                vec![31, 60, 25, 45],
+                "-28.7500".to_string()
+            )
+        );
+    }
+
+    fn check_estimates(q: &Quantizer, vs: &[Vec<f32>], tol: f32) {
+        let exact = q.metric().scalar_fn();
+        let dist = q.distance_fn();
+        let rows: Vec<Vec<f32>> = vs.iter().map(|v| row(q, v)).collect();
+        for (a, ra) in vs.iter().zip(&rows) {
+            for (b, rb) in vs.iter().zip(&rows) {
+                let e = exact(a, b);
+                let got = dist(ra, rb);
+                assert!(
+                    (e - got).abs() <= tol,
+                    "{:?}: exact {e}, compressed {got}",
+                    q.kind()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn estimates_follow_the_exact_distances() {
+        for m in [Metric::Cosine, Metric::Dot, Metric::L2Squared] {
+            let mut vs = vecs(20, 96, 3);
+            if m == Metric::Cosine {
+                vs.iter_mut().for_each(|v| crate::normalize(v));
+            }
+            let sq = Quantizer::train_sq(m, 96, vs.iter().map(Vec::as_slice)).unwrap();
+            let rq = Quantizer::rq8(m, 96, RQ_SEED).unwrap();
+            // Components in −1..1 (range 2): an sq step is 2/255.
+            let tol = if m == Metric::Cosine { 0.02 } else { 0.5 };
+            check_estimates(&sq, &vs, tol);
+            check_estimates(&rq, &vs, tol);
+        }
+    }
+
+    #[test]
+    fn other_metrics_are_refused() {
+        for m in [Metric::Manhattan, Metric::Hamming] {
+            assert_eq!(Quantizer::rq8(m, 4, 1), Err(QuantError::Metric(m)));
+            assert!(Quantizer::train_sq(m, 4, []).is_err());
+        }
+    }
+
+    #[test]
+    fn bytes_round_trip_and_damage_is_refused() {
+        let vs = vecs(5, 10, 9);
+        for q in [
+            Quantizer::train_sq(Metric::Dot, 10, vs.iter().map(Vec::as_slice)).unwrap(),
+            Quantizer::rq8(Metric::L2Squared, 10, 42).unwrap(),
+        ] {
+            let b = q.to_bytes();
+            assert_eq!(Quantizer::from_bytes(&b).unwrap(), q);
+            for cut in 0..b.len() {
+                assert!(Quantizer::from_bytes(&b[..cut]).is_err());
+            }
+            let mut bad = b.clone();
+            bad[0] = 9;
+            assert!(Quantizer::from_bytes(&bad).is_err());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fast_kernel_matches_the_scalar_one(
+            a in proptest::collection::vec(any::<u8>(), 0..300),
+            seed in any::<u64>(),
+        ) {
+            let mut r = SplitMix(seed);
+            let b: Vec<u8> = a.iter().map(|_| r.next() as u8).collect();
+            prop_assert_eq!(
+                crate::kernels_u8::dot_fast(&a, &b),
+                crate::kernels_u8::dot_scalar(&a, &b)
+            );
+        }
+
+        #[test]
+        fn sq_codes_are_within_half_a_step(v in proptest::collection::vec(-10.0f32..10.0, 1..40)) {
+            let q = Quantizer::train_sq(Metric::L2Squared, v.len(), [v.as_slice()]).unwrap();
+            let r = row(&q, &v);
+            let Params::Sq { min, range } = q.params else { unreachable!() };
+            let codes: &[u8] = bytemuck::cast_slice(&r[3..]);
+            for (x, &c) in v.iter().zip(codes) {
+                let back = min + range / 255.0 * f32::from(c);
+                prop_assert!((back - x).abs() <= range / 255.0 / 2.0 + 1e-4);
+            }
+        }
+
+        #[test]
+        fn rq_self_distance_is_about_zero(v in proptest::collection::vec(-1.0f32..1.0, 1..200)) {
+            let q = Quantizer::rq8(Metric::L2Squared, v.len(), RQ_SEED).unwrap();
+            let r = row(&q, &v);
+            let n = crate::scalar::dot_product(&v, &v);
+            prop_assert!((q.distance_fn())(&r, &r) <= 0.02 * n.max(1e-3) + 1e-3);
+        }
+    }
+}
