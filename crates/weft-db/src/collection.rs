@@ -328,6 +328,13 @@ impl Collection {
         self.snapshot_target().snapshot_if(|_| true)
     }
 
+    /// Compresses the vector indexes whose config asks for it now (tests; the worker does it
+    /// in the background); returns how many were compressed.
+    #[cfg(test)]
+    pub(crate) fn compress_indexes(&self) -> usize {
+        self.snapshot_target().compress_due()
+    }
+
     /// Writes a snapshot of every vector index that changed since its last one (before a
     /// backup, so a restored class loads its indexes instead of rebuilding them).
     pub(crate) fn snapshot_changed_indexes(&self) -> usize {
@@ -485,6 +492,11 @@ impl Collection {
             }
         }
         Ok(fresh)
+    }
+
+    /// Takes the class's (updated) vector index settings.
+    pub(crate) fn configure_indexes(&self, class: &ClassDef) {
+        self.indexes.configure(&class.vectors);
     }
 
     /// Whether any vector index of the shard holds compressed vectors.

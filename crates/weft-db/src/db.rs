@@ -414,7 +414,13 @@ impl Db {
 
     /// Replaces the mutable parts of a class; immutable changes are refused.
     pub fn update_class(&self, name: &str, class: ClassDef) -> Result<ClassDef, DbError> {
-        self.catalog.update_class(name, class)
+        let stored = self.catalog.update_class(name, class)?;
+        // Index settings apply at once (ef, rescoreLimit at the next search; a quantizer
+        // enabled now is applied by each shard's worker), not at the next write.
+        for (_, collection) in self.open_collections(&stored) {
+            collection.configure_indexes(&stored);
+        }
+        Ok(stored)
     }
 
     /// Deletes a class and its data; deleting a missing class succeeds.

@@ -335,3 +335,98 @@ fn flat_index_snapshot_roundtrips() {
     );
     check(&db, &live);
 }
+
+fn compressed(db: &Db) -> bool {
+    db.collection("Vec").unwrap().vectors_compressed()
+}
+
+#[test]
+fn rq_enabled_by_an_update_compresses_and_survives_restarts_and_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut live) = populated(dir.path(), 400);
+    assert_eq!(db.collection("Vec").unwrap().compress_indexes(), 0);
+    let mut class = db.class("Vec").unwrap();
+    let VectorSetup::Legacy {
+        index: VectorIndexConfig::Hnsw(c),
+        ..
+    } = &mut class.vectors
+    else {
+        panic!("legacy hnsw class expected");
+    };
+    c.rq.enabled = true;
+    db.update_class("Vec", class).unwrap();
+    assert!(!compressed(&db), "compression is the worker's job");
+    assert_eq!(db.collection("Vec").unwrap().compress_indexes(), 1);
+    assert!(compressed(&db));
+    // Rescoring with the stored f32 vectors: exact self matches, brute-force recall.
+    check(&db, &live);
+    db.close().unwrap();
+
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!((r.snapshots_loaded, r.inserted), (1, 0), "{r:?}");
+    assert!(compressed(&db), "the snapshot holds the codes");
+    check(&db, &live);
+    // Writes after the snapshot, then a crash: the tail is encoded on open.
+    let more = vectors(150, 7);
+    put(&db, 400, &more);
+    live.extend(more.into_iter().map(Some));
+    drop(db);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!((r.snapshots_loaded, r.inserted), (1, 150), "{r:?}");
+    assert!(compressed(&db));
+    check(&db, &live);
+}
+
+#[test]
+fn sq_waits_for_its_training_limit() {
+    for (limit, expect) in [(100_000u64, 0usize), (300, 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        let mut class = hnsw(Distance::Cosine);
+        if let VectorSetup::Legacy {
+            index: VectorIndexConfig::Hnsw(c),
+            ..
+        } = &mut class.vectors
+        {
+            c.sq.enabled = true;
+            c.sq.training_limit = limit;
+        }
+        db.create_class(class).unwrap();
+        let vs = vectors(400, 3);
+        put(&db, 0, &vs);
+        assert_eq!(db.collection("Vec").unwrap().compress_indexes(), expect);
+        assert_eq!(compressed(&db), expect == 1);
+        for (i, v) in vs.iter().enumerate().step_by(13) {
+            assert_eq!(near(&db, v, 1), [i as u128]);
+        }
+        db.close().unwrap();
+        let db = open(dir.path());
+        assert_eq!(compressed(&db), expect == 1);
+    }
+}
+
+#[test]
+fn rq_at_creation_is_compressed_from_the_first_vector() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let mut class = hnsw(Distance::Dot);
+    if let VectorSetup::Legacy {
+        index: VectorIndexConfig::Hnsw(c),
+        ..
+    } = &mut class.vectors
+    {
+        c.rq.enabled = true;
+    }
+    db.create_class(class).unwrap();
+    let vs = vectors(200, 5);
+    put(&db, 0, &vs);
+    assert!(compressed(&db));
+    assert_eq!(db.collection("Vec").unwrap().compress_indexes(), 0);
+    for (i, v) in vs.iter().enumerate().step_by(7) {
+        // Dot: the nearest of v is the vector with the largest product, not always v.
+        let hits = near(&db, v, 200);
+        assert!(hits.contains(&(i as u128)));
+    }
+}

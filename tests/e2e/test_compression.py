@@ -1,0 +1,170 @@
+"""Vector compression through the official client: sq and rq (8 bits) configured as in
+Weaviate, compressed at creation, at the training limit or by a later update while queries keep
+answering, rescored with the stored vectors, and kept across restarts and kill -9."""
+
+import random
+import time
+
+import pytest
+from weaviate.classes.config import Configure, Reconfigure, VectorDistances
+from weaviate.classes.query import MetadataQuery
+
+DIM = 32
+
+
+def vectors(n, seed):
+    r = random.Random(seed)
+    return [[r.uniform(-1, 1) for _ in range(DIM)] for _ in range(n)]
+
+
+def insert(coll, vs, first=0):
+    with coll.batch.fixed_size(batch_size=200) as b:
+        for i, v in enumerate(vs):
+            b.add_object(properties={"i": first + i}, vector=v)
+    assert not coll.batch.failed_objects
+
+
+def compressed(client, name):
+    nodes = client.cluster.nodes(collection=name, output="verbose")
+    return [s.compressed for n in nodes for s in n.shards if s.collection == name]
+
+
+def wait_compressed(client, name, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if compressed(client, name) == [True]:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{name} not compressed in {timeout}s: {compressed(client, name)}")
+
+
+def self_matches(coll, vs, step=17):
+    for i in range(0, len(vs), step):
+        res = coll.query.near_vector(vs[i], limit=1, return_metadata=MetadataQuery(distance=True))
+        assert [o.properties["i"] for o in res.objects] == [i], i
+        # Rescored: the distance is the exact one, not an estimate from the codes.
+        assert abs(res.objects[0].metadata.distance) < 1e-5, res.objects[0].metadata.distance
+
+
+def test_rq_at_creation_then_restart_and_kill9(make_weft):
+    server = make_weft().start()
+    with server.client() as client:
+        coll = client.collections.create(
+            "Rq",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(
+                    distance_metric=VectorDistances.L2_SQUARED,
+                    quantizer=Configure.VectorIndex.Quantizer.rq(),
+                )
+            ),
+        )
+        cfg = coll.config.get().vector_config["default"].vector_index_config
+        assert cfg.quantizer is not None and type(cfg.quantizer).__name__ == "_RQConfig"
+        assert (cfg.quantizer.bits, cfg.quantizer.rescore_limit) == (8, 20)
+        vs = vectors(600, 1)
+        insert(coll, vs)
+        assert compressed(client, "Rq") == [True]
+        self_matches(coll, vs)
+    server.terminate()
+    server.start()
+    with server.client() as client:
+        coll = client.collections.get("Rq")
+        assert compressed(client, "Rq") == [True]
+        self_matches(coll, vs)
+        more = vectors(200, 2)
+        insert(coll, more, first=600)
+    server.kill9()
+    server.start()
+    with server.client() as client:
+        coll = client.collections.get("Rq")
+        assert compressed(client, "Rq") == [True]
+        self_matches(coll, vs + more)
+        assert len(coll) == 800
+    # The log says what happened on open.
+    assert any(l.get("action") == "vector_index_load" for l in server.log_lines())
+
+
+def test_sq_compresses_at_its_training_limit(weft):
+    with weft.client() as client:
+        coll = client.collections.create(
+            "Sq",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(
+                    distance_metric=VectorDistances.COSINE,
+                    quantizer=Configure.VectorIndex.Quantizer.sq(
+                        training_limit=300, rescore_limit=40
+                    ),
+                )
+            ),
+        )
+        q = coll.config.get().vector_config["default"].vector_index_config.quantizer
+        assert type(q).__name__ == "_SQConfig"
+        assert (q.training_limit, q.rescore_limit) == (300, 40)
+        vs = vectors(200, 3)
+        insert(coll, vs)
+        time.sleep(1.5)
+        assert compressed(client, "Sq") == [False], "below the training limit"
+        more = vectors(200, 4)
+        insert(coll, more, first=200)
+        wait_compressed(client, "Sq")
+        self_matches(coll, vs + more)
+
+
+def test_rq_enabled_later_compresses_in_the_background(weft):
+    with weft.client() as client:
+        coll = client.collections.create(
+            "Later",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.DOT)
+            ),
+        )
+        vs = vectors(800, 5)
+        insert(coll, vs)
+        assert compressed(client, "Later") == [False]
+        coll.config.update(
+            vector_config=Reconfigure.Vectors.update(
+                name="default",
+                vector_index_config=Reconfigure.VectorIndex.hnsw(
+                    quantizer=Reconfigure.VectorIndex.Quantizer.rq(rescore_limit=50)
+                ),
+            )
+        )
+        q = coll.config.get().vector_config["default"].vector_index_config.quantizer
+        assert type(q).__name__ == "_RQConfig" and q.rescore_limit == 50
+        # Queries answer throughout; the switch happens within the worker's next look.
+        deadline = time.monotonic() + 30
+        while compressed(client, "Later") != [True]:
+            assert time.monotonic() < deadline, "not compressed in 30 s"
+            res = coll.query.near_vector(vs[0], limit=5)
+            assert len(res.objects) == 5
+        for i in range(0, 800, 53):
+            res = coll.query.near_vector(vs[i], limit=800)
+            assert i in [o.properties["i"] for o in res.objects]
+        # Quantization cannot be switched once set (the client's own check).
+        with pytest.raises(Exception, match="quantizer"):
+            coll.config.update(
+                vector_config=Reconfigure.Vectors.update(
+                    name="default",
+                    vector_index_config=Reconfigure.VectorIndex.hnsw(
+                        quantizer=Reconfigure.VectorIndex.Quantizer.sq()
+                    ),
+                )
+            )
+
+
+def test_compression_with_an_unsupported_distance_is_refused(weft):
+    import weaviate
+
+    with weft.client() as client:
+        with pytest.raises(weaviate.exceptions.UnexpectedStatusCodeError) as e:
+            client.collections.create(
+                "Man",
+                vector_config=Configure.Vectors.self_provided(
+                    vector_index_config=Configure.VectorIndex.hnsw(
+                        distance_metric=VectorDistances.MANHATTAN,
+                        quantizer=Configure.VectorIndex.Quantizer.rq(),
+                    )
+                ),
+            )
+        assert e.value.status_code == 422
+        assert "does not support distance manhattan" in str(e.value)
