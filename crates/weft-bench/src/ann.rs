@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use weft_hnsw::{Hnsw, HnswConfig};
+use weft_hnsw::{Hnsw, HnswConfig, Quantizer, RQ_SEED, Rescore};
 use weft_vector::Metric;
 
 use crate::fvecs::{read_fvecs, read_ivecs};
@@ -48,6 +48,26 @@ pub struct AnnArgs {
     /// Passes over the queries per ef (the best pass is reported).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
+    /// Compression: none, sq (trained on up to 100 000 vectors) or rq8.
+    #[arg(long, default_value = "none")]
+    quantizer: String,
+    /// Candidates rescored with the f32 vectors (Weaviate's rescoreLimit; 0: none). The
+    /// vectors come from memory here, not from the vectors bucket as in the server.
+    #[arg(long, default_value_t = 20)]
+    rescore: usize,
+    /// rq8 only: build on codes from the first vector (as a class created with rq) instead of
+    /// compressing the f32 graph after the build (as a config update).
+    #[arg(long)]
+    build_compressed: bool,
+}
+
+fn quantizer(a: &AnnArgs, index: &Hnsw) -> anyhow::Result<Option<Quantizer>> {
+    Ok(match a.quantizer.as_str() {
+        "none" => None,
+        "sq" => Some(index.train_sq(100_000).context("sq training")?),
+        "rq8" => Some(Quantizer::rq8(a.metric, index.dim(), RQ_SEED)?),
+        other => bail!("unknown quantizer {other:?} (none, sq, rq8)"),
+    })
 }
 
 fn rss_bytes() -> usize {
@@ -61,8 +81,18 @@ fn rss_bytes() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
-fn build(base: &[Vec<f32>], cfg: &HnswConfig, threads: usize) -> anyhow::Result<(Hnsw, f64)> {
+fn build(
+    a: &AnnArgs,
+    base: &[Vec<f32>],
+    cfg: &HnswConfig,
+    threads: usize,
+) -> anyhow::Result<(Hnsw, f64)> {
     let index = Hnsw::new(base[0].len(), cfg.clone());
+    if a.build_compressed
+        && let Some(q) = quantizer(a, &index)?
+    {
+        index.compress(q)?;
+    }
     let next = AtomicUsize::new(0);
     let t = Instant::now();
     std::thread::scope(|s| -> anyhow::Result<()> {
@@ -87,6 +117,7 @@ fn build(base: &[Vec<f32>], cfg: &HnswConfig, threads: usize) -> anyhow::Result<
 }
 
 /// Runs all queries on `threads` threads; returns (recall, qps).
+#[expect(clippy::too_many_arguments, reason = "one sweep point's settings")]
 fn sweep_point(
     index: &Hnsw,
     queries: &[Vec<f32>],
@@ -94,7 +125,17 @@ fn sweep_point(
     k: usize,
     ef: usize,
     threads: usize,
+    base: &[Vec<f32>],
+    rescore: usize,
 ) -> anyhow::Result<(f64, f64)> {
+    let source = |ids: &[u32]| -> Vec<Option<Vec<f32>>> {
+        ids.iter().map(|&i| base.get(i as usize).cloned()).collect()
+    };
+    let rescore = Rescore {
+        limit: rescore,
+        source: &source,
+    };
+    let rescore = &rescore;
     let mut found = vec![Vec::new(); queries.len()];
     let chunk = queries.len().div_ceil(threads.max(1));
     let t = Instant::now();
@@ -105,7 +146,7 @@ fn sweep_point(
             .map(|(qs, out)| {
                 s.spawn(move || -> anyhow::Result<()> {
                     for (q, o) in qs.iter().zip(out) {
-                        *o = index.search_with_ef(q, k, ef, None)?;
+                        *o = index.search_rescored(q, k, Some(ef), None, Some(rescore))?;
                     }
                     Ok(())
                 })
@@ -140,7 +181,7 @@ pub fn run(a: &AnnArgs) -> anyhow::Result<()> {
         bail!("empty base or query/ground-truth count mismatch");
     }
     println!(
-        "# weft-hnsw: n={} dim={} queries={} metric={} M={} efConstruction={} k={} simd={:?}",
+        "# weft-hnsw: n={} dim={} queries={} metric={} M={} efConstruction={} k={} simd={:?} quantizer={} rescore={}",
         base.len(),
         base[0].len(),
         queries.len(),
@@ -148,7 +189,9 @@ pub fn run(a: &AnnArgs) -> anyhow::Result<()> {
         a.m,
         a.ef_construction,
         a.k,
-        weft_vector::simd_level()
+        weft_vector::simd_level(),
+        a.quantizer,
+        a.rescore
     );
     let cfg = HnswConfig {
         metric: a.metric,
@@ -160,7 +203,18 @@ pub fn run(a: &AnnArgs) -> anyhow::Result<()> {
     for &bt in &a.threads {
         drop(kept.take());
         let rss0 = rss_bytes();
-        let (index, secs) = build(&base, &cfg, bt)?;
+        let (index, secs) = build(a, &base, &cfg, bt)?;
+        if !a.build_compressed
+            && let Some(q) = quantizer(a, &index)?
+        {
+            let t = Instant::now();
+            index.compress(q)?;
+            println!(
+                "compress {} secs={:.2}",
+                a.quantizer,
+                t.elapsed().as_secs_f64()
+            );
+        }
         let rss = rss_bytes().saturating_sub(rss0);
         println!(
             "build threads={bt} secs={secs:.2} rate={:.0}/s mem_per_vector={:.0}B (rss) {:.0}B (allocated)",
@@ -177,7 +231,8 @@ pub fn run(a: &AnnArgs) -> anyhow::Result<()> {
         for &ef in &a.ef {
             let mut best = (0.0, 0.0);
             for _ in 0..a.repeats.max(1) {
-                let (r, qps) = sweep_point(&index, &queries, &gt, a.k, ef, st)?;
+                let (r, qps) =
+                    sweep_point(&index, &queries, &gt, a.k, ef, st, &base, a.rescore)?;
                 if qps > best.1 {
                     best = (r, qps);
                 }

@@ -220,6 +220,14 @@ impl Nodes {
         }
     }
 
+    /// Hints the CPU to fetch `id`'s list at `level` (the next node a walk expands).
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u32, level: usize) {
+        if let Some(cells) = self.cells(id, level) {
+            weft_vector::prefetch(&cells[0]);
+        }
+    }
+
     /// Appends `id`'s neighbours at `level` to `out` (cleared first).
     #[inline]
     pub(crate) fn read(&self, id: u32, level: usize, out: &mut Vec<u32>) {

@@ -47,6 +47,9 @@ pub(crate) enum Accept<'a> {
     Allowed(&'a RoaringBitmap),
 }
 
+/// Rows fetched ahead of the distance computations of a walk.
+const PREFETCH_AHEAD: usize = 2;
+
 /// Epoch-tagged visited marks, indexed by slot.
 struct Visited {
     tags: Vec<u16>,
@@ -207,11 +210,19 @@ impl Hnsw {
             fresh.clear();
             for &n in buf.iter() {
                 if visited.insert(n) {
-                    r.prefetch(n);
                     fresh.push(n);
                 }
             }
-            for &n in fresh.iter() {
+            // A few rows ahead, not all at once: every prefetch of a missing line holds one
+            // of the core's ~12 line-fill buffers, and once they are full the next prefetch
+            // stalls the loop (measured: a third of the walk with all 32 rows prefetched).
+            for &n in fresh.iter().take(PREFETCH_AHEAD) {
+                r.prefetch(n);
+            }
+            for (j, &n) in fresh.iter().enumerate() {
+                if let Some(&ahead) = fresh.get(j + PREFETCH_AHEAD) {
+                    r.prefetch(ahead);
+                }
                 let Some(d) = self.dist_to(r, q, n) else {
                     continue;
                 };
@@ -225,6 +236,10 @@ impl Hnsw {
                         worst = results.peek().map_or(f32::INFINITY, |c| c.d);
                     }
                 }
+            }
+            // The list expanded next.
+            if let Some(Reverse(next)) = cands.peek() {
+                self.nodes.prefetch(next.id, level);
             }
         }
     }

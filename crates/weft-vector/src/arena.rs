@@ -22,6 +22,8 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard};
 
 const BASE_SHIFT: u32 = 8;
+/// Words of a row [`VectorArena::prefetch`] asks for: 8 cache lines.
+const PREFETCH_WORDS: usize = 128;
 const SEGMENTS: usize = 33 - BASE_SHIFT as usize;
 
 const EMPTY: u8 = 0;
@@ -251,10 +253,14 @@ impl VectorArena {
     #[inline]
     pub fn prefetch(&self, id: u32) {
         let (k, off) = locate(id);
-        if let Some(seg) = self.segments.get(k).and_then(OnceLock::get)
-            && let Some(cell) = seg.data.get(off * self.dim)
-        {
-            crate::prefetch(cell);
+        if let Some(seg) = self.segments.get(k).and_then(OnceLock::get) {
+            // The first cache lines of the row (up to 512 bytes: a whole compressed row, the
+            // start of a long f32 one; the hardware prefetcher follows sequential reads).
+            let start = off * self.dim;
+            let end = (start + self.dim).min(start + PREFETCH_WORDS);
+            for cell in seg.data.get(start..end).unwrap_or_default().iter().step_by(16) {
+                crate::prefetch(cell);
+            }
         }
     }
 

@@ -17,6 +17,8 @@ enum Level {
     Avx2,
     #[cfg(target_arch = "x86_64")]
     Avx512,
+    #[cfg(target_arch = "x86_64")]
+    Vnni,
 }
 
 fn level() -> Level {
@@ -24,6 +26,11 @@ fn level() -> Level {
     *LEVEL.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
+            if std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vnni")
+            {
+                return Level::Vnni;
+            }
             if std::arch::is_x86_feature_detected!("avx512bw") {
                 return Level::Avx512;
             }
@@ -57,7 +64,38 @@ pub fn dot_fast(a: &[u8], b: &[u8]) -> u32 {
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => unsafe { x86::dot_avx512(a, b) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Level::Vnni => unsafe { x86::dot_vnni(a, b) },
     }
+}
+
+/// Every kernel this CPU runs, by name (for tests comparing them with [`dot_scalar`]).
+#[cfg_attr(
+    target_arch = "x86_64",
+    expect(unsafe_code, reason = "calls target-feature kernels after detection")
+)]
+pub fn each_kernel(a: &[u8], b: &[u8]) -> Vec<(&'static str, u32)> {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut out = vec![("scalar", dot_scalar(a, b))];
+    #[cfg(target_arch = "x86_64")]
+    {
+        let l = level();
+        if l != Level::Scalar {
+            // SAFETY: any level above scalar implies AVX2.
+            out.push(("avx2", unsafe { x86::dot_avx2(a, b) }));
+        }
+        if matches!(l, Level::Avx512 | Level::Vnni) {
+            // SAFETY: detected AVX-512BW.
+            out.push(("avx512", unsafe { x86::dot_avx512(a, b) }));
+        }
+        if l == Level::Vnni {
+            // SAFETY: detected AVX-512BW and VNNI.
+            out.push(("vnni", unsafe { x86::dot_vnni(a, b) }));
+        }
+    }
+    out
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -108,5 +146,37 @@ mod x86 {
             i += 32;
         }
         (_mm512_reduce_add_epi32(acc) as u32) + super::dot_scalar(&a[n..], &b[n..])
+    }
+
+    /// `a.len() == b.len()`. `vpdpbusd` multiplies unsigned by signed bytes, so `b` is
+    /// shifted to signed (b − 128, an xor) and 128·Σa added back (Σa by `vpsadbw`):
+    /// Σ a·b = Σ a·(b − 128) + 128·Σ a. 64 bytes per step, the tail by masked loads.
+    #[target_feature(enable = "avx512bw,avx512vnni")]
+    pub(super) unsafe fn dot_vnni(a: &[u8], b: &[u8]) -> u32 {
+        let n = a.len();
+        let flip = _mm512_set1_epi8(-128);
+        let zero = _mm512_setzero_si512();
+        let mut acc = _mm512_setzero_si512();
+        let mut sums = _mm512_setzero_si512();
+        let mut i = 0;
+        while i < n {
+            let left = n - i;
+            let mask: __mmask64 = if left >= 64 { !0 } else { (1u64 << left) - 1 };
+            // SAFETY: the mask limits the loads to the bytes i..n inside both slices; masked
+            // lanes are not read (zeroed).
+            let (x, y) = unsafe {
+                (
+                    _mm512_maskz_loadu_epi8(mask, a.as_ptr().add(i).cast()),
+                    _mm512_maskz_loadu_epi8(mask, b.as_ptr().add(i).cast()),
+                )
+            };
+            // Masked-off lanes of y become −128 after the flip, but x is 0 there.
+            acc = _mm512_dpbusd_epi32(acc, x, _mm512_xor_si512(y, flip));
+            sums = _mm512_add_epi64(sums, _mm512_sad_epu8(x, zero));
+            i += 64;
+        }
+        let dot = _mm512_reduce_add_epi32(acc) as i64;
+        let sum = _mm512_reduce_add_epi64(sums);
+        (dot + 128 * sum) as u32
     }
 }

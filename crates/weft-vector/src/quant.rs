@@ -596,15 +596,16 @@ mod tests {
     proptest! {
         #[test]
         fn fast_kernel_matches_the_scalar_one(
-            a in proptest::collection::vec(any::<u8>(), 0..300),
+            a in proptest::collection::vec(any::<u8>(), 0..600),
             seed in any::<u64>(),
         ) {
             let mut r = SplitMix(seed);
             let b: Vec<u8> = a.iter().map(|_| r.next() as u8).collect();
-            prop_assert_eq!(
-                crate::kernels_u8::dot_fast(&a, &b),
-                crate::kernels_u8::dot_scalar(&a, &b)
-            );
+            let want = crate::kernels_u8::dot_scalar(&a, &b);
+            prop_assert_eq!(crate::kernels_u8::dot_fast(&a, &b), want);
+            for (name, got) in crate::kernels_u8::each_kernel(&a, &b) {
+                prop_assert_eq!(got, want, "{}", name);
+            }
         }
 
         #[test]
