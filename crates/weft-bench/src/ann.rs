@@ -128,8 +128,8 @@ fn sweep_point(
     base: &[Vec<f32>],
     rescore: usize,
 ) -> anyhow::Result<(f64, f64)> {
-    let source = |ids: &[u32]| -> Vec<Option<Vec<f32>>> {
-        ids.iter().map(|&i| base.get(i as usize).cloned()).collect()
+    let source = |ids: &[u32]| -> Result<Vec<Option<Vec<f32>>>, weft_hnsw::IndexError> {
+        Ok(ids.iter().map(|&i| base.get(i as usize).cloned()).collect())
     };
     let rescore = Rescore {
         limit: rescore,

@@ -816,20 +816,37 @@ impl Collection {
     ) -> Result<Vec<(u64, f32)>, DbError> {
         let shard = self.shard();
         // Rescoring of compressed indexes: the f32 vectors, read from the vectors bucket.
-        let source = |ids: &[u32]| -> Vec<Option<Vec<f32>>> {
-            ids.iter()
-                .map(|&id| {
-                    let bytes = shard
-                        .get(VECTORS, &vector_key(u64::from(id), name))
-                        .ok()??;
-                    record::decode_vector(&bytes).ok()
+        let source = |ids: &[u32]| -> Result<Vec<Option<Vec<f32>>>, weft_hnsw::IndexError> {
+            let keys: Vec<Vec<u8>> = ids
+                .iter()
+                .map(|&id| vector_key(u64::from(id), name))
+                .collect();
+            let values = shard
+                .get_many(VECTORS, &keys)
+                .map_err(|e| weft_hnsw::IndexError::Source(e.to_string()))?;
+            // A value that does not decode is a damaged record: fail the search, do not answer
+            // from estimates without saying so.
+            values
+                .into_iter()
+                .map(|v| {
+                    v.map(|b| record::decode_vector(&b))
+                        .transpose()
+                        .map_err(|e| weft_hnsw::IndexError::Source(e.to_string()))
                 })
                 .collect()
         };
         let hits = self
             .indexes
             .search(name, q, k, allow, &source)
-            .map_err(|e| DbError::User(UserError::Invalid(format!("vector search: {e}"))))?;
+            .map_err(|e| match e {
+                // The vectors bucket could not be read for rescoring: a storage failure.
+                weft_hnsw::IndexError::Source(msg) => DbError::Io {
+                    context: "cannot read the vectors to rescore a compressed search",
+                    path: self.dir.clone(),
+                    source: std::io::Error::other(msg),
+                },
+                e => DbError::User(UserError::Invalid(format!("vector search: {e}"))),
+            })?;
         Ok(hits
             .into_iter()
             .map(|h| (u64::from(h.id), h.distance))

@@ -507,7 +507,7 @@ impl Hnsw {
             .collect();
         if let Some(rescore) = rescore {
             let ids: Vec<u32> = hits.iter().map(|h| h.id).collect();
-            let vectors = (rescore.source)(&ids);
+            let vectors = (rescore.source)(&ids)?;
             let dist = self.cfg.metric.distance_fn();
             let norm = self.cfg.metric.normalizes();
             hits = ids
@@ -700,12 +700,17 @@ impl Hnsw {
     }
 }
 
+/// Reads the f32 vectors of ids for rescoring (see [`Rescore::source`]).
+pub type VectorSource<'a> =
+    dyn Fn(&[u32]) -> Result<Vec<Option<Vec<f32>>>, IndexError> + Sync + 'a;
+
 /// Rescoring of a compressed search (see [`Hnsw::search_rescored`]).
 pub struct Rescore<'a> {
     /// How many candidates get an exact distance (Weaviate's `rescoreLimit`; 0: none).
     pub limit: usize,
-    /// The f32 vectors of the given (caller's) ids, in order; None for an id without one.
-    pub source: &'a (dyn Fn(&[u32]) -> Vec<Option<Vec<f32>>> + Sync),
+    /// The f32 vectors of the given (caller's) ids, in order; None for an id without one; an
+    /// error fails the search.
+    pub source: &'a VectorSource<'a>,
 }
 
 impl std::fmt::Debug for Rescore<'_> {

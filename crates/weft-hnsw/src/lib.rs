@@ -47,7 +47,7 @@ pub mod snapshot;
 pub use cleanup::CleanupThread;
 pub use config::HnswConfig;
 pub use flat::FlatIndex;
-pub use hnsw::{Hnsw, Rescore};
+pub use hnsw::{Hnsw, Rescore, VectorSource};
 pub use ops::{GraphObserver, GraphOp, GraphSnapshot, NodeSnapshot};
 pub use snapshot::{SnapshotError, SnapshotInfo};
 pub use weft_vector::{Metric, QuantKind, Quantizer, RQ_SEED};
@@ -78,6 +78,9 @@ pub enum IndexError {
     /// Replay needed a node's vector and the vector source had none.
     #[error("no vector for node {0}")]
     MissingVector(u32),
+    /// Rescoring could not read the vectors it needs.
+    #[error("cannot read the vectors to rescore: {0}")]
+    Source(String),
     /// Every one of the 2³² internal slots is in use.
     #[error("the index holds the maximum number of nodes")]
     Full,

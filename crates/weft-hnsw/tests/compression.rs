@@ -40,8 +40,10 @@ fn recall(got: &[Neighbor], truth: &[u32]) -> f64 {
     got.iter().filter(|n| truth.contains(&n.id)).count() as f64 / truth.len() as f64
 }
 
-fn source(data: &[Vec<f32>]) -> impl Fn(&[u32]) -> Vec<Option<Vec<f32>>> + Sync + '_ {
-    |ids: &[u32]| ids.iter().map(|&i| data.get(i as usize).cloned()).collect()
+fn source(
+    data: &[Vec<f32>],
+) -> impl Fn(&[u32]) -> Result<Vec<Option<Vec<f32>>>, weft_hnsw::IndexError> + Sync + '_ {
+    |ids: &[u32]| Ok(ids.iter().map(|&i| data.get(i as usize).cloned()).collect())
 }
 
 #[test]

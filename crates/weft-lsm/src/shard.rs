@@ -383,6 +383,20 @@ impl Shard {
         }
     }
 
+    /// Replace bucket: the values of `keys`, in order, read through one view (one consistent
+    /// state of the bucket, and one view's cost instead of one per key).
+    pub fn get_many(&self, bucket: &str, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let (_, view) = self.inner.view(bucket, Strategy::Replace)?;
+        keys.iter()
+            .map(|key| {
+                Ok(match lookup(&view, key)? {
+                    Some(Entry::Value { value, .. }) => Some(value),
+                    _ => None,
+                })
+            })
+            .collect()
+    }
+
     /// Replace bucket: the (primary key, value) whose secondary key number `pos` is `skey`.
     pub fn get_by_secondary(
         &self,

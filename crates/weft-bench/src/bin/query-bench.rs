@@ -69,6 +69,10 @@ struct Args {
     /// Use only the first N base vectors (recall is then not against the full ground truth).
     #[arg(long)]
     limit: Option<usize>,
+    /// Compression of the class: none, sq (trainingLimit = the base size, so it compresses
+    /// once imported) or rq8; rescoreLimit 20. Searches start once both indexes are compressed.
+    #[arg(long, default_value = "none")]
+    quantizer: String,
 }
 
 const CLASS: &str = "QueryBench";
@@ -121,19 +125,35 @@ fn id_row(id: &Uuid) -> usize {
     (id.as_u128() & 0x00ff_ffff_ffff_ffff) as usize
 }
 
-fn class_json(args: &Args) -> Value {
+fn class_json(args: &Args, n: usize) -> Value {
+    let mut config = json!({
+        "distance": "cosine",
+        "maxConnections": args.m,
+        "efConstruction": args.ef_construction,
+        "ef": args.ef,
+    });
+    match args.quantizer.as_str() {
+        "sq" => config["sq"] = json!({"enabled": true, "trainingLimit": n, "rescoreLimit": 20}),
+        "rq8" => config["rq"] = json!({"enabled": true, "bits": 8, "rescoreLimit": 20}),
+        _ => {}
+    }
     json!({
         "class": CLASS,
         "vectorizer": "none",
         "vectorIndexType": "hnsw",
-        "vectorIndexConfig": {
-            "distance": "cosine",
-            "maxConnections": args.m,
-            "efConstruction": args.ef_construction,
-            "ef": args.ef,
-        },
+        "vectorIndexConfig": config,
         "properties": [],
     })
+}
+
+/// Waits until `done` says the class is compressed (or 60 s passed).
+fn wait_compressed(what: &str, done: impl Fn() -> bool) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        ensure!(Instant::now() < deadline, "{what} not compressed after 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 fn vector_bytes(v: &[f32]) -> Vec<u8> {
@@ -426,7 +446,8 @@ fn main() -> Result<()> {
     // In-process first, on its own database.
     let dir = tempfile::tempdir()?;
     let db = Arc::new(Db::open(DbOptions::new(dir.path(), "bench"))?);
-    db.create_class(weft_api::schema::class_from_json(class_json(&args))?)?;
+    let n = base.len();
+    db.create_class(weft_api::schema::class_from_json(class_json(&args, n))?)?;
     let inproc_import = in_process_import(&db, &base, args.batch)?;
     println!(
         "import in-process Db::put_objects batch={} rate={inproc_import:.0}/s",
@@ -439,7 +460,7 @@ fn main() -> Result<()> {
         .build()?;
     let server = weft_bench::server::start(&args.weft)?;
     ureq::post(format!("{}/v1/schema", server.rest))
-        .send_json(class_json(&args))
+        .send_json(class_json(&args, n))
         .context("create class")?;
     let channel =
         rt.block_on(tonic::transport::Endpoint::from_shared(server.grpc.clone())?.connect())?;
@@ -449,6 +470,21 @@ fn main() -> Result<()> {
         args.batch
     );
     drop(base);
+    if args.quantizer != "none" {
+        let shards = db.shards(CLASS)?;
+        wait_compressed("in-process", || {
+            shards.iter().all(|s| db.shard_compressed(CLASS, &s.name))
+        })?;
+        let nodes = format!("{}/v1/nodes/{CLASS}?output=verbose", server.rest);
+        wait_compressed("server", || {
+            ureq::get(&nodes)
+                .call()
+                .ok()
+                .and_then(|mut r| r.body_mut().read_json::<Value>().ok())
+                .is_some_and(|v| v["nodes"][0]["shards"][0]["compressed"] == json!(true))
+        })?;
+        println!("# both indexes compressed ({})", args.quantizer);
+    }
     // Let background snapshots of either index finish before measuring searches.
     std::thread::sleep(Duration::from_secs(3));
 

@@ -350,7 +350,7 @@ impl VectorIndexes {
         q: &[f32],
         k: usize,
         allow: Option<&RoaringBitmap>,
-        source: &(dyn Fn(&[u32]) -> Vec<Option<Vec<f32>>> + Sync),
+        source: &weft_hnsw::VectorSource<'_>,
     ) -> Result<Vec<Neighbor>, IndexError> {
         let Some(entry) = self.entry(name) else {
             return Ok(Vec::new());
