@@ -168,3 +168,22 @@ def test_compression_with_an_unsupported_distance_is_refused(weft):
             )
         assert e.value.status_code == 422
         assert "does not support distance manhattan" in str(e.value)
+
+
+def test_bq_at_creation_rescores_every_candidate(weft):
+    with weft.client() as client:
+        coll = client.collections.create(
+            "Bq",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(
+                    distance_metric=VectorDistances.COSINE,
+                    quantizer=Configure.VectorIndex.Quantizer.bq(),
+                )
+            ),
+        )
+        q = coll.config.get().vector_config["default"].vector_index_config.quantizer
+        assert type(q).__name__ == "_BQConfig"
+        vs = vectors(500, 6)
+        insert(coll, vs)
+        assert compressed(client, "Bq") == [True]
+        self_matches(coll, vs)

@@ -48,14 +48,14 @@ pub struct AnnArgs {
     /// Passes over the queries per ef (the best pass is reported).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Compression: none, sq (trained on up to 100 000 vectors) or rq8.
+    /// Compression: none, sq (trained on up to 100 000 vectors), rq8 or bq.
     #[arg(long, default_value = "none")]
     quantizer: String,
     /// Candidates rescored with the f32 vectors (Weaviate's rescoreLimit; 0: none). The
     /// vectors come from memory here, not from the vectors bucket as in the server.
     #[arg(long, default_value_t = 20)]
     rescore: usize,
-    /// rq8 only: build on codes from the first vector (as a class created with rq) instead of
+    /// rq8 and bq: build on codes from the first vector (as a class created with rq) instead of
     /// compressing the f32 graph after the build (as a config update).
     #[arg(long)]
     build_compressed: bool,
@@ -66,7 +66,8 @@ fn quantizer(a: &AnnArgs, index: &Hnsw) -> anyhow::Result<Option<Quantizer>> {
         "none" => None,
         "sq" => Some(index.train_sq(100_000).context("sq training")?),
         "rq8" => Some(Quantizer::rq8(a.metric, index.dim(), RQ_SEED)?),
-        other => bail!("unknown quantizer {other:?} (none, sq, rq8)"),
+        "bq" => Some(Quantizer::bq(a.metric, index.dim())),
+        other => bail!("unknown quantizer {other:?} (none, sq, rq8, bq)"),
     })
 }
 

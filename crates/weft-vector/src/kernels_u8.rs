@@ -1,5 +1,6 @@
-//! The u8 dot product under compressed distances: a scalar reference and AVX-512BW / AVX2
-//! kernels (widen to i16, `vpmaddwd`, i32 lanes), picked at run time.
+//! The kernels under compressed distances, picked at run time: the u8 dot product (a scalar
+//! reference; AVX-512 VNNI, AVX-512BW and AVX2 kernels) and the Hamming distance of bit codes
+//! (`popcnt`).
 
 /// Σ aᵢ·bᵢ over the common prefix, plain loop (the definition the SIMD kernels are tested
 /// against). Exact for any length a u32 holds: 255² · 66 051 < 2³².
@@ -179,4 +180,47 @@ mod x86 {
         let sum = _mm512_reduce_add_epi64(sums);
         (dot + 128 * sum) as u32
     }
+}
+
+/// Number of differing bits over the common prefix of two bit codes (scalar reference; the
+/// baseline x86-64 target has no `popcnt`, so this is the bit-trick count).
+#[inline]
+pub fn hamming_scalar(a: &[u32], b: &[u32]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
+/// Whether [`hamming_fast`] uses the `popcnt` instruction here.
+pub fn popcnt_available() -> bool {
+    static POPCNT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *POPCNT.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("popcnt")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
+}
+
+/// [`hamming_scalar`] with `popcnt` when this CPU has it.
+#[inline]
+#[cfg_attr(
+    target_arch = "x86_64",
+    expect(unsafe_code, reason = "calls a target-feature kernel after detection")
+)]
+pub fn hamming_fast(a: &[u32], b: &[u32]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if popcnt_available() {
+        // SAFETY: `popcnt_available` detected the feature the kernel enables.
+        return unsafe { hamming_popcnt(a, b) };
+    }
+    hamming_scalar(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn hamming_popcnt(a: &[u32], b: &[u32]) -> u32 {
+    hamming_scalar(a, b)
 }

@@ -57,6 +57,9 @@ pub enum QuantKind {
     Sq,
     /// Weaviate's `rq` with `bits: 8`.
     Rq8,
+    /// Weaviate's `bq`: one sign bit per dimension, compared by Hamming distance whatever the
+    /// metric (so it needs rescoring).
+    Bq,
 }
 
 impl QuantKind {
@@ -65,6 +68,7 @@ impl QuantKind {
         match self {
             QuantKind::Sq => "sq",
             QuantKind::Rq8 => "rq-8",
+            QuantKind::Bq => "bq",
         }
     }
 }
@@ -81,6 +85,7 @@ pub struct Quantizer {
 enum Params {
     Sq { min: f32, range: f32 },
     Rq8 { seed: u64, rotation: Rotation },
+    Bq,
 }
 
 impl fmt::Debug for Quantizer {
@@ -92,6 +97,7 @@ impl fmt::Debug for Quantizer {
         match &self.params {
             Params::Sq { min, range } => d.field("min", min).field("range", range),
             Params::Rq8 { seed, .. } => d.field("seed", seed),
+            Params::Bq => &mut d,
         };
         d.finish()
     }
@@ -146,11 +152,21 @@ impl Quantizer {
         })
     }
 
+    /// A `bq` quantizer (no training; any metric: its distances only guide the walk).
+    pub fn bq(metric: Metric, dim: usize) -> Quantizer {
+        Quantizer {
+            metric,
+            dim,
+            params: Params::Bq,
+        }
+    }
+
     /// Which compression this is.
     pub fn kind(&self) -> QuantKind {
         match self.params {
             Params::Sq { .. } => QuantKind::Sq,
             Params::Rq8 { .. } => QuantKind::Rq8,
+            Params::Bq => QuantKind::Bq,
         }
     }
 
@@ -168,6 +184,7 @@ impl Quantizer {
         match &self.params {
             Params::Sq { .. } => self.dim.div_ceil(4) * 4,
             Params::Rq8 { rotation, .. } => rotation.out_dim,
+            Params::Bq => self.dim.div_ceil(32) * 4,
         }
     }
 
@@ -175,6 +192,7 @@ impl Quantizer {
         match self.params {
             Params::Sq { .. } => 3,
             Params::Rq8 { .. } => 4,
+            Params::Bq => 0,
         }
     }
 
@@ -228,6 +246,13 @@ impl Quantizer {
                 head[2] = step * sum as f32;
                 head[3] = crate::scalar::dot_product(v, v);
             }
+            Params::Bq => {
+                for (i, &x) in v.iter().enumerate().take(self.dim) {
+                    if x < 0.0 {
+                        codes[i / 8] |= 1 << (i % 8);
+                    }
+                }
+            }
         }
     }
 
@@ -250,6 +275,13 @@ impl Quantizer {
         match self.params {
             Params::Sq { .. } => pick!(sq_distance),
             Params::Rq8 { .. } => pick!(rq_distance),
+            Params::Bq => {
+                if crate::kernels_u8::popcnt_available() {
+                    bq_distance::<true>
+                } else {
+                    bq_distance::<false>
+                }
+            }
         }
     }
 
@@ -259,6 +291,7 @@ impl Quantizer {
         b.push(match self.kind() {
             QuantKind::Sq => 1,
             QuantKind::Rq8 => 2,
+            QuantKind::Bq => 3,
         });
         b.push(crate::metric::metric_code(self.metric));
         b.extend_from_slice(&(self.dim as u32).to_le_bytes());
@@ -271,6 +304,7 @@ impl Quantizer {
                 b.extend_from_slice(&seed.to_le_bytes());
                 b.push(RQ_ROUNDS as u8);
             }
+            Params::Bq => {}
         }
         b
     }
@@ -318,6 +352,8 @@ impl Quantizer {
                 let seed = u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad("seed"))?);
                 Quantizer::rq8(metric, dim, seed)
             }
+            3 if rest.is_empty() => Ok(Quantizer::bq(metric, dim)),
+            3 => Err(bad("bq has no parameters")),
             _ => Err(bad("unknown quantizer kind")),
         }
     }
@@ -379,6 +415,16 @@ fn rq_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
         + hb[0] * ha[2]
         + ha[1] * hb[1] * dot_u8::<FAST>(ca, cb) as f32;
     finish::<M>(dot, ha[3], hb[3])
+}
+
+fn bq_distance<const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let (a, b): (&[u32], &[u32]) = (bytemuck::cast_slice(a), bytemuck::cast_slice(b));
+    let n = if FAST {
+        crate::kernels_u8::hamming_fast(a, b)
+    } else {
+        crate::kernels_u8::hamming_scalar(a, b)
+    };
+    n as f32
 }
 
 /// splitmix64 (part of the format: it draws the rotation).
@@ -568,6 +614,21 @@ mod tests {
     }
 
     #[test]
+    fn bq_counts_differing_signs() {
+        let vs = vecs(12, 70, 5);
+        let q = Quantizer::bq(Metric::L2Squared, 70);
+        assert_eq!(q.row_words(), 3);
+        let dist = q.distance_fn();
+        for a in &vs {
+            for b in &vs {
+                let want = a.iter().zip(b).filter(|(x, y)| (**x < 0.0) != (**y < 0.0)).count();
+                assert_eq!(dist(&row(&q, a), &row(&q, b)), want as f32);
+            }
+        }
+        assert_eq!(Quantizer::from_bytes(&q.to_bytes()).unwrap(), q);
+    }
+
+    #[test]
     fn other_metrics_are_refused() {
         for m in [Metric::Manhattan, Metric::Hamming] {
             assert_eq!(Quantizer::rq8(m, 4, 1), Err(QuantError::Metric(m)));
@@ -581,6 +642,7 @@ mod tests {
         for q in [
             Quantizer::train_sq(Metric::Dot, 10, vs.iter().map(Vec::as_slice)).unwrap(),
             Quantizer::rq8(Metric::L2Squared, 10, 42).unwrap(),
+            Quantizer::bq(Metric::Manhattan, 10),
         ] {
             let b = q.to_bytes();
             assert_eq!(Quantizer::from_bytes(&b).unwrap(), q);
@@ -606,6 +668,16 @@ mod tests {
             for (name, got) in crate::kernels_u8::each_kernel(&a, &b) {
                 prop_assert_eq!(got, want, "{}", name);
             }
+        }
+
+        #[test]
+        fn hamming_kernels_agree(a in proptest::collection::vec(any::<u32>(), 0..40), seed in any::<u64>()) {
+            let mut r = SplitMix(seed);
+            let b: Vec<u32> = a.iter().map(|_| r.next() as u32).collect();
+            prop_assert_eq!(
+                crate::kernels_u8::hamming_fast(&a, &b),
+                crate::kernels_u8::hamming_scalar(&a, &b)
+            );
         }
 
         #[test]

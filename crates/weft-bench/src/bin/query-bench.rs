@@ -135,6 +135,7 @@ fn class_json(args: &Args, n: usize) -> Value {
     match args.quantizer.as_str() {
         "sq" => config["sq"] = json!({"enabled": true, "trainingLimit": n, "rescoreLimit": 20}),
         "rq8" => config["rq"] = json!({"enabled": true, "bits": 8, "rescoreLimit": 20}),
+        "bq" => config["bq"] = json!({"enabled": true}),
         _ => {}
     }
     json!({

@@ -56,9 +56,11 @@ pub(crate) fn hnsw_config(c: &crate::schema::HnswConfig) -> weft_hnsw::HnswConfi
 /// The compression a vector index config asks for, as weft applies it (decision 0015).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Compression {
-    /// f32 vectors (also for the quantizers weft does not apply yet: pq, bq, rq with 1 bit,
-    /// and every flat quantizer).
+    /// f32 vectors (also for the quantizers weft does not apply yet: pq, rq with 1 bit, and
+    /// every flat quantizer).
     None,
+    /// `bq`: from the first vector; every candidate of the walk (`ef`) is rescored.
+    Bq,
     /// `sq`: trained once `trainingLimit` vectors are indexed, or at once when enabled later.
     Sq { training_limit: u64, rescore: usize },
     /// `rq` with 8 bits: from the first vector, no training.
@@ -76,6 +78,8 @@ impl Compression {
                 training_limit: c.sq.training_limit,
                 rescore: rescore(c.sq.rescore_limit),
             }
+        } else if c.bq_enabled {
+            Compression::Bq
         } else if c.rq.enabled && c.rq.bits == 8 {
             Compression::Rq8 {
                 rescore: rescore(c.rq.rescore_limit),
@@ -88,6 +92,8 @@ impl Compression {
     fn rescore_limit(self) -> usize {
         match self {
             Compression::None => 0,
+            // Weaviate rescores all ef candidates of a bq search.
+            Compression::Bq => usize::MAX,
             Compression::Sq { rescore, .. } | Compression::Rq8 { rescore } => rescore,
         }
     }
@@ -105,14 +111,16 @@ impl AnnIndex {
         match config {
             VectorIndexConfig::Hnsw(c) => {
                 let h = Hnsw::new(dim, hnsw_config(c));
-                if Compression::of(config) != Compression::None {
-                    // rq needs no training: compressed from the first vector on. sq waits
-                    // for its training sample (the worker).
-                    if let Compression::Rq8 { .. } = Compression::of(config)
-                        && let Ok(q) = Quantizer::rq8(metric(c.distance), dim, weft_hnsw::RQ_SEED)
-                    {
-                        let _ = h.compress(q);
-                    }
+                // rq and bq need no training: compressed from the first vector on. sq waits
+                // for its training sample (the worker).
+                let m = metric(c.distance);
+                let q = match Compression::of(config) {
+                    Compression::Rq8 { .. } => Quantizer::rq8(m, dim, weft_hnsw::RQ_SEED).ok(),
+                    Compression::Bq => Some(Quantizer::bq(m, dim)),
+                    Compression::None | Compression::Sq { .. } => None,
+                };
+                if let Some(q) = q {
+                    let _ = h.compress(q);
                 }
                 AnnIndex::Hnsw(h)
             }
