@@ -261,6 +261,10 @@ impl VectorArena {
             for cell in seg.data.get(start..end).unwrap_or_default().iter().step_by(16) {
                 crate::prefetch(cell);
             }
+            // The state byte `get` checks lives in its own array: fetch its line too.
+            if let Some(state) = seg.state.get(off) {
+                crate::prefetch(state);
+            }
         }
     }
 
