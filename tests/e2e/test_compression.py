@@ -6,6 +6,7 @@ import random
 import time
 
 import pytest
+from conftest import rest
 from weaviate.classes.config import Configure, Reconfigure, VectorDistances
 from weaviate.classes.query import MetadataQuery
 
@@ -187,3 +188,30 @@ def test_bq_at_creation_rescores_every_candidate(weft):
         insert(coll, vs)
         assert compressed(client, "Bq") == [True]
         self_matches(coll, vs)
+
+
+def test_flat_with_bq_and_rq_rescores(weft):
+    with weft.client() as client:
+        for name, quantizer in [
+            ("FlatBq", Configure.VectorIndex.Quantizer.bq(cache=True, rescore_limit=200)),
+            ("FlatRq", Configure.VectorIndex.Quantizer.rq(rescore_limit=50)),
+        ]:
+            coll = client.collections.create(
+                name,
+                vector_config=Configure.Vectors.self_provided(
+                    vector_index_config=Configure.VectorIndex.flat(
+                        distance_metric=VectorDistances.COSINE, quantizer=quantizer
+                    )
+                ),
+            )
+            vs = vectors(300, 7)
+            insert(coll, vs)
+            assert compressed(client, name) == [True], name
+            self_matches(coll, vs)
+            # Flat quantization is fixed at creation (Weaviate's rule and message).
+            status, cls = rest(weft, "GET", f"/v1/schema/{name}")
+            assert status == 200
+            cls["vectorConfig"]["default"]["vectorIndexConfig"]["bq"]["enabled"] = name != "FlatBq"
+            status, body = rest(weft, "PUT", f"/v1/schema/{name}", cls)
+            assert status == 422, body
+            assert "bq is immutable" in body, body

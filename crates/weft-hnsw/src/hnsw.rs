@@ -13,7 +13,7 @@ use crate::inflight::InFlight;
 use crate::nodes::{NodeState, Nodes};
 use crate::ops::{GraphObserver, GraphOp};
 use crate::search::{Accept, Cand, with_ctx};
-use crate::store::{Rows, Store, arena_error};
+use crate::store::{Rows, Store, arena_error, rescore_hits};
 use crate::{IndexError, Neighbor};
 
 /// Highest level a node can get.
@@ -506,25 +506,7 @@ impl Hnsw {
             })
             .collect();
         if let Some(rescore) = rescore {
-            let ids: Vec<u32> = hits.iter().map(|h| h.id).collect();
-            let vectors = (rescore.source)(&ids)?;
-            let dist = self.cfg.metric.distance_fn();
-            let norm = self.cfg.metric.normalizes();
-            hits = ids
-                .into_iter()
-                .zip(vectors)
-                .filter_map(|(id, v)| {
-                    let mut v = v.filter(|v| v.len() == self.dim)?;
-                    if norm {
-                        normalize(&mut v);
-                    }
-                    Some(Neighbor {
-                        id,
-                        distance: dist(exact_q, &v),
-                    })
-                })
-                .collect();
-            hits.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+            hits = rescore_hits(self.cfg.metric, self.dim, exact_q, hits, rescore)?;
         }
         hits.truncate(k);
         Ok(hits)

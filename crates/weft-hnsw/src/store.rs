@@ -129,3 +129,36 @@ impl Rows<'_> {
         self.r.prefetch(slot);
     }
 }
+
+/// Replaces the code distances of `hits` (closest first) by exact ones from the f32 vectors
+/// `rescore.source` returns, sorted again; hits without a vector are dropped. `exact_q` is the
+/// query in stored form (normalised for cosine); source vectors are normalised the same way.
+pub(crate) fn rescore_hits(
+    metric: Metric,
+    dim: usize,
+    exact_q: &[f32],
+    hits: Vec<crate::Neighbor>,
+    rescore: &crate::Rescore<'_>,
+) -> Result<Vec<crate::Neighbor>, IndexError> {
+    let ids: Vec<u32> = hits.iter().map(|h| h.id).collect();
+    let vectors = (rescore.source)(&ids)?;
+    let dist = metric.distance_fn();
+    let norm = metric.normalizes();
+    let mut out: Vec<crate::Neighbor> = ids
+        .into_iter()
+        .zip(vectors)
+        .filter_map(|(id, v)| {
+            let mut v = v.filter(|v| v.len() == dim)?;
+            if norm {
+                normalize(&mut v);
+            }
+            Some(crate::Neighbor {
+                id,
+                distance: dist(exact_q, &v),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+

@@ -264,3 +264,52 @@ fn cleanup_reuses_slots_of_compressed_nodes() {
 fn bits(row: Option<Vec<f32>>) -> Option<Vec<u32>> {
     row.map(|r| r.iter().map(|x| x.to_bits()).collect())
 }
+
+#[test]
+fn flat_compressed_rescores_and_round_trips() {
+    use weft_hnsw::FlatIndex;
+    let metric = Metric::Cosine;
+    let dim = 128;
+    let data = common::random(1500, dim, metric, 61);
+    let queries = common::random(40, dim, metric, 62);
+    let src = source(&data);
+    for q in [
+        Quantizer::rq8(metric, dim, RQ_SEED).unwrap(),
+        Quantizer::bq(metric, dim),
+    ] {
+        let kind = q.kind();
+        let flat = FlatIndex::compressed(q);
+        for (i, v) in data.iter().enumerate() {
+            flat.insert(i as u32, v).unwrap();
+        }
+        let measure = |index: &FlatIndex, limit: usize| {
+            let rescore = Rescore {
+                limit,
+                source: &src,
+            };
+            queries
+                .iter()
+                .map(|q| {
+                    let hits = index.search_rescored(q, 10, None, Some(&rescore)).unwrap();
+                    common::assert_sorted(&hits);
+                    recall(&hits, &brute(&data, metric, q, 10))
+                })
+                .sum::<f64>()
+                / queries.len() as f64
+        };
+        // Weaviate's default (−1, passed as 0): the best k by codes, re-ordered exactly.
+        let reordered = measure(&flat, 0);
+        let wide = measure(&flat, 200);
+        eprintln!("flat {kind:?}: recall {reordered:.3} (k), {wide:.3} (200)");
+        // One bit per dimension ranks coarsely: 200 of 1 500 rescored still miss some.
+        let floor = if kind == weft_hnsw::QuantKind::Bq { 0.85 } else { 0.98 };
+        assert!(wide >= reordered && wide >= floor, "{kind:?}: {wide}");
+        let mut bytes = Vec::new();
+        flat.write_snapshot(1500, &mut bytes).unwrap();
+        let (loaded, _) =
+            FlatIndex::read_snapshot(&mut bytes.as_slice(), bytes.len() as u64, dim, metric)
+                .unwrap();
+        assert_eq!(loaded.quantizer(), flat.quantizer());
+        assert_eq!(measure(&loaded, 200), wide);
+    }
+}

@@ -91,6 +91,22 @@ fn read_snapshot(
         }
         VectorIndexConfig::Flat(c) => {
             let (f, info) = FlatIndex::read_snapshot(&mut input, len, dim, metric(c.distance))?;
+            // A flat index is compressed at creation or never: codes of another kind (or none)
+            // mean the snapshot is of another index.
+            let wanted = match super::Compression::of(config) {
+                super::Compression::FlatBq { .. } => Some(weft_hnsw::QuantKind::Bq),
+                super::Compression::FlatRq8 { .. } => Some(weft_hnsw::QuantKind::Rq8),
+                _ => None,
+            };
+            let found = f.quantizer().map(weft_hnsw::Quantizer::kind);
+            if found != wanted {
+                return Err(weft_hnsw::SnapshotError::Mismatch {
+                    field: "compression",
+                    expected: format!("{wanted:?}"),
+                    found: format!("{found:?}"),
+                }
+                .into());
+            }
             (AnnIndex::Flat(f), info)
         }
     };

@@ -56,8 +56,7 @@ pub(crate) fn hnsw_config(c: &crate::schema::HnswConfig) -> weft_hnsw::HnswConfi
 /// The compression a vector index config asks for, as weft applies it (decision 0015).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Compression {
-    /// f32 vectors (also for the quantizers weft does not apply yet: pq, rq with 1 bit, and
-    /// every flat quantizer).
+    /// f32 vectors (also for the quantizers weft does not apply yet: pq and rq with 1 bit).
     None,
     /// `bq`: from the first vector; every candidate of the walk (`ef`) is rescored.
     Bq,
@@ -65,12 +64,32 @@ pub(crate) enum Compression {
     Sq { training_limit: u64, rescore: usize },
     /// `rq` with 8 bits: from the first vector, no training.
     Rq8 { rescore: usize },
+    /// A flat index's `bq`, from creation.
+    FlatBq { rescore: usize },
+    /// A flat index's `rq` with 8 bits, from creation.
+    FlatRq8 { rescore: usize },
 }
 
 impl Compression {
     pub(crate) fn of(config: &VectorIndexConfig) -> Compression {
-        let VectorIndexConfig::Hnsw(c) = config else {
-            return Compression::None;
+        let c = match config {
+            VectorIndexConfig::Hnsw(c) => c,
+            // Flat: bq or rq (8 bits), fixed at creation; every search keeps the best
+            // max(rescoreLimit, k) by codes and rescores them (rescoreLimit −1 → k).
+            VectorIndexConfig::Flat(f) => {
+                let rescore = |l: i64| usize::try_from(l).unwrap_or(0);
+                return if f.bq.enabled {
+                    Compression::FlatBq {
+                        rescore: rescore(f.bq.rescore_limit),
+                    }
+                } else if f.rq.enabled && f.rq_bits == 8 {
+                    Compression::FlatRq8 {
+                        rescore: rescore(f.rq.rescore_limit),
+                    }
+                } else {
+                    Compression::None
+                };
+            }
         };
         let rescore = |l: i64| usize::try_from(l).unwrap_or(0);
         if c.sq.enabled {
@@ -94,7 +113,10 @@ impl Compression {
             Compression::None => 0,
             // Weaviate rescores all ef candidates of a bq search.
             Compression::Bq => usize::MAX,
-            Compression::Sq { rescore, .. } | Compression::Rq8 { rescore } => rescore,
+            Compression::Sq { rescore, .. }
+            | Compression::Rq8 { rescore }
+            | Compression::FlatBq { rescore }
+            | Compression::FlatRq8 { rescore } => rescore,
         }
     }
 }
@@ -117,14 +139,25 @@ impl AnnIndex {
                 let q = match Compression::of(config) {
                     Compression::Rq8 { .. } => Quantizer::rq8(m, dim, weft_hnsw::RQ_SEED).ok(),
                     Compression::Bq => Some(Quantizer::bq(m, dim)),
-                    Compression::None | Compression::Sq { .. } => None,
+                    _ => None,
                 };
                 if let Some(q) = q {
                     let _ = h.compress(q);
                 }
                 AnnIndex::Hnsw(h)
             }
-            VectorIndexConfig::Flat(c) => AnnIndex::Flat(FlatIndex::new(dim, metric(c.distance))),
+            VectorIndexConfig::Flat(c) => {
+                let m = metric(c.distance);
+                let q = match Compression::of(config) {
+                    Compression::FlatBq { .. } => Some(Quantizer::bq(m, dim)),
+                    Compression::FlatRq8 { .. } => Quantizer::rq8(m, dim, weft_hnsw::RQ_SEED).ok(),
+                    _ => None,
+                };
+                AnnIndex::Flat(match q {
+                    Some(q) => FlatIndex::compressed(q),
+                    None => FlatIndex::new(dim, m),
+                })
+            }
         }
     }
 
@@ -176,7 +209,7 @@ impl AnnIndex {
     ) -> Result<Vec<Neighbor>, IndexError> {
         match self {
             AnnIndex::Hnsw(h) => h.search_rescored(q, k, None, allow, rescore),
-            AnnIndex::Flat(f) => f.search(q, k, allow),
+            AnnIndex::Flat(f) => f.search_rescored(q, k, allow, rescore),
         }
     }
 
@@ -184,7 +217,7 @@ impl AnnIndex {
     pub(crate) fn is_compressed(&self) -> bool {
         match self {
             AnnIndex::Hnsw(h) => h.is_compressed(),
-            AnnIndex::Flat(_) => false,
+            AnnIndex::Flat(f) => f.quantizer().is_some(),
         }
     }
 

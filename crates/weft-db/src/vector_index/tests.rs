@@ -430,3 +430,26 @@ fn rq_at_creation_is_compressed_from_the_first_vector() {
         assert!(hits.contains(&(i as u128)));
     }
 }
+
+#[test]
+fn flat_rq_is_compressed_at_creation_and_loads_compressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let mut flat = FlatConfig::default();
+    flat.distance = Distance::L2Squared;
+    flat.rq.enabled = true;
+    flat.rq.rescore_limit = 30;
+    db.create_class(class_with(VectorIndexConfig::Flat(flat)))
+        .unwrap();
+    let vs = vectors(300, 8);
+    put(&db, 0, &vs);
+    assert!(compressed(&db));
+    let live: Vec<Option<Vec<f32>>> = vs.into_iter().map(Some).collect();
+    check(&db, &live);
+    db.close().unwrap();
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!((r.snapshots_loaded, r.inserted), (1, 0), "{r:?}");
+    assert!(compressed(&db));
+    check(&db, &live);
+}

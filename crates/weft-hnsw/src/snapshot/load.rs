@@ -87,7 +87,10 @@ impl FlatIndex {
         let reader = SnapshotReader::open(input, len)?;
         let header = reader.header().clone();
         header.check(IndexKind::Flat, metric, dim, 0)?;
-        let f = FlatIndex::new(dim, metric);
+        let f = match header.quantizer.clone() {
+            Some(q) => FlatIndex::compressed(q),
+            None => FlatIndex::new(dim, metric),
+        };
         let mut info = SnapshotInfo {
             covered: header.covered,
             bytes: len,

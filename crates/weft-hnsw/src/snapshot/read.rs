@@ -227,9 +227,6 @@ impl<'a> SnapshotReader<'a> {
             if q.dim() != header.dim as usize || q.metric() != header.metric {
                 return Err(malformed("quantizer of another dimension or metric"));
             }
-            if header.kind != IndexKind::Hnsw {
-                return Err(malformed("only HNSW snapshots hold codes"));
-            }
             header.quantizer = Some(q);
         }
         Ok(SnapshotReader {

@@ -232,7 +232,7 @@ impl FlatIndex {
             max_connections: 0,
             covered,
             rng_state: 0,
-            quantizer: None,
+            quantizer: self.quantizer().cloned(),
         };
         let mut w = SnapshotWriter::start(out, &header)?;
         for id in self.live_ids() {
