@@ -232,8 +232,7 @@ pub fn run(a: &AnnArgs) -> anyhow::Result<()> {
         for &ef in &a.ef {
             let mut best = (0.0, 0.0);
             for _ in 0..a.repeats.max(1) {
-                let (r, qps) =
-                    sweep_point(&index, &queries, &gt, a.k, ef, st, &base, a.rescore)?;
+                let (r, qps) = sweep_point(&index, &queries, &gt, a.k, ef, st, &base, a.rescore)?;
                 if qps > best.1 {
                     best = (r, qps);
                 }

@@ -40,8 +40,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use roaring::RoaringBitmap;
 use crate::store::Rows;
+use roaring::RoaringBitmap;
 
 use crate::hnsw::Hnsw;
 use crate::nodes::NodeState;
@@ -157,14 +157,7 @@ impl Hnsw {
     }
 
     /// New list for `id` at `level` without dead or removed nodes. Hold `id`'s lock.
-    fn repair(
-        &self,
-        r: &Rows<'_>,
-        id: u32,
-        level: usize,
-        dead: &RoaringBitmap,
-        ctx: &mut Ctx,
-    ) {
+    fn repair(&self, r: &Rows<'_>, id: u32, level: usize, dead: &RoaringBitmap, ctx: &mut Ctx) {
         let Some(q) = r.get(id) else {
             return;
         };
@@ -199,13 +192,7 @@ impl Hnsw {
     }
 
     /// Live nodes near `q` on `level`, found from the entry point with efConstruction.
-    fn search_level(
-        &self,
-        r: &Rows<'_>,
-        q: &[f32],
-        level: usize,
-        ctx: &mut Ctx,
-    ) -> Vec<Cand> {
+    fn search_level(&self, r: &Rows<'_>, q: &[f32], level: usize, ctx: &mut Ctx) -> Vec<Cand> {
         let Some((ep, top)) = self.entry_slot() else {
             return Vec::new();
         };

@@ -109,9 +109,9 @@ impl FlatIndex {
             }
         };
         written.map_err(|e| match e {
-                ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
-                ArenaError::Occupied(id) => IndexError::Exists(id),
-            })?;
+            ArenaError::Dimension { expected, got } => IndexError::Dimension { expected, got },
+            ArenaError::Occupied(id) => IndexError::Exists(id),
+        })?;
         self.live.write().insert(id);
         Ok(())
     }

@@ -287,7 +287,10 @@ impl Hnsw {
     /// linked yet) in `state`: `Inserting` for an insert that links it next, `Live` for a
     /// replayed node whose lists follow as ops. `normalize`: false for vectors taken from a
     /// snapshot (stored normalised already).
-    #[expect(clippy::too_many_arguments, reason = "the store joins the node's fields")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the store joins the node's fields"
+    )]
     pub(crate) fn add_node(
         &self,
         store: &Store,
@@ -683,8 +686,7 @@ impl Hnsw {
 }
 
 /// Reads the f32 vectors of ids for rescoring (see [`Rescore::source`]).
-pub type VectorSource<'a> =
-    dyn Fn(&[u32]) -> Result<Vec<Option<Vec<f32>>>, IndexError> + Sync + 'a;
+pub type VectorSource<'a> = dyn Fn(&[u32]) -> Result<Vec<Option<Vec<f32>>>, IndexError> + Sync + 'a;
 
 /// Rescoring of a compressed search (see [`Hnsw::search_rescored`]).
 pub struct Rescore<'a> {

@@ -158,13 +158,7 @@ impl Hnsw {
     /// Build phase, lists: writes `id`'s lists from `found` plus the built peers the searches
     /// could not find, and those built meanwhile until none is; marks `id` built. Returns the
     /// selected neighbours per level.
-    fn build_lists(
-        &self,
-        r: &Rows<'_>,
-        id: u32,
-        q: &[f32],
-        found: &[Vec<Cand>],
-    ) -> Vec<Vec<Cand>> {
+    fn build_lists(&self, r: &Rows<'_>, id: u32, q: &[f32], found: &[Vec<Cand>]) -> Vec<Vec<Cand>> {
         let accept = self.construction_accept();
         let (mut newer, mut version) = self.inflight.peers(id);
         let mut peers = Vec::new();
@@ -230,13 +224,7 @@ impl Hnsw {
     }
 
     /// Selects `id`'s neighbours at `level` from `found` (closest first) and writes them.
-    fn write_own_list(
-        &self,
-        r: &Rows<'_>,
-        id: u32,
-        level: usize,
-        found: &[Cand],
-    ) -> Vec<Cand> {
+    fn write_own_list(&self, r: &Rows<'_>, id: u32, level: usize, found: &[Cand]) -> Vec<Cand> {
         let mut selected = Vec::with_capacity(self.nodes.m);
         self.select_neighbors(r, found, self.nodes.m, &mut selected);
         let ids: Vec<u32> = selected.iter().map(|c| c.id).collect();

@@ -41,8 +41,8 @@ mod nodes;
 mod ops;
 mod persist;
 mod search;
-mod store;
 pub mod snapshot;
+mod store;
 
 pub use cleanup::CleanupThread;
 pub use config::HnswConfig;

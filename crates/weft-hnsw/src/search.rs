@@ -4,8 +4,8 @@ use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use roaring::RoaringBitmap;
 use crate::store::Rows;
+use roaring::RoaringBitmap;
 
 use crate::hnsw::Hnsw;
 use crate::nodes::NodeState;

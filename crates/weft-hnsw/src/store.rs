@@ -161,4 +161,3 @@ pub(crate) fn rescore_hits(
     out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
     Ok(out)
 }
-

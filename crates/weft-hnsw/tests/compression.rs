@@ -57,13 +57,18 @@ fn rescored_recall_stays_near_f32_recall() {
         for (i, v) in data.iter().enumerate() {
             plain.insert(i as u32, v).unwrap();
         }
-        let truth: Vec<Vec<u32>> = queries.iter().map(|q| brute(&data, metric, q, 10)).collect();
+        let truth: Vec<Vec<u32>> = queries
+            .iter()
+            .map(|q| brute(&data, metric, q, 10))
+            .collect();
         let measure = |index: &Hnsw, rescore: Option<&Rescore<'_>>| {
             queries
                 .iter()
                 .zip(&truth)
                 .map(|(q, t)| {
-                    let got = index.search_rescored(q, 10, Some(ef), None, rescore).unwrap();
+                    let got = index
+                        .search_rescored(q, 10, Some(ef), None, rescore)
+                        .unwrap();
                     common::assert_sorted(&got);
                     recall(&got, t)
                 })
@@ -79,7 +84,11 @@ fn rescored_recall_stays_near_f32_recall() {
                 index.insert(i as u32, v).unwrap();
             }
             assert!(index.compress(q).unwrap());
-            assert!(!index.compress(Quantizer::rq8(metric, DIM, 1).unwrap()).unwrap());
+            assert!(
+                !index
+                    .compress(Quantizer::rq8(metric, DIM, 1).unwrap())
+                    .unwrap()
+            );
             let rescore = Rescore {
                 limit: 40,
                 source: &src,
@@ -92,7 +101,9 @@ fn rescored_recall_stays_near_f32_recall() {
             );
             // Rescored distances are the exact ones.
             let q = &queries[0];
-            let hits = index.search_rescored(q, 5, Some(ef), None, Some(&rescore)).unwrap();
+            let hits = index
+                .search_rescored(q, 5, Some(ef), None, Some(&rescore))
+                .unwrap();
             for h in &hits {
                 let mut v = data[h.id as usize].clone();
                 let mut qn = q.clone();
@@ -130,7 +141,9 @@ fn bq_with_every_candidate_rescored_finds_the_neighbours() {
     let got = queries
         .iter()
         .map(|q| {
-            let hits = index.search_rescored(q, 10, Some(200), None, Some(&all)).unwrap();
+            let hits = index
+                .search_rescored(q, 10, Some(200), None, Some(&all))
+                .unwrap();
             common::assert_sorted(&hits);
             recall(&hits, &brute(&data, metric, q, 10))
         })
@@ -302,7 +315,11 @@ fn flat_compressed_rescores_and_round_trips() {
         let wide = measure(&flat, 200);
         eprintln!("flat {kind:?}: recall {reordered:.3} (k), {wide:.3} (200)");
         // One bit per dimension ranks coarsely: 200 of 1 500 rescored still miss some.
-        let floor = if kind == weft_hnsw::QuantKind::Bq { 0.85 } else { 0.98 };
+        let floor = if kind == weft_hnsw::QuantKind::Bq {
+            0.85
+        } else {
+            0.98
+        };
         assert!(wide >= reordered && wide >= floor, "{kind:?}: {wide}");
         let mut bytes = Vec::new();
         flat.write_snapshot(1500, &mut bytes).unwrap();

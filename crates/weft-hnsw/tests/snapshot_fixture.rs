@@ -90,7 +90,11 @@ fn version_1_snapshot_can_be_compressed_after_opening() {
     assert!(index.compress(q).unwrap());
     let expected = build_rq8();
     for id in live() {
-        assert_eq!(bits(index.vector(id)), bits(expected.vector(id)), "codes of {id}");
+        assert_eq!(
+            bits(index.vector(id)),
+            bits(expected.vector(id)),
+            "codes of {id}"
+        );
     }
 }
 
@@ -105,7 +109,11 @@ fn version_2_compressed_snapshot_opens() {
     assert_eq!(index.len(), live().count());
     for id in live() {
         // The codes are read back, not recomputed: the same rows as a fresh encoding.
-        assert_eq!(bits(index.vector(id)), bits(expected.vector(id)), "codes of {id}");
+        assert_eq!(
+            bits(index.vector(id)),
+            bits(expected.vector(id)),
+            "codes of {id}"
+        );
         // Searches on the codes answer as the index that wrote them (the estimates of a
         // 4-dimensional set are coarse, so no self-match is asserted).
         assert_eq!(

@@ -258,7 +258,13 @@ impl VectorArena {
             // start of a long f32 one; the hardware prefetcher follows sequential reads).
             let start = off * self.dim;
             let end = (start + self.dim).min(start + PREFETCH_WORDS);
-            for cell in seg.data.get(start..end).unwrap_or_default().iter().step_by(16) {
+            for cell in seg
+                .data
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .step_by(16)
+            {
                 crate::prefetch(cell);
             }
             // The state byte `get` checks lives in its own array: fetch its line too.

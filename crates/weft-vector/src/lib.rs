@@ -39,7 +39,7 @@ pub mod scalar;
 mod x86;
 
 pub use arena::{ArenaError, SlotArena, SlotReader, VectorArena};
-pub use quant::{QuantError, QuantKind, Quantizer, RQ_SEED};
 pub use metric::{
     DistanceFn, Metric, ParseMetricError, SimdLevel, normalize, prefetch, simd_level,
 };
+pub use quant::{QuantError, QuantKind, Quantizer, RQ_SEED};

@@ -621,7 +621,11 @@ mod tests {
         let dist = q.distance_fn();
         for a in &vs {
             for b in &vs {
-                let want = a.iter().zip(b).filter(|(x, y)| (**x < 0.0) != (**y < 0.0)).count();
+                let want = a
+                    .iter()
+                    .zip(b)
+                    .filter(|(x, y)| (**x < 0.0) != (**y < 0.0))
+                    .count();
                 assert_eq!(dist(&row(&q, a), &row(&q, b)), want as f32);
             }
         }

@@ -151,7 +151,10 @@ fn class_json(args: &Args, n: usize) -> Value {
 fn wait_compressed(what: &str, done: impl Fn() -> bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {
-        ensure!(Instant::now() < deadline, "{what} not compressed after 60 s");
+        ensure!(
+            Instant::now() < deadline,
+            "{what} not compressed after 60 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())
@@ -550,9 +553,8 @@ fn main() -> Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let channel = rt.block_on(
-            tonic::transport::Endpoint::from_shared(server.grpc.clone())?.connect(),
-        )?;
+        let channel =
+            rt.block_on(tonic::transport::Endpoint::from_shared(server.grpc.clone())?.connect())?;
         let mut client = WeaviateClient::new(channel);
         let mut req = grpc_search_request(&queries[0], k);
         req.collection = "NoSuchClass".into();

@@ -301,7 +301,10 @@ impl VectorIndexes {
 
     /// Whether any index holds compressed vectors.
     pub(crate) fn any_compressed(&self) -> bool {
-        self.indexes.read().values().any(|e| e.index.is_compressed())
+        self.indexes
+            .read()
+            .values()
+            .any(|e| e.index.is_compressed())
     }
 
     pub(crate) fn config(&self, name: &str) -> Option<VectorIndexConfig> {

@@ -435,8 +435,10 @@ fn rq_at_creation_is_compressed_from_the_first_vector() {
 fn flat_rq_is_compressed_at_creation_and_loads_compressed() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
-    let mut flat = FlatConfig::default();
-    flat.distance = Distance::L2Squared;
+    let mut flat = FlatConfig {
+        distance: Distance::L2Squared,
+        ..FlatConfig::default()
+    };
     flat.rq.enabled = true;
     flat.rq.rescore_limit = 30;
     db.create_class(class_with(VectorIndexConfig::Flat(flat)))

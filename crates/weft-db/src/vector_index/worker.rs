@@ -130,7 +130,9 @@ impl SnapshotTarget {
             };
             let forced = entry.compress_now.load(Ordering::Acquire);
             let quantizer = match Compression::of(&config) {
-                Compression::None | Compression::FlatBq { .. } | Compression::FlatRq8 { .. } => None,
+                Compression::None | Compression::FlatBq { .. } | Compression::FlatRq8 { .. } => {
+                    None
+                }
                 Compression::Rq8 { .. } => {
                     weft_hnsw::Quantizer::rq8(h.config().metric, h.dim(), weft_hnsw::RQ_SEED).ok()
                 }

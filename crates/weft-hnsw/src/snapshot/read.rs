@@ -116,7 +116,11 @@ fn decode_header(b: &[u8]) -> Result<(SnapshotHeader, usize), SnapshotError> {
         return Err(malformed("maxConnections out of range"));
     }
     // Version 1: 20..24 reserved; version 2: 20..22 the quantizer block's length.
-    let qlen = if version == 1 { 0 } else { u16_at(b, 20).unwrap_or(0) };
+    let qlen = if version == 1 {
+        0
+    } else {
+        u16_at(b, 20).unwrap_or(0)
+    };
     if (version == 1 && u32_at(b, 20) != Some(0)) || u16_at(b, 22) != Some(0) {
         return Err(malformed("reserved header bytes are not zero"));
     }

@@ -38,10 +38,10 @@ fn get_many_answers_as_get_across_memtable_segments_and_deletes() {
     for round in 0..3u32 {
         let mut b = WriteBatch::new();
         for i in (round..60).step_by(3) {
-            b.put("objects", &i.to_be_bytes(), &(i * 10 + round).to_le_bytes());
+            b.put("objects", &i.to_le_bytes(), &(i * 10 + round).to_le_bytes());
         }
         if round == 2 {
-            b.delete("objects", &5u32.to_be_bytes());
+            b.delete("objects", &5u32.to_le_bytes());
         }
         shard.write(&b).unwrap();
         if round < 2 {
@@ -50,10 +50,12 @@ fn get_many_answers_as_get_across_memtable_segments_and_deletes() {
     }
     let keys: Vec<Vec<u8>> = [59u32, 0, 5, 200, 31, 31]
         .iter()
-        .map(|k| k.to_be_bytes().to_vec())
+        .map(|k| k.to_le_bytes().to_vec())
         .collect();
-    let one_by_one: Vec<Option<Vec<u8>>> =
-        keys.iter().map(|k| shard.get("objects", k).unwrap()).collect();
+    let one_by_one: Vec<Option<Vec<u8>>> = keys
+        .iter()
+        .map(|k| shard.get("objects", k).unwrap())
+        .collect();
     assert_eq!(shard.get_many("objects", &keys).unwrap(), one_by_one);
     assert_eq!(one_by_one[2], None, "deleted");
     assert_eq!(one_by_one[3], None, "never written");
