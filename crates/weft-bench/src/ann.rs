@@ -66,7 +66,7 @@ fn quantizer(a: &AnnArgs, index: &Hnsw) -> anyhow::Result<Option<Quantizer>> {
         "none" => None,
         "sq" => Some(index.train_sq(100_000).context("sq training")?),
         "rq8" => Some(Quantizer::rq8(a.metric, index.dim(), RQ_SEED)?),
-        "bq" => Some(Quantizer::bq(a.metric, index.dim())),
+        "bq" => Some(Quantizer::bq(a.metric, index.dim())?),
         other => bail!("unknown quantizer {other:?} (none, sq, rq8, bq)"),
     })
 }

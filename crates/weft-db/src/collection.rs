@@ -701,7 +701,9 @@ impl Collection {
         let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
         self.publish(&counters);
-        self.indexes.configure(&class.vectors);
+        // Only vectors the indexes do not know yet: settings of known ones change through
+        // `Db::update_class`, and this class may have been read before such an update.
+        self.indexes.configure_missing(&class.vectors);
         index_change::apply(&self.indexes, &self.class, index_changes);
         self.indexes.advance(counters.next_doc_id, lsn);
         Ok(results)

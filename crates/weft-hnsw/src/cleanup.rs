@@ -38,6 +38,8 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+// The barriers below wait for the readers of the current store only; `Hnsw::compress` waits
+// for the readers of the store it replaces before it lets cleanup run again.
 use std::time::Duration;
 
 use crate::store::Rows;
@@ -72,7 +74,7 @@ impl Hnsw {
                     self.nodes.write(d, level, &[]);
                 }
                 self.nodes.set_state(d, NodeState::Removed);
-                self.store().arena.retire(d);
+                st.arena.retire(d);
                 self.emit(|| GraphOp::RemoveNode { id: self.ext(d) });
             }
             self.ids.write().retired.extend(dead.iter());

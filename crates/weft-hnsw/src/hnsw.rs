@@ -497,17 +497,18 @@ impl Hnsw {
         };
         let row = st.row(exact_q);
         let q: &[f32] = &row;
-        let found = {
+        // Slots become ids under the reader: once it is dropped, cleanup may free a slot and
+        // an insert reuse it for another id.
+        let mut hits: Vec<Neighbor> = {
             let r = st.read();
             self.candidates(&r, q, keep, ef, allow)
+                .into_iter()
+                .map(|c| Neighbor {
+                    id: self.ext(c.id),
+                    distance: c.d,
+                })
+                .collect()
         };
-        let mut hits: Vec<Neighbor> = found
-            .into_iter()
-            .map(|c| Neighbor {
-                id: self.ext(c.id),
-                distance: c.d,
-            })
-            .collect();
         if let Some(rescore) = rescore {
             hits = rescore_hits(self.cfg.metric, self.dim, exact_q, hits, rescore)?;
         }
@@ -641,6 +642,13 @@ impl Hnsw {
                 got: q.dim(),
             });
         }
+        if q.metric() != self.cfg.metric {
+            return Err(IndexError::Quantizer(format!(
+                "the quantizer is for distance {}, the index uses {}",
+                q.metric(),
+                self.cfg.metric
+            )));
+        }
         let _no_cleanup = self.cleanup_lock.lock();
         let old = self.store();
         if old.quant.is_some() {
@@ -664,6 +672,9 @@ impl Hnsw {
             }
         }
         self.set_store(new);
+        // Wait for the operations still on the f32 store before cleanup may run again: its
+        // grace barriers only wait for readers of the current store.
+        old.arena.exclusive(&[], || ());
         Ok(true)
     }
 

@@ -78,6 +78,9 @@ pub enum IndexError {
     /// Replay needed a node's vector and the vector source had none.
     #[error("no vector for node {0}")]
     MissingVector(u32),
+    /// The quantizer does not fit the index.
+    #[error("{0}")]
+    Quantizer(String),
     /// Rescoring could not read the vectors it needs.
     #[error("cannot read the vectors to rescore: {0}")]
     Source(String),

@@ -142,22 +142,33 @@ pub(crate) fn rescore_hits(
 ) -> Result<Vec<crate::Neighbor>, IndexError> {
     let ids: Vec<u32> = hits.iter().map(|h| h.id).collect();
     let vectors = (rescore.source)(&ids)?;
+    if vectors.len() != ids.len() {
+        return Err(IndexError::Source(format!(
+            "{} vectors for {} candidates",
+            vectors.len(),
+            ids.len()
+        )));
+    }
     let dist = metric.distance_fn();
     let norm = metric.normalizes();
-    let mut out: Vec<crate::Neighbor> = ids
-        .into_iter()
-        .zip(vectors)
-        .filter_map(|(id, v)| {
-            let mut v = v.filter(|v| v.len() == dim)?;
-            if norm {
-                normalize(&mut v);
-            }
-            Some(crate::Neighbor {
-                id,
-                distance: dist(exact_q, &v),
-            })
-        })
-        .collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, v) in ids.into_iter().zip(vectors) {
+        // No vector: the object was deleted or updated since the walk saw it.
+        let Some(mut v) = v else { continue };
+        if v.len() != dim {
+            return Err(IndexError::Source(format!(
+                "the stored vector of {id} has {} dimensions, the index {dim}",
+                v.len()
+            )));
+        }
+        if norm {
+            normalize(&mut v);
+        }
+        out.push(crate::Neighbor {
+            id,
+            distance: dist(exact_q, &v),
+        });
+    }
     out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
     Ok(out)
 }

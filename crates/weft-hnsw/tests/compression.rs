@@ -129,7 +129,7 @@ fn bq_with_every_candidate_rescored_finds_the_neighbours() {
     let data = common::random(N, dim, metric, 51);
     let queries = common::random(60, dim, metric, 52);
     let index = Hnsw::new(dim, config(metric));
-    index.compress(Quantizer::bq(metric, dim)).unwrap();
+    index.compress(Quantizer::bq(metric, dim).unwrap()).unwrap();
     for (i, v) in data.iter().enumerate() {
         index.insert(i as u32, v).unwrap();
     }
@@ -246,6 +246,17 @@ fn cleanup_reuses_slots_of_compressed_nodes() {
     let metric = Metric::L2Squared;
     let data = clustered(1200, DIM, 10, metric, 41);
     let index = Hnsw::new(DIM, config(metric));
+    // A quantizer of another metric or dimension does not fit.
+    assert!(
+        index
+            .compress(Quantizer::rq8(Metric::Dot, DIM, RQ_SEED).unwrap())
+            .is_err()
+    );
+    assert!(
+        index
+            .compress(Quantizer::rq8(metric, DIM + 1, RQ_SEED).unwrap())
+            .is_err()
+    );
     for (i, v) in data.iter().enumerate().take(600) {
         index.insert(i as u32, v).unwrap();
     }
@@ -288,7 +299,7 @@ fn flat_compressed_rescores_and_round_trips() {
     let src = source(&data);
     for q in [
         Quantizer::rq8(metric, dim, RQ_SEED).unwrap(),
-        Quantizer::bq(metric, dim),
+        Quantizer::bq(metric, dim).unwrap(),
     ] {
         let kind = q.kind();
         let flat = FlatIndex::compressed(q);

@@ -267,10 +267,6 @@ impl VectorArena {
             {
                 crate::prefetch(cell);
             }
-            // The state byte `get` checks lives in its own array: fetch its line too.
-            if let Some(state) = seg.state.get(off) {
-                crate::prefetch(state);
-            }
         }
     }
 

@@ -83,8 +83,8 @@ pub fn each_kernel(a: &[u8], b: &[u8]) -> Vec<(&'static str, u32)> {
     #[cfg(target_arch = "x86_64")]
     {
         let l = level();
-        if l != Level::Scalar {
-            // SAFETY: any level above scalar implies AVX2.
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: detected AVX2.
             out.push(("avx2", unsafe { x86::dot_avx2(a, b) }));
         }
         if matches!(l, Level::Avx512 | Level::Vnni) {

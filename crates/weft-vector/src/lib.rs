@@ -8,8 +8,8 @@
 //!   and read lock-free by concurrent searches; [`SlotArena`] makes the slots reusable behind a
 //!   grace period (reads through a [`SlotReader`]).
 //!
-//! * [`Quantizer`] compresses vectors into rows of the same arenas (Weaviate's `sq` and `rq`
-//!   with 8 bits) with kernels over the codes ([`kernels_u8`]).
+//! * [`Quantizer`] compresses vectors into rows of the same arenas (Weaviate's `sq`, `rq` with
+//!   8 bits and `bq`) with kernels over the codes ([`kernels_u8`]).
 //!
 //! Distances follow Weaviate: smaller is closer.
 //!

@@ -1,5 +1,6 @@
-//! Vector compression: Weaviate's `sq` (8-bit scalar, one global range) and `rq` with 8 bits
-//! (a random rotation, then 8-bit scalar codes with a range per vector).
+//! Vector compression: Weaviate's `sq` (8-bit scalar, one global range), `rq` with 8 bits
+//! (a random rotation, then 8-bit scalar codes with a range per vector) and `bq` (one sign bit
+//! per dimension, Hamming distance: a guide for the walk, always rescored).
 //!
 //! A compressed vector is a **row** of 4-byte words, so the same arenas and the same kernel
 //! signature ([`DistanceFn`]) serve f32 vectors and codes: a few header words (f32 values)
@@ -37,6 +38,8 @@ pub enum QuantError {
     Metric(Metric),
     /// The serialised parameters are damaged.
     Malformed(&'static str),
+    /// Compression takes 1 to 65 536 dimensions.
+    Dimension(usize),
 }
 
 impl fmt::Display for QuantError {
@@ -44,6 +47,9 @@ impl fmt::Display for QuantError {
         match self {
             QuantError::Metric(m) => write!(f, "distance {m} cannot be used with compression"),
             QuantError::Malformed(what) => write!(f, "malformed quantizer parameters: {what}"),
+            QuantError::Dimension(d) => {
+                write!(f, "compression takes 1 to {MAX_DIM} dimensions, not {d}")
+            }
         }
     }
 }
@@ -103,6 +109,17 @@ impl fmt::Debug for Quantizer {
     }
 }
 
+/// Largest dimension a quantizer takes (the u8 kernels' sums stay exact below it).
+pub const MAX_DIM: usize = 65_536;
+
+fn check_dim(dim: usize) -> Result<(), QuantError> {
+    if (1..=MAX_DIM).contains(&dim) {
+        Ok(())
+    } else {
+        Err(QuantError::Dimension(dim))
+    }
+}
+
 fn check_metric(metric: Metric) -> Result<(), QuantError> {
     match metric {
         Metric::Cosine | Metric::Dot | Metric::L2Squared => Ok(()),
@@ -119,6 +136,7 @@ impl Quantizer {
         sample: impl IntoIterator<Item = &'a [f32]>,
     ) -> Result<Quantizer, QuantError> {
         check_metric(metric)?;
+        check_dim(dim)?;
         let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
         for v in sample {
             for &x in v.iter().filter(|x| x.is_finite()) {
@@ -142,6 +160,7 @@ impl Quantizer {
     /// An `rq` 8-bit quantizer with the rotation drawn from `seed` (no training).
     pub fn rq8(metric: Metric, dim: usize, seed: u64) -> Result<Quantizer, QuantError> {
         check_metric(metric)?;
+        check_dim(dim)?;
         Ok(Quantizer {
             metric,
             dim,
@@ -153,12 +172,13 @@ impl Quantizer {
     }
 
     /// A `bq` quantizer (no training; any metric: its distances only guide the walk).
-    pub fn bq(metric: Metric, dim: usize) -> Quantizer {
-        Quantizer {
+    pub fn bq(metric: Metric, dim: usize) -> Result<Quantizer, QuantError> {
+        check_dim(dim)?;
+        Ok(Quantizer {
             metric,
             dim,
             params: Params::Bq,
-        }
+        })
     }
 
     /// Which compression this is.
@@ -320,7 +340,7 @@ impl Quantizer {
                 .and_then(|d| d.try_into().ok())
                 .ok_or(bad("no dimension"))?,
         ) as usize;
-        if dim == 0 || dim > 65_536 {
+        if check_dim(dim).is_err() {
             return Err(bad("dimension out of range"));
         }
         let rest = &rest[4..];
@@ -336,13 +356,14 @@ impl Quantizer {
                     return Err(bad("sq parameters are 8 bytes"));
                 }
                 check_metric(metric)?;
+                let (min, range) = (f32_at(0)?, f32_at(4)?);
+                if !min.is_finite() || !range.is_finite() || range < 0.0 {
+                    return Err(bad("sq range not finite"));
+                }
                 Ok(Quantizer {
                     metric,
                     dim,
-                    params: Params::Sq {
-                        min: f32_at(0)?,
-                        range: f32_at(4)?,
-                    },
+                    params: Params::Sq { min, range },
                 })
             }
             2 => {
@@ -352,7 +373,7 @@ impl Quantizer {
                 let seed = u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad("seed"))?);
                 Quantizer::rq8(metric, dim, seed)
             }
-            3 if rest.is_empty() => Ok(Quantizer::bq(metric, dim)),
+            3 if rest.is_empty() => Quantizer::bq(metric, dim),
             3 => Err(bad("bq has no parameters")),
             _ => Err(bad("unknown quantizer kind")),
         }
@@ -616,7 +637,7 @@ mod tests {
     #[test]
     fn bq_counts_differing_signs() {
         let vs = vecs(12, 70, 5);
-        let q = Quantizer::bq(Metric::L2Squared, 70);
+        let q = Quantizer::bq(Metric::L2Squared, 70).unwrap();
         assert_eq!(q.row_words(), 3);
         let dist = q.distance_fn();
         for a in &vs {
@@ -633,6 +654,16 @@ mod tests {
     }
 
     #[test]
+    fn dimensions_are_bounded() {
+        assert_eq!(
+            Quantizer::rq8(Metric::Dot, MAX_DIM + 1, 1),
+            Err(QuantError::Dimension(MAX_DIM + 1))
+        );
+        assert!(Quantizer::bq(Metric::Dot, 0).is_err());
+        assert!(Quantizer::bq(Metric::Dot, MAX_DIM).is_ok());
+    }
+
+    #[test]
     fn other_metrics_are_refused() {
         for m in [Metric::Manhattan, Metric::Hamming] {
             assert_eq!(Quantizer::rq8(m, 4, 1), Err(QuantError::Metric(m)));
@@ -646,7 +677,7 @@ mod tests {
         for q in [
             Quantizer::train_sq(Metric::Dot, 10, vs.iter().map(Vec::as_slice)).unwrap(),
             Quantizer::rq8(Metric::L2Squared, 10, 42).unwrap(),
-            Quantizer::bq(Metric::Manhattan, 10),
+            Quantizer::bq(Metric::Manhattan, 10).unwrap(),
         ] {
             let b = q.to_bytes();
             assert_eq!(Quantizer::from_bytes(&b).unwrap(), q);
@@ -656,6 +687,11 @@ mod tests {
             let mut bad = b.clone();
             bad[0] = 9;
             assert!(Quantizer::from_bytes(&bad).is_err());
+            if q.kind() == QuantKind::Sq {
+                let mut nan = b.clone();
+                nan[10..14].copy_from_slice(&f32::NAN.to_le_bytes());
+                assert!(Quantizer::from_bytes(&nan).is_err(), "a NaN range");
+            }
         }
     }
 

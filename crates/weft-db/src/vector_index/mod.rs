@@ -138,7 +138,7 @@ impl AnnIndex {
                 let m = metric(c.distance);
                 let q = match Compression::of(config) {
                     Compression::Rq8 { .. } => Quantizer::rq8(m, dim, weft_hnsw::RQ_SEED).ok(),
-                    Compression::Bq => Some(Quantizer::bq(m, dim)),
+                    Compression::Bq => Quantizer::bq(m, dim).ok(),
                     _ => None,
                 };
                 if let Some(q) = q {
@@ -149,7 +149,7 @@ impl AnnIndex {
             VectorIndexConfig::Flat(c) => {
                 let m = metric(c.distance);
                 let q = match Compression::of(config) {
-                    Compression::FlatBq { .. } => Some(Quantizer::bq(m, dim)),
+                    Compression::FlatBq { .. } => Quantizer::bq(m, dim).ok(),
                     Compression::FlatRq8 { .. } => Quantizer::rq8(m, dim, weft_hnsw::RQ_SEED).ok(),
                     _ => None,
                 };
@@ -296,6 +296,17 @@ impl VectorIndexes {
             if enabled_now && let Some(entry) = self.entry(name) {
                 entry.compress_now.store(true, Ordering::Release);
             }
+        }
+    }
+
+    /// Takes the settings of the vectors of `setup` that have none yet (a write carrying a
+    /// class read before a concurrent update must not put old settings back).
+    pub fn configure_missing(&self, setup: &VectorSetup) {
+        let mut configs = self.configs.write();
+        for (name, config) in setup.indexes() {
+            configs
+                .entry(name.to_string())
+                .or_insert_with(|| config.clone());
         }
     }
 

@@ -136,7 +136,7 @@ impl SnapshotTarget {
                 Compression::Rq8 { .. } => {
                     weft_hnsw::Quantizer::rq8(h.config().metric, h.dim(), weft_hnsw::RQ_SEED).ok()
                 }
-                Compression::Bq => Some(weft_hnsw::Quantizer::bq(h.config().metric, h.dim())),
+                Compression::Bq => weft_hnsw::Quantizer::bq(h.config().metric, h.dim()).ok(),
                 Compression::Sq { training_limit, .. } => {
                     let live = h.len() as u64;
                     let ready = live > 0 && (forced || live >= training_limit);
