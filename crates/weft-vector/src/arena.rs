@@ -162,19 +162,7 @@ impl VectorArena {
                 got: v.len(),
             });
         }
-        let (k, off) = locate(id);
-        let seg = self.segment(k);
-        if seg.state[off]
-            .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return Err(ArenaError::Occupied(id));
-        }
-        let slot = self.slot_mut(seg, off);
-        fill(slot, v);
-        seg.state[off].store(READY, Ordering::Release);
-        self.count.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        self.write_with(id, |slot| fill(slot, v))
     }
 
     #[expect(

@@ -105,6 +105,22 @@ impl Metric {
         }
     }
 
+    /// The metric's byte in weft's file formats (snapshots, quantizer parameters).
+    pub fn code(self) -> u8 {
+        match self {
+            Metric::Cosine => 0,
+            Metric::Dot => 1,
+            Metric::L2Squared => 2,
+            Metric::Manhattan => 3,
+            Metric::Hamming => 4,
+        }
+    }
+
+    /// The metric of a [`Metric::code`] byte.
+    pub fn from_code(c: u8) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.code() == c)
+    }
+
     /// One distance with the fastest kernel (prefer holding on to [`Metric::distance_fn`]).
     pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
         (self.distance_fn())(a, b)
@@ -142,22 +158,6 @@ impl FromStr for Metric {
             .find(|m| m.name() == s)
             .ok_or_else(|| ParseMetricError(s.to_owned()))
     }
-}
-
-/// The metric's byte in weft's file formats.
-pub(crate) fn metric_code(m: Metric) -> u8 {
-    match m {
-        Metric::Cosine => 0,
-        Metric::Dot => 1,
-        Metric::L2Squared => 2,
-        Metric::Manhattan => 3,
-        Metric::Hamming => 4,
-    }
-}
-
-/// The metric of a [`metric_code`] byte.
-pub(crate) fn metric_from_code(c: u8) -> Option<Metric> {
-    Metric::ALL.into_iter().find(|&m| metric_code(m) == c)
 }
 
 /// Scales `v` to unit length in place; a zero vector stays zero.

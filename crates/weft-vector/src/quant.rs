@@ -313,7 +313,7 @@ impl Quantizer {
             QuantKind::Rq8 => 2,
             QuantKind::Bq => 3,
         });
-        b.push(crate::metric::metric_code(self.metric));
+        b.push(self.metric.code());
         b.extend_from_slice(&(self.dim as u32).to_le_bytes());
         match &self.params {
             Params::Sq { min, range } => {
@@ -334,7 +334,7 @@ impl Quantizer {
         let bad = QuantError::Malformed;
         let (&kind, rest) = b.split_first().ok_or(bad("empty"))?;
         let (&metric, rest) = rest.split_first().ok_or(bad("no metric"))?;
-        let metric = crate::metric::metric_from_code(metric).ok_or(bad("unknown metric"))?;
+        let metric = Metric::from_code(metric).ok_or(bad("unknown metric"))?;
         let dim = u32::from_le_bytes(
             rest.get(..4)
                 .and_then(|d| d.try_into().ok())

@@ -336,6 +336,16 @@ fn flat_index_snapshot_roundtrips() {
     check(&db, &live);
 }
 
+/// An hnsw class of `distance` with `set` applied to its config.
+fn hnsw_with(distance: Distance, set: impl FnOnce(&mut HnswConfig)) -> ClassDef {
+    let mut config = HnswConfig {
+        distance,
+        ..HnswConfig::default()
+    };
+    set(&mut config);
+    class_with(VectorIndexConfig::Hnsw(config))
+}
+
 fn compressed(db: &Db) -> bool {
     db.collection("Vec").unwrap().vectors_compressed()
 }
@@ -384,15 +394,10 @@ fn sq_waits_for_its_training_limit() {
     for (limit, expect) in [(100_000u64, 0usize), (300, 1)] {
         let dir = tempfile::tempdir().unwrap();
         let db = open(dir.path());
-        let mut class = hnsw(Distance::Cosine);
-        if let VectorSetup::Legacy {
-            index: VectorIndexConfig::Hnsw(c),
-            ..
-        } = &mut class.vectors
-        {
+        let class = hnsw_with(Distance::Cosine, |c| {
             c.sq.enabled = true;
             c.sq.training_limit = limit;
-        }
+        });
         db.create_class(class).unwrap();
         let vs = vectors(400, 3);
         put(&db, 0, &vs);
@@ -411,15 +416,8 @@ fn sq_waits_for_its_training_limit() {
 fn rq_at_creation_is_compressed_from_the_first_vector() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
-    let mut class = hnsw(Distance::Dot);
-    if let VectorSetup::Legacy {
-        index: VectorIndexConfig::Hnsw(c),
-        ..
-    } = &mut class.vectors
-    {
-        c.rq.enabled = true;
-    }
-    db.create_class(class).unwrap();
+    db.create_class(hnsw_with(Distance::Dot, |c| c.rq.enabled = true))
+        .unwrap();
     let vs = vectors(200, 5);
     put(&db, 0, &vs);
     assert!(compressed(&db));

@@ -81,27 +81,6 @@ impl IndexKind {
     }
 }
 
-pub(crate) fn metric_code(m: Metric) -> u8 {
-    match m {
-        Metric::Cosine => 0,
-        Metric::Dot => 1,
-        Metric::L2Squared => 2,
-        Metric::Manhattan => 3,
-        Metric::Hamming => 4,
-    }
-}
-
-pub(crate) fn metric_from_code(c: u8) -> Option<Metric> {
-    Some(match c {
-        0 => Metric::Cosine,
-        1 => Metric::Dot,
-        2 => Metric::L2Squared,
-        3 => Metric::Manhattan,
-        4 => Metric::Hamming,
-        _ => return None,
-    })
-}
-
 /// The fixed header: what the snapshot is and what it covers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotHeader {

@@ -6,9 +6,8 @@ use std::io::Read;
 use super::{
     CHUNK_HEADER_LEN, FLAG_TOMBSTONE, HEADER_LEN, IndexKind, MAGIC, MAX_CHUNK, MAX_LEVELS,
     SnapshotError, SnapshotHeader, SnapshotTrailer, TAG_CHUNK, TAG_TRAILER, TRAILER_LEN, VERSION,
-    metric_from_code,
 };
-use weft_vector::Quantizer;
+use weft_vector::{Metric, Quantizer};
 
 /// One node as decoded; buffers are reused from node to node.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -105,7 +104,7 @@ fn decode_header(b: &[u8]) -> Result<(SnapshotHeader, usize), SnapshotError> {
         .ok_or(malformed("unknown index kind"))?;
     let metric = b
         .get(11)
-        .and_then(|&c| metric_from_code(c))
+        .and_then(|&c| Metric::from_code(c))
         .ok_or(malformed("unknown metric"))?;
     let dim = u32_at(b, 12).ok_or(malformed("short header"))?;
     if dim == 0 || dim as usize > MAX_CHUNK / 4 {

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use super::{
     CHUNK_TARGET, FLAG_TOMBSTONE, HEADER_LEN, IndexKind, MAGIC, SnapshotHeader, SnapshotInfo,
-    SnapshotTrailer, TAG_CHUNK, TAG_TRAILER, VERSION, metric_code,
+    SnapshotTrailer, TAG_CHUNK, TAG_TRAILER, VERSION,
 };
 use crate::flat::FlatIndex;
 use crate::hnsw::Hnsw;
@@ -15,7 +15,7 @@ pub(crate) fn encode_header(h: &SnapshotHeader) -> [u8; HEADER_LEN] {
     b[0..8].copy_from_slice(&MAGIC);
     b[8..10].copy_from_slice(&VERSION.to_le_bytes());
     b[10] = h.kind.code();
-    b[11] = metric_code(h.metric);
+    b[11] = h.metric.code();
     b[12..16].copy_from_slice(&h.dim.to_le_bytes());
     b[16..20].copy_from_slice(&h.max_connections.to_le_bytes());
     // 20..22: length of the quantizer block; 22..24 reserved, zero.
