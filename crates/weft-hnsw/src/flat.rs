@@ -183,11 +183,7 @@ impl FlatIndex {
         let keep = rescore.map_or(k, |r| r.limit.max(k));
         let q = match &self.quant {
             None => exact_q.clone(),
-            Some(quant) => {
-                let mut row = vec![0.0; quant.row_words()];
-                quant.encode(&exact_q, &mut row);
-                row
-            }
+            Some(quant) => quant.encode_row(&exact_q),
         };
         let live = self.live.read();
         let scan = |ids: &mut dyn Iterator<Item = u32>| {

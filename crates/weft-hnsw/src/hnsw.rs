@@ -661,10 +661,11 @@ impl Hnsw {
                 return Ok(false);
             }
         }
-        for batch in (0..self.id_bound() as u32).collect::<Vec<_>>().chunks(4096) {
+        let bound = self.id_bound() as u32;
+        for start in (0..bound).step_by(4096) {
             // A reader per batch: the grace lock is not held across the whole copy.
             let r = old.read();
-            for &slot in batch {
+            for slot in start..bound.min(start.saturating_add(4096)) {
                 if let Some(v) = r.get(slot) {
                     // Occupied: an insert wrote it meanwhile.
                     let _ = new.put_stored(slot, v);

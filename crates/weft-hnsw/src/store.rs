@@ -56,11 +56,7 @@ impl Store {
     pub(crate) fn row<'v>(&self, v: &'v [f32]) -> std::borrow::Cow<'v, [f32]> {
         match &self.quant {
             None => std::borrow::Cow::Borrowed(v),
-            Some(q) => {
-                let mut row = vec![0.0; q.row_words()];
-                q.encode(v, &mut row);
-                std::borrow::Cow::Owned(row)
-            }
+            Some(q) => std::borrow::Cow::Owned(q.encode_row(v)),
         }
     }
 

@@ -276,6 +276,13 @@ impl Quantizer {
         }
     }
 
+    /// `v` encoded as a new row (see [`Quantizer::encode`]).
+    pub fn encode_row(&self, v: &[f32]) -> Vec<f32> {
+        let mut row = vec![0.0; self.row_words()];
+        self.encode(v, &mut row);
+        row
+    }
+
     /// The kernel comparing two rows (a query encoded with [`Quantizer::encode`] and a stored
     /// row, or two stored rows), with the fastest u8 dot product of this CPU.
     pub fn distance_fn(&self) -> DistanceFn {

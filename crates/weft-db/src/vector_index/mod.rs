@@ -108,6 +108,18 @@ impl Compression {
         }
     }
 
+    /// The quantizer of the compressions that need no training (rq, bq), for vectors of
+    /// `dim` components and `metric`; None for none and for sq.
+    pub(crate) fn untrained(self, metric: Metric, dim: usize) -> Option<Quantizer> {
+        match self {
+            Compression::Rq8 { .. } | Compression::FlatRq8 { .. } => {
+                Quantizer::rq8(metric, dim, weft_hnsw::RQ_SEED).ok()
+            }
+            Compression::Bq | Compression::FlatBq { .. } => Quantizer::bq(metric, dim).ok(),
+            Compression::None | Compression::Sq { .. } => None,
+        }
+    }
+
     fn rescore_limit(self) -> usize {
         match self {
             Compression::None => 0,
@@ -135,25 +147,14 @@ impl AnnIndex {
                 let h = Hnsw::new(dim, hnsw_config(c));
                 // rq and bq need no training: compressed from the first vector on. sq waits
                 // for its training sample (the worker).
-                let m = metric(c.distance);
-                let q = match Compression::of(config) {
-                    Compression::Rq8 { .. } => Quantizer::rq8(m, dim, weft_hnsw::RQ_SEED).ok(),
-                    Compression::Bq => Quantizer::bq(m, dim).ok(),
-                    _ => None,
-                };
-                if let Some(q) = q {
+                if let Some(q) = Compression::of(config).untrained(metric(c.distance), dim) {
                     let _ = h.compress(q);
                 }
                 AnnIndex::Hnsw(h)
             }
             VectorIndexConfig::Flat(c) => {
                 let m = metric(c.distance);
-                let q = match Compression::of(config) {
-                    Compression::FlatBq { .. } => Quantizer::bq(m, dim).ok(),
-                    Compression::FlatRq8 { .. } => Quantizer::rq8(m, dim, weft_hnsw::RQ_SEED).ok(),
-                    _ => None,
-                };
-                AnnIndex::Flat(match q {
+                AnnIndex::Flat(match Compression::of(config).untrained(m, dim) {
                     Some(q) => FlatIndex::compressed(q),
                     None => FlatIndex::new(dim, m),
                 })

@@ -130,13 +130,8 @@ impl SnapshotTarget {
             };
             let forced = entry.compress_now.load(Ordering::Acquire);
             let quantizer = match Compression::of(&config) {
-                Compression::None | Compression::FlatBq { .. } | Compression::FlatRq8 { .. } => {
-                    None
-                }
-                Compression::Rq8 { .. } => {
-                    weft_hnsw::Quantizer::rq8(h.config().metric, h.dim(), weft_hnsw::RQ_SEED).ok()
-                }
-                Compression::Bq => weft_hnsw::Quantizer::bq(h.config().metric, h.dim()).ok(),
+                // Flat indexes are compressed at creation or never.
+                Compression::FlatBq { .. } | Compression::FlatRq8 { .. } => None,
                 Compression::Sq { training_limit, .. } => {
                     let live = h.len() as u64;
                     let ready = live > 0 && (forced || live >= training_limit);
@@ -144,6 +139,7 @@ impl SnapshotTarget {
                         .then(|| h.train_sq(usize::try_from(training_limit).unwrap_or(usize::MAX)))
                         .flatten()
                 }
+                c => c.untrained(h.config().metric, h.dim()),
             };
             let Some(q) = quantizer else {
                 continue;
