@@ -328,6 +328,13 @@ impl Collection {
         self.snapshot_target().snapshot_if(|_| true)
     }
 
+    /// Appends the buffered graph operations of every index to its log (tests; the worker
+    /// does it every 100 ms).
+    #[cfg(test)]
+    pub(crate) fn write_graph_logs(&self) -> u64 {
+        self.snapshot_target().write_logs()
+    }
+
     /// Compresses the vector indexes whose config asks for it now (tests; the worker does it
     /// in the background); returns how many were compressed.
     #[cfg(test)]
@@ -1034,8 +1041,11 @@ impl Collection {
             worker.stop();
         }
         // No writer can run any more (`self` is owned), so the watermark is final.
-        self.snapshot_target()
-            .snapshot_if(|e| e.changes.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        let target = self.snapshot_target();
+        target.snapshot_if(|e| e.changes.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        // What the unchanged indexes logged since (cleanups) is kept for the next open.
+        target.write_logs();
+        drop(target);
         let shard = match Arc::try_unwrap(self.shard) {
             Ok(slot) => slot.into_inner(),
             Err(shared) => Arc::clone(&shared.read()),

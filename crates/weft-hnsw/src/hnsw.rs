@@ -60,7 +60,7 @@ pub struct Hnsw {
     pub(crate) inflight: InFlight,
     rng: AtomicU64,
     level_mult: f64,
-    observer: Option<Arc<dyn GraphObserver>>,
+    observer: std::sync::OnceLock<Arc<dyn GraphObserver>>,
 }
 
 impl std::fmt::Debug for Hnsw {
@@ -93,15 +93,21 @@ impl Hnsw {
             inflight: InFlight::default(),
             rng: AtomicU64::new(cfg.seed),
             level_mult: 1.0 / (m as f64).ln(),
-            observer: None,
+            observer: std::sync::OnceLock::new(),
             cfg,
         }
     }
 
     /// Reports every graph mutation to `observer` from now on (see [`GraphOp`]).
-    pub fn with_observer(mut self, observer: Arc<dyn GraphObserver>) -> Hnsw {
-        self.observer = Some(observer);
+    pub fn with_observer(self, observer: Arc<dyn GraphObserver>) -> Hnsw {
+        self.observe(observer);
         self
+    }
+
+    /// [`Hnsw::with_observer`] on a shared index; false (and nothing changes) if it already
+    /// has one. Mutations already running may or may not be reported.
+    pub fn observe(&self, observer: Arc<dyn GraphObserver>) -> bool {
+        self.observer.set(observer).is_ok()
     }
 
     /// The configuration.
@@ -235,7 +241,7 @@ impl Hnsw {
 
     #[inline]
     pub(crate) fn emit(&self, op: impl FnOnce() -> GraphOp) {
-        if let Some(o) = &self.observer {
+        if let Some(o) = self.observer.get() {
             o.record(op());
         }
     }

@@ -119,6 +119,7 @@ impl Hnsw {
         self.inflight.drained(&inbox);
         self.nodes.set_state(id, NodeState::Live);
         self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.emit(|| GraphOp::Published { id: self.ext(id) });
         if top_guard.is_some() && entry.is_none_or(|(_, l)| level > l) {
             self.set_entry(Some((id, level)));
         }

@@ -7,7 +7,8 @@
 //! * [`FlatIndex`]: exact search for small classes (`vectorIndexType: flat`).
 //! * Persistence hooks: every graph change is a [`GraphOp`] reported to an optional
 //!   [`GraphObserver`]; [`Hnsw::snapshot`] / [`Hnsw::from_snapshot`] / [`Hnsw::apply`] rebuild a
-//!   graph from a snapshot plus the op tail.
+//!   graph from a snapshot plus the op tail; [`oplog`] frames ops as checksummed log records
+//!   (`docs/format/graph-op-log.md`).
 //! * [`snapshot`]: the whole index (graph and vectors) as checksummed bytes
 //!   ([`Hnsw::write_snapshot`], [`Hnsw::read_snapshot`], same for [`FlatIndex`]); the caller
 //!   owns the files (`docs/format/vector-index-snapshot.md`).
@@ -38,6 +39,7 @@ mod ids;
 mod inflight;
 mod insert;
 mod nodes;
+pub mod oplog;
 mod ops;
 mod persist;
 mod search;
@@ -49,7 +51,7 @@ pub use config::HnswConfig;
 pub use flat::FlatIndex;
 pub use hnsw::{Hnsw, Rescore, VectorSource};
 pub use ops::{GraphObserver, GraphOp, GraphSnapshot, NodeSnapshot};
-pub use snapshot::{SnapshotError, SnapshotInfo};
+pub use snapshot::{SnapshotError, SnapshotHeader, SnapshotInfo, SnapshotMark};
 pub use weft_vector::{Metric, QuantKind, Quantizer, RQ_SEED};
 
 /// One search hit.

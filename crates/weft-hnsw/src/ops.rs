@@ -41,6 +41,15 @@ pub enum GraphOp {
         /// Node id.
         id: u32,
     },
+    /// The insert of `id` finished: every link it made (its own lists and the back-links to
+    /// it) was reported before this. A replay that stops between an `AddNode` and its
+    /// `Published` (a torn log) must treat the insert as not done: applying its ops alone
+    /// could leave the node without the links that make it reachable. Applying it changes
+    /// nothing.
+    Published {
+        /// Node id.
+        id: u32,
+    },
 }
 
 /// Receives every graph mutation (e.g. the graph-operation log writer). Called on the mutating

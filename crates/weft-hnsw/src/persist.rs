@@ -106,6 +106,7 @@ impl Hnsw {
                     self.delete_slot(slot);
                 }
             }
+            GraphOp::Published { .. } => {}
             GraphOp::RemoveNode { id } => {
                 self.mark_deleted();
                 if let Some(slot) = self.ids.slot(*id) {

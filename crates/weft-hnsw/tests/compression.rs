@@ -236,7 +236,8 @@ fn compressed_snapshot_round_trip_keeps_codes_and_answers() {
     assert_eq!(bits(loaded.vector(900)), bits(index.vector(900)));
     // A damaged quantizer block is a checksum error, not another index.
     let mut bad = bytes.clone();
-    bad[44 + 2] ^= 1;
+    // The block follows the 60-byte header of format version 3.
+    bad[60 + 2] ^= 1;
     let err = Hnsw::read_snapshot(&mut bad.as_slice(), bad.len() as u64, DIM, cfg).unwrap_err();
     assert!(err.to_string().contains("quantizer"), "{err}");
 }

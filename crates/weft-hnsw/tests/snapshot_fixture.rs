@@ -8,11 +8,18 @@
     reason = "a test fails by panicking; the fixture is a constant file"
 )]
 
-use weft_hnsw::{Hnsw, HnswConfig, Metric};
+use weft_hnsw::{Hnsw, HnswConfig, Metric, SnapshotMark};
 
 const DIM: usize = 4;
 const V1: &[u8] = include_bytes!("fixtures/hnsw-v1.snapshot");
 const V2_RQ8: &[u8] = include_bytes!("fixtures/hnsw-v2-rq8.snapshot");
+const V3_RQ8: &[u8] = include_bytes!("fixtures/hnsw-v3-rq8.snapshot");
+/// What the version 3 fixture records about its place in the caller's history.
+const V3_MARK: SnapshotMark = SnapshotMark {
+    covered: 180,
+    lsn: 4242,
+    log_generation: 17,
+};
 
 fn cfg() -> HnswConfig {
     HnswConfig {
@@ -57,7 +64,7 @@ fn version_1_snapshot_opens() {
         .step_by(3)
         .filter(|id| id % 11 == 0 && id % 7 != 0)
         .count();
-    assert_eq!(info.covered, 180);
+    assert_eq!((info.covered, info.lsn, info.log_generation), (180, 0, 0));
     assert_eq!(info.tombstoned, tombstoned as u64);
     assert_eq!(info.nodes as usize, live().count() + tombstoned);
     assert_eq!(index.len(), live().count());
@@ -102,7 +109,7 @@ fn version_1_snapshot_can_be_compressed_after_opening() {
 fn version_2_compressed_snapshot_opens() {
     let (index, info) =
         Hnsw::read_snapshot(&mut &V2_RQ8[..], V2_RQ8.len() as u64, DIM, cfg()).unwrap();
-    assert_eq!(info.covered, 180);
+    assert_eq!((info.covered, info.lsn, info.log_generation), (180, 0, 0));
     assert!(index.is_compressed());
     let expected = build_rq8();
     assert_eq!(index.quantizer(), expected.quantizer());
@@ -125,16 +132,41 @@ fn version_2_compressed_snapshot_opens() {
 }
 
 #[test]
+fn version_3_snapshot_opens_with_its_lsn() {
+    let (index, info) =
+        Hnsw::read_snapshot(&mut &V3_RQ8[..], V3_RQ8.len() as u64, DIM, cfg()).unwrap();
+    assert_eq!(
+        (info.covered, info.lsn, info.log_generation),
+        (180, 4242, 17)
+    );
+    let expected = build_rq8();
+    assert_eq!(index.quantizer(), expected.quantizer());
+    for id in live() {
+        assert_eq!(
+            bits(index.vector(id)),
+            bits(expected.vector(id)),
+            "codes of {id}"
+        );
+    }
+    assert_eq!(index.snapshot(), expected.snapshot());
+    // What this build writes is this version, byte for byte.
+    let mut bytes = Vec::new();
+    expected.write_snapshot_at(V3_MARK, &mut bytes).unwrap();
+    assert_eq!(bytes, V3_RQ8);
+}
+
+#[test]
 #[ignore = "writes the fixtures; run only to create a new format version's file"]
 fn write_fixture() {
     if std::env::var("WEFT_WRITE_FIXTURES").as_deref() != Ok("1") {
         return;
     }
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    // hnsw-v1.snapshot was written by version 1 and is kept as it is.
+    // hnsw-v1.snapshot and hnsw-v2-rq8.snapshot were written by versions 1 and 2 and are kept
+    // as they are.
     let mut bytes = Vec::new();
-    build_rq8().write_snapshot(180, &mut bytes).unwrap();
-    std::fs::write(format!("{dir}/hnsw-v2-rq8.snapshot"), bytes).unwrap();
+    build_rq8().write_snapshot_at(V3_MARK, &mut bytes).unwrap();
+    std::fs::write(format!("{dir}/hnsw-v3-rq8.snapshot"), bytes).unwrap();
 }
 
 /// A row's bits (codes read as f32 may be NaN, which is not equal to itself).

@@ -64,12 +64,15 @@ impl Read for VfsReader {
 }
 
 /// Durably replaces the snapshot of `name` with one of `index` covering doc ids below
-/// `covered`. A crash leaves the previous snapshot (or none) and at most a temp file.
+/// `mark.covered`, taken at shard LSN `mark.lsn`; `before_publish` runs once the temp file is durable,
+/// before the rename (an error leaves the previous snapshot). A crash leaves the previous
+/// snapshot (or none) and at most a temp file.
 pub(crate) fn write(
     shard_dir: &Path,
     name: &str,
     index: &AnnIndex,
-    covered: u64,
+    mark: weft_hnsw::SnapshotMark,
+    before_publish: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<SnapshotInfo> {
     let vfs = StdFs;
     let dir = shard_dir.join(DIR);
@@ -80,10 +83,14 @@ pub(crate) fn write(
     let final_path = dir.join(file_name(name));
     let temp_path = dir.join(format!("{}{TEMP_SUFFIX}", file_name(name)));
     let mut out = BufWriter::with_capacity(1 << 20, VfsWriter(vfs.create(&temp_path)?));
-    let info = index.write_snapshot(covered, &mut out)?;
+    let info = index.write_snapshot(mark, &mut out)?;
     let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
     file.0.sync_data()?;
     drop(file);
+    if let Err(err) = before_publish() {
+        let _ = vfs.remove_file(&temp_path);
+        return Err(err);
+    }
     vfs.rename(&temp_path, &final_path)?;
     vfs.sync_dir(&dir)?;
     Ok(info)

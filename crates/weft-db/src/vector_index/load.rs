@@ -12,6 +12,19 @@
 //! 4. A key below `W` whose node the snapshot holds as deleted means the snapshot is ahead of
 //!    the durable data, which the publication rule (the covered writes are durable first)
 //!    excludes; if it happens anyway, that index is rebuilt.
+//!
+//! Between 1 and 2, an HNSW snapshot's graph-operation logs (generations from the one its
+//! header names, see [`super::oplog`]) are replayed onto it: the graph changes made after
+//! the snapshot, without re-inserting. Replay stops at the first damaged record (a warning
+//! naming the file); what it did not cover, step 2 inserts. Step 2 therefore treats every
+//! key whose node the index already holds as seen, whatever its doc id, and step 3 looks at
+//! every doc id the shard allocated.
+//!
+//! Steps 2 and 3 are skipped for an **exact** snapshot: one whose recorded shard LSN is the
+//! shard's last LSN and whose watermark is the shard's doc-id counter (no write since it was
+//! taken; every write that touched the index while it was written was durable before it was
+//! published, see the worker). An orderly restart opens that way, reading nothing but the
+//! snapshot files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -19,10 +32,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use roaring::RoaringBitmap;
-use weft_hnsw::{FlatIndex, Hnsw, SnapshotError};
+use weft_hnsw::{FlatIndex, GraphOp, Hnsw, SnapshotError};
+use weft_io::Vfs;
 use weft_lsm::Shard;
 
-use super::{AnnIndex, IndexEntry, VectorIndexes, files, hnsw_config, index_id, metric};
+use super::{AnnIndex, IndexEntry, VectorIndexes, files, hnsw_config, index_id, metric, oplog};
 use crate::object::record::{self, decode_vector};
 use crate::schema::VectorIndexConfig;
 
@@ -37,6 +51,14 @@ const PROGRESS_EVERY: u64 = 100_000;
 pub(crate) struct LoadReport {
     /// Indexes loaded from a snapshot.
     pub snapshots_loaded: usize,
+    /// Of those, exact ones (no write since they were taken: no scan needed).
+    pub exact: usize,
+    /// Graph-operation log files replayed, and the operations in them.
+    pub log_files: usize,
+    pub log_ops: u64,
+    /// Replayed nodes added and tombstoned.
+    pub log_added: u64,
+    pub log_tombstoned: u64,
     /// Nodes those snapshots held.
     pub snapshot_nodes: u64,
     /// Keys of the vectors bucket scanned.
@@ -119,9 +141,21 @@ fn read_snapshot(
     Ok((index, info))
 }
 
+/// What replaying an index's logs did.
+#[derive(Debug, Default)]
+struct Replayed {
+    ops: u64,
+    added: u64,
+    tombstoned: u64,
+    /// One above the highest generation on disk (0: none).
+    next_generation: u64,
+}
+
 /// A loaded index's bookkeeping during the scan.
 struct Loaded {
     covered: u64,
+    /// No write since the snapshot: nothing to compare.
+    exact: bool,
     seen: RoaringBitmap,
     inconsistent: bool,
 }
@@ -161,9 +195,19 @@ pub(crate) fn open_indexes(
             chain(&err)
         );
     }
-    let mut loaded = op.load_snapshots(dims, next_doc_id);
-    op.scan(&mut loaded, None)?;
-    op.delete_unseen(&loaded);
+    let mut generations = BTreeMap::new();
+    let mut loaded = op.load_snapshots(dims, next_doc_id, &mut generations);
+    // Exact snapshots need no scan; the others and the rebuilt indexes do.
+    let scanned: BTreeSet<String> = dims
+        .keys()
+        .filter(|name| !loaded.get(*name).is_some_and(|l| l.exact))
+        .cloned()
+        .collect();
+    loaded.retain(|_, l| !l.exact);
+    if !scanned.is_empty() {
+        op.scan(&mut loaded, Some(&scanned))?;
+    }
+    op.delete_unseen(&loaded, next_doc_id);
     op.rebuild_inconsistent(&loaded)?;
     for name in op.report.rebuilt.keys() {
         if let Some(entry) = indexes.entry(name) {
@@ -174,10 +218,16 @@ pub(crate) fn open_indexes(
         }
     }
     indexes.advance(next_doc_id, shard.last_lsn());
+    // From now on every graph change is logged, above every generation on disk.
+    for (name, entry) in indexes.entries() {
+        let at_least = generations.get(&name).copied().unwrap_or(1);
+        entry.start_log(&op.dir, &name, at_least);
+    }
+    let _ = indexes.log_dir.set(op.dir.clone());
     let mut report = op.report;
     report.took = op.started.elapsed();
     if report.keys_scanned > 0 || report.snapshots_loaded > 0 {
-        tracing::info!(action = "vector_index_load", class, snapshots = report.snapshots_loaded, snapshot_nodes = report.snapshot_nodes, keys = report.keys_scanned, inserted = report.inserted, deleted = report.deleted, rebuilt = report.rebuilt.len(), took = ?report.took, "vector indexes ready");
+        tracing::info!(action = "vector_index_load", class, snapshots = report.snapshots_loaded, exact = report.exact, log_files = report.log_files, log_ops = report.log_ops, snapshot_nodes = report.snapshot_nodes, keys = report.keys_scanned, inserted = report.inserted, deleted = report.deleted, rebuilt = report.rebuilt.len(), took = ?report.took, "vector indexes ready");
     }
     Ok(report)
 }
@@ -188,8 +238,10 @@ impl Opening<'_> {
         &mut self,
         dims: &BTreeMap<String, u32>,
         next_doc_id: u64,
+        generations: &mut BTreeMap<String, u64>,
     ) -> BTreeMap<String, Loaded> {
         let class = self.class;
+        let last_lsn = self.shard.last_lsn();
         let mut loaded = BTreeMap::new();
         for (name, dim) in dims {
             let Some(config) = self.indexes.config(name) else {
@@ -198,14 +250,35 @@ impl Opening<'_> {
             let path = files::path(&self.dir, name);
             match read_snapshot(&self.dir, name, &config, *dim as usize, next_doc_id) {
                 Ok((index, info)) => {
-                    tracing::info!(action = "vector_index_load", class, path = %path.display(), nodes = info.nodes, tombstoned = info.tombstoned, covered = info.covered, bytes = info.bytes, took = ?self.started.elapsed(), "vector index snapshot loaded");
+                    let replay = match &index {
+                        AnnIndex::Hnsw(h) if info.log_generation > 0 => {
+                            self.replay_logs(name, h, info.log_generation)
+                        }
+                        _ => Replayed::default(),
+                    };
+                    generations.insert(
+                        name.clone(),
+                        replay.next_generation.max(info.log_generation),
+                    );
+                    // Replayed membership changes mean writes after the snapshot.
+                    let exact = info.lsn != 0
+                        && info.lsn == last_lsn
+                        && info.covered == next_doc_id
+                        && replay.added == 0
+                        && replay.tombstoned == 0;
+                    tracing::info!(action = "vector_index_load", class, path = %path.display(), nodes = info.nodes, tombstoned = info.tombstoned, covered = info.covered, lsn = info.lsn, exact, bytes = info.bytes, took = ?self.started.elapsed(), "vector index snapshot loaded");
                     self.report.snapshots_loaded += 1;
+                    self.report.exact += usize::from(exact);
                     self.report.snapshot_nodes += info.nodes;
-                    self.indexes.install(name, IndexEntry::new(index, 0));
+                    self.indexes.install(
+                        name,
+                        IndexEntry::new(index, replay.added + replay.tombstoned),
+                    );
                     loaded.insert(
                         name.clone(),
                         Loaded {
                             covered: info.covered,
+                            exact,
                             seen: RoaringBitmap::new(),
                             inconsistent: false,
                         },
@@ -221,8 +294,99 @@ impl Opening<'_> {
         loaded
     }
 
-    /// Tombstones the live snapshot nodes whose vector the bucket no longer has.
-    fn delete_unseen(&mut self, loaded: &BTreeMap<String, Loaded>) {
+    /// Replays the log files of `name` from generation `from` onto `h` (loaded from the
+    /// snapshot that names `from`), stopping at the first damage.
+    fn replay_logs(&mut self, name: &str, h: &Hnsw, from: u64) -> Replayed {
+        let class = self.class;
+        let mut out = Replayed::default();
+        let all = match oplog::list(&self.dir, name) {
+            Ok(all) => all,
+            Err(err) => {
+                tracing::warn!(action = "vector_index_load", class, dir = %self.dir.display(), "cannot list the graph-operation logs ({err}); the changes since the snapshot are re-inserted instead");
+                return out;
+            }
+        };
+        out.next_generation = all.last().map_or(0, |(g, _)| g + 1);
+        let shard = self.shard;
+        let mut vector_of = |id: u32| {
+            let key = record::vector_key(u64::from(id), name);
+            match shard.get(VECTORS, &key) {
+                Ok(Some(bytes)) => decode_vector(&bytes).ok(),
+                _ => None,
+            }
+        };
+        // Pass 1: the files up to the first damage, and the inserts they saw finish.
+        let mut logs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        let mut published = std::collections::HashSet::new();
+        for (generation, path) in all.into_iter().filter(|(g, _)| *g >= from) {
+            let bytes = match weft_io::StdFs.read_all(&path) {
+                Ok(b) => b,
+                Err(err) => {
+                    tracing::warn!(action = "vector_index_load", class, path = %path.display(), "cannot read the graph-operation log ({err}); the changes it holds are re-inserted instead");
+                    break;
+                }
+            };
+            let read = weft_hnsw::oplog::read_ops(&bytes, &mut |op| {
+                if let GraphOp::Published { id } = op {
+                    published.insert(id);
+                }
+            });
+            let damage = match read {
+                Ok(end) if end.generation != generation => {
+                    Some((0, "the header names another generation"))
+                }
+                Ok(end) => end.damage,
+                Err(err) => {
+                    tracing::warn!(action = "vector_index_load", class, path = %path.display(), "graph-operation log not used ({err}); the changes since the snapshot are re-inserted instead");
+                    break;
+                }
+            };
+            if let Some((offset, what)) = damage {
+                // A torn tail is what a crash during an append leaves; either way, later
+                // generations are not applied on top of a gap.
+                tracing::warn!(action = "vector_index_load", class, path = %path.display(), offset, "graph-operation log ends in a torn or damaged record ({what}); replay stops there, the rest is re-inserted from the vectors bucket");
+                if offset > 0 {
+                    logs.push((path, bytes));
+                }
+                break;
+            }
+            logs.push((path, bytes));
+        }
+        // Pass 2: apply, leaving out inserts that did not finish within what was read.
+        let mut unfinished = std::collections::HashSet::new();
+        for (path, bytes) in &logs {
+            let mut skipped = 0u64;
+            let _ = weft_hnsw::oplog::read_ops(bytes, &mut |op| {
+                match &op {
+                    GraphOp::AddNode { id, .. } if !published.contains(id) => {
+                        unfinished.insert(*id);
+                        return;
+                    }
+                    GraphOp::SetEntryPoint {
+                        entry: Some((id, _)),
+                    } if unfinished.contains(id) => {
+                        return;
+                    }
+                    GraphOp::AddNode { .. } => out.added += 1,
+                    GraphOp::Tombstone { .. } => out.tombstoned += 1,
+                    _ => {}
+                }
+                if h.apply(&op, &mut vector_of).is_err() {
+                    skipped += 1;
+                }
+                out.ops += 1;
+            });
+            self.report.log_files += 1;
+            tracing::info!(action = "vector_index_load", class, path = %path.display(), ops = out.ops, skipped, unfinished = unfinished.len(), took = ?self.started.elapsed(), "graph-operation log replayed");
+        }
+        self.report.log_ops += out.ops;
+        self.report.log_added += out.added;
+        self.report.log_tombstoned += out.tombstoned;
+        out
+    }
+
+    /// Tombstones the live nodes whose vector the bucket no longer has.
+    fn delete_unseen(&mut self, loaded: &BTreeMap<String, Loaded>, next_doc_id: u64) {
         for (name, l) in loaded {
             let Some(entry) = self.indexes.entry(name) else {
                 continue;
@@ -230,7 +394,8 @@ impl Opening<'_> {
             if l.inconsistent {
                 continue;
             }
-            let bound = u32::try_from(l.covered).unwrap_or(u32::MAX);
+            // Replayed logs may hold nodes at or above the watermark.
+            let bound = u32::try_from(l.covered.max(next_doc_id)).unwrap_or(u32::MAX);
             for id in 0..bound {
                 if entry.index.contains(id) && !l.seen.contains(id) {
                     self.indexes.delete(name, u64::from(id));
@@ -291,15 +456,15 @@ impl Opening<'_> {
                     tracing::info!(action = "vector_index_load", class, keys = self.report.keys_scanned, inserted = self.report.inserted, took = ?self.started.elapsed(), "loading vector indexes");
                 }
                 if let Some(l) = loaded.get_mut(&name)
-                    && doc_id < l.covered
                     && let (Ok(id), Some(entry)) = (index_id(doc_id), indexes.entry(&name))
                 {
-                    if entry.index.contains(id) {
-                        l.seen.insert(id);
+                    if entry.index.holds(id) && !entry.index.contains(id) {
+                        l.inconsistent = true;
                         continue;
                     }
-                    if entry.index.holds(id) {
-                        l.inconsistent = true;
+                    // Held, or inserted below: either way not to be deleted afterwards.
+                    l.seen.insert(id);
+                    if entry.index.contains(id) {
                         continue;
                     }
                 }

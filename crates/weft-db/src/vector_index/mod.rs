@@ -9,6 +9,7 @@
 
 pub(crate) mod files;
 pub(crate) mod load;
+pub(crate) mod oplog;
 #[cfg(test)]
 mod tests;
 pub(crate) mod worker;
@@ -224,12 +225,12 @@ impl AnnIndex {
 
     pub(crate) fn write_snapshot(
         &self,
-        covered: u64,
+        mark: weft_hnsw::SnapshotMark,
         out: &mut dyn std::io::Write,
     ) -> std::io::Result<SnapshotInfo> {
         match self {
-            AnnIndex::Hnsw(h) => h.write_snapshot(covered, out),
-            AnnIndex::Flat(f) => f.write_snapshot(covered, out),
+            AnnIndex::Hnsw(h) => h.write_snapshot_at(mark, out),
+            AnnIndex::Flat(f) => f.write_snapshot_at(mark, out),
         }
     }
 }
@@ -248,6 +249,8 @@ pub(crate) struct IndexEntry {
     /// A config update enabled compression: the worker compresses what is indexed now
     /// instead of waiting for `trainingLimit` vectors.
     pub(crate) compress_now: AtomicBool,
+    /// The graph-operation log (HNSW indexes, once the shard is open).
+    pub(crate) log: std::sync::OnceLock<Arc<oplog::OpLog>>,
 }
 
 impl IndexEntry {
@@ -258,6 +261,30 @@ impl IndexEntry {
             last_snapshot_ms: AtomicU64::new(worker::now_ms()),
             last_took_ms: AtomicU64::new(0),
             compress_now: AtomicBool::new(false),
+            log: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Starts logging the graph operations of an HNSW index of vector `name` in `shard_dir`,
+    /// at a generation of at least `at_least` (above every log file on disk). A no-op for
+    /// flat indexes and for an index that logs already.
+    pub(crate) fn start_log(&self, shard_dir: &std::path::Path, name: &str, at_least: u64) {
+        let AnnIndex::Hnsw(h) = &self.index else {
+            return;
+        };
+        if self.log.get().is_some() {
+            return;
+        }
+        match oplog::OpLog::open(shard_dir, name, at_least) {
+            Ok(log) => {
+                let log = Arc::new(log);
+                if self.log.set(Arc::clone(&log)).is_ok() {
+                    h.observe(log);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(action = "vector_index_oplog", dir = %shard_dir.display(), "cannot list the graph-operation logs ({err}); the index of {name:?} runs without one");
+            }
         }
     }
 }
@@ -276,6 +303,9 @@ pub(crate) struct VectorIndexes {
     applied_lsn: AtomicU64,
     /// Held while snapshots are written (the background worker and a backup may both ask).
     pub(crate) snapshot_lock: parking_lot::Mutex<()>,
+    /// The shard directory, once the open is done: indexes created from then on log their
+    /// graph operations there.
+    pub(crate) log_dir: std::sync::OnceLock<std::path::PathBuf>,
     /// Vectors inserted and deleted since the shard opened (loading included), for metrics.
     pub(crate) inserted: AtomicU64,
     pub(crate) deleted: AtomicU64,
@@ -330,7 +360,13 @@ impl VectorIndexes {
         let config = self.configs.read().get(name)?.clone();
         let mut indexes = self.indexes.write();
         Some(Arc::clone(indexes.entry(name.to_string()).or_insert_with(
-            || Arc::new(IndexEntry::new(AnnIndex::new(dim, &config), 0)),
+            || {
+                let entry = IndexEntry::new(AnnIndex::new(dim, &config), 0);
+                if let Some(dir) = self.log_dir.get() {
+                    entry.start_log(dir, name, 1);
+                }
+                Arc::new(entry)
+            },
         )))
     }
 

@@ -147,7 +147,8 @@ fn orderly_close_then_open_loads_the_snapshot_without_inserting() {
     assert_eq!(r.snapshot_nodes, 400);
     assert_eq!((r.inserted, r.deleted), (0, 0), "{r:?}");
     assert!(r.rebuilt.is_empty(), "{r:?}");
-    assert_eq!(r.keys_scanned, 400);
+    // No write since the snapshot: it is the index, the vectors bucket is not read.
+    assert_eq!((r.exact, r.keys_scanned), (1, 0), "{r:?}");
     check(&db, &live);
     // Nothing changed: closing again keeps the snapshot as it is.
     let path = snapshot_path(&db);
@@ -242,10 +243,66 @@ fn changes_after_the_snapshot_are_applied_on_open() {
     drop(db);
     let db = open(dir.path());
     let r = report(&db);
-    assert_eq!(r.snapshots_loaded, 1, "{r:?}");
+    assert_eq!((r.snapshots_loaded, r.exact), (1, 0), "{r:?}");
     assert_eq!(r.snapshot_nodes, 300);
     assert_eq!(r.inserted, 40 + 50, "{r:?}");
     assert_eq!(r.deleted, 40 + 25, "{r:?}");
+    check(&db, &live);
+}
+
+/// Deletes allocate no doc id: only the LSN tells the snapshot is no longer the index.
+#[test]
+fn deletes_after_an_exact_snapshot_are_seen_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut live) = populated(dir.path(), 200);
+    db.close().unwrap();
+    let db = open(dir.path());
+    assert_eq!(report(&db).exact, 1);
+    for i in 0..15 {
+        assert!(db.delete_object("Vec", Uuid::from_u128(i + 1)).unwrap());
+        live[i as usize] = None;
+    }
+    drop(db);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!((r.snapshots_loaded, r.exact), (1, 0), "{r:?}");
+    assert_eq!((r.keys_scanned, r.deleted), (185, 15), "{r:?}");
+    check(&db, &live);
+    // Closed orderly again: the new snapshot is exact once more.
+    db.close().unwrap();
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!((r.exact, r.keys_scanned), (1, 0), "{r:?}");
+    check(&db, &live);
+}
+
+/// A snapshot of format version 2 records no LSN: it is loaded and compared with the bucket.
+#[test]
+fn a_snapshot_without_an_lsn_is_compared_with_the_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, live) = populated(dir.path(), 150);
+    let path = snapshot_path(&db);
+    db.close().unwrap();
+    // The same index written again without an LSN.
+    let b = std::fs::read(&path).unwrap();
+    let cfg = super::hnsw_config(&HnswConfig {
+        distance: Distance::L2Squared,
+        ..HnswConfig::default()
+    });
+    let (h, info) =
+        weft_hnsw::Hnsw::read_snapshot(&mut b.as_slice(), b.len() as u64, DIM, cfg).unwrap();
+    assert_ne!(info.lsn, 0);
+    let mut bytes = Vec::new();
+    h.write_snapshot(info.covered, &mut bytes).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(
+        (r.snapshots_loaded, r.exact, r.keys_scanned),
+        (1, 0, 150),
+        "{r:?}"
+    );
+    assert_eq!((r.inserted, r.deleted), (0, 0), "{r:?}");
     check(&db, &live);
 }
 
@@ -451,5 +508,117 @@ fn flat_rq_is_compressed_at_creation_and_loads_compressed() {
     let r = report(&db);
     assert_eq!((r.snapshots_loaded, r.inserted), (1, 0), "{r:?}");
     assert!(compressed(&db));
+    check(&db, &live);
+}
+
+/// The graph-operation log files in the class's shard.
+fn log_files(db: &Db) -> Vec<std::path::PathBuf> {
+    let dir = db.collection("Vec").unwrap().dir().join(files::DIR);
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().contains(".oplog."))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A background snapshot, then 40 new objects, 10 deletes and 20 updates, all logged; then
+/// a crash. Opening replays the log: nothing is re-inserted or compared away.
+#[test]
+fn the_graph_log_replays_the_tail_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut live) = populated(dir.path(), 300);
+    let coll = db.collection("Vec").unwrap();
+    assert_eq!(coll.snapshot_indexes(), 1);
+    let added = vectors(40, 5);
+    put(&db, 300, &added);
+    live.extend(added.into_iter().map(Some));
+    for (i, slot) in live.iter_mut().enumerate().take(10) {
+        assert!(
+            db.delete_object("Vec", Uuid::from_u128(i as u128 + 1))
+                .unwrap()
+        );
+        *slot = None;
+    }
+    let updated = vectors(20, 6);
+    put(&db, 50, &updated);
+    for (i, v) in updated.into_iter().enumerate() {
+        live[50 + i] = Some(v);
+    }
+    assert!(coll.write_graph_logs() > 0);
+    assert_eq!(log_files(&db).len(), 1);
+    drop(coll);
+    drop(db);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(
+        (r.snapshots_loaded, r.exact, r.log_files),
+        (1, 0, 1),
+        "{r:?}"
+    );
+    assert_eq!((r.log_added, r.log_tombstoned), (60, 30), "{r:?}");
+    // Everything was in the log: the scan only confirms.
+    assert_eq!((r.inserted, r.deleted), (0, 0), "{r:?}");
+    check(&db, &live);
+    // The next snapshot supersedes the log: its files go.
+    assert_eq!(db.collection("Vec").unwrap().snapshot_indexes(), 1);
+    assert!(log_files(&db).is_empty(), "{:?}", log_files(&db));
+    db.close().unwrap();
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!((r.exact, r.log_files, r.keys_scanned), (1, 0, 0), "{r:?}");
+    check(&db, &live);
+}
+
+/// Ops still in the buffer when the process dies are not in the file: their vectors are
+/// inserted from the bucket instead.
+#[test]
+fn ops_not_yet_written_are_reinserted_from_the_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut live) = populated(dir.path(), 200);
+    let coll = db.collection("Vec").unwrap();
+    assert_eq!(coll.snapshot_indexes(), 1);
+    let first = vectors(30, 7);
+    put(&db, 200, &first);
+    live.extend(first.into_iter().map(Some));
+    assert!(coll.write_graph_logs() > 0);
+    let second = vectors(25, 8);
+    put(&db, 230, &second);
+    live.extend(second.into_iter().map(Some));
+    drop(coll);
+    drop(db);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!((r.log_added, r.inserted, r.deleted), (30, 25, 0), "{r:?}");
+    check(&db, &live);
+}
+
+/// A damaged record stops the replay there (a warning names the file); the rest comes from
+/// the bucket, and the answers are right.
+#[test]
+fn a_damaged_graph_log_is_replayed_up_to_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut live) = populated(dir.path(), 200);
+    let coll = db.collection("Vec").unwrap();
+    assert_eq!(coll.snapshot_indexes(), 1);
+    for (round, seed) in [(0usize, 9u64), (1, 10)] {
+        let vs = vectors(30, seed);
+        put(&db, 200 + 30 * round, &vs);
+        live.extend(vs.into_iter().map(Some));
+        assert!(coll.write_graph_logs() > 0);
+    }
+    let files = log_files(&db);
+    assert_eq!(files.len(), 1);
+    drop(coll);
+    drop(db);
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let at = bytes.len() * 3 / 4;
+    bytes[at] ^= 0x40;
+    std::fs::write(&files[0], bytes).unwrap();
+    let db = open(dir.path());
+    let r = report(&db);
+    assert!(r.log_added > 0 && r.log_added < 60, "{r:?}");
+    assert_eq!(r.log_added + r.inserted, 60, "{r:?}");
     check(&db, &live);
 }

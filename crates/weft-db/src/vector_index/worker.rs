@@ -45,6 +45,9 @@ pub(crate) struct SnapshotPolicy {
     pub busy_factor: u64,
     /// Snapshot any changed index at least this often.
     pub max_age: Duration,
+    /// How often buffered graph operations are appended to their logs (`None`: only when a
+    /// snapshot rotates them and on close; weft-db's own tests drive the writes themselves).
+    pub log_every: Option<Duration>,
 }
 
 impl Default for SnapshotPolicy {
@@ -56,6 +59,7 @@ impl Default for SnapshotPolicy {
             max_changes: 10_000,
             busy_factor: 2,
             max_age: Duration::from_secs(60),
+            log_every: (!cfg!(test)).then_some(super::oplog::WRITE_EVERY),
         }
     }
 }
@@ -166,16 +170,47 @@ impl SnapshotTarget {
         done
     }
 
+    /// Appends every index's buffered graph operations to its log file.
+    pub(crate) fn write_logs(&self) -> u64 {
+        self.indexes
+            .entries()
+            .iter()
+            .filter_map(|(_, e)| e.log.get())
+            .map(|log| log.write_out())
+            .sum()
+    }
+
     fn snapshot_one(&self, name: &str, entry: &IndexEntry) -> Result<(), SnapshotFailed> {
         let started = Instant::now();
+        // Before the watermark: every graph change the snapshot may miss is logged in this
+        // generation or a later one.
+        let log_generation = entry.log.get().map_or(0, |log| log.rotate());
         let (covered, lsn) = self.indexes.watermark();
         let changes = entry.changes.load(Ordering::Relaxed);
         let shard = Arc::clone(&self.shard.read());
         if shard.durable_lsn() < lsn {
             shard.flush().map_err(SnapshotFailed::Durable)?;
         }
-        let info =
-            files::write(&self.dir, name, &entry.index, covered).map_err(SnapshotFailed::Write)?;
+        // Every write that touched the index while it was written already has its LSN (it
+        // got it before changing the index): made durable before the snapshot is published, a
+        // crash cannot take away a write the snapshot shows. So a shard whose last LSN is
+        // still `lsn` when it next opens had no write since, and the open skips its scan.
+        let durable_now = || {
+            if shard.durable_lsn() < shard.last_lsn() {
+                shard.flush().map_err(std::io::Error::other)?;
+            }
+            Ok(())
+        };
+        let mark = weft_hnsw::SnapshotMark {
+            covered,
+            lsn,
+            log_generation,
+        };
+        let info = files::write(&self.dir, name, &entry.index, mark, durable_now)
+            .map_err(SnapshotFailed::Write)?;
+        if let Some(log) = entry.log.get() {
+            log.remove_before(log_generation);
+        }
         entry.changes.fetch_sub(changes, Ordering::Relaxed);
         entry.last_snapshot_ms.store(now_ms(), Ordering::Relaxed);
         entry.last_took_ms.store(
@@ -210,16 +245,27 @@ impl Worker {
             .name(format!("vidx-snap-{}", target.class))
             .spawn(move || {
                 let (lock, cv) = &*flag;
+                let tick = policy
+                    .log_every
+                    .map_or(policy.check_every, |l| l.min(policy.check_every));
+                let mut last_check = Instant::now();
                 loop {
                     {
                         let mut stopped = lock.lock();
                         if !*stopped {
-                            cv.wait_for(&mut stopped, policy.check_every);
+                            cv.wait_for(&mut stopped, tick);
                         }
                         if *stopped {
                             return;
                         }
                     }
+                    if policy.log_every.is_some() {
+                        target.write_logs();
+                    }
+                    if last_check.elapsed() + tick / 2 < policy.check_every {
+                        continue;
+                    }
+                    last_check = Instant::now();
                     target.compress_due();
                     let now = now_ms();
                     target.snapshot_if(|e| policy.due(e, now));

@@ -36,6 +36,8 @@ impl Hnsw {
         h.set_rng_state(header.rng_state);
         let mut info = SnapshotInfo {
             covered: header.covered,
+            lsn: header.lsn,
+            log_generation: header.log_generation,
             bytes: len,
             ..SnapshotInfo::default()
         };
@@ -93,6 +95,8 @@ impl FlatIndex {
         };
         let mut info = SnapshotInfo {
             covered: header.covered,
+            lsn: header.lsn,
+            log_generation: header.log_generation,
             bytes: len,
             ..SnapshotInfo::default()
         };

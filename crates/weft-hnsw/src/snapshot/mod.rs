@@ -36,10 +36,13 @@ use weft_vector::{Metric, Quantizer};
 
 /// First bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"WEFTVIDX";
-/// Format version written by this code. Version 1 (no quantizer block) is still read.
-pub const VERSION: u16 = 2;
-/// Size of the fixed header.
-pub(crate) const HEADER_LEN: usize = 44;
+/// Format version written by this code. Versions 1 (no quantizer block) and 2 (no LSN) are
+/// still read.
+pub const VERSION: u16 = 3;
+/// Size of the fixed header (version 3).
+pub(crate) const HEADER_LEN: usize = 60;
+/// Size of the fixed header of versions 1 and 2.
+pub(crate) const OLD_HEADER_LEN: usize = 44;
 /// Size of a chunk header: tag, payload length, node count, CRC32C.
 pub(crate) const CHUNK_HEADER_LEN: usize = 13;
 /// Size of the trailer.
@@ -97,6 +100,15 @@ pub struct SnapshotHeader {
     pub covered: u64,
     /// State of the level generator, so levels drawn after loading continue the sequence.
     pub rng_state: u64,
+    /// The shard LSN the watermark was taken at (version 3; `0`: unknown): every write up to
+    /// it is in the snapshot, and every write that touched the index while the snapshot was
+    /// written was durable before the snapshot was published. A shard whose last LSN is still
+    /// this one has had no write since, so the snapshot is its exact index.
+    pub lsn: u64,
+    /// The first graph-operation log generation to replay onto this snapshot (version 3; `0`:
+    /// none): the caller's log was switched to it before the snapshot began, so every graph
+    /// change the snapshot may miss is in that generation or a later one.
+    pub log_generation: u64,
     /// The quantizer of a compressed index (version 2): node vectors are its rows.
     pub quantizer: Option<Quantizer>,
 }
@@ -108,6 +120,17 @@ impl SnapshotHeader {
             .as_ref()
             .map_or(self.dim as usize, Quantizer::row_words)
     }
+}
+
+/// What a snapshot records about its position in the caller's history (version 3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SnapshotMark {
+    /// Doc-id watermark ([`SnapshotHeader::covered`]).
+    pub covered: u64,
+    /// Shard LSN of the watermark ([`SnapshotHeader::lsn`]).
+    pub lsn: u64,
+    /// First log generation to replay ([`SnapshotHeader::log_generation`]).
+    pub log_generation: u64,
 }
 
 /// The trailer: entry point and counts.
@@ -126,6 +149,10 @@ pub struct SnapshotTrailer {
 pub struct SnapshotInfo {
     /// Watermark (see [`SnapshotHeader::covered`]).
     pub covered: u64,
+    /// Shard LSN of the watermark (see [`SnapshotHeader::lsn`]; `0`: unknown).
+    pub lsn: u64,
+    /// First graph-operation log generation to replay (see [`SnapshotHeader::log_generation`]).
+    pub log_generation: u64,
     /// Nodes written or loaded (live and tombstoned).
     pub nodes: u64,
     /// Of those, tombstoned.
@@ -153,7 +180,7 @@ pub enum SnapshotError {
     #[error("not a vector-index snapshot (bad magic)")]
     BadMagic,
     /// Written by another format version.
-    #[error("unsupported snapshot version {0} (this build reads 1 and {VERSION})")]
+    #[error("unsupported snapshot version {0} (this build reads 1 to {VERSION})")]
     Version(u16),
     /// A checksum did not match.
     #[error("checksum mismatch in the {section} at byte {offset}")]

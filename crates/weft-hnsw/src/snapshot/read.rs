@@ -5,7 +5,8 @@ use std::io::Read;
 
 use super::{
     CHUNK_HEADER_LEN, FLAG_TOMBSTONE, HEADER_LEN, IndexKind, MAGIC, MAX_CHUNK, MAX_LEVELS,
-    SnapshotError, SnapshotHeader, SnapshotTrailer, TAG_CHUNK, TAG_TRAILER, TRAILER_LEN, VERSION,
+    OLD_HEADER_LEN, SnapshotError, SnapshotHeader, SnapshotTrailer, TAG_CHUNK, TAG_TRAILER,
+    TRAILER_LEN, VERSION,
 };
 use weft_vector::{Metric, Quantizer};
 
@@ -81,18 +82,30 @@ fn take(
     Ok(())
 }
 
-/// The header and the length of the quantizer block after it.
-fn decode_header(b: &[u8]) -> Result<(SnapshotHeader, usize), SnapshotError> {
-    let malformed = |what| SnapshotError::Malformed { offset: 0, what };
+/// The format version of a header (its first 10 bytes at least), if this build reads it.
+fn header_version(b: &[u8]) -> Result<u16, SnapshotError> {
     if b.get(0..8) != Some(&MAGIC[..]) {
         return Err(SnapshotError::BadMagic);
     }
-    let version = u16_at(b, 8).ok_or(malformed("short header"))?;
-    if version != 1 && version != VERSION {
+    let version = u16_at(b, 8).ok_or(SnapshotError::Malformed {
+        offset: 0,
+        what: "short header",
+    })?;
+    if !(1..=VERSION).contains(&version) {
         return Err(SnapshotError::Version(version));
     }
-    let stored = u32_at(b, 40).ok_or(malformed("short header"))?;
-    if crc32c::crc32c(b.get(..40).unwrap_or_default()) != stored {
+    Ok(version)
+}
+
+/// The header and the length of the quantizer block after it.
+fn decode_header(b: &[u8]) -> Result<(SnapshotHeader, usize), SnapshotError> {
+    let malformed = |what| SnapshotError::Malformed { offset: 0, what };
+    let version = header_version(b)?;
+    // Versions 1 and 2: the CRC at 40..44; version 3: LSN and log generation at 40..56, the
+    // CRC at 56..60.
+    let crc_at = if version >= 3 { 56 } else { 40 };
+    let stored = u32_at(b, crc_at).ok_or(malformed("short header"))?;
+    if crc32c::crc32c(b.get(..crc_at).unwrap_or_default()) != stored {
         return Err(SnapshotError::Checksum {
             section: "header",
             offset: 0,
@@ -130,6 +143,16 @@ fn decode_header(b: &[u8]) -> Result<(SnapshotHeader, usize), SnapshotError> {
         max_connections,
         covered: u64_at(b, 24).ok_or(malformed("short header"))?,
         rng_state: u64_at(b, 32).ok_or(malformed("short header"))?,
+        lsn: if version >= 3 {
+            u64_at(b, 40).ok_or(malformed("short header"))?
+        } else {
+            0
+        },
+        log_generation: if version >= 3 {
+            u64_at(b, 48).ok_or(malformed("short header"))?
+        } else {
+            0
+        },
         quantizer: None,
     })
     .map(|h| (h, usize::from(qlen)))
@@ -213,7 +236,19 @@ impl<'a> SnapshotReader<'a> {
     pub fn open(input: &'a mut dyn Read, len: u64) -> Result<Self, SnapshotError> {
         let mut offset = 0;
         let mut buf = Vec::new();
-        take(input, &mut offset, len, HEADER_LEN, &mut buf)?;
+        // Every version's header starts with the 44 bytes of versions 1 and 2.
+        take(input, &mut offset, len, OLD_HEADER_LEN, &mut buf)?;
+        if header_version(&buf)? >= 3 {
+            let mut rest = Vec::new();
+            take(
+                input,
+                &mut offset,
+                len,
+                HEADER_LEN - OLD_HEADER_LEN,
+                &mut rest,
+            )?;
+            buf.extend_from_slice(&rest);
+        }
         let (mut header, qlen) = decode_header(&buf)?;
         if qlen > 0 {
             let at = offset;

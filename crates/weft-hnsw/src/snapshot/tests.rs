@@ -129,8 +129,10 @@ fn fingerprint_mismatch_is_refused() {
 fn version_and_magic_are_checked() {
     let (h, _) = built(10, 4, Metric::Cosine);
     let mut bytes = bytes_of(&h, 10);
-    bytes[8] = 3;
-    assert!(matches!(decode(&bytes), Err(SnapshotError::Version(3))));
+    bytes[8] = 4;
+    assert!(matches!(decode(&bytes), Err(SnapshotError::Version(4))));
+    bytes[8] = 0;
+    assert!(matches!(decode(&bytes), Err(SnapshotError::Version(0))));
     bytes[0] = b'X';
     assert!(matches!(decode(&bytes), Err(SnapshotError::BadMagic)));
 }

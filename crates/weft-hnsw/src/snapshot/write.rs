@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use super::{
     CHUNK_TARGET, FLAG_TOMBSTONE, HEADER_LEN, IndexKind, MAGIC, SnapshotHeader, SnapshotInfo,
-    SnapshotTrailer, TAG_CHUNK, TAG_TRAILER, VERSION,
+    SnapshotMark, SnapshotTrailer, TAG_CHUNK, TAG_TRAILER, VERSION,
 };
 use crate::flat::FlatIndex;
 use crate::hnsw::Hnsw;
@@ -26,8 +26,10 @@ pub(crate) fn encode_header(h: &SnapshotHeader) -> [u8; HEADER_LEN] {
     b[20..22].copy_from_slice(&qlen.to_le_bytes());
     b[24..32].copy_from_slice(&h.covered.to_le_bytes());
     b[32..40].copy_from_slice(&h.rng_state.to_le_bytes());
-    let crc = crc32c::crc32c(&b[..40]);
-    b[40..44].copy_from_slice(&crc.to_le_bytes());
+    b[40..48].copy_from_slice(&h.lsn.to_le_bytes());
+    b[48..56].copy_from_slice(&h.log_generation.to_le_bytes());
+    let crc = crc32c::crc32c(&b[..56]);
+    b[56..60].copy_from_slice(&crc.to_le_bytes());
     b
 }
 
@@ -71,6 +73,8 @@ impl<'a> SnapshotWriter<'a> {
             in_chunk: 0,
             info: SnapshotInfo {
                 covered: header.covered,
+                lsn: header.lsn,
+                log_generation: header.log_generation,
                 bytes,
                 ..SnapshotInfo::default()
             },
@@ -153,6 +157,21 @@ impl Hnsw {
     /// source after loading. Deletes running concurrently may or may not be captured; the
     /// loader compares with the source of truth anyway.
     pub fn write_snapshot(&self, covered: u64, out: &mut dyn Write) -> io::Result<SnapshotInfo> {
+        let mark = SnapshotMark {
+            covered,
+            ..SnapshotMark::default()
+        };
+        self.write_snapshot_at(mark, out)
+    }
+
+    /// [`Hnsw::write_snapshot`] recording where the snapshot stands in the caller's history
+    /// (see [`crate::SnapshotHeader`] for what the caller promises with each field).
+    pub fn write_snapshot_at(
+        &self,
+        mark: SnapshotMark,
+        out: &mut dyn Write,
+    ) -> io::Result<SnapshotInfo> {
+        let covered = mark.covered;
         // One store for the whole file: a compression switching meanwhile changes nothing here.
         let st = self.store();
         let header = SnapshotHeader {
@@ -162,6 +181,8 @@ impl Hnsw {
             max_connections: self.cfg.max_connections as u32,
             covered,
             rng_state: self.rng_state(),
+            lsn: mark.lsn,
+            log_generation: mark.log_generation,
             quantizer: st.quant.clone(),
         };
         let mut w = SnapshotWriter::start(out, &header)?;
@@ -228,6 +249,20 @@ impl FlatIndex {
     /// Writes a snapshot of the live vectors with ids below `covered` to `out` (same promise
     /// as [`Hnsw::write_snapshot`]).
     pub fn write_snapshot(&self, covered: u64, out: &mut dyn Write) -> io::Result<SnapshotInfo> {
+        let mark = SnapshotMark {
+            covered,
+            ..SnapshotMark::default()
+        };
+        self.write_snapshot_at(mark, out)
+    }
+
+    /// [`FlatIndex::write_snapshot`] recording where it stands (see [`Hnsw::write_snapshot_at`]).
+    pub fn write_snapshot_at(
+        &self,
+        mark: SnapshotMark,
+        out: &mut dyn Write,
+    ) -> io::Result<SnapshotInfo> {
+        let covered = mark.covered;
         let header = SnapshotHeader {
             kind: IndexKind::Flat,
             metric: self.metric(),
@@ -235,6 +270,8 @@ impl FlatIndex {
             max_connections: 0,
             covered,
             rng_state: 0,
+            lsn: mark.lsn,
+            log_generation: mark.log_generation,
             quantizer: self.quantizer().cloned(),
         };
         let mut w = SnapshotWriter::start(out, &header)?;
