@@ -61,6 +61,11 @@ pub struct RestartArgs {
     /// Skip the full-rebuild measurement (it takes as long as the build).
     #[arg(long)]
     skip_rebuild: bool,
+    /// Also measure the restarts through this `weft` binary: time from spawning it on the
+    /// data directory to the first correct answer of a GraphQL `nearVector` query (after
+    /// the kill, only through the binary).
+    #[arg(long)]
+    weft_bin: Option<PathBuf>,
 }
 
 /// Arguments of the hidden `restart-child`.
@@ -216,6 +221,15 @@ pub fn run(a: &RestartArgs) -> Result<()> {
         secs(orderly)
     );
     db.close()?;
+    if let Some(bin) = &a.weft_bin {
+        let probe = probe_vector(&dir, 0, a.dim)?;
+        let (took, server) = first_answer(bin, &dir, &probe, 0)?;
+        println!(
+            "orderly restart through the binary: first correct answer after {}",
+            secs(took)
+        );
+        server.terminate()?;
+    }
 
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
@@ -240,6 +254,19 @@ pub fn run(a: &RestartArgs) -> Result<()> {
     child.kill()?;
     let status = child.wait()?;
     println!("child killed ({status}) after upserting {tail} vectors");
+    if let Some(bin) = &a.weft_bin {
+        // The last object of the tail: only found if the tail is indexed.
+        let last = a.n + (tail - tail / 10) - 1;
+        let probe = batch_vectors(last - (last - a.n) % a.batch, a.batch, a.dim, 0)
+            .swap_remove((last - a.n) % a.batch);
+        let (took, server) = first_answer(bin, &dir, &probe, last)?;
+        println!(
+            "restart after kill -9 through the binary: first correct answer after {}",
+            secs(took)
+        );
+        drop(server);
+        return Ok(());
+    }
     let (db, crashed) = open_timed(&dir)?;
     let ok = check(&db, a.n, a.dim, 200)?;
     println!(
@@ -277,6 +304,60 @@ pub fn child(a: &ChildArgs) -> Result<()> {
     std::thread::sleep(Duration::from_secs(3600));
     drop(db);
     Ok(())
+}
+
+/// The stored vector of object `i` (read through `Db`, closed again).
+fn probe_vector(dir: &Path, i: usize, dim: usize) -> Result<Vec<f32>> {
+    let db = Db::open(options(dir))?;
+    let v = db
+        .get_object(CLASS, uuid(i), true)?
+        .and_then(|o| o.vectors.get("").cloned())
+        .context("probe object without vector")?;
+    ensure!(v.len() == dim, "probe vector of {} dimensions", v.len());
+    db.close()?;
+    Ok(v)
+}
+
+/// Spawns `bin` over `dir` and polls a GraphQL `nearVector` search for `probe` until its
+/// first hit is object `want`: the time from the spawn, and the running server.
+fn first_answer(
+    bin: &Path,
+    dir: &Path,
+    probe: &[f32],
+    want: usize,
+) -> Result<(Duration, weft_bench::server::WeftServer)> {
+    let vector = probe
+        .iter()
+        .map(|x| format!("{x}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let body = serde_json::json!({
+        "query": format!(
+            "{{ Get {{ {CLASS}(nearVector: {{vector: [{vector}]}}, limit: 1) {{ _additional {{ id }} }} }} }}"
+        )
+    });
+    let want = uuid(want).to_string();
+    let t = Instant::now();
+    let server = weft_bench::server::spawn(bin, dir, "bench", None)?;
+    let url = format!("{}/v1/graphql", server.rest);
+    let deadline = t + Duration::from_secs(600);
+    while Instant::now() < deadline {
+        if let Ok(mut resp) = ureq::post(&url).send_json(&body)
+            && let Ok(v) = resp.body_mut().read_json::<serde_json::Value>()
+        {
+            let id = v
+                .pointer(&format!("/data/Get/{CLASS}/0/_additional/id"))
+                .and_then(serde_json::Value::as_str);
+            if id == Some(want.as_str()) {
+                return Ok((t.elapsed(), server));
+            }
+            if let Some(id) = id {
+                bail!("the first answer is {id}, not {want}");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    bail!("no correct answer within 600 s")
 }
 
 fn snapshot_files(dir: &Path) -> Result<Vec<PathBuf>> {

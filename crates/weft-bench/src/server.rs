@@ -16,7 +16,7 @@ pub struct WeftServer {
     pub rest: String,
     /// gRPC endpoint URL.
     pub grpc: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for WeftServer {
@@ -30,33 +30,24 @@ fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+impl WeftServer {
+    /// Stops the server with SIGTERM (an orderly shutdown) and waits for it.
+    pub fn terminate(mut self) -> Result<std::process::ExitStatus> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("kill -TERM")?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        Ok(self.child.wait()?)
+    }
+}
+
 /// Starts the binary `weft` on free ports with a fresh data directory and waits until
 /// `/v1/.well-known/ready` answers.
 pub fn start(weft: &Path) -> Result<WeftServer> {
     let dir = tempfile::tempdir()?;
-    let (port, gport) = (free_port()?, free_port()?);
-    let child = Command::new(weft)
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--scheme",
-            "http",
-        ])
-        .env("GRPC_PORT", gport.to_string())
-        .env("PERSISTENCE_DATA_PATH", dir.path().join("data"))
-        .env("LOG_LEVEL", "warning")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("start weft")?;
-    let server = WeftServer {
-        child,
-        rest: format!("http://127.0.0.1:{port}"),
-        grpc: format!("http://127.0.0.1:{gport}"),
-        _dir: dir,
-    };
+    let data = dir.path().join("data");
+    let server = spawn(weft, &data, "node1", Some(dir))?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if ureq::get(format!("{}/v1/.well-known/ready", server.rest))
@@ -68,4 +59,38 @@ pub fn start(weft: &Path) -> Result<WeftServer> {
         std::thread::sleep(Duration::from_millis(50));
     }
     bail!("weft did not become ready")
+}
+
+/// Starts the binary `weft` on free ports over the data directory `data` as node `node`
+/// without waiting for anything; `keep` is dropped with the server.
+pub fn spawn(
+    weft: &Path,
+    data: &Path,
+    node: &str,
+    keep: Option<tempfile::TempDir>,
+) -> Result<WeftServer> {
+    let (port, gport) = (free_port()?, free_port()?);
+    let child = Command::new(weft)
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--scheme",
+            "http",
+        ])
+        .env("GRPC_PORT", gport.to_string())
+        .env("PERSISTENCE_DATA_PATH", data)
+        .env("CLUSTER_HOSTNAME", node)
+        .env("LOG_LEVEL", "warning")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start weft")?;
+    Ok(WeftServer {
+        child,
+        rest: format!("http://127.0.0.1:{port}"),
+        grpc: format!("http://127.0.0.1:{gport}"),
+        _dir: keep,
+    })
 }

@@ -371,11 +371,34 @@ impl Hnsw {
     /// dropping links to ids the snapshot does not hold.
     pub(crate) fn finish_restore(&self) {
         let ids = self.ids.read();
+        let bound = ids.bound();
+        // External id → slot as a dense table when the ids are not too sparse (a lookup per
+        // link is the bulk of this pass; the hash map is the fallback).
+        let max_ext = (0..bound)
+            .map(|s| self.ext(s))
+            .filter(|&e| e != u32::MAX)
+            .max();
+        let table: Option<Vec<u32>> = max_ext
+            .map(|m| m as usize + 1)
+            .filter(|&len| len <= 4 * bound as usize + 4096)
+            .map(|len| {
+                let mut t = vec![u32::MAX; len];
+                for slot in 0..bound {
+                    if let Some(cell) = t.get_mut(self.ext(slot) as usize) {
+                        *cell = slot;
+                    }
+                }
+                t
+            });
+        let slot_of = |ext: u32| match &table {
+            Some(t) => t.get(ext as usize).copied().filter(|&s| s != u32::MAX),
+            None => ids.slot(ext),
+        };
         let mut list = Vec::new();
-        for slot in 0..ids.bound() {
+        for slot in 0..bound {
             for l in 0..=self.nodes.level(slot) {
                 self.nodes.read(slot, l, &mut list);
-                list.retain_mut(|n| match ids.slot(*n) {
+                list.retain_mut(|n| match slot_of(*n) {
                     Some(s) => {
                         *n = s;
                         true

@@ -59,6 +59,41 @@ impl Hnsw {
         Ok(h)
     }
 
+    /// After a replay that may have stopped anywhere: if the entry point is missing or not a
+    /// live or tombstoned node while such nodes exist, the highest-level live node (else
+    /// tombstoned) becomes the entry. Returns whether it changed.
+    pub fn repair_entry(&self) -> bool {
+        let st = self.store();
+        let _r = st.read();
+        let _g = self.entry_lock.lock();
+        let linked =
+            |s: u32| matches!(self.nodes.state(s), NodeState::Live | NodeState::Tombstoned);
+        if self
+            .entry_slot()
+            .is_some_and(|(s, l)| linked(s) && self.nodes.level(s) == l)
+        {
+            return false;
+        }
+        let mut best: Option<(u32, usize, bool)> = None;
+        for s in 0..self.id_bound() as u32 {
+            if !linked(s) {
+                continue;
+            }
+            let here = (
+                s,
+                self.nodes.level(s),
+                self.nodes.state(s) == NodeState::Live,
+            );
+            if best.is_none_or(|(_, l, live)| (here.2, here.1) > (live, l)) {
+                best = Some(here);
+            }
+        }
+        let was = self.entry_slot();
+        let now = best.map(|(s, l, _)| (s, l));
+        self.set_entry(now);
+        was != now
+    }
+
     /// Applies one logged operation (ids are the caller's). Idempotent: applying an op twice,
     /// or an op whose effect the snapshot already contains, leaves the same graph. Links to ids
     /// the index does not hold are dropped. Do not call it from a [`crate::GraphObserver`].
@@ -96,7 +131,17 @@ impl Hnsw {
                 }
             }
             GraphOp::SetEntryPoint { entry } => {
-                let slot = entry.and_then(|(id, l)| Some((self.ids.slot(id)?, usize::from(l))));
+                let slot = match entry {
+                    None => None,
+                    // An entry the index does not hold (its insert was not replayed): keep
+                    // the current one; never empty the graph's entry for it.
+                    Some((id, l)) => match self.ids.slot(*id) {
+                        Some(s) if self.nodes.level(s) == usize::from(*l) => {
+                            Some((s, usize::from(*l)))
+                        }
+                        _ => return Ok(()),
+                    },
+                };
                 let _g = self.entry_lock.lock();
                 self.set_entry(slot);
             }

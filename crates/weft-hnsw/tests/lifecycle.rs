@@ -231,3 +231,34 @@ fn flat_index_is_exact() {
         assert_eq!(flat.len(), 499);
     }
 }
+
+/// A replayed entry-point change to a node the index does not hold (its insert was not
+/// replayed) keeps the entry; a graph left without one gets it back from `repair_entry`.
+#[test]
+fn replay_never_leaves_the_graph_without_an_entry_point() {
+    let data = random(200, DIM, Metric::L2Squared, 81);
+    let index = Hnsw::new(DIM, config(Metric::L2Squared));
+    for (i, v) in data.iter().enumerate() {
+        index.insert(i as u32, v).unwrap();
+    }
+    let q = &data[7];
+    let before = index.search(q, 5, None).unwrap();
+    let mut none = |_: u32| None;
+    index
+        .apply(
+            &GraphOp::SetEntryPoint {
+                entry: Some((9_999, 2)),
+            },
+            &mut none,
+        )
+        .unwrap();
+    assert_eq!(index.search(q, 5, None).unwrap(), before);
+    assert!(!index.repair_entry());
+    index
+        .apply(&GraphOp::SetEntryPoint { entry: None }, &mut none)
+        .unwrap();
+    assert!(index.search(q, 5, None).unwrap().is_empty());
+    assert!(index.repair_entry());
+    let after = index.search(q, 5, None).unwrap();
+    assert_eq!((after[0].id, before[0].id), (7, 7));
+}

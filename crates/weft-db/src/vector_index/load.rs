@@ -270,10 +270,11 @@ impl Opening<'_> {
                     self.report.snapshots_loaded += 1;
                     self.report.exact += usize::from(exact);
                     self.report.snapshot_nodes += info.nodes;
-                    self.indexes.install(
-                        name,
-                        IndexEntry::new(index, replay.added + replay.tombstoned),
-                    );
+                    let entry = IndexEntry::new(index, replay.added + replay.tombstoned);
+                    // Logging from here on: what the comparison below inserts and deletes is
+                    // replayed after a second crash too.
+                    entry.start_log(&self.dir, name, generations.get(name).copied().unwrap_or(1));
+                    self.indexes.install(name, entry);
                     loaded.insert(
                         name.clone(),
                         Loaded {
@@ -315,10 +316,18 @@ impl Opening<'_> {
                 _ => None,
             }
         };
-        // Pass 1: the files up to the first damage, and the inserts they saw finish.
-        let mut logs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        // Pass 1: the files to replay — consecutive generations from `from` (every
+        // generation gets its file when it starts, so a missing one is a gap), each up to its
+        // first damage, replay stopping there — and the inserts they saw finish.
+        let mut accepted: Vec<PathBuf> = Vec::new();
         let mut published = std::collections::HashSet::new();
-        for (generation, path) in all.into_iter().filter(|(g, _)| *g >= from) {
+        for (expected, (generation, path)) in
+            (from..).zip(all.into_iter().filter(|(g, _)| *g >= from))
+        {
+            if generation != expected {
+                tracing::warn!(action = "vector_index_load", class, path = %path.display(), missing = expected, "graph-operation log generation {expected} is missing; replay stops before it, the rest is re-inserted from the vectors bucket");
+                break;
+            }
             let bytes = match weft_io::StdFs.read_all(&path) {
                 Ok(b) => b,
                 Err(err) => {
@@ -326,45 +335,44 @@ impl Opening<'_> {
                     break;
                 }
             };
+            let mut seen = Vec::new();
             let read = weft_hnsw::oplog::read_ops(&bytes, &mut |op| {
                 if let GraphOp::Published { id } = op {
-                    published.insert(id);
+                    seen.push(id);
                 }
             });
             let damage = match read {
                 Ok(end) if end.generation != generation => {
-                    Some((0, "the header names another generation"))
+                    tracing::warn!(action = "vector_index_load", class, path = %path.display(), "graph-operation log names generation {} in its header; not used, the rest is re-inserted from the vectors bucket", end.generation);
+                    break;
                 }
                 Ok(end) => end.damage,
                 Err(err) => {
-                    tracing::warn!(action = "vector_index_load", class, path = %path.display(), "graph-operation log not used ({err}); the changes since the snapshot are re-inserted instead");
+                    tracing::warn!(action = "vector_index_load", class, path = %path.display(), "graph-operation log not used ({err}); the rest is re-inserted from the vectors bucket");
                     break;
                 }
             };
+            published.extend(seen);
+            accepted.push(path.clone());
             if let Some((offset, what)) = damage {
                 // A torn tail is what a crash during an append leaves; either way, later
                 // generations are not applied on top of a gap.
                 tracing::warn!(action = "vector_index_load", class, path = %path.display(), offset, "graph-operation log ends in a torn or damaged record ({what}); replay stops there, the rest is re-inserted from the vectors bucket");
-                if offset > 0 {
-                    logs.push((path, bytes));
-                }
                 break;
             }
-            logs.push((path, bytes));
         }
-        // Pass 2: apply, leaving out inserts that did not finish within what was read.
+        // Pass 2 (each file read again: one file in memory at a time): apply, leaving out
+        // inserts that did not finish within what pass 1 read.
         let mut unfinished = std::collections::HashSet::new();
-        for (path, bytes) in &logs {
+        for path in &accepted {
+            let Ok(bytes) = weft_io::StdFs.read_all(path) else {
+                break;
+            };
             let mut skipped = 0u64;
-            let _ = weft_hnsw::oplog::read_ops(bytes, &mut |op| {
+            let _ = weft_hnsw::oplog::read_ops(&bytes, &mut |op| {
                 match &op {
                     GraphOp::AddNode { id, .. } if !published.contains(id) => {
                         unfinished.insert(*id);
-                        return;
-                    }
-                    GraphOp::SetEntryPoint {
-                        entry: Some((id, _)),
-                    } if unfinished.contains(id) => {
                         return;
                     }
                     GraphOp::AddNode { .. } => out.added += 1,
@@ -378,6 +386,14 @@ impl Opening<'_> {
             });
             self.report.log_files += 1;
             tracing::info!(action = "vector_index_load", class, path = %path.display(), ops = out.ops, skipped, unfinished = unfinished.len(), took = ?self.started.elapsed(), "graph-operation log replayed");
+        }
+        // Wherever the replay stopped, the graph keeps a usable entry point.
+        if h.repair_entry() {
+            tracing::info!(
+                action = "vector_index_load",
+                class,
+                "entry point of the replayed graph re-chosen"
+            );
         }
         self.report.log_ops += out.ops;
         self.report.log_added += out.added;

@@ -251,6 +251,8 @@ pub(crate) struct IndexEntry {
     pub(crate) compress_now: AtomicBool,
     /// The graph-operation log (HNSW indexes, once the shard is open).
     pub(crate) log: std::sync::OnceLock<Arc<oplog::OpLog>>,
+    /// An insert failed since the open: snapshots record no LSN (never exact).
+    pub(crate) unclean: AtomicBool,
 }
 
 impl IndexEntry {
@@ -262,6 +264,7 @@ impl IndexEntry {
             last_took_ms: AtomicU64::new(0),
             compress_now: AtomicBool::new(false),
             log: std::sync::OnceLock::new(),
+            unclean: AtomicBool::new(false),
         }
     }
 
@@ -401,7 +404,12 @@ impl VectorIndexes {
         let id = index_id(doc_id)?;
         match self.entry_for(name, v.len()) {
             Some(entry) => {
-                entry.index.insert(id, v)?;
+                if let Err(err) = entry.index.insert(id, v) {
+                    // The vector is stored but not indexed: no snapshot of this index may
+                    // claim to be exact, so the next open compares and inserts it.
+                    entry.unclean.store(true, Ordering::Release);
+                    return Err(err);
+                }
                 entry.changes.fetch_add(1, Ordering::Relaxed);
                 self.inserted.fetch_add(1, Ordering::Relaxed);
                 Ok(())

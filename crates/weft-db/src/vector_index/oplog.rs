@@ -5,13 +5,15 @@
 //! Files: `<shard>/vector_index/<stem>.oplog.<generation>` (`<stem>` as the snapshot's). The
 //! index reports each op to [`OpLog::record`] (the observer; a buffer append under a mutex);
 //! the snapshot worker appends the buffer to the current generation's file every
-//! [`WRITE_EVERY`]. A snapshot first [`OpLog::rotate`]s to a new generation and records it in
+//! [`WRITE_EVERY`]. Each generation's file is created when the generation starts, so a
+//! missing file means lost operations and replay stops before it. A snapshot first [`OpLog::rotate`]s to a new generation and records it in
 //! its header; once it is published, the older files are removed.
 //!
 //! The log is an accelerator, not a source of truth: it is not fsynced, and opening still
 //! compares the index with the `vectors` bucket after replaying it. A lost or damaged tail
-//! costs re-inserting the vectors it held, never a wrong answer. After a failed append the
-//! generation is abandoned (later ops of it are dropped) so that a file never has a hole.
+//! costs re-inserting the vectors it held, never a wrong answer. After a failed write the
+//! generation is abandoned: its file is removed and its later ops are dropped, so replay
+//! never applies operations across a hole.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -41,7 +43,7 @@ enum Current {
         file: Box<dyn WriteFile>,
     },
     /// An append of this generation failed: its later ops are dropped.
-    Broken(u64),
+    Broken,
 }
 
 /// One index's log (see the module docs).
@@ -93,19 +95,22 @@ pub(crate) fn list(shard_dir: &Path, name: &str) -> io::Result<Vec<(u64, PathBuf
 }
 
 impl OpLog {
-    /// A log for vector `name` whose first generation is above every file on disk and above
-    /// `at_least - 1` (the generation a loaded snapshot names).
+    /// A log for vector `name` whose first generation is above every file on disk and at
+    /// least `at_least` (the generation a loaded snapshot names); its file is created now.
     pub(crate) fn open(shard_dir: &Path, name: &str, at_least: u64) -> io::Result<OpLog> {
         let on_disk = list(shard_dir, name)?.last().map_or(0, |(g, _)| *g);
-        Ok(OpLog {
+        let generation = on_disk.saturating_add(1).max(at_least).max(1);
+        let log = OpLog {
             shard_dir: shard_dir.to_path_buf(),
             name: name.to_string(),
             buffer: Mutex::new(Buffer {
-                generation: on_disk.saturating_add(1).max(at_least).max(1),
+                generation,
                 bytes: Vec::new(),
             }),
             current: Mutex::new(Current::None),
-        })
+        };
+        *log.current.lock() = log.start(generation);
+        Ok(log)
     }
 
     fn path(&self, generation: u64) -> PathBuf {
@@ -115,8 +120,42 @@ impl OpLog {
             .join(format!("{stem}.oplog.{generation:020}"))
     }
 
-    /// Appends the buffered ops to their generation's file (created with its header on the
-    /// first append). Not fsynced. Returns the bytes appended.
+    /// Creates the file of `generation` with its header. Every generation has its file from
+    /// its start, so a missing file tells replay that its operations are lost.
+    fn start(&self, generation: u64) -> Current {
+        let path = self.path(generation);
+        let created = (|| -> io::Result<Box<dyn WriteFile>> {
+            let dir = self.shard_dir.join(files::DIR);
+            if !StdFs.exists(&dir)? {
+                weft_io::create_dir_durable(&StdFs, &dir)?;
+            }
+            let mut file = StdFs.create(&path)?;
+            file.write_all(&oplog::encode_header(generation))?;
+            Ok(file)
+        })();
+        match created {
+            Ok(file) => Current::Open { generation, file },
+            Err(err) => {
+                self.abandon(generation, &err);
+                Current::Broken
+            }
+        }
+    }
+
+    /// Gives up on `generation` after a failed write: its file is removed (replay stops at
+    /// the gap) and its later operations are dropped.
+    fn abandon(&self, generation: u64, err: &io::Error) {
+        let path = self.path(generation);
+        let removed = match StdFs.remove_file(&path) {
+            Ok(()) => "removed".to_string(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => "not created".to_string(),
+            Err(e) => format!("cannot be removed either: {e}"),
+        };
+        tracing::warn!(action = "vector_index_oplog", path = %path.display(), "cannot write the graph-operation log ({err}); the file is {removed} and this generation's operations are dropped until the next snapshot (the next open re-inserts what it misses)");
+    }
+
+    /// Appends the buffered ops to the current generation's file. Not fsynced. Returns the
+    /// bytes appended.
     pub(crate) fn write_out(&self) -> u64 {
         let mut current = self.current.lock();
         let (generation, bytes) = {
@@ -126,8 +165,9 @@ impl OpLog {
         self.append(&mut current, generation, &bytes)
     }
 
-    /// Switches to the next generation: ops recorded from now on belong to it. The previous
-    /// generation's buffered ops are written out first. Returns the new generation.
+    /// Switches to the next generation (its file is created now): ops recorded from now on
+    /// belong to it. The previous generation's buffered ops are written out first. Returns
+    /// the new generation.
     pub(crate) fn rotate(&self) -> u64 {
         let mut current = self.current.lock();
         let (old, bytes, new) = {
@@ -137,37 +177,29 @@ impl OpLog {
             (old, std::mem::take(&mut b.bytes), b.generation)
         };
         self.append(&mut current, old, &bytes);
-        *current = Current::None;
+        *current = self.start(new);
         new
     }
 
     fn append(&self, current: &mut Current, generation: u64, bytes: &[u8]) -> u64 {
-        if bytes.is_empty() || matches!(current, Current::Broken(g) if *g == generation) {
+        if bytes.is_empty() {
             return 0;
         }
-        let result = (|| -> io::Result<()> {
-            if !matches!(current, Current::Open { generation: g, .. } if *g == generation) {
-                let dir = self.shard_dir.join(files::DIR);
-                if !StdFs.exists(&dir)? {
-                    weft_io::create_dir_durable(&StdFs, &dir)?;
-                }
-                let path = self.path(generation);
-                // A file of this generation can only be a leftover of a run that crashed
-                // before its first append finished: start it over.
-                let mut file = StdFs.create(&path)?;
-                file.write_all(&oplog::encode_header(generation))?;
-                *current = Current::Open { generation, file };
-            }
-            if let Current::Open { file, .. } = current {
-                file.write_all(bytes)?;
-            }
-            Ok(())
-        })();
-        match result {
+        let Current::Open {
+            generation: g,
+            file,
+        } = current
+        else {
+            return 0;
+        };
+        if *g != generation {
+            return 0;
+        }
+        match file.write_all(bytes) {
             Ok(()) => bytes.len() as u64,
             Err(err) => {
-                tracing::warn!(action = "vector_index_oplog", path = %self.path(generation).display(), "cannot append to the graph-operation log ({err}); its later operations are dropped until the next snapshot (the next open re-inserts what it misses)");
-                *current = Current::Broken(generation);
+                self.abandon(generation, &err);
+                *current = Current::Broken;
                 0
             }
         }

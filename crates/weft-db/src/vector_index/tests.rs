@@ -513,7 +513,11 @@ fn flat_rq_is_compressed_at_creation_and_loads_compressed() {
 
 /// The graph-operation log files in the class's shard.
 fn log_files(db: &Db) -> Vec<std::path::PathBuf> {
-    let dir = db.collection("Vec").unwrap().dir().join(files::DIR);
+    log_files_in(db.collection("Vec").unwrap().dir())
+}
+
+fn log_files_in(shard_dir: &Path) -> Vec<std::path::PathBuf> {
+    let dir = shard_dir.join(files::DIR);
     let mut out: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -561,13 +565,20 @@ fn the_graph_log_replays_the_tail_after_a_crash() {
     // Everything was in the log: the scan only confirms.
     assert_eq!((r.inserted, r.deleted), (0, 0), "{r:?}");
     check(&db, &live);
-    // The next snapshot supersedes the log: its files go.
+    // The next snapshot supersedes the log: its files go, the new generation's file holds
+    // only its header.
     assert_eq!(db.collection("Vec").unwrap().snapshot_indexes(), 1);
-    assert!(log_files(&db).is_empty(), "{:?}", log_files(&db));
+    let logs = log_files(&db);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(std::fs::metadata(&logs[0]).unwrap().len(), 24);
     db.close().unwrap();
     let db = open(dir.path());
     let r = report(&db);
-    assert_eq!((r.exact, r.log_files, r.keys_scanned), (1, 0, 0), "{r:?}");
+    assert_eq!(
+        (r.exact, r.log_files, r.log_ops, r.keys_scanned),
+        (1, 1, 0, 0),
+        "{r:?}"
+    );
     check(&db, &live);
 }
 
@@ -621,4 +632,44 @@ fn a_damaged_graph_log_is_replayed_up_to_the_damage() {
     assert!(r.log_added > 0 && r.log_added < 60, "{r:?}");
     assert_eq!(r.log_added + r.inserted, 60, "{r:?}");
     check(&db, &live);
+}
+
+/// Logging starts before the open compares with the bucket, so a second crash replays both
+/// runs' logs; a lost generation stops the replay before it.
+#[test]
+fn logs_of_two_runs_replay_in_order_and_a_missing_generation_stops_replay() {
+    for lose_first in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, mut live) = populated(dir.path(), 200);
+        let coll = db.collection("Vec").unwrap();
+        let shard_dir = coll.dir().to_path_buf();
+        assert_eq!(coll.snapshot_indexes(), 1);
+        let a = vectors(20, 11);
+        put(&db, 200, &a);
+        live.extend(a.into_iter().map(Some));
+        assert!(coll.write_graph_logs() > 0);
+        drop(coll);
+        drop(db);
+        // Second run: replays the first run's log, logs 15 more, crashes.
+        let db = open(dir.path());
+        assert_eq!(report(&db).log_added, 20);
+        let b = vectors(15, 12);
+        put(&db, 220, &b);
+        live.extend(b.into_iter().map(Some));
+        assert!(db.collection("Vec").unwrap().write_graph_logs() > 0);
+        drop(db);
+        let logs = log_files_in(&shard_dir);
+        assert_eq!(logs.len(), 2, "{logs:?}");
+        if lose_first {
+            std::fs::remove_file(&logs[0]).unwrap();
+        }
+        let db = open(dir.path());
+        let r = report(&db);
+        if lose_first {
+            assert_eq!((r.log_files, r.log_added, r.inserted), (0, 0, 35), "{r:?}");
+        } else {
+            assert_eq!((r.log_files, r.log_added, r.inserted), (2, 35, 0), "{r:?}");
+        }
+        check(&db, &live);
+    }
 }

@@ -203,7 +203,11 @@ impl SnapshotTarget {
         };
         let mark = weft_hnsw::SnapshotMark {
             covered,
-            lsn,
+            lsn: if entry.unclean.load(Ordering::Acquire) {
+                0
+            } else {
+                lsn
+            },
             log_generation,
         };
         let info = files::write(&self.dir, name, &entry.index, mark, durable_now)
