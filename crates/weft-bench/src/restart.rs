@@ -254,6 +254,15 @@ pub fn run(a: &RestartArgs) -> Result<()> {
     child.kill()?;
     let status = child.wait()?;
     println!("child killed ({status}) after upserting {tail} vectors");
+    let log_bytes: u64 = snapshot_files(&dir)?
+        .iter()
+        .filter(|f| f.to_string_lossy().contains(".oplog."))
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum();
+    println!(
+        "graph-operation logs {:.1} MiB",
+        log_bytes as f64 / (1 << 20) as f64
+    );
     if let Some(bin) = &a.weft_bin {
         // The last object of the tail: only found if the tail is indexed.
         let last = a.n + (tail - tail / 10) - 1;

@@ -9,15 +9,17 @@
 //!
 //! ```
 //! use weft_hnsw::GraphOp;
-//! use weft_hnsw::oplog::{encode_header, encode_op, read_ops};
+//! use weft_hnsw::oplog::{Record, encode_applied, encode_header, encode_op, read_ops};
 //!
 //! let mut bytes = encode_header(7).to_vec();
 //! encode_op(&GraphOp::AddNode { id: 3, level: 0 }, &mut bytes);
 //! encode_op(&GraphOp::SetNeighbors { id: 3, level: 0, neighbors: vec![1, 2] }, &mut bytes);
-//! let mut ops = Vec::new();
-//! let end = read_ops(&bytes, &mut |op| ops.push(op)).unwrap();
-//! assert_eq!((end.generation, end.records, end.damage), (7, 2, None));
-//! assert_eq!(ops[1], GraphOp::SetNeighbors { id: 3, level: 0, neighbors: vec![1, 2] });
+//! encode_applied(41, &mut bytes);
+//! let mut records = Vec::new();
+//! let end = read_ops(&bytes, &mut |r| records.push(r)).unwrap();
+//! assert_eq!((end.generation, end.records, end.damage), (7, 3, None));
+//! let links = GraphOp::SetNeighbors { id: 3, level: 0, neighbors: vec![1, 2] };
+//! assert_eq!(records[1..], [Record::Op(links), Record::Applied(41)]);
 //! ```
 
 use crate::ops::GraphOp;
@@ -41,6 +43,17 @@ const TAG_SET_ENTRY: u8 = 3;
 const TAG_TOMBSTONE: u8 = 4;
 const TAG_REMOVE: u8 = 5;
 const TAG_PUBLISHED: u8 = 6;
+const TAG_APPLIED: u8 = 7;
+
+/// One log record: a graph operation, or the caller's mark that every operation of its
+/// writes up to a position (weft-db: a shard LSN) was recorded before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A graph operation.
+    Op(GraphOp),
+    /// Every operation of the caller's writes up to this position precedes this record.
+    Applied(u64),
+}
 
 /// Why a log file cannot be read at all (its header is unusable).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,6 +118,26 @@ pub fn decode_header(b: &[u8]) -> Result<u64, LogError> {
     Ok(u64::from_le_bytes(g))
 }
 
+/// Appends the mark [`Record::Applied`]`(position)` as one framed record to `out`.
+pub fn encode_applied(position: u64, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; RECORD_HEADER_LEN]);
+    out.push(TAG_APPLIED);
+    out.extend_from_slice(&position.to_le_bytes());
+    frame(out, start);
+}
+
+/// Fills in the length and CRC of the record that starts at `start` and runs to the end.
+fn frame(out: &mut [u8], start: usize) {
+    let len = (out.len() - start - RECORD_HEADER_LEN) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&len.to_le_bytes()),
+        &out[start + RECORD_HEADER_LEN..],
+    );
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
 /// Appends `op` as one framed record to `out`.
 pub fn encode_op(op: &GraphOp, out: &mut Vec<u8>) {
     let start = out.len();
@@ -153,13 +186,7 @@ pub fn encode_op(op: &GraphOp, out: &mut Vec<u8>) {
             out.extend_from_slice(&id.to_le_bytes());
         }
     }
-    let len = (out.len() - start - RECORD_HEADER_LEN) as u32;
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    let crc = crc32c::crc32c_append(
-        crc32c::crc32c(&len.to_le_bytes()),
-        &out[start + RECORD_HEADER_LEN..],
-    );
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    frame(out, start);
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
@@ -167,6 +194,15 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 }
 
 /// Parses one record payload.
+fn decode_record(p: &[u8]) -> Option<Record> {
+    if p.first() == Some(&TAG_APPLIED) {
+        let b: [u8; 8] = p.get(1..)?.try_into().ok()?;
+        return Some(Record::Applied(u64::from_le_bytes(b)));
+    }
+    decode_op(p).map(Record::Op)
+}
+
+/// Parses one operation payload.
 fn decode_op(p: &[u8]) -> Option<GraphOp> {
     let level = |at: usize| p.get(at).copied().filter(|&l| l <= MAX_LEVEL);
     let op = match *p.first()? {
@@ -207,7 +243,7 @@ fn decode_op(p: &[u8]) -> Option<GraphOp> {
 /// in file order, stopping at the end of the input or at the first record that is torn,
 /// fails its CRC or does not parse (reported in [`LogEnd::damage`]; a torn tail is what a
 /// crash during an append leaves, so it is not an error here).
-pub fn read_ops(bytes: &[u8], visit: &mut dyn FnMut(GraphOp)) -> Result<LogEnd, LogError> {
+pub fn read_ops(bytes: &[u8], visit: &mut dyn FnMut(Record)) -> Result<LogEnd, LogError> {
     let generation = decode_header(bytes)?;
     let mut end = LogEnd {
         generation,
@@ -236,7 +272,7 @@ pub fn read_ops(bytes: &[u8], visit: &mut dyn FnMut(GraphOp)) -> Result<LogEnd, 
             end.damage = stop("record checksum mismatch");
             break;
         }
-        let Some(op) = decode_op(payload) else {
+        let Some(op) = decode_record(payload) else {
             end.damage = stop("record does not parse");
             break;
         };
@@ -252,6 +288,13 @@ pub fn read_ops(bytes: &[u8], visit: &mut dyn FnMut(GraphOp)) -> Result<LogEnd, 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn record() -> impl Strategy<Value = Record> {
+        prop_oneof![
+            op().prop_map(Record::Op),
+            any::<u64>().prop_map(Record::Applied)
+        ]
+    }
 
     fn op() -> impl Strategy<Value = GraphOp> {
         prop_oneof![
@@ -274,15 +317,18 @@ mod tests {
         ]
     }
 
-    fn encoded(ops: &[GraphOp]) -> Vec<u8> {
+    fn encoded(records: &[Record]) -> Vec<u8> {
         let mut b = encode_header(3).to_vec();
-        for op in ops {
-            encode_op(op, &mut b);
+        for r in records {
+            match r {
+                Record::Op(op) => encode_op(op, &mut b),
+                Record::Applied(p) => encode_applied(*p, &mut b),
+            }
         }
         b
     }
 
-    fn read(bytes: &[u8]) -> (Vec<GraphOp>, LogEnd) {
+    fn read(bytes: &[u8]) -> (Vec<Record>, LogEnd) {
         let mut out = Vec::new();
         let end = read_ops(bytes, &mut |op| out.push(op)).expect("header");
         (out, end)
@@ -293,7 +339,7 @@ mod tests {
 
         /// Every op reads back as written, in order.
         #[test]
-        fn ops_round_trip(ops in proptest::collection::vec(op(), 0..40)) {
+        fn ops_round_trip(ops in proptest::collection::vec(record(), 0..40)) {
             let bytes = encoded(&ops);
             let (back, end) = read(&bytes);
             prop_assert_eq!(&back, &ops);
@@ -302,7 +348,7 @@ mod tests {
 
         /// Cut anywhere after the header: exactly the whole records before the cut come back.
         #[test]
-        fn a_torn_tail_yields_the_prefix(ops in proptest::collection::vec(op(), 1..20), cut in any::<prop::sample::Index>()) {
+        fn a_torn_tail_yields_the_prefix(ops in proptest::collection::vec(record(), 1..20), cut in any::<prop::sample::Index>()) {
             let bytes = encoded(&ops);
             let cut = HEADER_LEN + cut.index(bytes.len() - HEADER_LEN);
             let (back, end) = read(&bytes[..cut]);
@@ -315,7 +361,7 @@ mod tests {
         /// A flipped bit after the header stops reading at or before the damaged record,
         /// and nothing after it is handed out.
         #[test]
-        fn a_flipped_bit_stops_reading(ops in proptest::collection::vec(op(), 1..20), at in any::<prop::sample::Index>(), bit in 0u8..8) {
+        fn a_flipped_bit_stops_reading(ops in proptest::collection::vec(record(), 1..20), at in any::<prop::sample::Index>(), bit in 0u8..8) {
             let mut bytes = encoded(&ops);
             let i = HEADER_LEN + at.index(bytes.len() - HEADER_LEN);
             bytes[i] ^= 1 << bit;

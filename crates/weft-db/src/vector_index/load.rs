@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use roaring::RoaringBitmap;
+use weft_hnsw::oplog::Record;
 use weft_hnsw::{FlatIndex, GraphOp, Hnsw, SnapshotError};
 use weft_io::Vfs;
 use weft_lsm::Shard;
@@ -149,6 +150,8 @@ struct Replayed {
     tombstoned: u64,
     /// One above the highest generation on disk (0: none).
     next_generation: u64,
+    /// The last `Applied` mark replayed: every write up to it is in the replayed graph.
+    applied: Option<u64>,
 }
 
 /// A loaded index's bookkeeping during the scan.
@@ -261,11 +264,13 @@ impl Opening<'_> {
                         replay.next_generation.max(info.log_generation),
                     );
                     // Replayed membership changes mean writes after the snapshot.
-                    let exact = info.lsn != 0
+                    let snapshot_exact = info.lsn != 0
                         && info.lsn == last_lsn
                         && info.covered == next_doc_id
                         && replay.added == 0
                         && replay.tombstoned == 0;
+                    // Or the log holds every write up to the shard's last one.
+                    let exact = snapshot_exact || replay.applied == Some(last_lsn);
                     tracing::info!(action = "vector_index_load", class, path = %path.display(), nodes = info.nodes, tombstoned = info.tombstoned, covered = info.covered, lsn = info.lsn, exact, bytes = info.bytes, took = ?self.started.elapsed(), "vector index snapshot loaded");
                     self.report.snapshots_loaded += 1;
                     self.report.exact += usize::from(exact);
@@ -336,8 +341,8 @@ impl Opening<'_> {
                 }
             };
             let mut seen = Vec::new();
-            let read = weft_hnsw::oplog::read_ops(&bytes, &mut |op| {
-                if let GraphOp::Published { id } = op {
+            let read = weft_hnsw::oplog::read_ops(&bytes, &mut |r| {
+                if let Record::Op(GraphOp::Published { id }) = r {
                     seen.push(id);
                 }
             });
@@ -369,7 +374,14 @@ impl Opening<'_> {
                 break;
             };
             let mut skipped = 0u64;
-            let _ = weft_hnsw::oplog::read_ops(&bytes, &mut |op| {
+            let _ = weft_hnsw::oplog::read_ops(&bytes, &mut |r| {
+                let op = match r {
+                    Record::Op(op) => op,
+                    Record::Applied(lsn) => {
+                        out.applied = Some(lsn);
+                        return;
+                    }
+                };
                 match &op {
                     GraphOp::AddNode { id, .. } if !published.contains(id) => {
                         unfinished.insert(*id);

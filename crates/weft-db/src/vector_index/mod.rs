@@ -433,6 +433,14 @@ impl VectorIndexes {
     pub(crate) fn advance(&self, next_doc_id: u64, lsn: u64) {
         self.applied_lsn.fetch_max(lsn, Ordering::Release);
         self.applied_below.fetch_max(next_doc_id, Ordering::Release);
+        for entry in self.indexes.read().values() {
+            // An index that failed an insert stops marking: its next open compares.
+            if let Some(log) = entry.log.get()
+                && !entry.unclean.load(Ordering::Acquire)
+            {
+                log.mark_applied(lsn);
+            }
+        }
     }
 
     /// The watermark a snapshot started now may claim, and the LSN that must be durable

@@ -3,9 +3,10 @@
 //! §4.11; format `docs/format/graph-op-log.md`, bytes in `weft_hnsw::oplog`).
 //!
 //! Files: `<shard>/vector_index/<stem>.oplog.<generation>` (`<stem>` as the snapshot's). The
-//! index reports each op to [`OpLog::record`] (the observer; a buffer append under a mutex);
-//! the snapshot worker appends the buffer to the current generation's file every
-//! [`WRITE_EVERY`]. Each generation's file is created when the generation starts, so a
+//! index reports each op to [`OpLog::record`] (the observer; a buffer append under a mutex).
+//! After each write's index changes the writer appends an `Applied(lsn)` mark and the buffer
+//! to the file ([`OpLog::mark_applied`]); the snapshot worker also appends what operations
+//! outside writes (cleanup) buffered, every [`WRITE_EVERY`]. Each generation's file is created when the generation starts, so a
 //! missing file means lost operations and replay stops before it. A snapshot first [`OpLog::rotate`]s to a new generation and records it in
 //! its header; once it is published, the older files are removed.
 //!
@@ -152,6 +153,15 @@ impl OpLog {
             Err(e) => format!("cannot be removed either: {e}"),
         };
         tracing::warn!(action = "vector_index_oplog", path = %path.display(), "cannot write the graph-operation log ({err}); the file is {removed} and this generation's operations are dropped until the next snapshot (the next open re-inserts what it misses)");
+    }
+
+    /// Records that every graph change of the shard's writes up to `lsn` is in the log, and
+    /// appends the buffer to the file now (no fsync: a process crash keeps it in the page
+    /// cache, so the open after `kill -9` finds the log complete and needs no comparison).
+    /// Called by the writer, under its lock, after the write's index changes.
+    pub(crate) fn mark_applied(&self, lsn: u64) {
+        oplog::encode_applied(lsn, &mut self.buffer.lock().bytes);
+        self.write_out();
     }
 
     /// Appends the buffered ops to the current generation's file. Not fsynced. Returns the

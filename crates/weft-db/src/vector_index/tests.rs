@@ -222,58 +222,85 @@ fn deleted_snapshot_falls_back_to_rebuild() {
 
 #[test]
 fn changes_after_the_snapshot_are_applied_on_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, mut live) = populated(dir.path(), 300);
-    db.close().unwrap();
-    let db = open(dir.path());
-    // After the snapshot: 40 updates (new vectors), 25 deletes, 50 new objects; then a crash.
-    let updated = vectors(40, 2);
-    put(&db, 0, &updated);
-    for (i, v) in updated.into_iter().enumerate() {
-        live[i] = Some(v);
+    for lose in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, mut live) = populated(dir.path(), 300);
+        db.close().unwrap();
+        let db = open(dir.path());
+        // After the snapshot: 40 updates (new vectors), 25 deletes, 50 new objects; then a
+        // crash.
+        let updated = vectors(40, 2);
+        put(&db, 0, &updated);
+        for (i, v) in updated.into_iter().enumerate() {
+            live[i] = Some(v);
+        }
+        for (i, slot) in live.iter_mut().enumerate().take(125).skip(100) {
+            let id = Uuid::from_u128(i as u128 + 1);
+            assert!(db.delete_object("Vec", id).unwrap());
+            *slot = None;
+        }
+        let added = vectors(50, 3);
+        put(&db, 300, &added);
+        live.extend(added.into_iter().map(Some));
+        drop(db);
+        if lose {
+            lose_logs(dir.path());
+        }
+        let db = open(dir.path());
+        let r = report(&db);
+        assert_eq!((r.snapshots_loaded, r.snapshot_nodes), (1, 300), "{r:?}");
+        if lose {
+            // Without the log: compared with the bucket, the changes are redone.
+            assert_eq!(r.exact, 0, "{r:?}");
+            assert_eq!((r.inserted, r.deleted), (40 + 50, 40 + 25), "{r:?}");
+        } else {
+            // The log holds every write up to the last one: replayed, nothing compared.
+            assert_eq!((r.exact, r.keys_scanned), (1, 0), "{r:?}");
+            assert_eq!((r.log_added, r.log_tombstoned), (40 + 50, 40 + 25), "{r:?}");
+            assert_eq!((r.inserted, r.deleted), (0, 0), "{r:?}");
+        }
+        check(&db, &live);
     }
-    for (i, slot) in live.iter_mut().enumerate().take(125).skip(100) {
-        let id = Uuid::from_u128(i as u128 + 1);
-        assert!(db.delete_object("Vec", id).unwrap());
-        *slot = None;
-    }
-    let added = vectors(50, 3);
-    put(&db, 300, &added);
-    live.extend(added.into_iter().map(Some));
-    drop(db);
-    let db = open(dir.path());
-    let r = report(&db);
-    assert_eq!((r.snapshots_loaded, r.exact), (1, 0), "{r:?}");
-    assert_eq!(r.snapshot_nodes, 300);
-    assert_eq!(r.inserted, 40 + 50, "{r:?}");
-    assert_eq!(r.deleted, 40 + 25, "{r:?}");
-    check(&db, &live);
 }
 
-/// Deletes allocate no doc id: only the LSN tells the snapshot is no longer the index.
+/// Deletes allocate no doc id: only the LSN (or the log's marks) tells the snapshot is no
+/// longer the index.
 #[test]
 fn deletes_after_an_exact_snapshot_are_seen_after_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, mut live) = populated(dir.path(), 200);
-    db.close().unwrap();
-    let db = open(dir.path());
-    assert_eq!(report(&db).exact, 1);
-    for i in 0..15 {
-        assert!(db.delete_object("Vec", Uuid::from_u128(i + 1)).unwrap());
-        live[i as usize] = None;
+    for lose in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, mut live) = populated(dir.path(), 200);
+        db.close().unwrap();
+        let db = open(dir.path());
+        assert_eq!(report(&db).exact, 1);
+        for i in 0..15 {
+            assert!(db.delete_object("Vec", Uuid::from_u128(i + 1)).unwrap());
+            live[i as usize] = None;
+        }
+        drop(db);
+        if lose {
+            lose_logs(dir.path());
+        }
+        let db = open(dir.path());
+        let r = report(&db);
+        if lose {
+            assert_eq!((r.snapshots_loaded, r.exact), (1, 0), "{r:?}");
+            assert_eq!((r.keys_scanned, r.deleted), (185, 15), "{r:?}");
+        } else {
+            assert_eq!(
+                (r.exact, r.log_tombstoned, r.keys_scanned),
+                (1, 15, 0),
+                "{r:?}"
+            );
+        }
+        check(&db, &live);
+        // Closed orderly again: the new snapshot is exact once more.
+        db.close().unwrap();
+        let db = open(dir.path());
+        let r = report(&db);
+        assert_eq!((r.exact, r.keys_scanned), (1, 0), "{r:?}");
+        check(&db, &live);
     }
-    drop(db);
-    let db = open(dir.path());
-    let r = report(&db);
-    assert_eq!((r.snapshots_loaded, r.exact), (1, 0), "{r:?}");
-    assert_eq!((r.keys_scanned, r.deleted), (185, 15), "{r:?}");
-    check(&db, &live);
-    // Closed orderly again: the new snapshot is exact once more.
-    db.close().unwrap();
-    let db = open(dir.path());
-    let r = report(&db);
-    assert_eq!((r.exact, r.keys_scanned), (1, 0), "{r:?}");
-    check(&db, &live);
 }
 
 /// A snapshot of format version 2 records no LSN: it is loaded and compared with the bucket.
@@ -322,7 +349,18 @@ fn background_snapshot_then_crash_replays_only_the_tail() {
     let db = open(dir.path());
     let r = report(&db);
     assert_eq!(r.snapshots_loaded, 1, "{r:?}");
-    // The tombstones of the snapshot are still there, not re-deleted.
+    // The tombstones of the snapshot are still there, not re-deleted; the tail is replayed.
+    assert_eq!(
+        (r.snapshot_nodes, r.log_added, r.inserted, r.deleted),
+        (300, 30, 0, 0),
+        "{r:?}"
+    );
+    check(&db, &live);
+    // Without the logs, the tail is inserted from the bucket instead.
+    drop(db);
+    lose_logs(dir.path());
+    let db = open(dir.path());
+    let r = report(&db);
     assert_eq!(
         (r.snapshot_nodes, r.inserted, r.deleted),
         (300, 30, 0),
@@ -441,6 +479,18 @@ fn rq_enabled_by_an_update_compresses_and_survives_restarts_and_crashes() {
     drop(db);
     let db = open(dir.path());
     let r = report(&db);
+    assert_eq!(
+        (r.snapshots_loaded, r.log_added, r.inserted),
+        (1, 150, 0),
+        "{r:?}"
+    );
+    assert!(compressed(&db));
+    check(&db, &live);
+    // The same tail without the log: inserted (and encoded) from the bucket.
+    drop(db);
+    lose_logs(dir.path());
+    let db = open(dir.path());
+    let r = report(&db);
     assert_eq!((r.snapshots_loaded, r.inserted), (1, 150), "{r:?}");
     assert!(compressed(&db));
     check(&db, &live);
@@ -516,6 +566,23 @@ fn log_files(db: &Db) -> Vec<std::path::PathBuf> {
     log_files_in(db.collection("Vec").unwrap().dir())
 }
 
+/// Removes every graph-operation log under the data directory `dir`: the open must compare
+/// with the bucket instead.
+fn lose_logs(dir: &Path) {
+    for class in std::fs::read_dir(dir).unwrap().flatten() {
+        let Ok(shards) = std::fs::read_dir(class.path()) else {
+            continue;
+        };
+        for shard in shards.flatten() {
+            if shard.path().join(files::DIR).is_dir() {
+                for f in log_files_in(&shard.path()) {
+                    std::fs::remove_file(f).unwrap();
+                }
+            }
+        }
+    }
+}
+
 fn log_files_in(shard_dir: &Path) -> Vec<std::path::PathBuf> {
     let dir = shard_dir.join(files::DIR);
     let mut out: Vec<_> = std::fs::read_dir(dir)
@@ -550,20 +617,20 @@ fn the_graph_log_replays_the_tail_after_a_crash() {
     for (i, v) in updated.into_iter().enumerate() {
         live[50 + i] = Some(v);
     }
-    assert!(coll.write_graph_logs() > 0);
+    coll.write_graph_logs();
     assert_eq!(log_files(&db).len(), 1);
     drop(coll);
     drop(db);
     let db = open(dir.path());
     let r = report(&db);
+    assert_eq!((r.snapshots_loaded, r.log_files), (1, 1), "{r:?}");
+    assert_eq!((r.log_added, r.log_tombstoned), (60, 30), "{r:?}");
+    // Everything was in the log, up to the last write's mark: nothing compared.
     assert_eq!(
-        (r.snapshots_loaded, r.exact, r.log_files),
-        (1, 0, 1),
+        (r.exact, r.keys_scanned, r.inserted, r.deleted),
+        (1, 0, 0, 0),
         "{r:?}"
     );
-    assert_eq!((r.log_added, r.log_tombstoned), (60, 30), "{r:?}");
-    // Everything was in the log: the scan only confirms.
-    assert_eq!((r.inserted, r.deleted), (0, 0), "{r:?}");
     check(&db, &live);
     // The next snapshot supersedes the log: its files go, the new generation's file holds
     // only its header.
@@ -582,10 +649,10 @@ fn the_graph_log_replays_the_tail_after_a_crash() {
     check(&db, &live);
 }
 
-/// Ops still in the buffer when the process dies are not in the file: their vectors are
-/// inserted from the bucket instead.
+/// A log whose tail is missing (cut inside a record, as a crash during an append or a power
+/// loss leaves it) is replayed up to the cut; the rest is inserted from the bucket.
 #[test]
-fn ops_not_yet_written_are_reinserted_from_the_bucket() {
+fn a_log_cut_short_is_replayed_up_to_the_cut() {
     let dir = tempfile::tempdir().unwrap();
     let (db, mut live) = populated(dir.path(), 200);
     let coll = db.collection("Vec").unwrap();
@@ -593,14 +660,19 @@ fn ops_not_yet_written_are_reinserted_from_the_bucket() {
     let first = vectors(30, 7);
     put(&db, 200, &first);
     live.extend(first.into_iter().map(Some));
-    assert!(coll.write_graph_logs() > 0);
+    let files = log_files(&db);
+    let cut = std::fs::metadata(&files[0]).unwrap().len();
     let second = vectors(25, 8);
     put(&db, 230, &second);
     live.extend(second.into_iter().map(Some));
     drop(coll);
     drop(db);
+    // Cut 5 bytes into the second write's records.
+    let bytes = std::fs::read(&files[0]).unwrap();
+    std::fs::write(&files[0], &bytes[..cut as usize + 5]).unwrap();
     let db = open(dir.path());
     let r = report(&db);
+    assert_eq!(r.exact, 0, "{r:?}");
     assert_eq!((r.log_added, r.inserted, r.deleted), (30, 25, 0), "{r:?}");
     check(&db, &live);
 }
@@ -617,7 +689,7 @@ fn a_damaged_graph_log_is_replayed_up_to_the_damage() {
         let vs = vectors(30, seed);
         put(&db, 200 + 30 * round, &vs);
         live.extend(vs.into_iter().map(Some));
-        assert!(coll.write_graph_logs() > 0);
+        coll.write_graph_logs();
     }
     let files = log_files(&db);
     assert_eq!(files.len(), 1);
@@ -647,7 +719,7 @@ fn logs_of_two_runs_replay_in_order_and_a_missing_generation_stops_replay() {
         let a = vectors(20, 11);
         put(&db, 200, &a);
         live.extend(a.into_iter().map(Some));
-        assert!(coll.write_graph_logs() > 0);
+        coll.write_graph_logs();
         drop(coll);
         drop(db);
         // Second run: replays the first run's log, logs 15 more, crashes.
@@ -656,7 +728,7 @@ fn logs_of_two_runs_replay_in_order_and_a_missing_generation_stops_replay() {
         let b = vectors(15, 12);
         put(&db, 220, &b);
         live.extend(b.into_iter().map(Some));
-        assert!(db.collection("Vec").unwrap().write_graph_logs() > 0);
+        db.collection("Vec").unwrap().write_graph_logs();
         drop(db);
         let logs = log_files_in(&shard_dir);
         assert_eq!(logs.len(), 2, "{logs:?}");
