@@ -61,6 +61,10 @@ pub struct RestartArgs {
     /// Skip the full-rebuild measurement (it takes as long as the build).
     #[arg(long)]
     skip_rebuild: bool,
+    /// Reuse the class already built in `--dir` by an earlier run (same `--n`, `--dim`)
+    /// instead of building it again.
+    #[arg(long)]
+    reuse: bool,
     /// Also measure the restarts through this `weft` binary: time from spawning it on the
     /// data directory to the first correct answer of a GraphQL `nearVector` query (after
     /// the kill, only through the binary).
@@ -176,38 +180,11 @@ pub fn run(a: &RestartArgs) -> Result<()> {
         tail,
         dir.display()
     );
-    let db = Db::open(options(&dir))?;
-    let mut class = ClassDef::new(CLASS);
-    class.vectors = VectorSetup::Legacy {
-        vectorizer: Some("none".into()),
-        index: VectorIndexConfig::Hnsw(HnswConfig {
-            distance: Distance::L2Squared,
-            max_connections: a.m,
-            ef_construction: a.ef_construction,
-            ..HnswConfig::default()
-        }),
-    };
-    db.create_class(class)?;
-    let t = Instant::now();
-    let mut first = 0;
-    while first < a.n {
-        let count = a.batch.min(a.n - first);
-        put(&db, first, batch_vectors(first, count, a.dim, 0))?;
-        first += count;
-        if first % (a.n / 10).max(1) < a.batch {
-            println!("  built {first} ({})", secs(t.elapsed()));
-        }
+    if a.reuse {
+        println!("reusing the class built in {}", dir.display());
+    } else {
+        build(a, &dir)?;
     }
-    let build = t.elapsed();
-    let t = Instant::now();
-    db.close()?;
-    let close = t.elapsed();
-    println!(
-        "build {} ({:.0} vectors/s), orderly close (snapshot) {}",
-        secs(build),
-        a.n as f64 / build.as_secs_f64(),
-        secs(close)
-    );
     let snapshot_bytes = snapshot_size(&dir)?;
     println!(
         "snapshot size {:.1} MiB",
@@ -294,6 +271,43 @@ pub fn run(a: &RestartArgs) -> Result<()> {
         );
         drop(db);
     }
+    Ok(())
+}
+
+/// Builds the class through `Db` and closes it orderly.
+fn build(a: &RestartArgs, dir: &Path) -> Result<()> {
+    let db = Db::open(options(dir))?;
+    let mut class = ClassDef::new(CLASS);
+    class.vectors = VectorSetup::Legacy {
+        vectorizer: Some("none".into()),
+        index: VectorIndexConfig::Hnsw(HnswConfig {
+            distance: Distance::L2Squared,
+            max_connections: a.m,
+            ef_construction: a.ef_construction,
+            ..HnswConfig::default()
+        }),
+    };
+    db.create_class(class)?;
+    let t = Instant::now();
+    let mut first = 0;
+    while first < a.n {
+        let count = a.batch.min(a.n - first);
+        put(&db, first, batch_vectors(first, count, a.dim, 0))?;
+        first += count;
+        if first % (a.n / 10).max(1) < a.batch {
+            println!("  built {first} ({})", secs(t.elapsed()));
+        }
+    }
+    let build = t.elapsed();
+    let t = Instant::now();
+    db.close()?;
+    let close = t.elapsed();
+    println!(
+        "build {} ({:.0} vectors/s), orderly close (snapshot) {}",
+        secs(build),
+        a.n as f64 / build.as_secs_f64(),
+        secs(close)
+    );
     Ok(())
 }
 
