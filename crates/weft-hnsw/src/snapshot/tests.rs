@@ -242,3 +242,41 @@ proptest! {
         prop_assert!(decode(&longer).is_err());
     }
 }
+
+/// The offsets of the chunks of a snapshot without a quantizer block (start, end).
+fn chunk_spans(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut at = HEADER_LEN;
+    let mut out = Vec::new();
+    while bytes[at] == TAG_CHUNK {
+        let plen = u32::from_le_bytes(bytes[at + 1..at + 5].try_into().unwrap()) as usize;
+        let end = at + CHUNK_HEADER_LEN + plen;
+        out.push((at, end));
+        at = end;
+    }
+    out
+}
+
+/// A snapshot of several chunks loads as the index that was written, and chunks out of id
+/// order (each one intact, every CRC matching) are refused.
+#[test]
+fn a_multi_chunk_snapshot_loads_and_chunk_order_is_checked() {
+    let (h, data) = built(3000, 96, Metric::L2Squared);
+    let bytes = bytes_of(&h, 3000);
+    let spans = chunk_spans(&bytes);
+    assert!(spans.len() >= 2, "{spans:?}");
+    let (loaded, info) = load(&bytes, 96, Metric::L2Squared).unwrap();
+    assert_eq!(info.nodes, 3000);
+    assert_eq!(loaded.snapshot(), h.snapshot());
+    for (i, v) in data.iter().enumerate().step_by(97) {
+        assert_eq!(loaded.search(v, 1, None).unwrap()[0].id, i as u32);
+    }
+    // Swap the first two chunks: every CRC still matches, the ids go backwards.
+    let ((a0, a1), (b0, b1)) = (spans[0], spans[1]);
+    let mut swapped = bytes[..a0].to_vec();
+    swapped.extend_from_slice(&bytes[b0..b1]);
+    swapped.extend_from_slice(&bytes[a0..a1]);
+    swapped.extend_from_slice(&bytes[b1..]);
+    let err = load(&swapped, 96, Metric::L2Squared).unwrap_err();
+    assert!(err.to_string().contains("not increasing"), "{err}");
+    assert!(decode(&swapped).is_err());
+}
