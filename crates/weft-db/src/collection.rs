@@ -711,8 +711,10 @@ impl Collection {
         // Only vectors the indexes do not know yet: settings of known ones change through
         // `Db::update_class`, and this class may have been read before such an update.
         self.indexes.configure_missing(&class.vectors);
+        let applying = self.indexes.apply_gate.read();
         index_change::apply(&self.indexes, &self.class, index_changes);
         self.indexes.advance(counters.next_doc_id, lsn);
+        drop(applying);
         Ok(results)
     }
 
@@ -990,12 +992,14 @@ impl Collection {
         let lsn = shard.write(&batch).map_err(|e| self.storage(e))?;
         *counters = next;
         self.publish(&counters);
+        let applying = self.indexes.apply_gate.read();
         for old in &gone {
             for name in old.vectors.keys() {
                 self.indexes.delete(name, old.doc_id);
             }
         }
         self.indexes.advance(counters.next_doc_id, lsn);
+        drop(applying);
         Ok(gone.into_iter().map(|o| o.id).collect())
     }
 

@@ -306,6 +306,11 @@ pub(crate) struct VectorIndexes {
     applied_lsn: AtomicU64,
     /// Held while snapshots are written (the background worker and a backup may both ask).
     pub(crate) snapshot_lock: parking_lot::Mutex<()>,
+    /// Held (read) by a writer from its first index change to its `advance`, and (write) by a
+    /// snapshot while it switches the log generation and reads the watermark: so no write is
+    /// half applied at that moment, and every graph change of a write the snapshot's
+    /// watermark leaves out is in the new generation.
+    pub(crate) apply_gate: RwLock<()>,
     /// The shard directory, once the open is done: indexes created from then on log their
     /// graph operations there.
     pub(crate) log_dir: std::sync::OnceLock<std::path::PathBuf>,

@@ -182,10 +182,13 @@ impl SnapshotTarget {
 
     fn snapshot_one(&self, name: &str, entry: &IndexEntry) -> Result<(), SnapshotFailed> {
         let started = Instant::now();
-        // Before the watermark: every graph change the snapshot may miss is logged in this
-        // generation or a later one.
-        let log_generation = entry.log.get().map_or(0, |log| log.rotate());
-        let (covered, lsn) = self.indexes.watermark();
+        // With no write half applied (the gate): every graph change of a write the watermark
+        // leaves out is logged in the new generation.
+        let (log_generation, (covered, lsn)) = {
+            let _quiet = self.indexes.apply_gate.write();
+            let generation = entry.log.get().map_or(0, |log| log.rotate());
+            (generation, self.indexes.watermark())
+        };
         let changes = entry.changes.load(Ordering::Relaxed);
         let shard = Arc::clone(&self.shard.read());
         if shard.durable_lsn() < lsn {

@@ -133,6 +133,16 @@ pub struct SnapshotMark {
     pub log_generation: u64,
 }
 
+impl SnapshotMark {
+    /// A mark with only a watermark (no LSN, no log generation).
+    pub fn covering(covered: u64) -> Self {
+        SnapshotMark {
+            covered,
+            ..SnapshotMark::default()
+        }
+    }
+}
+
 /// The trailer: entry point and counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotTrailer {

@@ -157,11 +157,7 @@ impl Hnsw {
     /// source after loading. Deletes running concurrently may or may not be captured; the
     /// loader compares with the source of truth anyway.
     pub fn write_snapshot(&self, covered: u64, out: &mut dyn Write) -> io::Result<SnapshotInfo> {
-        let mark = SnapshotMark {
-            covered,
-            ..SnapshotMark::default()
-        };
-        self.write_snapshot_at(mark, out)
+        self.write_snapshot_at(SnapshotMark::covering(covered), out)
     }
 
     /// [`Hnsw::write_snapshot`] recording where the snapshot stands in the caller's history
@@ -249,11 +245,7 @@ impl FlatIndex {
     /// Writes a snapshot of the live vectors with ids below `covered` to `out` (same promise
     /// as [`Hnsw::write_snapshot`]).
     pub fn write_snapshot(&self, covered: u64, out: &mut dyn Write) -> io::Result<SnapshotInfo> {
-        let mark = SnapshotMark {
-            covered,
-            ..SnapshotMark::default()
-        };
-        self.write_snapshot_at(mark, out)
+        self.write_snapshot_at(SnapshotMark::covering(covered), out)
     }
 
     /// [`FlatIndex::write_snapshot`] recording where it stands (see [`Hnsw::write_snapshot_at`]).
