@@ -328,6 +328,12 @@ impl Collection {
         self.snapshot_target().snapshot_if(|_| true)
     }
 
+    /// Live vectors in the index of `name` (tests).
+    #[cfg(test)]
+    pub(crate) fn index_len(&self, name: &str) -> usize {
+        self.indexes.entry(name).map_or(0, |e| e.index.len())
+    }
+
     /// Appends the buffered graph operations of every index to its log (tests; the worker
     /// does it every 100 ms).
     #[cfg(test)]

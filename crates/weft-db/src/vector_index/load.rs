@@ -255,7 +255,7 @@ impl Opening<'_> {
                 Ok((index, info)) => {
                     let replay = match &index {
                         AnnIndex::Hnsw(h) if info.log_generation > 0 => {
-                            self.replay_logs(name, h, info.log_generation)
+                            self.replay_logs(name, h, info.log_generation, next_doc_id)
                         }
                         _ => Replayed::default(),
                     };
@@ -302,7 +302,7 @@ impl Opening<'_> {
 
     /// Replays the log files of `name` from generation `from` onto `h` (loaded from the
     /// snapshot that names `from`), stopping at the first damage.
-    fn replay_logs(&mut self, name: &str, h: &Hnsw, from: u64) -> Replayed {
+    fn replay_logs(&mut self, name: &str, h: &Hnsw, from: u64, next_doc_id: u64) -> Replayed {
         let class = self.class;
         let mut out = Replayed::default();
         let all = match oplog::list(&self.dir, name) {
@@ -367,23 +367,39 @@ impl Opening<'_> {
             }
         }
         // Pass 2 (each file read again: one file in memory at a time): apply, leaving out
-        // inserts that did not finish within what pass 1 read.
+        // inserts that did not finish within what pass 1 read, and stopping at the mark of
+        // the shard's last write: what follows it belongs to writes the shard does not have
+        // (a copy of the directory taken while the server wrote, or a write lost with an
+        // unsynced WAL), and the graph as of that mark is exactly the shard's.
+        let last_lsn = self.shard.last_lsn();
         let mut unfinished = std::collections::HashSet::new();
+        let mut at_last = false;
         for path in &accepted {
+            if at_last {
+                break;
+            }
             let Ok(bytes) = weft_io::StdFs.read_all(path) else {
                 break;
             };
             let mut skipped = 0u64;
             let _ = weft_hnsw::oplog::read_ops(&bytes, &mut |r| {
+                if at_last {
+                    return;
+                }
                 let op = match r {
                     Record::Op(op) => op,
                     Record::Applied(lsn) => {
                         out.applied = Some(lsn);
+                        at_last = lsn == last_lsn;
                         return;
                     }
                 };
                 match &op {
-                    GraphOp::AddNode { id, .. } if !published.contains(id) => {
+                    // Not finished, or of a write the shard never had (its doc-id counter
+                    // is below it).
+                    GraphOp::AddNode { id, .. }
+                        if !published.contains(id) || u64::from(*id) >= next_doc_id =>
+                    {
                         unfinished.insert(*id);
                         return;
                     }

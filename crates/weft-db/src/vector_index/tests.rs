@@ -780,3 +780,41 @@ fn snapshots_racing_writes_lose_nothing_after_a_crash() {
     let live: Vec<Option<Vec<f32>>> = all.into_iter().map(Some).collect();
     check(&db, &live);
 }
+
+/// The log may hold a write the shard does not (a copy of the directory taken while the
+/// server wrote; a WAL tail lost): replay stops at the mark of the shard's last write, so
+/// the later write's nodes are not in the index.
+#[test]
+fn a_log_ahead_of_the_shard_is_replayed_only_up_to_the_shards_last_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut live) = populated(dir.path(), 200);
+    let coll = db.collection("Vec").unwrap();
+    let shard_dir = coll.dir().to_path_buf();
+    assert_eq!(coll.snapshot_indexes(), 1);
+    let kept = vectors(20, 31);
+    put(&db, 200, &kept);
+    live.extend(kept.into_iter().map(Some));
+    // The last write: its WAL record is torn below, its log records survive.
+    put(&db, 220, &vectors(10, 32));
+    drop(coll);
+    drop(db);
+    let mut wal: Vec<_> = std::fs::read_dir(shard_dir.join("wal"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    wal.sort();
+    let active = wal.last().unwrap();
+    let len = std::fs::metadata(active).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(active)
+        .unwrap()
+        .set_len(len - 16)
+        .unwrap();
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!((r.exact, r.log_added, r.keys_scanned), (1, 20, 0), "{r:?}");
+    assert_eq!(db.collection("Vec").unwrap().index_len(""), 220);
+    check(&db, &live);
+}
