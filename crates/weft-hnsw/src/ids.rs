@@ -84,11 +84,6 @@ impl IdMap {
         self.0.read().slot(ext)
     }
 
-    /// Makes room for `n` more ids (before a bulk load).
-    pub(crate) fn reserve(&self, n: usize) {
-        self.0.write().map.reserve(n);
-    }
-
     /// Bytes held by the map and the pools (estimated from capacities).
     pub(crate) fn allocated_bytes(&self) -> usize {
         let g = self.0.read();

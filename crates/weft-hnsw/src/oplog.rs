@@ -16,7 +16,11 @@
 //! encode_op(&GraphOp::SetNeighbors { id: 3, level: 0, neighbors: vec![1, 2] }, &mut bytes);
 //! encode_applied(41, &mut bytes);
 //! let mut records = Vec::new();
-//! let end = read_ops(&bytes, &mut |r| records.push(r)).unwrap();
+//! let end = read_ops(&bytes, &mut |r| {
+//!     records.push(r);
+//!     true
+//! })
+//! .unwrap();
 //! assert_eq!((end.generation, end.records, end.damage), (7, 3, None));
 //! let links = GraphOp::SetNeighbors { id: 3, level: 0, neighbors: vec![1, 2] };
 //! assert_eq!(records[1..], [Record::Op(links), Record::Applied(41)]);
@@ -240,10 +244,11 @@ fn decode_op(p: &[u8]) -> Option<GraphOp> {
 }
 
 /// Checks the header of a whole log file held in `bytes`, then hands every record to `visit`
-/// in file order, stopping at the end of the input or at the first record that is torn,
+/// in file order until it returns false (then [`LogEnd::valid_bytes`] ends after that
+/// record), stopping at the end of the input or at the first record that is torn,
 /// fails its CRC or does not parse (reported in [`LogEnd::damage`]; a torn tail is what a
 /// crash during an append leaves, so it is not an error here).
-pub fn read_ops(bytes: &[u8], visit: &mut dyn FnMut(Record)) -> Result<LogEnd, LogError> {
+pub fn read_ops(bytes: &[u8], visit: &mut dyn FnMut(Record) -> bool) -> Result<LogEnd, LogError> {
     let generation = decode_header(bytes)?;
     let mut end = LogEnd {
         generation,
@@ -276,10 +281,13 @@ pub fn read_ops(bytes: &[u8], visit: &mut dyn FnMut(Record)) -> Result<LogEnd, L
             end.damage = stop("record does not parse");
             break;
         };
-        visit(op);
+        let go_on = visit(op);
         at += RECORD_HEADER_LEN + len;
         end.records += 1;
         end.valid_bytes = at as u64;
+        if !go_on {
+            break;
+        }
     }
     Ok(end)
 }
@@ -330,7 +338,11 @@ mod tests {
 
     fn read(bytes: &[u8]) -> (Vec<Record>, LogEnd) {
         let mut out = Vec::new();
-        let end = read_ops(bytes, &mut |op| out.push(op)).expect("header");
+        let end = read_ops(bytes, &mut |op| {
+            out.push(op);
+            true
+        })
+        .expect("header");
         (out, end)
     }
 
@@ -379,7 +391,7 @@ mod tests {
                 let n = h.len().min(bytes.len());
                 bytes[..n].copy_from_slice(&h[..n]);
             }
-            let _ = read_ops(&bytes, &mut |_| {});
+            let _ = read_ops(&bytes, &mut |_| true);
         }
     }
 

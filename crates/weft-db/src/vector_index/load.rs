@@ -152,6 +152,8 @@ struct Replayed {
     next_generation: u64,
     /// The last `Applied` mark replayed: every write up to it is in the replayed graph.
     applied: Option<u64>,
+    /// A vector an `AddNode` needed could not be read or decoded.
+    read_failed: bool,
 }
 
 /// A loaded index's bookkeeping during the scan.
@@ -270,7 +272,8 @@ impl Opening<'_> {
                         && replay.added == 0
                         && replay.tombstoned == 0;
                     // Or the log holds every write up to the shard's last one.
-                    let exact = snapshot_exact || replay.applied == Some(last_lsn);
+                    let exact =
+                        snapshot_exact || (replay.applied == Some(last_lsn) && !replay.read_failed);
                     tracing::info!(action = "vector_index_load", class, path = %path.display(), nodes = info.nodes, tombstoned = info.tombstoned, covered = info.covered, lsn = info.lsn, exact, bytes = info.bytes, took = ?self.started.elapsed(), "vector index snapshot loaded");
                     self.report.snapshots_loaded += 1;
                     self.report.exact += usize::from(exact);
@@ -293,6 +296,11 @@ impl Opening<'_> {
                 Err(err) => {
                     let reason = chain(&err);
                     tracing::warn!(action = "vector_index_load", class, path = %path.display(), "vector index snapshot not used ({reason}); rebuilding the index from the vectors bucket");
+                    // An unusable snapshot (and the logs on top of it) must not come back at
+                    // a later open, over the rebuilt index's own logs.
+                    if !matches!(err, Unusable::Missing) {
+                        self.discard(name);
+                    }
                     self.report.rebuilt.insert(name.clone(), reason);
                 }
             }
@@ -314,17 +322,27 @@ impl Opening<'_> {
         };
         out.next_generation = all.last().map_or(0, |(g, _)| g + 1);
         let shard = self.shard;
+        let mut read_errors = 0u64;
         let mut vector_of = |id: u32| {
             let key = record::vector_key(u64::from(id), name);
             match shard.get(VECTORS, &key) {
-                Ok(Some(bytes)) => decode_vector(&bytes).ok(),
-                _ => None,
+                Ok(Some(bytes)) => {
+                    let v = decode_vector(&bytes).ok();
+                    read_errors += u64::from(v.is_none());
+                    v
+                }
+                // Gone: deleted by a later write (replayed further on).
+                Ok(None) => None,
+                Err(_) => {
+                    read_errors += 1;
+                    None
+                }
             }
         };
         // Pass 1: the files to replay — consecutive generations from `from` (every
         // generation gets its file when it starts, so a missing one is a gap), each up to its
         // first damage, replay stopping there — and the inserts they saw finish.
-        let mut accepted: Vec<PathBuf> = Vec::new();
+        let mut accepted: Vec<(u64, PathBuf)> = Vec::new();
         let mut published = std::collections::HashSet::new();
         for (expected, (generation, path)) in
             (from..).zip(all.into_iter().filter(|(g, _)| *g >= from))
@@ -345,6 +363,7 @@ impl Opening<'_> {
                 if let Record::Op(GraphOp::Published { id }) = r {
                     seen.push(id);
                 }
+                true
             });
             let damage = match read {
                 Ok(end) if end.generation != generation => {
@@ -358,7 +377,7 @@ impl Opening<'_> {
                 }
             };
             published.extend(seen);
-            accepted.push(path.clone());
+            accepted.push((generation, path.clone()));
             if let Some((offset, what)) = damage {
                 // A torn tail is what a crash during an append leaves; either way, later
                 // generations are not applied on top of a gap.
@@ -374,24 +393,18 @@ impl Opening<'_> {
         let last_lsn = self.shard.last_lsn();
         let mut unfinished = std::collections::HashSet::new();
         let mut at_last = false;
-        for path in &accepted {
-            if at_last {
-                break;
-            }
+        for (generation, path) in &accepted {
             let Ok(bytes) = weft_io::StdFs.read_all(path) else {
                 break;
             };
             let mut skipped = 0u64;
-            let _ = weft_hnsw::oplog::read_ops(&bytes, &mut |r| {
-                if at_last {
-                    return;
-                }
+            let read = weft_hnsw::oplog::read_ops(&bytes, &mut |r| {
                 let op = match r {
                     Record::Op(op) => op,
                     Record::Applied(lsn) => {
                         out.applied = Some(lsn);
                         at_last = lsn == last_lsn;
-                        return;
+                        return !at_last;
                     }
                 };
                 match &op {
@@ -401,7 +414,7 @@ impl Opening<'_> {
                         if !published.contains(id) || u64::from(*id) >= next_doc_id =>
                     {
                         unfinished.insert(*id);
-                        return;
+                        return true;
                     }
                     GraphOp::AddNode { .. } => out.added += 1,
                     GraphOp::Tombstone { .. } => out.tombstoned += 1,
@@ -411,9 +424,28 @@ impl Opening<'_> {
                     skipped += 1;
                 }
                 out.ops += 1;
+                true
             });
             self.report.log_files += 1;
             tracing::info!(action = "vector_index_load", class, path = %path.display(), ops = out.ops, skipped, unfinished = unfinished.len(), took = ?self.started.elapsed(), "graph-operation log replayed");
+            if at_last {
+                // What follows the last write's mark belongs to writes the shard does not
+                // have, and LSNs after it will be given to new writes: cut it off so that no
+                // later open replays it.
+                let cut = read.map_or(bytes.len() as u64, |e| e.valid_bytes);
+                self.cut_log(name, *generation, path, cut, bytes.len() as u64);
+                out.next_generation = generation + 1;
+                break;
+            }
+        }
+        out.read_failed = read_errors > 0;
+        if out.read_failed {
+            tracing::warn!(
+                action = "vector_index_load",
+                class,
+                errors = read_errors,
+                "cannot read some vectors the graph-operation log adds; the index is compared with the vectors bucket"
+            );
         }
         // Wherever the replay stopped, the graph keeps a usable entry point.
         if h.repair_entry() {
@@ -427,6 +459,54 @@ impl Opening<'_> {
         self.report.log_added += out.added;
         self.report.log_tombstoned += out.tombstoned;
         out
+    }
+
+    /// Truncates log `path` (generation `generation` of `name`, `len` bytes) to `cut` bytes
+    /// and removes the later generations, if there is anything after the cut.
+    fn cut_log(&self, name: &str, generation: u64, path: &Path, cut: u64, len: u64) {
+        let later: Vec<PathBuf> = oplog::list(&self.dir, name)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(g, _)| *g > generation)
+            .map(|(_, p)| p)
+            .collect();
+        if cut >= len && later.is_empty() {
+            return;
+        }
+        tracing::warn!(action = "vector_index_load", class = self.class, path = %path.display(), offset = cut, later = later.len(), "graph-operation log holds writes after the shard's last one (a copy taken while writing, or a lost WAL tail); cut there, later generations removed");
+        let mut failed = weft_io::StdFs.truncate_and_sync(path, cut).err();
+        for p in later {
+            if let Err(e) = weft_io::StdFs.remove_file(&p) {
+                failed.get_or_insert(e);
+            }
+        }
+        if let Err(e) = weft_io::StdFs.sync_dir(&self.dir.join(files::DIR)) {
+            failed.get_or_insert(e);
+        }
+        if let Some(err) = failed {
+            tracing::error!(action = "vector_index_load", class = self.class, path = %path.display(), "cannot cut the graph-operation log ({err}); its later records may be replayed by a later open");
+        }
+    }
+
+    /// Removes the snapshot and the logs of `name` before it is rebuilt: none of them may be
+    /// loaded again on top of what the rebuild builds.
+    fn discard(&self, name: &str) {
+        let mut paths = vec![files::path(&self.dir, name)];
+        paths.extend(
+            oplog::list(&self.dir, name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(_, p)| p),
+        );
+        for p in paths {
+            match weft_io::StdFs.remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::error!(action = "vector_index_load", class = self.class, path = %p.display(), "cannot remove a vector index file before rebuilding the index: {e}");
+                }
+            }
+        }
     }
 
     /// Tombstones the live nodes whose vector the bucket no longer has.
@@ -470,6 +550,7 @@ impl Opening<'_> {
                 "snapshot ahead of the shard's vectors".to_string(),
             );
             self.indexes.remove(name);
+            self.discard(name);
         }
         self.scan(&mut BTreeMap::new(), Some(&redo))
     }

@@ -180,10 +180,17 @@ impl OpLog {
     /// the new generation.
     pub(crate) fn rotate(&self) -> u64 {
         let mut current = self.current.lock();
+        // After a failed write whose file could not be removed either, one generation is
+        // skipped: the gap tells replay that operations are missing.
+        let skip = if matches!(*current, Current::Broken) {
+            2
+        } else {
+            1
+        };
         let (old, bytes, new) = {
             let mut b = self.buffer.lock();
             let old = b.generation;
-            b.generation += 1;
+            b.generation += skip;
             (old, std::mem::take(&mut b.bytes), b.generation)
         };
         self.append(&mut current, old, &bytes);

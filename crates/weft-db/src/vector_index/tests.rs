@@ -183,6 +183,8 @@ fn damaged_snapshot_falls_back(damage: impl FnOnce(&Path), reason: &str) {
     assert_eq!(r.inserted, 300);
     let why = r.rebuilt.get("").unwrap();
     assert!(why.contains(reason), "{why}");
+    // Removed before the rebuild: a later open must not load it over the rebuilt index.
+    assert!(!path.exists());
     check(&db, &live);
     // A fresh snapshot is written (here: on close), and the next open uses it.
     db.close().unwrap();
@@ -783,7 +785,8 @@ fn snapshots_racing_writes_lose_nothing_after_a_crash() {
 
 /// The log may hold a write the shard does not (a copy of the directory taken while the
 /// server wrote; a WAL tail lost): replay stops at the mark of the shard's last write, so
-/// the later write's nodes are not in the index.
+/// the later write is not in the index, and cuts the log there, so that a later open does
+/// not replay it once new writes have taken its LSNs.
 #[test]
 fn a_log_ahead_of_the_shard_is_replayed_only_up_to_the_shards_last_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -794,8 +797,9 @@ fn a_log_ahead_of_the_shard_is_replayed_only_up_to_the_shards_last_write() {
     let kept = vectors(20, 31);
     put(&db, 200, &kept);
     live.extend(kept.into_iter().map(Some));
-    // The last write: its WAL record is torn below, its log records survive.
-    put(&db, 220, &vectors(10, 32));
+    // The last write updates objects 0..9 (tombstones of their old doc ids, new nodes): its
+    // WAL record is torn below, its log records survive.
+    put(&db, 0, &vectors(10, 32));
     drop(coll);
     drop(db);
     let mut wal: Vec<_> = std::fs::read_dir(shard_dir.join("wal"))
@@ -814,7 +818,21 @@ fn a_log_ahead_of_the_shard_is_replayed_only_up_to_the_shards_last_write() {
         .unwrap();
     let db = open(dir.path());
     let r = report(&db);
-    assert_eq!((r.exact, r.log_added, r.keys_scanned), (1, 20, 0), "{r:?}");
+    assert_eq!(
+        (r.exact, r.log_added, r.log_tombstoned, r.keys_scanned),
+        (1, 20, 0, 0),
+        "{r:?}"
+    );
     assert_eq!(db.collection("Vec").unwrap().index_len(""), 220);
+    check(&db, &live);
+    // New writes take the lost write's LSNs and doc ids; then a crash. The cut log must
+    // not bring the lost write's tombstones back.
+    let fresh = vectors(10, 33);
+    put(&db, 220, &fresh);
+    live.extend(fresh.into_iter().map(Some));
+    drop(db);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!(db.collection("Vec").unwrap().index_len(""), 230, "{r:?}");
     check(&db, &live);
 }

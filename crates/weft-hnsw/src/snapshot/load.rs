@@ -41,9 +41,6 @@ impl Hnsw {
             bytes: len,
             ..SnapshotInfo::default()
         };
-        // Room for every node the file can hold (each takes at least its row and 6 bytes).
-        h.ids
-            .reserve((len / (6 + 4 * header.row_words() as u64)) as usize);
         let trailer = reader.read_nodes(&mut |n: &NodeRecord| {
             h.restore_node(n).map_err(|_| SnapshotError::Malformed {
                 offset: 0,
