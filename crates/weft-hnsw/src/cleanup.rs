@@ -146,16 +146,24 @@ impl Hnsw {
         if !dead.contains(ep) {
             return;
         }
+        let best =
+            self.highest_node(|id| self.nodes.state(id) == NodeState::Live && !dead.contains(id));
+        self.set_entry(best);
+    }
+
+    /// The node of the highest level among those `usable` accepts (the first such slot on a
+    /// tie), for a new entry point.
+    pub(crate) fn highest_node(&self, usable: impl Fn(u32) -> bool) -> Option<(u32, usize)> {
         let mut best: Option<(u32, usize)> = None;
         for id in 0..self.id_bound() as u32 {
-            if self.nodes.state(id) == NodeState::Live && !dead.contains(id) {
+            if usable(id) {
                 let l = self.nodes.level(id);
                 if best.is_none_or(|(_, bl)| l > bl) {
                     best = Some((id, l));
                 }
             }
         }
-        self.set_entry(best);
+        best
     }
 
     /// New list for `id` at `level` without dead or removed nodes. Hold `id`'s lock.

@@ -74,22 +74,10 @@ impl Hnsw {
         {
             return false;
         }
-        let mut best: Option<(u32, usize, bool)> = None;
-        for s in 0..self.id_bound() as u32 {
-            if !linked(s) {
-                continue;
-            }
-            let here = (
-                s,
-                self.nodes.level(s),
-                self.nodes.state(s) == NodeState::Live,
-            );
-            if best.is_none_or(|(_, l, live)| (here.2, here.1) > (live, l)) {
-                best = Some(here);
-            }
-        }
+        let now = self
+            .highest_node(|s| self.nodes.state(s) == NodeState::Live)
+            .or_else(|| self.highest_node(linked));
         let was = self.entry_slot();
-        let now = best.map(|(s, l, _)| (s, l));
         self.set_entry(now);
         was != now
     }

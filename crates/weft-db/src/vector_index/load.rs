@@ -148,8 +148,6 @@ struct Replayed {
     ops: u64,
     added: u64,
     tombstoned: u64,
-    /// One above the highest generation on disk (0: none).
-    next_generation: u64,
     /// The last `Applied` mark replayed: every write up to it is in the replayed graph.
     applied: Option<u64>,
     /// A vector an `AddNode` needed could not be read or decoded.
@@ -200,8 +198,7 @@ pub(crate) fn open_indexes(
             chain(&err)
         );
     }
-    let mut generations = BTreeMap::new();
-    let mut loaded = op.load_snapshots(dims, next_doc_id, &mut generations);
+    let mut loaded = op.load_snapshots(dims, next_doc_id);
     // Exact snapshots need no scan; the others and the rebuilt indexes do.
     let scanned: BTreeSet<String> = dims
         .keys()
@@ -223,10 +220,10 @@ pub(crate) fn open_indexes(
         }
     }
     indexes.advance(next_doc_id, shard.last_lsn());
-    // From now on every graph change is logged, above every generation on disk.
+    // From now on every graph change is logged, above every generation on disk (loaded
+    // indexes log already).
     for (name, entry) in indexes.entries() {
-        let at_least = generations.get(&name).copied().unwrap_or(1);
-        entry.start_log(&op.dir, &name, at_least);
+        entry.start_log(&op.dir, &name, 1);
     }
     let _ = indexes.log_dir.set(op.dir.clone());
     let mut report = op.report;
@@ -243,7 +240,6 @@ impl Opening<'_> {
         &mut self,
         dims: &BTreeMap<String, u32>,
         next_doc_id: u64,
-        generations: &mut BTreeMap<String, u64>,
     ) -> BTreeMap<String, Loaded> {
         let class = self.class;
         let last_lsn = self.shard.last_lsn();
@@ -261,10 +257,6 @@ impl Opening<'_> {
                         }
                         _ => Replayed::default(),
                     };
-                    generations.insert(
-                        name.clone(),
-                        replay.next_generation.max(info.log_generation),
-                    );
                     // Replayed membership changes mean writes after the snapshot.
                     let snapshot_exact = info.lsn != 0
                         && info.lsn == last_lsn
@@ -281,7 +273,7 @@ impl Opening<'_> {
                     let entry = IndexEntry::new(index, replay.added + replay.tombstoned);
                     // Logging from here on: what the comparison below inserts and deletes is
                     // replayed after a second crash too.
-                    entry.start_log(&self.dir, name, generations.get(name).copied().unwrap_or(1));
+                    entry.start_log(&self.dir, name, info.log_generation);
                     self.indexes.install(name, entry);
                     loaded.insert(
                         name.clone(),
@@ -320,7 +312,6 @@ impl Opening<'_> {
                 return out;
             }
         };
-        out.next_generation = all.last().map_or(0, |(g, _)| g + 1);
         let shard = self.shard;
         let mut read_errors = 0u64;
         let mut vector_of = |id: u32| {
@@ -432,9 +423,8 @@ impl Opening<'_> {
                 // What follows the last write's mark belongs to writes the shard does not
                 // have, and LSNs after it will be given to new writes: cut it off so that no
                 // later open replays it.
-                let cut = read.map_or(bytes.len() as u64, |e| e.valid_bytes);
-                self.cut_log(name, *generation, path, cut, bytes.len() as u64);
-                out.next_generation = generation + 1;
+                let cut = read.map_or(bytes.len(), |e| e.valid_bytes as usize);
+                self.cut_log(name, *generation, path, &bytes, cut);
                 break;
             }
         }
@@ -461,20 +451,38 @@ impl Opening<'_> {
         out
     }
 
-    /// Truncates log `path` (generation `generation` of `name`, `len` bytes) to `cut` bytes
-    /// and removes the later generations, if there is anything after the cut.
-    fn cut_log(&self, name: &str, generation: u64, path: &Path, cut: u64, len: u64) {
+    /// Replay of log `path` (generation `generation` of `name`, holding `bytes`) stopped at
+    /// the mark of the shard's last write, which ends at byte `cut`: the records after it and
+    /// the later generations were left unread. If any of that is more than marks of that same LSN (which
+    /// every open writes again), it belongs to writes the shard does not have: the file is
+    /// truncated after the mark and the later generations are removed.
+    fn cut_log(&self, name: &str, generation: u64, path: &Path, bytes: &[u8], cut: usize) {
+        let last_lsn = self.shard.last_lsn();
         let later: Vec<PathBuf> = oplog::list(&self.dir, name)
             .unwrap_or_default()
             .into_iter()
             .filter(|(g, _)| *g > generation)
             .map(|(_, p)| p)
             .collect();
-        if cut >= len && later.is_empty() {
+        let only_marks = |records: &[u8]| {
+            let mut only = true;
+            let end = weft_hnsw::oplog::read_ops(records, &mut |r| {
+                only = r == Record::Applied(last_lsn);
+                only
+            });
+            only && end.is_ok_and(|e| e.damage.is_none())
+        };
+        let mut rest_of_file = weft_hnsw::oplog::encode_header(generation).to_vec();
+        rest_of_file.extend_from_slice(bytes.get(cut..).unwrap_or_default());
+        let ahead = !only_marks(&rest_of_file)
+            || later
+                .iter()
+                .any(|p| weft_io::StdFs.read_all(p).map_or(true, |b| !only_marks(&b)));
+        if !ahead {
             return;
         }
         tracing::warn!(action = "vector_index_load", class = self.class, path = %path.display(), offset = cut, later = later.len(), "graph-operation log holds writes after the shard's last one (a copy taken while writing, or a lost WAL tail); cut there, later generations removed");
-        let mut failed = weft_io::StdFs.truncate_and_sync(path, cut).err();
+        let mut failed = weft_io::StdFs.truncate_and_sync(path, cut as u64).err();
         for p in later {
             if let Err(e) = weft_io::StdFs.remove_file(&p) {
                 failed.get_or_insert(e);

@@ -836,3 +836,25 @@ fn a_log_ahead_of_the_shard_is_replayed_only_up_to_the_shards_last_write() {
     assert_eq!(db.collection("Vec").unwrap().index_len(""), 230, "{r:?}");
     check(&db, &live);
 }
+
+/// Restarts without writes each add a log generation holding only the open's mark of the
+/// same last LSN: replay stops at the first such mark, and the later ones are not taken for
+/// a log ahead of the shard (nothing is cut).
+#[test]
+fn restarts_without_writes_cut_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, live) = populated(dir.path(), 150);
+    let shard_dir = db.collection("Vec").unwrap().dir().to_path_buf();
+    db.close().unwrap();
+    let mut files = log_files_in(&shard_dir).len();
+    for _ in 0..3 {
+        let db = open(dir.path());
+        let r = report(&db);
+        assert_eq!((r.exact, r.keys_scanned), (1, 0), "{r:?}");
+        check(&db, &live);
+        db.close().unwrap();
+        let now = log_files_in(&shard_dir).len();
+        assert_eq!(now, files + 1);
+        files = now;
+    }
+}

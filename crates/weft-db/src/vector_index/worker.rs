@@ -12,12 +12,13 @@
 //! the time. A full snapshot costs O(index size), so for much larger indexes the graph
 //! operation log of storage design §4.11 is the way to keep both bounded.
 //!
-//! Consistency without pausing writers: the watermark `W` is read first (every doc id below
-//! it had its index changes applied; see `VectorIndexes::advance`), then the WAL is made
-//! durable up to the write that allocated `W − 1` (a `flush` if the sync policy has not done
-//! it yet), then the snapshot is taken node by node (`Hnsw::write_snapshot` leaves out ids
-//! ≥ `W` and links to them). Deletes racing the snapshot may or may not be in it; opening
-//! compares with the bucket anyway.
+//! Consistency without pausing writers: the watermark `W` is read first, with no write half
+//! applied (every doc id below it had its index changes applied; see
+//! `VectorIndexes::advance`), then the snapshot is taken node by node (`Hnsw::write_snapshot`
+//! leaves out ids ≥ `W` and links to them), then, before it is published, the WAL is made
+//! durable up to the shard's last write (a `flush` if the sync policy has not done it yet).
+//! Deletes racing the snapshot may or may not be in it; opening compares with the bucket
+//! unless nothing was written since.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -191,16 +192,16 @@ impl SnapshotTarget {
         };
         let changes = entry.changes.load(Ordering::Relaxed);
         let shard = Arc::clone(&self.shard.read());
-        if shard.durable_lsn() < lsn {
-            shard.flush().map_err(SnapshotFailed::Durable)?;
-        }
-        // Every write that touched the index while it was written already has its LSN (it
-        // got it before changing the index): made durable before the snapshot is published, a
-        // crash cannot take away a write the snapshot shows. So a shard whose last LSN is
-        // still `lsn` when it next opens had no write since, and the open skips its scan.
+        // The covered writes, and every write that touched the index while it was written
+        // (it got its LSN before changing the index), are made durable before the snapshot is
+        // published: a crash cannot take away a write the snapshot shows. So a shard whose
+        // last LSN is still `lsn` when it next opens had no write since, and the open skips
+        // its scan.
         let durable_now = || {
             if shard.durable_lsn() < shard.last_lsn() {
-                shard.flush().map_err(std::io::Error::other)?;
+                shard.flush().map_err(|e| {
+                    std::io::Error::other(format!("cannot make the covered writes durable: {e}"))
+                })?;
             }
             Ok(())
         };
@@ -231,8 +232,6 @@ impl SnapshotTarget {
 
 #[derive(Debug, thiserror::Error)]
 enum SnapshotFailed {
-    #[error("cannot make the covered writes durable: {0}")]
-    Durable(#[source] weft_lsm::Error),
     #[error("{0}")]
     Write(#[source] std::io::Error),
 }
