@@ -38,6 +38,12 @@ pub struct RestartIndexArgs {
     build_ef_construction: usize,
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Keep the snapshot at this path; if it exists, skip the build and only load it.
+    #[arg(long)]
+    snapshot: Option<std::path::PathBuf>,
+    /// Times to load the snapshot (each load is reported; the last one is kept).
+    #[arg(long, default_value_t = 1)]
+    loads: usize,
 }
 
 fn parallel(threads: usize, ids: std::ops::Range<usize>, f: impl Fn(usize) + Sync) {
@@ -57,17 +63,15 @@ fn parallel(threads: usize, ids: std::ops::Range<usize>, f: impl Fn(usize) + Syn
     });
 }
 
-/// Runs `restart-index`.
-pub fn run(a: &RestartIndexArgs) -> Result<()> {
-    let cfg = |ef_construction| HnswConfig {
-        metric: Metric::L2Squared,
-        max_connections: a.m,
-        ef_construction,
-        ..HnswConfig::default()
-    };
-    let data = mixture(a.n + a.tail, a.dim, 100, 7, 1);
+/// Builds `--n` vectors into an index and writes its snapshot to `path`.
+fn build_and_write(
+    a: &RestartIndexArgs,
+    data: &[Vec<f32>],
+    path: &std::path::Path,
+    cfg: HnswConfig,
+) -> Result<()> {
     let t = Instant::now();
-    let h = Hnsw::new(a.dim, cfg(a.build_ef_construction));
+    let h = Hnsw::new(a.dim, cfg);
     parallel(a.threads, 0..a.n, |i| {
         if let Some(v) = data.get(i) {
             let _ = h.insert(i as u32, v);
@@ -80,10 +84,8 @@ pub fn run(a: &RestartIndexArgs) -> Result<()> {
         a.m,
         t.elapsed().as_secs_f64()
     );
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("index.snapshot");
     let t = Instant::now();
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let info = h.write_snapshot(a.n as u64, &mut out)?;
     out.into_inner()
         .map_err(std::io::IntoInnerError::into_error)?
@@ -93,18 +95,44 @@ pub fn run(a: &RestartIndexArgs) -> Result<()> {
         t.elapsed().as_secs_f64(),
         info.bytes as f64 / f64::from(1 << 20)
     );
-    drop(h);
-    let t = Instant::now();
-    let file = std::fs::File::open(&path)?;
-    let len = file.metadata()?.len();
-    let mut input = BufReader::with_capacity(1 << 20, file);
-    let (h, loaded) = Hnsw::read_snapshot(&mut input, len, a.dim, cfg(a.ef_construction))
-        .context("read_snapshot")?;
-    println!(
-        "snapshot load {:.2} s ({} nodes; file in page cache)",
-        t.elapsed().as_secs_f64(),
-        loaded.nodes
-    );
+    Ok(())
+}
+
+/// Runs `restart-index`.
+pub fn run(a: &RestartIndexArgs) -> Result<()> {
+    let cfg = |ef_construction| HnswConfig {
+        metric: Metric::L2Squared,
+        max_connections: a.m,
+        ef_construction,
+        ..HnswConfig::default()
+    };
+    let data = mixture(a.n + a.tail, a.dim, 100, 7, 1);
+    let dir = tempfile::tempdir()?;
+    let path = a
+        .snapshot
+        .clone()
+        .unwrap_or_else(|| dir.path().join("index.snapshot"));
+    if !path.exists() {
+        build_and_write(a, &data, &path, cfg(a.build_ef_construction))?;
+    }
+    let mut h = None;
+    for _ in 0..a.loads.max(1) {
+        drop(h.take());
+        let t = Instant::now();
+        let file = std::fs::File::open(&path)?;
+        let len = file.metadata()?.len();
+        let mut input = BufReader::with_capacity(1 << 20, file);
+        let (loaded_h, loaded) =
+            Hnsw::read_snapshot(&mut input, len, a.dim, cfg(a.ef_construction))
+                .context("read_snapshot")?;
+        println!(
+            "snapshot load {:.2} s ({} nodes; file in page cache)",
+            t.elapsed().as_secs_f64(),
+            loaded.nodes
+        );
+        h = Some(loaded_h);
+    }
+    let h = h.context("no load")?;
     let t = Instant::now();
     parallel(a.threads, a.n..a.n + a.tail, |i| {
         if let Some(v) = data.get(i) {

@@ -13,7 +13,7 @@ use crate::inflight::InFlight;
 use crate::nodes::{NodeState, Nodes};
 use crate::ops::{GraphObserver, GraphOp};
 use crate::search::{Accept, Cand, with_ctx};
-use crate::store::{Rows, Store, arena_error, rescore_hits};
+use crate::store::{Rows, Store, rescore_hits};
 use crate::{IndexError, Neighbor};
 
 /// Highest level a node can get.
@@ -334,79 +334,70 @@ impl Hnsw {
         self.rng.store(state, Ordering::Relaxed);
     }
 
-    /// Recreates a node from a snapshot in the next slot: the vector as stored (no
-    /// normalisation), its state, and its lists still in the snapshot's (external) ids, which
-    /// [`Hnsw::finish_restore`] translates once every node is in. Used before the index is
-    /// shared, so no observer op is emitted.
-    pub(crate) fn restore_node(&self, n: &crate::snapshot::NodeRecord) -> Result<(), IndexError> {
-        let level = n.neighbors.len().max(1) - 1;
-        let st = self.store();
-        // The record holds the store's row: the vector, or its codes.
-        if n.vector.len() != st.arena.dim() {
-            return Err(IndexError::Dimension {
-                expected: st.arena.dim(),
-                got: n.vector.len(),
-            });
-        }
-        let slot = self.assign_slot(n.id, level)?;
-        self.nodes.init_node(slot, n.id, level);
-        st.arena
-            .insert(slot, &n.vector)
-            .map_err(|e| arena_error(e, n.id))?;
-        for (l, list) in n.neighbors.iter().enumerate() {
-            self.nodes.write(slot, l, list);
-        }
-        if n.tombstoned {
-            self.any_deleted.store(true, Ordering::Release);
-            self.nodes.set_state(slot, NodeState::Tombstoned);
-            self.tombstones.lock().insert(slot);
-        } else {
-            self.nodes.set_state(slot, NodeState::Live);
-            self.live.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-
-    /// Translates the lists written by [`Hnsw::restore_node`] from external ids to slots,
-    /// dropping links to ids the snapshot does not hold.
-    pub(crate) fn finish_restore(&self) {
-        let ids = self.ids.read();
-        let bound = ids.bound();
-        // External id → slot as a dense table when the ids are not too sparse (a lookup per
-        // link is the bulk of this pass; the hash map is the fallback).
-        let max_ext = (0..bound)
-            .map(|s| self.ext(s))
-            .filter(|&e| e != u32::MAX)
-            .max();
-        let table: Option<Vec<u32>> = max_ext
-            .map(|m| m as usize + 1)
-            .filter(|&len| len <= 4 * bound as usize + 4096)
+    /// Ends a snapshot restore that put nodes in slots `0..total` (`snapshot/restore.rs`)
+    /// with lists in the snapshot's (external) ids: builds the id map, sets the counters and
+    /// tombstones, and translates the lists to slots, dropping links to ids the snapshot does
+    /// not hold. Ids must increase with the slot. `max_link` is the highest id any list holds.
+    pub(crate) fn finish_restore(
+        &self,
+        total: u32,
+        live: usize,
+        mut tombstones: Vec<u32>,
+        max_link: Option<u32>,
+    ) {
+        let exts: Vec<u32> = (0..total).map(|s| self.ext(s)).collect();
+        // Increasing ids that end at total − 1 are exactly 0..total: every link below total
+        // is its own slot.
+        let identity = exts.last().is_none_or(|&l| l.checked_add(1) == Some(total))
+            && max_link.is_none_or(|m| m < total);
+        // Dense table when the ids are not too sparse, else a binary search of the sorted
+        // ids.
+        let table: Option<Vec<u32>> = (!identity)
+            .then(|| exts.last().map_or(0, |&m| m as usize + 1))
+            .filter(|&len| len <= 4 * total as usize + 4096)
             .map(|len| {
                 let mut t = vec![u32::MAX; len];
-                for slot in 0..bound {
-                    if let Some(cell) = t.get_mut(self.ext(slot) as usize) {
-                        *cell = slot;
-                    }
+                for (slot, &e) in exts.iter().enumerate() {
+                    t[e as usize] = slot as u32;
                 }
                 t
             });
         let slot_of = |ext: u32| match &table {
             Some(t) => t.get(ext as usize).copied().filter(|&s| s != u32::MAX),
-            None => ids.slot(ext),
+            None => exts.binary_search(&ext).ok().map(|s| s as u32),
         };
-        let mut list = Vec::new();
-        for slot in 0..bound {
-            for l in 0..=self.nodes.level(slot) {
-                self.nodes.read(slot, l, &mut list);
-                list.retain_mut(|n| match slot_of(*n) {
-                    Some(s) => {
-                        *n = s;
-                        true
-                    }
-                    None => false,
-                });
-                self.nodes.write(slot, l, &list);
+        let translate = |slots: std::ops::Range<u32>| {
+            let mut list = Vec::new();
+            for slot in slots {
+                for l in 0..=self.nodes.level(slot) {
+                    self.nodes.read(slot, l, &mut list);
+                    list.retain_mut(|n| match slot_of(*n) {
+                        Some(s) => {
+                            *n = s;
+                            true
+                        }
+                        None => false,
+                    });
+                    self.nodes.write(slot, l, &list);
+                }
             }
+        };
+        std::thread::scope(|s| {
+            s.spawn(|| self.ids.write().restore(&exts));
+            if !identity {
+                let half = total / 2;
+                let upper = &translate;
+                s.spawn(move || upper(half..total));
+                translate(0..half);
+            }
+        });
+        self.bound.store(u64::from(total), Ordering::Release);
+        self.live.store(live, Ordering::Relaxed);
+        if !tombstones.is_empty() {
+            tombstones.sort_unstable();
+            self.any_deleted.store(true, Ordering::Release);
+            let mut t = self.tombstones.lock();
+            t.extend(tombstones);
         }
     }
 

@@ -129,6 +129,15 @@ impl Inner {
         Ok(slot)
     }
 
+    /// Fills an empty map from a snapshot restore: `exts[slot]` is the id in `slot`.
+    pub(crate) fn restore(&mut self, exts: &[u32]) {
+        self.map.reserve(exts.len());
+        for (slot, &e) in exts.iter().enumerate() {
+            self.map.insert(e, slot as u32);
+        }
+        self.bound = self.bound.max(exts.len() as u32);
+    }
+
     /// Frees `slot` (of `ext`, with room for `levels` upper levels): `ext` is forgotten (and
     /// never accepted again), the slot goes to its pool.
     pub(crate) fn release(&mut self, ext: u32, slot: u32, levels: usize) {

@@ -104,7 +104,9 @@ impl Nodes {
         let (k, off) = locate(id);
         let n = 1usize << (k + BASE_SHIFT as usize);
         let seg = self.segments[k].get_or_init(|| Segment {
-            links0: (0..n * (self.m0 + 1)).map(|_| AtomicU32::new(0)).collect(),
+            // Zeroed by the allocator: the pages are committed as nodes are written, not
+            // here, under the segment's initialisation.
+            links0: bytemuck::zeroed_slice_box(n * (self.m0 + 1)),
             meta: (0..n)
                 .map(|_| Meta {
                     lock: Mutex::new(()),
@@ -162,11 +164,9 @@ impl Nodes {
     pub(crate) fn init_node(&self, id: u32, ext: u32, level: usize) {
         let meta = self.ensure(id);
         if level > 0 {
-            let _ = meta.upper.set(
-                (0..level * (self.m + 1))
-                    .map(|_| AtomicU32::new(0))
-                    .collect(),
-            );
+            let _ = meta
+                .upper
+                .set(bytemuck::zeroed_slice_box(level * (self.m + 1)));
         }
         for l in 0..=self.upper_levels(id) {
             if let Some(cells) = self.cells(id, l) {
@@ -247,6 +247,21 @@ impl Nodes {
             }
             cells[0].store(n as u32, Ordering::Release);
         }
+    }
+
+    /// Replaces `id`'s list at `level` by the little-endian `u32`s of `raw` (truncated to
+    /// capacity); returns the highest id written. Hold the node's lock, or own the index.
+    pub(crate) fn write_le(&self, id: u32, level: usize, raw: &[u8]) -> Option<u32> {
+        let cells = self.cells(id, level)?;
+        let mut top = None;
+        let mut n = 0;
+        for (c, v) in cells[1..].iter().zip(crate::snapshot::words(raw)) {
+            c.store(v, Ordering::Relaxed);
+            top = top.max(Some(v));
+            n += 1;
+        }
+        cells[0].store(n, Ordering::Release);
+        top
     }
 
     /// Bytes allocated for node storage (segments and upper lists).

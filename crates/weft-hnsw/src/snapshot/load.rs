@@ -21,7 +21,7 @@ impl Hnsw {
         dim: usize,
         cfg: HnswConfig,
     ) -> Result<(Hnsw, SnapshotInfo), SnapshotError> {
-        let reader = SnapshotReader::open(input, len)?;
+        let mut reader = SnapshotReader::open(input, len)?;
         let header = reader.header().clone();
         header.check(
             IndexKind::Hnsw,
@@ -34,23 +34,16 @@ impl Hnsw {
             h.set_store(std::sync::Arc::new(crate::store::Store::compressed(q)));
         }
         h.set_rng_state(header.rng_state);
-        let mut info = SnapshotInfo {
+        let restored = h.restore_from(&mut reader, &header)?;
+        let trailer = restored.trailer;
+        let info = SnapshotInfo {
             covered: header.covered,
             lsn: header.lsn,
             log_generation: header.log_generation,
             bytes: len,
-            ..SnapshotInfo::default()
+            nodes: u64::from(restored.nodes),
+            tombstoned: restored.tombstoned,
         };
-        let trailer = reader.read_nodes(&mut |n: &NodeRecord| {
-            h.restore_node(n).map_err(|_| SnapshotError::Malformed {
-                offset: 0,
-                what: "node cannot be restored",
-            })?;
-            info.nodes += 1;
-            info.tombstoned += u64::from(n.tombstoned);
-            Ok(())
-        })?;
-        h.finish_restore();
         let entry = trailer.entry.and_then(|(id, l)| Some((h.ids.slot(id)?, l)));
         if let Some((id, level)) = trailer.entry {
             let slot = h.ids.slot(id).unwrap_or(u32::MAX);

@@ -26,10 +26,12 @@
 
 mod load;
 mod read;
+mod restore;
 #[cfg(test)]
 mod tests;
 mod write;
 
+pub(crate) use read::words;
 pub use read::{DecodedSnapshot, NodeRecord, SnapshotReader, decode};
 
 use weft_vector::{Metric, Quantizer};

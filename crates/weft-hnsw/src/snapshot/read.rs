@@ -29,6 +29,9 @@ pub struct SnapshotReader<'a> {
     offset: u64,
     len: u64,
     header: SnapshotHeader,
+    /// Nodes and chunks read so far (checked against the trailer).
+    nodes: u64,
+    chunks: u32,
 }
 
 impl std::fmt::Debug for SnapshotReader<'_> {
@@ -66,7 +69,8 @@ fn take(
             needed: n as u64 - remaining,
         });
     }
-    buf.clear();
+    // A recycled buffer is cut to size, not zeroed again: the read overwrites it.
+    buf.truncate(n);
     buf.resize(n, 0);
     input.read_exact(buf).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -164,9 +168,10 @@ struct ChunkCursor<'b> {
     at: usize,
 }
 
-impl ChunkCursor<'_> {
-    fn bytes(&mut self, n: usize) -> Option<&[u8]> {
-        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
+impl<'b> ChunkCursor<'b> {
+    fn bytes(&mut self, n: usize) -> Option<&'b [u8]> {
+        let b: &'b [u8] = self.b;
+        let s = b.get(self.at..self.at.checked_add(n)?)?;
         self.at += n;
         Some(s)
     }
@@ -181,14 +186,50 @@ impl ChunkCursor<'_> {
     }
 }
 
-impl ChunkCursor<'_> {
-    /// Parses the next node into `node`; the error says what is malformed.
-    fn node(
+/// One node as it lies in a checked chunk: the numbers decoded, the lists and the vector
+/// left as little-endian bytes for the caller to copy where they belong.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NodeView<'b> {
+    pub(crate) id: u32,
+    pub(crate) tombstoned: bool,
+    /// Number of levels (0 for flat indexes).
+    pub(crate) levels: usize,
+    /// Per level: a `u16` count, then that many `u32` ids (lengths already checked).
+    lists: &'b [u8],
+    /// `row_words` little-endian words.
+    pub(crate) vector: &'b [u8],
+}
+
+impl<'b> NodeView<'b> {
+    /// The neighbour lists, level 0 first, as little-endian `u32` bytes.
+    pub(crate) fn lists(&self) -> impl Iterator<Item = &'b [u8]> + 'b {
+        let mut rest = self.lists;
+        (0..self.levels).map(move |_| {
+            let n = u16_at(rest, 0).map_or(0, usize::from);
+            let (list, tail) = rest
+                .get(2..)
+                .unwrap_or_default()
+                .split_at((4 * n).min(rest.len().saturating_sub(2)));
+            rest = tail;
+            list
+        })
+    }
+}
+
+/// Little-endian `u32`s of `raw` (whole words).
+pub(crate) fn words(raw: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    raw.chunks_exact(4)
+        .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+}
+
+impl<'b> ChunkCursor<'b> {
+    /// Parses the next node; the error says what is malformed. `next_id` is the lowest id
+    /// the node may have, and becomes one past it.
+    fn view(
         &mut self,
         h: &SnapshotHeader,
-        node: &mut NodeRecord,
         next_id: &mut u64,
-    ) -> Result<(), &'static str> {
+    ) -> Result<NodeView<'b>, &'static str> {
         let (Some(id), Some(flags), Some(levels)) = (self.u32(), self.u8(), self.u8()) else {
             return Err("node header past the chunk end");
         };
@@ -197,7 +238,7 @@ impl ChunkCursor<'_> {
         }
         *next_id = u64::from(id) + 1;
         let levels = usize::from(levels);
-        node.tombstoned = match (h.kind, flags) {
+        let tombstoned = match (h.kind, flags) {
             (IndexKind::Hnsw, 0) | (IndexKind::Flat, 0) => false,
             (IndexKind::Hnsw, FLAG_TOMBSTONE) => true,
             _ => return Err("unknown node flags"),
@@ -207,28 +248,81 @@ impl ChunkCursor<'_> {
             IndexKind::Flat if levels == 0 => {}
             IndexKind::Hnsw | IndexKind::Flat => return Err("node level out of range"),
         }
-        node.id = id;
         let m = (h.max_connections as usize).max(2);
-        node.neighbors.resize_with(levels, Vec::new);
-        for (l, list) in node.neighbors.iter_mut().enumerate() {
+        let start = self.at;
+        for l in 0..levels {
             let n = usize::from(self.u16().ok_or("list past the chunk end")?);
             if n > if l == 0 { 2 * m } else { m } {
                 return Err("neighbour list longer than its capacity");
             }
-            let raw = self.bytes(4 * n).ok_or("list past the chunk end")?;
-            list.clear();
-            list.extend(raw.chunks_exact(4).filter_map(|w| u32_at(w, 0)));
+            self.bytes(4 * n).ok_or("list past the chunk end")?;
         }
-        let raw = self
+        let b: &'b [u8] = self.b;
+        let lists = b.get(start..self.at).unwrap_or_default();
+        let vector = self
             .bytes(4 * h.row_words())
             .ok_or("vector past the chunk end")?;
-        node.vector.clear();
-        node.vector.extend(
-            raw.chunks_exact(4)
-                .filter_map(|w| w.try_into().ok().map(f32::from_le_bytes)),
-        );
-        Ok(())
+        Ok(NodeView {
+            id,
+            tombstoned,
+            levels,
+            lists,
+            vector,
+        })
     }
+}
+
+impl NodeRecord {
+    fn fill(&mut self, v: &NodeView<'_>) {
+        self.id = v.id;
+        self.tombstoned = v.tombstoned;
+        self.neighbors.resize_with(v.levels, Vec::new);
+        for (list, raw) in self.neighbors.iter_mut().zip(v.lists()) {
+            list.clear();
+            list.extend(words(raw));
+        }
+        self.vector.clear();
+        self.vector.extend(words(v.vector).map(f32::from_bits));
+    }
+}
+
+/// What [`SnapshotReader::next_section`] found.
+pub(crate) enum Section {
+    /// A chunk whose checksum matched: its offset and node count; the payload is in the
+    /// buffer passed in.
+    Chunk { at: u64, count: u32 },
+    /// The trailer, checked against the chunks read; the input ended right after it.
+    Trailer(SnapshotTrailer),
+}
+
+/// Parses the `count` nodes of a checked chunk payload (at file offset `at`), calling `each`
+/// for every one; ids must increase from `next_id` on. Returns the first and last id.
+pub(crate) fn parse_chunk<'b>(
+    h: &SnapshotHeader,
+    at: u64,
+    payload: &'b [u8],
+    count: u32,
+    mut next_id: u64,
+    mut each: impl FnMut(NodeView<'b>) -> Result<(), SnapshotError>,
+) -> Result<(u32, u32), SnapshotError> {
+    let malformed = |what| SnapshotError::Malformed { offset: at, what };
+    let min_node = 6 + 4 * h.row_words();
+    if count == 0 || (count as usize).saturating_mul(min_node) > payload.len() {
+        return Err(malformed("node count does not fit the chunk"));
+    }
+    let mut c = ChunkCursor { b: payload, at: 0 };
+    let mut first = None;
+    let mut last = 0;
+    for _ in 0..count {
+        let v = c.view(h, &mut next_id).map_err(malformed)?;
+        first.get_or_insert(v.id);
+        last = v.id;
+        each(v)?;
+    }
+    if c.at != payload.len() {
+        return Err(malformed("bytes left after the last node of a chunk"));
+    }
+    Ok((first.unwrap_or(last), last))
 }
 
 impl<'a> SnapshotReader<'a> {
@@ -272,6 +366,8 @@ impl<'a> SnapshotReader<'a> {
             offset,
             len,
             header,
+            nodes: 0,
+            chunks: 0,
         })
     }
 
@@ -289,40 +385,50 @@ impl<'a> SnapshotReader<'a> {
     ) -> Result<SnapshotTrailer, SnapshotError> {
         let mut buf = Vec::new();
         let mut node = NodeRecord::default();
-        let mut nodes = 0u64;
-        let mut chunks = 0u32;
         let mut next_id = 0u64;
         loop {
-            let at = self.offset;
-            take(self.input, &mut self.offset, self.len, 1, &mut buf)?;
-            match buf.first().copied() {
-                Some(TAG_CHUNK) => {
-                    let count = self.chunk(at, &mut buf, &mut node, &mut next_id, visit)?;
-                    nodes += u64::from(count);
-                    chunks = chunks.checked_add(1).ok_or(SnapshotError::Malformed {
-                        offset: at,
-                        what: "too many chunks",
+            match self.next_section(&mut buf)? {
+                Section::Chunk { at, count } => {
+                    let (_, last) = parse_chunk(&self.header, at, &buf, count, next_id, |v| {
+                        node.fill(&v);
+                        visit(&node)
                     })?;
+                    next_id = u64::from(last) + 1;
                 }
-                Some(TAG_TRAILER) => return self.trailer(at, &mut buf, nodes, chunks),
-                _ => {
-                    return Err(SnapshotError::Malformed {
-                        offset: at,
-                        what: "unknown section tag",
-                    });
-                }
+                Section::Trailer(t) => return Ok(t),
             }
         }
     }
 
-    fn chunk(
-        &mut self,
-        at: u64,
-        buf: &mut Vec<u8>,
-        node: &mut NodeRecord,
-        next_id: &mut u64,
-        visit: &mut dyn FnMut(&NodeRecord) -> Result<(), SnapshotError>,
-    ) -> Result<u32, SnapshotError> {
+    /// Reads the next section into `buf`: a chunk (checksum checked, nodes not parsed) or
+    /// the trailer.
+    pub(crate) fn next_section(&mut self, buf: &mut Vec<u8>) -> Result<Section, SnapshotError> {
+        let at = self.offset;
+        take(self.input, &mut self.offset, self.len, 1, buf)?;
+        match buf.first().copied() {
+            Some(TAG_CHUNK) => {
+                let count = self.chunk(at, buf)?;
+                self.nodes += u64::from(count);
+                self.chunks = self.chunks.checked_add(1).ok_or(SnapshotError::Malformed {
+                    offset: at,
+                    what: "too many chunks",
+                })?;
+                Ok(Section::Chunk { at, count })
+            }
+            Some(TAG_TRAILER) => {
+                let (nodes, chunks) = (self.nodes, self.chunks);
+                self.trailer(at, buf, nodes, chunks).map(Section::Trailer)
+            }
+            _ => Err(SnapshotError::Malformed {
+                offset: at,
+                what: "unknown section tag",
+            }),
+        }
+    }
+
+    /// Reads the chunk at `at` (its tag consumed) into `buf` and checks its checksum;
+    /// returns its node count.
+    fn chunk(&mut self, at: u64, buf: &mut Vec<u8>) -> Result<u32, SnapshotError> {
         let malformed = |what| SnapshotError::Malformed { offset: at, what };
         take(
             self.input,
@@ -348,19 +454,6 @@ impl<'a> SnapshotReader<'a> {
                 section: "chunk",
                 offset: at,
             });
-        }
-        let h = &self.header;
-        let min_node = 6 + 4 * h.row_words();
-        if count == 0 || (count as usize).saturating_mul(min_node) > plen {
-            return Err(malformed("node count does not fit the chunk"));
-        }
-        let mut c = ChunkCursor { b: buf, at: 0 };
-        for _ in 0..count {
-            c.node(h, node, next_id).map_err(malformed)?;
-            visit(node)?;
-        }
-        if c.at != plen {
-            return Err(malformed("bytes left after the last node of a chunk"));
         }
         Ok(count)
     }

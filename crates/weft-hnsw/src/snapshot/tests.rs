@@ -280,3 +280,90 @@ fn a_multi_chunk_snapshot_loads_and_chunk_order_is_checked() {
     assert!(err.to_string().contains("not increasing"), "{err}");
     assert!(decode(&swapped).is_err());
 }
+
+/// Ids of a crafted snapshot: exactly `0..n` (lists need no translation), dense with gaps
+/// (translated through a table) or far apart (translated by binary search).
+fn crafted_ids(kind: u8, n: usize) -> Vec<u32> {
+    match kind {
+        0 => (0..n as u32).collect(),
+        1 => (0..n as u32).map(|i| i * 3 + 1).collect(),
+        _ => (0..n as u32).map(|i| i * 100_003 + 7).collect(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A snapshot of several chunks, written node by node with lists that link to ids it
+    /// holds and to ids it does not, loads (on several threads) as the model says: every
+    /// node with its vector, tombstone and level, each list with exactly the links to held
+    /// ids, in order.
+    #[test]
+    fn restored_lists_keep_exactly_the_links_to_held_ids(
+        kind in 0u8..3,
+        n in 150usize..400,
+        absent in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        const DIM: usize = 2048;
+        let ids = crafted_ids(kind, n);
+        let held: std::collections::BTreeSet<u32> = ids.iter().copied().collect();
+        let mut r = StdRng::seed_from_u64(seed);
+        let top = *ids.last().unwrap();
+        let mut nodes = Vec::new();
+        for &id in &ids {
+            let levels = if r.random_range(0..8) == 0 { 2 } else { 1 };
+            let lists: Vec<Vec<u32>> = (0..levels)
+                .map(|l| {
+                    let len = r.random_range(0..=if l == 0 { 16 } else { 8 });
+                    (0..len)
+                        .map(|_| match r.random_range(0..4) {
+                            // Absent: beyond every id, or between held ones.
+                            0 if absent => top + 1 + r.random_range(0..50),
+                            1 => r.random_range(0..=top),
+                            _ => ids[r.random_range(0..ids.len())],
+                        })
+                        .collect()
+                })
+                .collect();
+            let v: Vec<f32> = (0..DIM).map(|_| r.random_range(-1.0f32..1.0)).collect();
+            nodes.push((id, r.random_range(0..5) == 0, lists, v));
+        }
+        let header = SnapshotHeader {
+            kind: IndexKind::Hnsw,
+            metric: Metric::L2Squared,
+            dim: DIM as u32,
+            max_connections: 8,
+            covered: u64::from(top) + 1,
+            rng_state: 1,
+            lsn: 0,
+            log_generation: 0,
+            quantizer: None,
+        };
+        let mut bytes = Vec::new();
+        let mut w = write::SnapshotWriter::start(&mut bytes, &header).unwrap();
+        for (id, t, lists, v) in &nodes {
+            w.node(*id, *t, lists, v).unwrap();
+        }
+        let entry = nodes.iter().find(|n| n.2.len() == 2).or(nodes.first()).unwrap();
+        w.finish(Some((entry.0, (entry.2.len() - 1) as u8))).unwrap();
+        prop_assert!(chunk_spans(&bytes).len() >= 2);
+        let (g, info) = load(&bytes, DIM, Metric::L2Squared).unwrap();
+        prop_assert_eq!(info.nodes, n as u64);
+        prop_assert_eq!(info.tombstoned, nodes.iter().filter(|n| n.1).count() as u64);
+        prop_assert_eq!(g.len() + g.tombstone_count(), n);
+        let snap = g.snapshot();
+        prop_assert_eq!(snap.nodes.len(), n);
+        for (got, (id, t, lists, v)) in snap.nodes.iter().zip(&nodes) {
+            prop_assert_eq!(got.id, *id);
+            prop_assert_eq!(got.tombstoned, *t);
+            let want: Vec<Vec<u32>> = lists
+                .iter()
+                .map(|l| l.iter().copied().filter(|x| held.contains(x)).collect())
+                .collect();
+            prop_assert_eq!(&got.neighbors, &want, "lists of {}", id);
+            prop_assert_eq!(g.vector(*id), Some(v.clone()));
+        }
+        prop_assert_eq!(g.entry_point(), Some((entry.0, entry.2.len() - 1)));
+    }
+}
