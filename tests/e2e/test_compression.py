@@ -1,4 +1,4 @@
-"""Vector compression through the official client: sq and rq (8 bits) configured as in
+"""Vector compression through the official client: sq and rq (8 and 1 bits) configured as in
 Weaviate, compressed at creation, at the training limit or by a later update while queries keep
 answering, rescored with the stored vectors, and kept across restarts and kill -9."""
 
@@ -47,7 +47,8 @@ def self_matches(coll, vs, step=17):
         assert abs(res.objects[0].metadata.distance) < 1e-5, res.objects[0].metadata.distance
 
 
-def test_rq_at_creation_then_restart_and_kill9(make_weft):
+@pytest.mark.parametrize("bits", [8, 1])
+def test_rq_at_creation_then_restart_and_kill9(make_weft, bits):
     server = make_weft().start()
     with server.client() as client:
         coll = client.collections.create(
@@ -55,13 +56,14 @@ def test_rq_at_creation_then_restart_and_kill9(make_weft):
             vector_config=Configure.Vectors.self_provided(
                 vector_index_config=Configure.VectorIndex.hnsw(
                     distance_metric=VectorDistances.L2_SQUARED,
-                    quantizer=Configure.VectorIndex.Quantizer.rq(),
+                    quantizer=Configure.VectorIndex.Quantizer.rq(bits=bits),
                 )
             ),
         )
         cfg = coll.config.get().vector_config["default"].vector_index_config
         assert cfg.quantizer is not None and type(cfg.quantizer).__name__ == "_RQConfig"
-        assert (cfg.quantizer.bits, cfg.quantizer.rescore_limit) == (8, 20)
+        # Weaviate's defaults: 20 candidates rescored with 8 bits, 512 with 1.
+        assert (cfg.quantizer.bits, cfg.quantizer.rescore_limit) == (bits, 20 if bits == 8 else 512)
         vs = vectors(600, 1)
         insert(coll, vs)
         assert compressed(client, "Rq") == [True]
@@ -215,3 +217,68 @@ def test_flat_with_bq_and_rq_rescores(weft):
             status, body = rest(weft, "PUT", f"/v1/schema/{name}", cls)
             assert status == 422, body
             assert "bq is immutable" in body, body
+
+
+def test_default_quantization_applies_to_indexes_that_enable_none(make_weft):
+    server = make_weft({"DEFAULT_QUANTIZATION": "rq-1"}).start()
+    with server.client() as client:
+        plain = client.collections.create(
+            "Defaulted",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE)
+            ),
+        )
+        client.collections.create(
+            "OwnSq",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(
+                    quantizer=Configure.VectorIndex.Quantizer.sq()
+                )
+            ),
+        )
+        client.collections.create(
+            "FlatDefaulted",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.flat()
+            ),
+        )
+        q = plain.config.get().vector_config["default"].vector_index_config.quantizer
+        assert type(q).__name__ == "_RQConfig" and (q.bits, q.rescore_limit) == (1, 512)
+        vs = vectors(400, 11)
+        insert(plain, vs)
+        assert compressed(client, "Defaulted") == [True]
+        self_matches(plain, vs)
+    # Weaviate's schema keys: which indexes got the default, which were left alone.
+    status, body = rest(server, "GET", "/v1/schema")
+    assert status == 200
+    cfg = {c["class"]: c["vectorConfig"]["default"]["vectorIndexConfig"] for c in body["classes"]}
+    assert cfg["Defaulted"]["trackDefaultQuantization"] is True
+    assert cfg["Defaulted"]["rq"] == {"enabled": True, "bits": 1, "rescoreLimit": 512}
+    assert cfg["OwnSq"]["trackDefaultQuantization"] is False
+    assert (cfg["OwnSq"]["sq"]["enabled"], cfg["OwnSq"]["rq"]["enabled"]) == (True, False)
+    assert cfg["FlatDefaulted"]["trackDefaultQuantization"] is True
+    assert (cfg["FlatDefaulted"]["rq"]["enabled"], cfg["FlatDefaulted"]["rq"]["bits"]) == (True, 1)
+    # skipDefaultQuantization opts out.
+    status, body = rest(server, "POST", "/v1/schema", {
+        "class": "Skipped", "vectorizer": "none",
+        "vectorIndexConfig": {"skipDefaultQuantization": True},
+    })
+    assert status == 200, body
+    assert body["vectorIndexConfig"]["rq"]["enabled"] is False
+    assert body["vectorIndexConfig"]["trackDefaultQuantization"] is False
+    # The default stays with the class across a restart without the variable.
+    server.terminate()
+    server.env = {}
+    server.start()
+    status, body = rest(server, "GET", "/v1/schema/Defaulted")
+    assert body["vectorConfig"]["default"]["vectorIndexConfig"]["rq"]["bits"] == 1
+    with server.client() as client:
+        assert compressed(client, "Defaulted") == [True]
+        self_matches(client.collections.get("Defaulted"), vs)
+
+
+def test_unknown_default_quantization_is_refused_at_startup(make_weft):
+    server = make_weft({"DEFAULT_QUANTIZATION": "rq-4"})
+    with pytest.raises(RuntimeError) as e:
+        server.start()
+    assert "DEFAULT_QUANTIZATION" in str(e.value) and "rq-4" in str(e.value), e.value

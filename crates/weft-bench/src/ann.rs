@@ -48,14 +48,15 @@ pub struct AnnArgs {
     /// Passes over the queries per ef (the best pass is reported).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Compression: none, sq (trained on up to 100 000 vectors), rq8 or bq.
+    /// Compression: none, sq (trained on up to 100 000 vectors), rq8, rq1 (centred on the mean
+    /// of up to 100 000 vectors), rq1-origin (not centred) or bq.
     #[arg(long, default_value = "none")]
     quantizer: String,
     /// Candidates rescored with the f32 vectors (Weaviate's rescoreLimit; 0: none). The
     /// vectors come from memory here, not from the vectors bucket as in the server.
     #[arg(long, default_value_t = 20)]
     rescore: usize,
-    /// rq8 and bq: build on codes from the first vector (as a class created with rq) instead of
+    /// rq8, rq1 and bq: build on codes from the first vector (as a class created with rq) instead of
     /// compressing the f32 graph after the build (as a config update).
     #[arg(long)]
     build_compressed: bool,
@@ -66,8 +67,11 @@ fn quantizer(a: &AnnArgs, index: &Hnsw) -> anyhow::Result<Option<Quantizer>> {
         "none" => None,
         "sq" => Some(index.train_sq(100_000).context("sq training")?),
         "rq8" => Some(Quantizer::rq8(a.metric, index.dim(), RQ_SEED)?),
+        // Centred on the mean of the vectors indexed so far (none when building on codes).
+        "rq1" => Some(index.train_rq1(100_000, RQ_SEED).context("rq1 training")?),
+        "rq1-origin" => Some(Quantizer::rq1(a.metric, index.dim(), RQ_SEED)?),
         "bq" => Some(Quantizer::bq(a.metric, index.dim())?),
-        other => bail!("unknown quantizer {other:?} (none, sq, rq8, bq)"),
+        other => bail!("unknown quantizer {other:?} (none, sq, rq8, rq1, bq)"),
     })
 }
 

@@ -183,7 +183,7 @@ impl FlatIndex {
         let keep = rescore.map_or(k, |r| r.limit.max(k));
         let q = match &self.quant {
             None => exact_q.clone(),
-            Some(quant) => quant.encode_row(&exact_q),
+            Some(quant) => quant.encode_query(&exact_q),
         };
         let live = self.live.read();
         let scan = |ids: &mut dyn Iterator<Item = u32>| {

@@ -702,6 +702,24 @@ impl Hnsw {
     /// An `sq` quantizer trained on up to `limit` of the stored vectors (evenly spread over
     /// the slots); None once compressed.
     pub fn train_sq(&self, limit: usize) -> Option<Quantizer> {
+        self.with_sample(limit, |sample| {
+            Quantizer::train_sq(self.cfg.metric, self.dim, sample).ok()
+        })
+    }
+
+    /// An `rq` 1-bit quantizer centred on the mean of up to `limit` of the stored vectors
+    /// (evenly spread over the slots; the origin for an empty index); None once compressed.
+    pub fn train_rq1(&self, limit: usize, seed: u64) -> Option<Quantizer> {
+        self.with_sample(limit, |sample| {
+            Quantizer::train_rq1(self.cfg.metric, self.dim, seed, sample).ok()
+        })
+    }
+
+    fn with_sample(
+        &self,
+        limit: usize,
+        train: impl FnOnce(Vec<&[f32]>) -> Option<Quantizer>,
+    ) -> Option<Quantizer> {
         let st = self.store();
         if st.quant.is_some() {
             return None;
@@ -713,7 +731,7 @@ impl Hnsw {
             .step_by(stride)
             .filter_map(|s| r.get(s))
             .collect();
-        Quantizer::train_sq(self.cfg.metric, self.dim, sample).ok()
+        train(sample)
     }
 }
 

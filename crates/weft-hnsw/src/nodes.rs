@@ -104,9 +104,9 @@ impl Nodes {
         let (k, off) = locate(id);
         let n = 1usize << (k + BASE_SHIFT as usize);
         let seg = self.segments[k].get_or_init(|| Segment {
-            // Zeroed by the allocator: the pages are committed as nodes are written, not
-            // here, under the segment's initialisation.
-            links0: bytemuck::zeroed_slice_box(n * (self.m0 + 1)),
+            // Zeroed by the allocator, on huge pages when large: the pages are committed as
+            // nodes are written, not here, under the segment's initialisation.
+            links0: weft_vector::zeroed_slice(n * (self.m0 + 1)),
             meta: (0..n)
                 .map(|_| Meta {
                     lock: Mutex::new(()),
@@ -166,7 +166,7 @@ impl Nodes {
         if level > 0 {
             let _ = meta
                 .upper
-                .set(bytemuck::zeroed_slice_box(level * (self.m + 1)));
+                .set(weft_vector::zeroed_slice(level * (self.m + 1)));
         }
         for l in 0..=self.upper_levels(id) {
             if let Some(cells) = self.cells(id, l) {

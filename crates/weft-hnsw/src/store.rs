@@ -52,11 +52,12 @@ impl Store {
         }
     }
 
-    /// `v` (stored form: normalised for cosine) as this store's row: borrowed for f32 rows.
+    /// `v` (stored form: normalised for cosine) as this store's query row (compare it with
+    /// stored rows, as the kernel's first argument): borrowed for f32 rows.
     pub(crate) fn row<'v>(&self, v: &'v [f32]) -> std::borrow::Cow<'v, [f32]> {
         match &self.quant {
             None => std::borrow::Cow::Borrowed(v),
-            Some(q) => std::borrow::Cow::Owned(q.encode_row(v)),
+            Some(q) => std::borrow::Cow::Owned(q.encode_query(v)),
         }
     }
 
@@ -146,23 +147,31 @@ pub(crate) fn rescore_hits(
         )));
     }
     let dist = metric.distance_fn();
+    // Cosine against a stored vector that is not normalised: 1 − ⟨q, v⟩ / ‖v‖ from two fast
+    // dot products, as normalising a copy first costs a pass that writes.
+    let neg_dot = Metric::Dot.distance_fn();
+    let cosine = |v: &[f32]| {
+        let n = -neg_dot(v, v);
+        if n > 0.0 {
+            1.0 + neg_dot(exact_q, v) / n.sqrt()
+        } else {
+            1.0
+        }
+    };
     let norm = metric.normalizes();
     let mut out = Vec::with_capacity(ids.len());
     for (id, v) in ids.into_iter().zip(vectors) {
         // No vector: the object was deleted or updated since the walk saw it.
-        let Some(mut v) = v else { continue };
+        let Some(v) = v else { continue };
         if v.len() != dim {
             return Err(IndexError::Source(format!(
                 "the stored vector of {id} has {} dimensions, the index {dim}",
                 v.len()
             )));
         }
-        if norm {
-            normalize(&mut v);
-        }
         out.push(crate::Neighbor {
             id,
-            distance: dist(exact_q, &v),
+            distance: if norm { cosine(&v) } else { dist(exact_q, &v) },
         });
     }
     out.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));

@@ -89,8 +89,9 @@ impl Segment {
         reason = "reinterpret a zeroed f32 allocation as UnsafeCell<f32>"
     )]
     fn new(slots: usize, dim: usize) -> Segment {
-        // Zeroed allocation: the OS commits pages only as slots are written.
-        let zeroed: Box<[f32]> = vec![0.0f32; slots * dim].into_boxed_slice();
+        // Zeroed allocation: the OS commits pages only as slots are written (huge pages for
+        // large segments, `mem.rs`).
+        let zeroed: Box<[f32]> = crate::mem::zeroed_slice(slots * dim);
         let raw = Box::into_raw(zeroed) as *mut [UnsafeCell<f32>];
         // SAFETY: UnsafeCell<f32> is repr(transparent) over f32, so the allocation's layout
         // and length are unchanged; ownership passes from the old box to the new one.

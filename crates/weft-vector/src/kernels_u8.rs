@@ -224,3 +224,58 @@ pub fn hamming_fast(a: &[u32], b: &[u32]) -> u32 {
 fn hamming_popcnt(a: &[u32], b: &[u32]) -> u32 {
     hamming_scalar(a, b)
 }
+
+/// Σ_j 2^j · popcount(bits ∧ planes_j) for `nplanes` planes of `bits.len()` words each laid
+/// end to end in `planes` (scalar reference; missing plane words count as zero).
+#[inline]
+pub fn planes_dot_scalar(bits: &[u32], planes: &[u32], nplanes: usize) -> u32 {
+    let n = bits.len();
+    (0..nplanes)
+        .map(|j| {
+            let plane = planes.get(j * n..(j + 1) * n).unwrap_or(&[]);
+            let c: u32 = bits
+                .iter()
+                .zip(plane)
+                .map(|(a, b)| (a & b).count_ones())
+                .sum();
+            c << j
+        })
+        .sum()
+}
+
+/// [`planes_dot_scalar`] with `popcnt` when this CPU has it.
+#[inline]
+#[cfg_attr(
+    target_arch = "x86_64",
+    expect(unsafe_code, reason = "calls a target-feature kernel after detection")
+)]
+pub fn planes_dot_fast(bits: &[u32], planes: &[u32], nplanes: usize) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if popcnt_available() {
+        // SAFETY: `popcnt_available` detected the feature the kernel enables.
+        return unsafe { planes_dot_popcnt(bits, planes, nplanes) };
+    }
+    planes_dot_scalar(bits, planes, nplanes)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn planes_dot_popcnt(bits: &[u32], planes: &[u32], nplanes: usize) -> u32 {
+    let n = bits.len();
+    if planes.len() < n * nplanes || !n.is_multiple_of(2) {
+        return planes_dot_scalar(bits, planes, nplanes);
+    }
+    // Two words at a time: one 64-bit popcount per pair.
+    let pair = |w: &[u32]| u64::from(w[0]) | (u64::from(w[1]) << 32);
+    let mut total = 0u32;
+    for j in 0..nplanes {
+        let plane = &planes[j * n..(j + 1) * n];
+        let c: u32 = bits
+            .chunks_exact(2)
+            .zip(plane.chunks_exact(2))
+            .map(|(a, b)| (pair(a) & pair(b)).count_ones())
+            .sum();
+        total += c << j;
+    }
+    total
+}

@@ -9,7 +9,7 @@
 //!   grace period (reads through a [`SlotReader`]).
 //!
 //! * [`Quantizer`] compresses vectors into rows of the same arenas (Weaviate's `sq`, `rq` with
-//!   8 bits and `bq`) with kernels over the codes ([`kernels_u8`]).
+//!   8 or 1 bits and `bq`) with kernels over the codes ([`kernels_u8`]).
 //!
 //! Distances follow Weaviate: smaller is closer.
 //!
@@ -27,18 +27,24 @@
 //! assert_eq!(d(&[1.0, 2.0], &[3.0, 2.0]), 4.0);
 //! ```
 //!
-//! `unsafe` here is limited to `std::arch` intrinsics (SIMD loads, prefetch) and the arena's
-//! write-once slots; each block states why it is sound.
+//! * [`zeroed_slice`] allocates the large arrays of an index (vectors here, links in
+//!   weft-hnsw) on transparent huge pages where Linux offers them.
+//!
+//! `unsafe` here is limited to `std::arch` intrinsics (SIMD loads, prefetch), the arena's
+//! write-once slots and the huge-page advice; each block states why it is sound.
 
 mod arena;
 pub mod kernels_u8;
+mod mem;
 mod metric;
 mod quant;
+mod rq1;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
 pub use arena::{ArenaError, SlotArena, SlotReader, VectorArena};
+pub use mem::zeroed_slice;
 pub use metric::{
     DistanceFn, Metric, ParseMetricError, SimdLevel, normalize, prefetch, simd_level,
 };

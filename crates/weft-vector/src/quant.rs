@@ -63,6 +63,8 @@ pub enum QuantKind {
     Sq,
     /// Weaviate's `rq` with `bits: 8`.
     Rq8,
+    /// Weaviate's `rq` with `bits: 1` (RaBitQ sign codes, see `rq1.rs`).
+    Rq1,
     /// Weaviate's `bq`: one sign bit per dimension, compared by Hamming distance whatever the
     /// metric (so it needs rescoring).
     Bq,
@@ -74,6 +76,7 @@ impl QuantKind {
         match self {
             QuantKind::Sq => "sq",
             QuantKind::Rq8 => "rq-8",
+            QuantKind::Rq1 => "rq-1",
             QuantKind::Bq => "bq",
         }
     }
@@ -89,8 +92,21 @@ pub struct Quantizer {
 
 #[derive(Clone, PartialEq)]
 enum Params {
-    Sq { min: f32, range: f32 },
-    Rq8 { seed: u64, rotation: Rotation },
+    Sq {
+        min: f32,
+        range: f32,
+    },
+    Rq8 {
+        seed: u64,
+        rotation: Rotation,
+    },
+    Rq1 {
+        seed: u64,
+        rotation: Rotation,
+        /// The centre `c` (empty: the origin) and ‖c‖²/2.
+        center: Vec<f32>,
+        half_c2: f32,
+    },
     Bq,
 }
 
@@ -103,6 +119,9 @@ impl fmt::Debug for Quantizer {
         match &self.params {
             Params::Sq { min, range } => d.field("min", min).field("range", range),
             Params::Rq8 { seed, .. } => d.field("seed", seed),
+            Params::Rq1 { seed, center, .. } => {
+                d.field("seed", seed).field("centred", &!center.is_empty())
+            }
             Params::Bq => &mut d,
         };
         d.finish()
@@ -171,6 +190,80 @@ impl Quantizer {
         })
     }
 
+    /// An `rq` 1-bit quantizer with the rotation drawn from `seed`, codes centred on the
+    /// origin (no training); codes have at least 256 bits.
+    pub fn rq1(metric: Metric, dim: usize, seed: u64) -> Result<Quantizer, QuantError> {
+        Quantizer::rq1_centered(metric, dim, seed, Vec::new())
+    }
+
+    /// An `rq` 1-bit quantizer whose codes are centred on the mean of `sample` (vectors in
+    /// stored form); an empty sample centres on the origin.
+    pub fn train_rq1<'a>(
+        metric: Metric,
+        dim: usize,
+        seed: u64,
+        sample: impl IntoIterator<Item = &'a [f32]>,
+    ) -> Result<Quantizer, QuantError> {
+        let mut sum = vec![0.0f64; dim];
+        let mut n = 0usize;
+        for v in sample {
+            if v.len() == dim && v.iter().all(|x| x.is_finite()) {
+                sum.iter_mut().zip(v).for_each(|(s, &x)| *s += f64::from(x));
+                n += 1;
+            }
+        }
+        let center = if n == 0 {
+            Vec::new()
+        } else {
+            sum.iter().map(|s| (s / n as f64) as f32).collect()
+        };
+        Quantizer::rq1_centered(metric, dim, seed, center)
+    }
+
+    fn rq1_centered(
+        metric: Metric,
+        dim: usize,
+        seed: u64,
+        center: Vec<f32>,
+    ) -> Result<Quantizer, QuantError> {
+        check_metric(metric)?;
+        check_dim(dim)?;
+        if !center.is_empty() && center.len() != dim {
+            return Err(QuantError::Malformed("rq centre of another dimension"));
+        }
+        let out = dim.div_ceil(BLOCK).max(1) * BLOCK;
+        let half_c2 = crate::scalar::dot_product(&center, &center) / 2.0;
+        Ok(Quantizer {
+            metric,
+            dim,
+            params: Params::Rq1 {
+                seed,
+                rotation: Rotation::with_out_dim(dim, out.max(crate::rq1::MIN_BITS), seed),
+                center,
+                half_c2,
+            },
+        })
+    }
+
+    /// For rq-1: `v` minus the centre, rotated, and ⟨v, c⟩ − ‖c‖²/2.
+    fn rq1_input(&self, v: &[f32]) -> Option<(Vec<f32>, f32)> {
+        let Params::Rq1 {
+            rotation,
+            center,
+            half_c2,
+            ..
+        } = &self.params
+        else {
+            return None;
+        };
+        if center.is_empty() {
+            return Some((rotation.apply(v), 0.0));
+        }
+        let centred: Vec<f32> = v.iter().zip(center).map(|(x, c)| x - c).collect();
+        let offset = crate::scalar::dot_product(v, center) - half_c2;
+        Some((rotation.apply(&centred), offset))
+    }
+
     /// A `bq` quantizer (no training; any metric: its distances only guide the walk).
     pub fn bq(metric: Metric, dim: usize) -> Result<Quantizer, QuantError> {
         check_dim(dim)?;
@@ -186,6 +279,7 @@ impl Quantizer {
         match self.params {
             Params::Sq { .. } => QuantKind::Sq,
             Params::Rq8 { .. } => QuantKind::Rq8,
+            Params::Rq1 { .. } => QuantKind::Rq1,
             Params::Bq => QuantKind::Bq,
         }
     }
@@ -204,6 +298,7 @@ impl Quantizer {
         match &self.params {
             Params::Sq { .. } => self.dim.div_ceil(4) * 4,
             Params::Rq8 { rotation, .. } => rotation.out_dim,
+            Params::Rq1 { rotation, .. } => rotation.out_dim / 8,
             Params::Bq => self.dim.div_ceil(32) * 4,
         }
     }
@@ -212,6 +307,7 @@ impl Quantizer {
         match self.params {
             Params::Sq { .. } => 3,
             Params::Rq8 { .. } => 4,
+            Params::Rq1 { .. } => crate::rq1::HEADER,
             Params::Bq => 0,
         }
     }
@@ -224,6 +320,10 @@ impl Quantizer {
     /// Encodes `v` (stored form: normalised for cosine; `dim` components) into `row`
     /// ([`Quantizer::row_words`] words).
     pub fn encode(&self, v: &[f32], row: &mut [f32]) {
+        if let Some((y, offset)) = self.rq1_input(v) {
+            crate::rq1::encode(&y, offset, row);
+            return;
+        }
         let h = self.header_words();
         let (head, body) = row.split_at_mut(h);
         let codes: &mut [u8] = bytemuck::cast_slice_mut(body);
@@ -266,6 +366,7 @@ impl Quantizer {
                 head[2] = step * sum as f32;
                 head[3] = crate::scalar::dot_product(v, v);
             }
+            Params::Rq1 { .. } => {}
             Params::Bq => {
                 for (i, &x) in v.iter().enumerate().take(self.dim) {
                     if x < 0.0 {
@@ -281,6 +382,21 @@ impl Quantizer {
         let mut row = vec![0.0; self.row_words()];
         self.encode(v, &mut row);
         row
+    }
+
+    /// `v` (stored form) encoded as a search query: the same as [`Quantizer::encode_row`]
+    /// except for `rq` with 1 bit, whose queries keep 4 bits per coordinate (a longer row the
+    /// kernel tells apart by its length). Compare it with stored rows only, as the first
+    /// argument of [`Quantizer::distance_fn`]'s kernel.
+    pub fn encode_query(&self, v: &[f32]) -> Vec<f32> {
+        match (&self.params, self.rq1_input(v)) {
+            (Params::Rq1 { rotation, .. }, Some((y, offset))) => {
+                let mut row = vec![0.0; crate::rq1::query_words(rotation.out_dim)];
+                crate::rq1::encode_query(&y, offset, &mut row);
+                row
+            }
+            _ => self.encode_row(v),
+        }
     }
 
     /// The kernel comparing two rows (a query encoded with [`Quantizer::encode`] and a stored
@@ -302,6 +418,7 @@ impl Quantizer {
         match self.params {
             Params::Sq { .. } => pick!(sq_distance),
             Params::Rq8 { .. } => pick!(rq_distance),
+            Params::Rq1 { .. } => pick!(rq1_distance),
             Params::Bq => {
                 if crate::kernels_u8::popcnt_available() {
                     bq_distance::<true>
@@ -319,6 +436,7 @@ impl Quantizer {
             QuantKind::Sq => 1,
             QuantKind::Rq8 => 2,
             QuantKind::Bq => 3,
+            QuantKind::Rq1 => 4,
         });
         b.push(self.metric.code());
         b.extend_from_slice(&(self.dim as u32).to_le_bytes());
@@ -330,6 +448,14 @@ impl Quantizer {
             Params::Rq8 { seed, .. } => {
                 b.extend_from_slice(&seed.to_le_bytes());
                 b.push(RQ_ROUNDS as u8);
+            }
+            Params::Rq1 { seed, center, .. } => {
+                b.extend_from_slice(&seed.to_le_bytes());
+                b.push(RQ_ROUNDS as u8);
+                b.push(u8::from(!center.is_empty()));
+                center
+                    .iter()
+                    .for_each(|c| b.extend_from_slice(&c.to_le_bytes()));
             }
             Params::Bq => {}
         }
@@ -379,6 +505,26 @@ impl Quantizer {
                 }
                 let seed = u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad("seed"))?);
                 Quantizer::rq8(metric, dim, seed)
+            }
+            4 => {
+                if rest.len() < 10 || usize::from(rest[8]) != RQ_ROUNDS {
+                    return Err(bad(
+                        "rq-1 parameters are a seed, 3 rounds and a centre flag",
+                    ));
+                }
+                let seed = u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad("seed"))?);
+                let center: Vec<f32> = match (rest[9], &rest[10..]) {
+                    (0, []) => Vec::new(),
+                    (1, c) if c.len() == 4 * dim => c
+                        .chunks_exact(4)
+                        .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                        .collect(),
+                    _ => return Err(bad("rq-1 centre")),
+                };
+                if center.iter().any(|c| !c.is_finite()) {
+                    return Err(bad("rq-1 centre not finite"));
+                }
+                Quantizer::rq1_centered(metric, dim, seed, center)
             }
             3 if rest.is_empty() => Quantizer::bq(metric, dim),
             3 => Err(bad("bq has no parameters")),
@@ -445,6 +591,15 @@ fn rq_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
     finish::<M>(dot, ha[3], hb[3])
 }
 
+fn rq1_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
+    match crate::rq1::estimate::<FAST>(a, b) {
+        // ‖x − y‖² is the same centred or not.
+        Some(e) if M == L2 => finish::<M>(e.centred, e.na, e.nb),
+        Some(e) => finish::<M>(e.centred + e.offset, e.na, e.nb),
+        None => f32::INFINITY,
+    }
+}
+
 fn bq_distance<const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
     let (a, b): (&[u32], &[u32]) = (bytemuck::cast_slice(a), bytemuck::cast_slice(b));
     let n = if FAST {
@@ -484,7 +639,11 @@ struct Rotation {
 
 impl Rotation {
     fn new(dim: usize, seed: u64) -> Rotation {
-        let out_dim = dim.div_ceil(BLOCK).max(1) * BLOCK;
+        Rotation::with_out_dim(dim, dim.div_ceil(BLOCK).max(1) * BLOCK, seed)
+    }
+
+    /// A rotation into `out_dim` (a multiple of 64, at least `dim`) coordinates.
+    fn with_out_dim(dim: usize, out_dim: usize, seed: u64) -> Rotation {
         let mut rng = SplitMix(seed);
         let rounds = (0..RQ_ROUNDS)
             .map(|_| {
@@ -641,6 +800,133 @@ mod tests {
         }
     }
 
+    /// rq with 1 bit: the asymmetric estimate (query rows) and the symmetric one (two stored
+    /// rows) both follow the exact distance within RaBitQ's error at 256 bits (≈ 1/√D of the
+    /// norms), and on average much closer.
+    #[test]
+    fn rq1_estimates_follow_the_exact_distances() {
+        for m in [Metric::Cosine, Metric::Dot, Metric::L2Squared] {
+            let mut vs = vecs(30, 100, 11);
+            if m == Metric::Cosine {
+                vs.iter_mut().for_each(|v| crate::normalize(v));
+            }
+            let q = Quantizer::rq1(m, 100, RQ_SEED).unwrap();
+            assert_eq!(q.row_words(), 5 + 256 / 32);
+            let exact = m.scalar_fn();
+            let dist = q.distance_fn();
+            let rows: Vec<Vec<f32>> = vs.iter().map(|v| row(&q, v)).collect();
+            // Norms² are ≈ 33 here (100 components uniform in −1..1) and 1 for cosine.
+            let scale = if m == Metric::Cosine { 1.0 } else { 33.0 };
+            let (mut asym_err, mut sym_err, mut n) = (0.0f32, 0.0f32, 0.0f32);
+            for (a, ra) in vs.iter().zip(&rows) {
+                let qa = q.encode_query(a);
+                assert_eq!(qa.len(), 5 + 4 * 256 / 32);
+                for (b, rb) in vs.iter().zip(&rows) {
+                    let e = exact(a, b);
+                    let asym = dist(&qa, rb);
+                    let sym = dist(ra, rb);
+                    for (what, got) in [("query", asym), ("stored", sym)] {
+                        assert!(
+                            (e - got).abs() <= 0.5 * scale,
+                            "{m:?} {what}: exact {e}, estimate {got}"
+                        );
+                    }
+                    asym_err += (e - asym).abs();
+                    sym_err += (e - sym).abs();
+                    n += 1.0;
+                }
+            }
+            assert!(
+                asym_err / n <= 0.1 * scale,
+                "{m:?}: mean error {}",
+                asym_err / n
+            );
+            assert!(
+                sym_err / n <= 0.15 * scale,
+                "{m:?}: mean error {}",
+                sym_err / n
+            );
+        }
+    }
+
+    /// The asymmetric estimate ranks like the exact distance: the true nearest neighbour of
+    /// each query is the best of 200 by the estimate.
+    #[test]
+    fn rq1_ranks_the_nearest_neighbour_high() {
+        let mut vs = vecs(200, 128, 21);
+        vs.iter_mut().for_each(|v| crate::normalize(v));
+        let q = Quantizer::rq1(Metric::Cosine, 128, RQ_SEED).unwrap();
+        let dist = q.distance_fn();
+        let rows: Vec<Vec<f32>> = vs.iter().map(|v| row(&q, v)).collect();
+        let exact = Metric::Cosine.scalar_fn();
+        // Each query is a stored vector plus noise of about its own size (cosine ≈ 0.7 to it,
+        // ≈ 0 ± 0.1 to the others).
+        let noise = vecs(20, 128, 99);
+        let mut queries: Vec<Vec<f32>> = noise
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let mut n = n.clone();
+                crate::normalize(&mut n);
+                vs[i * 7].iter().zip(&n).map(|(a, b)| a + b).collect()
+            })
+            .collect();
+        queries.iter_mut().for_each(|v| crate::normalize(v));
+        for query in &queries {
+            let best = (0..vs.len())
+                .min_by(|&i, &j| exact(query, &vs[i]).total_cmp(&exact(query, &vs[j])))
+                .unwrap();
+            let qr = q.encode_query(query);
+            let mut by_code: Vec<usize> = (0..vs.len()).collect();
+            by_code.sort_by(|&i, &j| dist(&qr, &rows[i]).total_cmp(&dist(&qr, &rows[j])));
+            assert_eq!(by_code[0], best, "by code: {:?}", &by_code[..10]);
+        }
+    }
+
+    /// Far from the origin (a shared offset of 5 per component) sign codes of the raw vectors
+    /// say little; centred on the sample's mean they follow the distances again.
+    #[test]
+    fn rq1_centred_codes_follow_offset_data() {
+        for m in [Metric::Dot, Metric::L2Squared] {
+            let vs: Vec<Vec<f32>> = vecs(40, 128, 17)
+                .into_iter()
+                .map(|v| v.into_iter().map(|x| x + 5.0).collect())
+                .collect();
+            let trained =
+                Quantizer::train_rq1(m, 128, RQ_SEED, vs.iter().map(Vec::as_slice)).unwrap();
+            let origin = Quantizer::rq1(m, 128, RQ_SEED).unwrap();
+            let exact = m.scalar_fn();
+            let err = |q: &Quantizer| {
+                let dist = q.distance_fn();
+                let rows: Vec<Vec<f32>> = vs.iter().map(|v| row(q, v)).collect();
+                let mut e = 0.0f32;
+                for a in &vs {
+                    let qa = q.encode_query(a);
+                    for (b, rb) in vs.iter().zip(&rows) {
+                        e += (exact(a, b) - dist(&qa, rb)).abs();
+                    }
+                }
+                e / (vs.len() * vs.len()) as f32
+            };
+            let (t, o) = (err(&trained), err(&origin));
+            // ‖x − y‖² ≈ 85 here, ⟨x, y⟩ ≈ 3 200.
+            assert!(t < 12.0 && t * 4.0 < o, "{m:?}: centred {t}, origin {o}");
+            let back = Quantizer::from_bytes(&trained.to_bytes()).unwrap();
+            assert_eq!(back, trained);
+            assert_eq!(back.encode_query(&vs[0]), trained.encode_query(&vs[0]));
+        }
+    }
+
+    #[test]
+    fn rq1_rows_of_other_sizes_are_infinitely_far() {
+        let q = Quantizer::rq1(Metric::L2Squared, 8, RQ_SEED).unwrap();
+        let r = row(&q, &[1.0; 8]);
+        let dist = q.distance_fn();
+        assert!(dist(&r[..5], &r).is_infinite());
+        assert!(dist(&[], &r).is_infinite());
+        assert!(dist(&r, &r).is_finite());
+    }
+
     #[test]
     fn bq_counts_differing_signs() {
         let vs = vecs(12, 70, 5);
@@ -684,6 +970,8 @@ mod tests {
         for q in [
             Quantizer::train_sq(Metric::Dot, 10, vs.iter().map(Vec::as_slice)).unwrap(),
             Quantizer::rq8(Metric::L2Squared, 10, 42).unwrap(),
+            Quantizer::rq1(Metric::Cosine, 300, 43).unwrap(),
+            Quantizer::train_rq1(Metric::Dot, 10, 44, vs.iter().map(Vec::as_slice)).unwrap(),
             Quantizer::bq(Metric::Manhattan, 10).unwrap(),
         ] {
             let b = q.to_bytes();
@@ -715,6 +1003,27 @@ mod tests {
             for (name, got) in crate::kernels_u8::each_kernel(&a, &b) {
                 prop_assert_eq!(got, want, "{}", name);
             }
+        }
+
+        #[test]
+        fn plane_kernels_agree_with_a_bit_model(
+            words in 0usize..12,
+            seed in any::<u64>(),
+        ) {
+            let words = words * 2;
+            let mut r = SplitMix(seed);
+            let bits: Vec<u32> = (0..words).map(|_| r.next() as u32).collect();
+            let planes: Vec<u32> = (0..4 * words).map(|_| r.next() as u32).collect();
+            let mut want = 0u32;
+            for i in 0..words * 32 {
+                if bits[i / 32] >> (i % 32) & 1 == 1 {
+                    for j in 0..4 {
+                        want += (planes[j * words + i / 32] >> (i % 32) & 1) << j;
+                    }
+                }
+            }
+            prop_assert_eq!(crate::kernels_u8::planes_dot_scalar(&bits, &planes, 4), want);
+            prop_assert_eq!(crate::kernels_u8::planes_dot_fast(&bits, &planes, 4), want);
         }
 
         #[test]

@@ -151,6 +151,13 @@ pub struct Cli {
         default_value = "none"
     )]
     pub default_vectorizer_module: String,
+    /// Compression of new vector indexes that enable none: none, pq, sq, rq-1, rq-8, bq.
+    #[arg(
+        long = "default-quantization",
+        env = "DEFAULT_QUANTIZATION",
+        default_value = ""
+    )]
+    pub default_quantization: String,
     /// Comma-separated modules to enable.
     #[arg(long = "enable-modules", env = "ENABLE_MODULES", default_value = "")]
     pub enable_modules: String,
@@ -212,6 +219,8 @@ pub struct Config {
     pub query_defaults_limit_graphql: u64,
     pub query_maximum_results: u64,
     pub default_vectorizer: String,
+    /// `DEFAULT_QUANTIZATION`.
+    pub default_quantization: weft_db::schema::DefaultQuantization,
     pub autoschema_enabled: bool,
     pub disk_use_warning_percentage: u8,
     pub disk_use_readonly_percentage: u8,
@@ -644,6 +653,17 @@ impl Cli {
             data_path: self.data_path,
             node_name,
             default_vectorizer: "none".to_string(),
+            default_quantization: weft_db::schema::DefaultQuantization::parse(
+                &self.default_quantization,
+            )
+            .map_err(|why| {
+                invalid(
+                    "DEFAULT_QUANTIZATION",
+                    "default-quantization",
+                    &self.default_quantization,
+                    &why,
+                )
+            })?,
             disk_use_warning_percentage: warning,
             disk_use_readonly_percentage: readonly,
             disk_use_readonly_min_free_mb: match self.disk_use_readonly_min_free_mb.trim() {

@@ -222,6 +222,7 @@ fn log_configuration(config: &Config) {
 async fn open_db(config: &Config) -> anyhow::Result<Arc<Db>> {
     let mut options = DbOptions::new(&config.data_path, &config.node_name);
     options.schema_defaults.vectorizer = config.default_vectorizer.clone();
+    options.schema_defaults.quantization = config.default_quantization;
     options.autoschema = config.autoschema_enabled;
     options.storage = config.storage.clone();
     let disk = weft_db::DiskOptions::default()

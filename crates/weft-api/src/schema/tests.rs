@@ -147,6 +147,25 @@ fn named_vector_class_comes_back_named_with_full_index_config() {
     assert_hnsw_defaults(&c["vectorConfig"]["default"]["vectorIndexConfig"], "cosine");
 }
 
+/// Weaviate's parseRQMap: `bits: 1` without a `rescoreLimit` rescores 512 candidates; a
+/// given limit is kept, and 8 bits keep the default 20.
+#[test]
+fn one_bit_rq_without_a_rescore_limit_rescores_512() {
+    let (_dir, db) = db();
+    for (name, rq, want) in [
+        ("A", json!({"enabled": true, "bits": 1}), 512),
+        (
+            "B",
+            json!({"enabled": true, "bits": 1, "rescoreLimit": 30}),
+            30,
+        ),
+        ("C", json!({"enabled": true}), 20),
+    ] {
+        let c = create(&db, json!({"class": name, "vectorIndexConfig": {"rq": rq}})).unwrap();
+        assert_eq!(c["vectorIndexConfig"]["rq"]["rescoreLimit"], want, "{name}");
+    }
+}
+
 #[test]
 fn minimal_class_defaults_to_legacy_hnsw_and_the_default_vectorizer() {
     let (_dir, db) = db();

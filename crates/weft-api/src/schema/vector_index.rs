@@ -204,7 +204,12 @@ fn sq_from_json(f: &Fields<'_>, c: &mut SqConfig) -> Result<(), UserError> {
 fn rq_from_json(f: &Fields<'_>, c: &mut RqConfig) -> Result<(), UserError> {
     set(&mut c.enabled, f.bool("enabled")?);
     set(&mut c.bits, f.unsigned("bits")?);
-    set(&mut c.rescore_limit, f.i64("rescoreLimit")?);
+    let limit = f.i64("rescoreLimit")?;
+    // Weaviate's parseRQMap: 1-bit codes without a rescoreLimit rescore 512 candidates.
+    if limit.is_none() && c.bits == 1 {
+        c.rescore_limit = 512;
+    }
+    set(&mut c.rescore_limit, limit);
     Ok(())
 }
 
@@ -241,6 +246,14 @@ fn flat_from_json(f: &Fields<'_>, c: &mut FlatConfig) -> Result<(), UserError> {
         flat_quantizer_from_json(&rq, &mut c.rq)?;
         set(&mut c.rq_bits, rq.unsigned("bits")?);
     }
+    set(
+        &mut c.skip_default_quantization,
+        f.bool("skipDefaultQuantization")?,
+    );
+    set(
+        &mut c.track_default_quantization,
+        f.bool("trackDefaultQuantization")?,
+    );
     Ok(())
 }
 
@@ -348,8 +361,7 @@ fn flat_to_json(c: &FlatConfig) -> Value {
         "bq": flat_quantizer_to_json(&c.bq),
         "sq": flat_quantizer_to_json(&c.sq),
         "rq": rq,
-        // `DEFAULT_QUANTIZATION` is not supported: never skipped, never tracked.
-        "skipDefaultQuantization": false,
-        "trackDefaultQuantization": false,
+        "skipDefaultQuantization": c.skip_default_quantization,
+        "trackDefaultQuantization": c.track_default_quantization,
     })
 }

@@ -209,9 +209,22 @@ impl Catalog {
         }
     }
 
+    /// Applies `DEFAULT_QUANTIZATION` to the indexes of a class being created (only then, as
+    /// in Weaviate).
+    fn fill_default_quantization(&self, class: &mut ClassDef) {
+        let q = self.defaults.quantization;
+        match &mut class.vectors {
+            VectorSetup::Legacy { index, .. } => index.apply_default_quantization(q),
+            VectorSetup::Named(vectors) => vectors
+                .values_mut()
+                .for_each(|v| v.index.apply_default_quantization(q)),
+        }
+    }
+
     /// Validates `class`, fills its defaults, persists it with one new shard and returns it.
     pub fn create_class(&self, mut class: ClassDef) -> Result<ClassDef, DbError> {
         self.fill_defaults(&mut class);
+        self.fill_default_quantization(&mut class);
         self.change(true, |state| {
             validate_class(&mut class, &state.names(), &self.defaults)?;
             if let Some(existing) = state

@@ -33,9 +33,9 @@ pub use inverted::{Bm25Config, InvertedIndexConfig, StopwordConfig, StopwordPres
 pub use property::{PropertyDef, Tokenization};
 pub use shard::{SHARD_NAME_LEN, ShardState, ShardStatus, TenantStatus, reason};
 pub use vector_index::{
-    DEFAULT_VECTOR_CACHE_MAX_OBJECTS, Distance, FilterStrategy, FlatConfig, FlatQuantizer,
-    HnswConfig, MultivectorConfig, MuveraConfig, NamedVector, PqConfig, PqDistribution,
-    PqEncoderKind, RqConfig, SqConfig, VectorIndexConfig, VectorSetup, Vectorizer,
+    DEFAULT_VECTOR_CACHE_MAX_OBJECTS, DefaultQuantization, Distance, FilterStrategy, FlatConfig,
+    FlatQuantizer, HnswConfig, MultivectorConfig, MuveraConfig, NamedVector, PqConfig,
+    PqDistribution, PqEncoderKind, RqConfig, SqConfig, VectorIndexConfig, VectorSetup, Vectorizer,
 };
 
 /// Defaults applied to new classes, from the server's configuration.
@@ -48,6 +48,8 @@ pub struct SchemaDefaults {
     /// Vectorizer modules this server offers besides `none` (weft has none yet). A class that
     /// names another module is refused, as Weaviate refuses modules that are not enabled.
     pub vectorizer_modules: Vec<String>,
+    /// `DEFAULT_QUANTIZATION` (`none`): compression of new vector indexes that enable none.
+    pub quantization: DefaultQuantization,
 }
 
 impl Default for SchemaDefaults {
@@ -56,6 +58,7 @@ impl Default for SchemaDefaults {
             vectorizer: "none".to_string(),
             tokenization: Tokenization::Word,
             vectorizer_modules: Vec::new(),
+            quantization: DefaultQuantization::None,
         }
     }
 }

@@ -257,6 +257,20 @@ fn merge_index(
         | (VectorIndexConfig::Flat(_), VectorIndexConfig::Hnsw(_)) => Ok(()),
     };
     checked.map_err(|m| UserError::Invalid(format!("{context}vectorIndexConfig: {m}")))?;
+    // As in Weaviate, `skipDefaultQuantization` and `trackDefaultQuantization` keep the values
+    // of the class's creation whatever an update sends.
+    let mut new = new;
+    match (old, &mut new) {
+        (VectorIndexConfig::Hnsw(old), VectorIndexConfig::Hnsw(new)) => {
+            new.skip_default_quantization = old.skip_default_quantization;
+            new.track_default_quantization = old.track_default_quantization;
+        }
+        (VectorIndexConfig::Flat(old), VectorIndexConfig::Flat(new)) => {
+            new.skip_default_quantization = old.skip_default_quantization;
+            new.track_default_quantization = old.track_default_quantization;
+        }
+        _ => {}
+    }
     Ok(new)
 }
 

@@ -381,6 +381,12 @@ pub struct FlatConfig {
     pub rq: FlatQuantizer,
     /// `rq.bits` (8)
     pub rq_bits: u32,
+    /// `skipDefaultQuantization`: `DEFAULT_QUANTIZATION` is not applied to this index.
+    #[serde(default)]
+    pub skip_default_quantization: bool,
+    /// `trackDefaultQuantization`: the compression is the server's `DEFAULT_QUANTIZATION`.
+    #[serde(default)]
+    pub track_default_quantization: bool,
 }
 
 impl Default for FlatConfig {
@@ -393,6 +399,8 @@ impl Default for FlatConfig {
             sq: FlatQuantizer::default(),
             rq: FlatQuantizer::default(),
             rq_bits: 8,
+            skip_default_quantization: false,
+            track_default_quantization: false,
         }
     }
 }
@@ -413,6 +421,45 @@ impl FlatConfig {
     }
 }
 
+/// The compression `DEFAULT_QUANTIZATION` gives new vector indexes that enable none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DefaultQuantization {
+    /// `none` or unset.
+    #[default]
+    None,
+    /// `pq` (hnsw only).
+    Pq,
+    /// `sq` (hnsw only).
+    Sq,
+    /// `rq-1`.
+    Rq1,
+    /// `rq-8`.
+    Rq8,
+    /// `bq`.
+    Bq,
+}
+
+impl DefaultQuantization {
+    /// Parses Weaviate's names (`none`, `pq`, `sq`, `rq-1`, `rq-8`, `bq`; case and surrounding
+    /// spaces ignored; empty is `none`). `rq-4` is refused: weft has no 4-bit codes.
+    pub fn parse(s: &str) -> Result<DefaultQuantization, String> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "" | "none" => DefaultQuantization::None,
+            "pq" => DefaultQuantization::Pq,
+            "sq" => DefaultQuantization::Sq,
+            "rq-1" => DefaultQuantization::Rq1,
+            "rq-8" => DefaultQuantization::Rq8,
+            "bq" => DefaultQuantization::Bq,
+            "rq-4" => return Err("rq-4 is not supported by weft (use rq-8 or rq-1)".into()),
+            other => {
+                return Err(format!(
+                    "unknown quantization {other:?} (none, pq, sq, rq-1, rq-8, bq)"
+                ));
+            }
+        })
+    }
+}
+
 /// A vector index: its kind and settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -430,6 +477,57 @@ impl Default for VectorIndexConfig {
 }
 
 impl VectorIndexConfig {
+    /// Applies the server's default compression as Weaviate does on class creation: an index
+    /// that enables no quantizer and does not set `skipDefaultQuantization` gets `q` (with
+    /// Weaviate's rescore limits: rq-1 512 on hnsw, the flat default −1) and
+    /// `trackDefaultQuantization` true; every other index gets `trackDefaultQuantization`
+    /// false. A flat index takes only rq and bq (as in Weaviate, pq and sq leave it as it is).
+    pub fn apply_default_quantization(&mut self, q: DefaultQuantization) {
+        type D = DefaultQuantization;
+        match self {
+            VectorIndexConfig::Hnsw(c) => {
+                c.track_default_quantization = false;
+                if !c.enabled_quantizers().is_empty() || c.skip_default_quantization {
+                    return;
+                }
+                match q {
+                    D::None => return,
+                    D::Pq => c.pq.enabled = true,
+                    D::Sq => c.sq.enabled = true,
+                    D::Bq => c.bq_enabled = true,
+                    D::Rq1 | D::Rq8 => {
+                        let one = q == D::Rq1;
+                        c.rq = RqConfig {
+                            enabled: true,
+                            bits: if one { 1 } else { 8 },
+                            rescore_limit: if one { 512 } else { 20 },
+                        };
+                    }
+                }
+                c.track_default_quantization = true;
+            }
+            VectorIndexConfig::Flat(c) => {
+                c.track_default_quantization = false;
+                if !c.enabled_quantizers().is_empty() || c.skip_default_quantization {
+                    return;
+                }
+                let default = FlatQuantizer {
+                    enabled: true,
+                    ..FlatQuantizer::default()
+                };
+                match q {
+                    D::None | D::Pq | D::Sq => return,
+                    D::Bq => c.bq = default,
+                    D::Rq1 | D::Rq8 => {
+                        c.rq = default;
+                        c.rq_bits = if q == D::Rq1 { 1 } else { 8 };
+                    }
+                }
+                c.track_default_quantization = true;
+            }
+        }
+    }
+
     /// `vectorIndexType` on the wire.
     pub fn kind_name(&self) -> &'static str {
         match self {

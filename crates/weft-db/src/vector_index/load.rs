@@ -118,7 +118,8 @@ fn read_snapshot(
             // mean the snapshot is of another index.
             let wanted = match super::Compression::of(config) {
                 super::Compression::FlatBq { .. } => Some(weft_hnsw::QuantKind::Bq),
-                super::Compression::FlatRq8 { .. } => Some(weft_hnsw::QuantKind::Rq8),
+                super::Compression::FlatRq { bits: 1, .. } => Some(weft_hnsw::QuantKind::Rq1),
+                super::Compression::FlatRq { .. } => Some(weft_hnsw::QuantKind::Rq8),
                 _ => None,
             };
             let found = f.quantizer().map(weft_hnsw::Quantizer::kind);

@@ -57,25 +57,25 @@ pub(crate) fn hnsw_config(c: &crate::schema::HnswConfig) -> weft_hnsw::HnswConfi
 /// The compression a vector index config asks for, as weft applies it (decision 0015).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Compression {
-    /// f32 vectors (also for the quantizers weft does not apply yet: pq and rq with 1 bit).
+    /// f32 vectors (also for the quantizer weft does not apply yet: pq).
     None,
     /// `bq`: from the first vector; every candidate of the walk (`ef`) is rescored.
     Bq,
     /// `sq`: trained once `trainingLimit` vectors are indexed, or at once when enabled later.
     Sq { training_limit: u64, rescore: usize },
-    /// `rq` with 8 bits: from the first vector, no training.
-    Rq8 { rescore: usize },
+    /// `rq` with 8 or 1 bits: from the first vector, no training.
+    Rq { bits: u32, rescore: usize },
     /// A flat index's `bq`, from creation.
     FlatBq { rescore: usize },
-    /// A flat index's `rq` with 8 bits, from creation.
-    FlatRq8 { rescore: usize },
+    /// A flat index's `rq` with 8 or 1 bits, from creation.
+    FlatRq { bits: u32, rescore: usize },
 }
 
 impl Compression {
     pub(crate) fn of(config: &VectorIndexConfig) -> Compression {
         let c = match config {
             VectorIndexConfig::Hnsw(c) => c,
-            // Flat: bq or rq (8 bits), fixed at creation; every search keeps the best
+            // Flat: bq or rq (8 or 1 bits), fixed at creation; every search keeps the best
             // max(rescoreLimit, k) by codes and rescores them (rescoreLimit −1 → k).
             VectorIndexConfig::Flat(f) => {
                 let rescore = |l: i64| usize::try_from(l).unwrap_or(0);
@@ -83,8 +83,9 @@ impl Compression {
                     Compression::FlatBq {
                         rescore: rescore(f.bq.rescore_limit),
                     }
-                } else if f.rq.enabled && f.rq_bits == 8 {
-                    Compression::FlatRq8 {
+                } else if f.rq.enabled {
+                    Compression::FlatRq {
+                        bits: f.rq_bits,
                         rescore: rescore(f.rq.rescore_limit),
                     }
                 } else {
@@ -100,8 +101,9 @@ impl Compression {
             }
         } else if c.bq_enabled {
             Compression::Bq
-        } else if c.rq.enabled && c.rq.bits == 8 {
-            Compression::Rq8 {
+        } else if c.rq.enabled {
+            Compression::Rq {
+                bits: c.rq.bits,
                 rescore: rescore(c.rq.rescore_limit),
             }
         } else {
@@ -113,7 +115,10 @@ impl Compression {
     /// `dim` components and `metric`; None for none and for sq.
     pub(crate) fn untrained(self, metric: Metric, dim: usize) -> Option<Quantizer> {
         match self {
-            Compression::Rq8 { .. } | Compression::FlatRq8 { .. } => {
+            Compression::Rq { bits: 1, .. } | Compression::FlatRq { bits: 1, .. } => {
+                Quantizer::rq1(metric, dim, weft_hnsw::RQ_SEED).ok()
+            }
+            Compression::Rq { .. } | Compression::FlatRq { .. } => {
                 Quantizer::rq8(metric, dim, weft_hnsw::RQ_SEED).ok()
             }
             Compression::Bq | Compression::FlatBq { .. } => Quantizer::bq(metric, dim).ok(),
@@ -127,9 +132,9 @@ impl Compression {
             // Weaviate rescores all ef candidates of a bq search.
             Compression::Bq => usize::MAX,
             Compression::Sq { rescore, .. }
-            | Compression::Rq8 { rescore }
+            | Compression::Rq { rescore, .. }
             | Compression::FlatBq { rescore }
-            | Compression::FlatRq8 { rescore } => rescore,
+            | Compression::FlatRq { rescore, .. } => rescore,
         }
     }
 }

@@ -31,6 +31,9 @@ use weft_lsm::Shard;
 
 use super::{AnnIndex, Compression, IndexEntry, VectorIndexes, files};
 
+/// How many stored vectors the centre of an rq-1 quantizer is averaged over.
+const RQ1_SAMPLE: usize = 100_000;
+
 /// When the background worker writes snapshots.
 #[derive(Debug, Clone)]
 pub(crate) struct SnapshotPolicy {
@@ -136,13 +139,18 @@ impl SnapshotTarget {
             let forced = entry.compress_now.load(Ordering::Acquire);
             let quantizer = match Compression::of(&config) {
                 // Flat indexes are compressed at creation or never.
-                Compression::FlatBq { .. } | Compression::FlatRq8 { .. } => None,
+                Compression::FlatBq { .. } | Compression::FlatRq { .. } => None,
                 Compression::Sq { training_limit, .. } => {
                     let live = h.len() as u64;
                     let ready = live > 0 && (forced || live >= training_limit);
                     ready
                         .then(|| h.train_sq(usize::try_from(training_limit).unwrap_or(usize::MAX)))
                         .flatten()
+                }
+                // rq-1 enabled on a populated index: codes centred on its vectors' mean
+                // (an index created with rq-1 starts from the origin, as it holds none).
+                Compression::Rq { bits: 1, .. } if !h.is_empty() => {
+                    h.train_rq1(RQ1_SAMPLE, weft_hnsw::RQ_SEED)
                 }
                 c => c.untrained(h.config().metric, h.dim()),
             };

@@ -431,6 +431,109 @@ fn create_fills_server_defaults() {
     );
 }
 
+/// `DEFAULT_QUANTIZATION`: every index that enables no quantizer and does not skip the default
+/// gets it, tracked; the others keep theirs, untracked; updates keep both flags.
+#[test]
+fn default_quantization_fills_indexes_that_enable_none() {
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = DbOptions::new(dir.path(), "n");
+    options.schema_defaults.quantization = DefaultQuantization::Rq1;
+    let db = Db::open(options).unwrap();
+    let index = |v: &VectorSetup, name: &str| -> VectorIndexConfig {
+        v.indexes()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c.clone())
+            .unwrap()
+    };
+    let plain = db.create_class(ClassDef::new("Plain")).unwrap();
+    let VectorIndexConfig::Hnsw(h) = index(&plain.vectors, "") else {
+        panic!("hnsw")
+    };
+    assert_eq!(
+        (h.rq.enabled, h.rq.bits, h.rq.rescore_limit),
+        (true, 1, 512)
+    );
+    assert!(h.track_default_quantization);
+
+    let mut own = ClassDef::new("Own");
+    hnsw(&mut own).sq.enabled = true;
+    hnsw(&mut own).track_default_quantization = true;
+    let own = db.create_class(own).unwrap();
+    let VectorIndexConfig::Hnsw(h) = index(&own.vectors, "") else {
+        panic!("hnsw")
+    };
+    assert_eq!((h.sq.enabled, h.rq.enabled), (true, false));
+    assert!(!h.track_default_quantization, "not the server's default");
+
+    let mut skip = ClassDef::new("Skip");
+    hnsw(&mut skip).skip_default_quantization = true;
+    let skip = db.create_class(skip).unwrap();
+    let VectorIndexConfig::Hnsw(h) = index(&skip.vectors, "") else {
+        panic!("hnsw")
+    };
+    assert!(h.enabled_quantizers().is_empty() && !h.track_default_quantization);
+
+    let mut vectors = BTreeMap::new();
+    for (name, config) in [
+        ("a", VectorIndexConfig::Hnsw(HnswConfig::default())),
+        ("b", VectorIndexConfig::Flat(FlatConfig::default())),
+    ] {
+        vectors.insert(
+            name.to_string(),
+            NamedVector {
+                vectorizer: Vectorizer::none(),
+                index: config,
+            },
+        );
+    }
+    let named = db
+        .create_class(ClassDef {
+            vectors: VectorSetup::Named(vectors),
+            ..ClassDef::new("Named")
+        })
+        .unwrap();
+    let VectorIndexConfig::Flat(f) = index(&named.vectors, "b") else {
+        panic!("flat")
+    };
+    assert_eq!((f.rq.enabled, f.rq_bits, f.rq.rescore_limit), (true, 1, -1));
+    assert!(f.track_default_quantization);
+    assert!(matches!(index(&named.vectors, "a"), VectorIndexConfig::Hnsw(h) if h.rq.bits == 1));
+
+    // An update cannot change the two flags.
+    let mut update = plain.clone();
+    hnsw(&mut update).track_default_quantization = false;
+    hnsw(&mut update).skip_default_quantization = true;
+    let updated = db.update_class("Plain", update).unwrap();
+    assert_eq!(updated, plain);
+
+    // Flat indexes take rq and bq only; pq and sq leave them uncompressed.
+    let mut flat = FlatConfig::default();
+    let mut c = VectorIndexConfig::Flat(flat.clone());
+    c.apply_default_quantization(DefaultQuantization::Sq);
+    assert_eq!(c, VectorIndexConfig::Flat(flat.clone()));
+    flat.bq.enabled = true;
+    flat.track_default_quantization = true;
+    let mut c = VectorIndexConfig::Flat(FlatConfig::default());
+    c.apply_default_quantization(DefaultQuantization::Bq);
+    assert_eq!(c, VectorIndexConfig::Flat(flat));
+
+    for (s, want) in [
+        (" RQ-8 ", Ok(DefaultQuantization::Rq8)),
+        ("", Ok(DefaultQuantization::None)),
+        ("pq", Ok(DefaultQuantization::Pq)),
+    ] {
+        assert_eq!(DefaultQuantization::parse(s), want);
+    }
+    assert!(
+        DefaultQuantization::parse("rq-4")
+            .unwrap_err()
+            .contains("rq-4")
+    );
+    assert!(DefaultQuantization::parse("zq").is_err());
+}
+
 #[test]
 fn domain_defaults_match_weaviate() {
     let h = HnswConfig::default();
