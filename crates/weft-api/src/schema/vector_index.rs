@@ -159,15 +159,11 @@ fn hnsw_from_json(f: &Fields<'_>, c: &mut HnswConfig) -> Result<(), UserError> {
     if let Some(mv) = f.object("multivector")? {
         multivector_from_json(&mv.fields(), &mut c.multivector)?;
     }
-    set(
+    default_quantization_flags(
+        f,
         &mut c.skip_default_quantization,
-        f.bool("skipDefaultQuantization")?,
-    );
-    set(
         &mut c.track_default_quantization,
-        f.bool("trackDefaultQuantization")?,
-    );
-    Ok(())
+    )
 }
 
 fn pq_from_json(f: &Fields<'_>, c: &mut PqConfig) -> Result<(), UserError> {
@@ -246,14 +242,21 @@ fn flat_from_json(f: &Fields<'_>, c: &mut FlatConfig) -> Result<(), UserError> {
         flat_quantizer_from_json(&rq, &mut c.rq)?;
         set(&mut c.rq_bits, rq.unsigned("bits")?);
     }
-    set(
+    default_quantization_flags(
+        f,
         &mut c.skip_default_quantization,
-        f.bool("skipDefaultQuantization")?,
-    );
-    set(
         &mut c.track_default_quantization,
-        f.bool("trackDefaultQuantization")?,
-    );
+    )
+}
+
+/// `skipDefaultQuantization` and `trackDefaultQuantization` (hnsw and flat).
+fn default_quantization_flags(
+    f: &Fields<'_>,
+    skip: &mut bool,
+    track: &mut bool,
+) -> Result<(), UserError> {
+    set(skip, f.bool("skipDefaultQuantization")?);
+    set(track, f.bool("trackDefaultQuantization")?);
     Ok(())
 }
 
