@@ -42,7 +42,7 @@ use crate::shard::{
     BUCKET_FILE, BUCKET_MAGIC, Bucket, FlushState, LSM_DIR, TMP_DIR, parse_segment_name,
 };
 use crate::wal::format::HEADER_LEN;
-use crate::wal::reader::{Next, OpenError, RecordReader};
+use crate::wal::reader::{OpenError, RecordReader};
 use crate::wal::{self, WAL_DIR, Wal, WalFile};
 
 /// A torn WAL tail that recovery cut off.
@@ -488,7 +488,7 @@ fn replay(
         report.wal_bytes_read += len;
         let source: &dyn ReadFile = file.as_ref();
         let opened = RecordReader::open(source, len, opts.max_record_bytes, opts.replay_read_bytes);
-        let mut reader = match opened {
+        let reader = match opened {
             Ok(r) => r,
             Err(OpenError::Io(e)) => return Err(Error::io("read WAL", &path)(e)),
             Err(OpenError::Header(..))
@@ -535,24 +535,18 @@ fn replay(
         }
         // Records are applied as they stream by; any error below fails the whole open, so
         // nothing applied before it is ever seen.
-        let damage = loop {
-            match reader.next_record().map_err(Error::io("read WAL", &path))? {
-                Next::Record {
-                    lsn,
-                    offset,
-                    payload,
-                } => {
-                    if lsn <= flushed {
-                        continue;
-                    }
-                    sink.record(&path, lsn, offset, payload)?;
-                    report.records_replayed += 1;
-                    report.bytes_replayed += payload.len() as u64;
-                }
-                Next::End => break None,
-                Next::Damaged(d) => break Some(d),
-            }
-        };
+        // The file is read and checked on a second thread while this one decodes.
+        let (reader, damage) = wal::reader::stream(
+            reader,
+            flushed,
+            |lsn, offset, payload| {
+                sink.record(&path, lsn, offset, payload)?;
+                report.records_replayed += 1;
+                report.bytes_replayed += payload.len() as u64;
+                Ok(())
+            },
+            Error::io("read WAL", &path),
+        )?;
         if let Some(d) = &damage
             && (d.followed_by_valid || !is_last)
         {

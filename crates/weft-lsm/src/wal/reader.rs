@@ -206,5 +206,108 @@ impl<S: Source> RecordReader<S> {
     }
 }
 
+/// Bytes of validated payloads the reader thread of [`stream`] gathers before handing them on.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// Validated records copied out of the reader's buffer, in LSN order.
+#[derive(Debug, Default)]
+struct Batch {
+    data: Vec<u8>,
+    /// (LSN, file offset of the payload, end of the payload in `data`); each payload starts
+    /// where the previous one ends.
+    recs: Vec<(u64, u64, usize)>,
+}
+
+enum Msg {
+    Batch(Batch),
+    /// The file ended cleanly (`None`) or is damaged there.
+    End(Option<Damage>),
+    Err(io::Error),
+}
+
+/// Runs `reader` to the end of its file on a second thread — reads, length, CRC and LSN
+/// checks — while `f` consumes the records (LSN, payload offset, payload) in order on the
+/// calling thread. Records with an LSN up to `skip_through` are checked but not handed out.
+/// If `f` fails, the reader stops and the error is returned; a read error goes through `io`.
+/// Returns the reader (for [`RecordReader::records`] and [`RecordReader::valid_end`]) and the
+/// damage that ended the file, if any. The records `f` sees, and the outcome, are exactly
+/// those of calling [`RecordReader::next_record`] in a loop.
+pub(crate) fn stream<S: Source + Send, E>(
+    mut reader: RecordReader<S>,
+    skip_through: u64,
+    mut f: impl FnMut(u64, u64, &[u8]) -> Result<(), E>,
+    io: impl FnOnce(io::Error) -> E,
+) -> Result<(RecordReader<S>, Option<Damage>), E> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
+    // Spent batches go back to the reader, so a long file reuses a few buffers instead of
+    // faulting in fresh memory for every batch.
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut batch = Batch::default();
+            let end = loop {
+                match reader.next_record() {
+                    Ok(Next::Record {
+                        lsn,
+                        offset,
+                        payload,
+                    }) => {
+                        if lsn <= skip_through {
+                            continue;
+                        }
+                        batch.data.extend_from_slice(payload);
+                        batch.recs.push((lsn, offset, batch.data.len()));
+                        if batch.data.len() >= BATCH_BYTES {
+                            let mut next = free_rx.try_recv().unwrap_or_default();
+                            next.data.clear();
+                            next.recs.clear();
+                            if tx
+                                .send(Msg::Batch(std::mem::replace(&mut batch, next)))
+                                .is_err()
+                            {
+                                // The consumer failed; its error is what the caller sees.
+                                return reader;
+                            }
+                        }
+                    }
+                    Ok(Next::End) => break Msg::End(None),
+                    Ok(Next::Damaged(d)) => break Msg::End(Some(d)),
+                    Err(e) => break Msg::Err(e),
+                }
+            };
+            if !batch.recs.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
+                return reader;
+            }
+            let _ = tx.send(end);
+            reader
+        });
+        let outcome = (|| {
+            for msg in &rx {
+                match msg {
+                    Msg::Batch(batch) => {
+                        let mut start = 0;
+                        for &(lsn, offset, end) in &batch.recs {
+                            f(lsn, offset, batch.data.get(start..end).unwrap_or_default())?;
+                            start = end;
+                        }
+                        let _ = free_tx.send(batch);
+                    }
+                    Msg::End(damage) => return Ok(damage),
+                    Msg::Err(e) => return Err(io(e)),
+                }
+            }
+            // The reader thread ended without a last message: it panicked (join says so).
+            Ok(None)
+        })();
+        // Dropping the receiver first unblocks a reader waiting to send after `f` failed.
+        drop(rx);
+        let reader = match producer.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        outcome.map(|damage| (reader, damage))
+    })
+}
+
 #[cfg(test)]
 mod tests;

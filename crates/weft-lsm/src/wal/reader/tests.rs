@@ -191,3 +191,98 @@ fn a_short_or_bad_header_fails_to_open() {
     let records: Vec<RecordRef> = scan_chunked(&b, 1 << 20, 64).unwrap().records;
     assert!(records.is_empty());
 }
+
+/// What a plain `next_record` loop sees: (records after `skip`, outcome, records, valid end).
+type Seen = (Vec<(u64, u64, Vec<u8>)>, Option<Damage>, u64, u64);
+
+fn by_loop(bytes: &[u8], chunk: usize, skip: u64) -> Seen {
+    let mut r = RecordReader::open(bytes, bytes.len() as u64, 1 << 20, chunk).unwrap();
+    let mut recs = Vec::new();
+    let damage = loop {
+        match r.next_record().unwrap() {
+            Next::Record {
+                lsn,
+                offset,
+                payload,
+            } => {
+                if lsn > skip {
+                    recs.push((lsn, offset, payload.to_vec()));
+                }
+            }
+            Next::End => break None,
+            Next::Damaged(d) => break Some(d),
+        }
+    };
+    (recs, damage, r.records(), r.valid_end())
+}
+
+fn by_stream(bytes: &[u8], chunk: usize, skip: u64) -> Seen {
+    let r = RecordReader::open(bytes, bytes.len() as u64, 1 << 20, chunk).unwrap();
+    let mut recs = Vec::new();
+    let (r, damage) = stream(
+        r,
+        skip,
+        |lsn, offset, payload| {
+            recs.push((lsn, offset, payload.to_vec()));
+            Ok::<_, io::Error>(())
+        },
+        |e| e,
+    )
+    .unwrap();
+    (recs, damage, r.records(), r.valid_end())
+}
+
+#[test]
+fn the_reader_thread_hands_out_what_the_loop_sees() {
+    // Enough bytes for several batches, with damage and truncation near the end and records
+    // skipped at the start.
+    let sizes: Vec<usize> = (0..700).map(|i| (i * 37) % 3000).collect();
+    let b = file(&sizes);
+    let last = HEADER_LEN + (b.len() - HEADER_LEN) * 9 / 10;
+    for skip in [0, FIRST + 3, FIRST + 650, u64::MAX] {
+        assert_eq!(
+            by_stream(&b, 4096, skip),
+            by_loop(&b, 4096, skip),
+            "skip {skip}"
+        );
+    }
+    for cut in [HEADER_LEN, last, last + 5, b.len() - 1] {
+        let t = &b[..cut];
+        assert_eq!(
+            by_stream(t, 1000, FIRST),
+            by_loop(t, 1000, FIRST),
+            "cut {cut}"
+        );
+    }
+    for pos in [HEADER_LEN + 3, last, b.len() - 9] {
+        let mut bad = b.clone();
+        bad[pos] ^= 0x40;
+        assert_eq!(
+            by_stream(&bad, DEFAULT_CHUNK, 0),
+            by_loop(&bad, DEFAULT_CHUNK, 0)
+        );
+    }
+}
+
+#[test]
+fn a_failing_consumer_stops_the_reader_and_its_error_is_returned() {
+    let sizes: Vec<usize> = (0..700).map(|i| (i * 37) % 3000).collect();
+    let b = file(&sizes);
+    let r = RecordReader::open(&b[..], b.len() as u64, 1 << 20, 4096).unwrap();
+    let mut seen = 0;
+    let res = stream(
+        r,
+        0,
+        |lsn, _, _| {
+            seen += 1;
+            if lsn == FIRST + 10 {
+                Err("stop")
+            } else {
+                Ok(())
+            }
+        },
+        |_| "io",
+    );
+    assert_eq!(res.err(), Some("stop"));
+    assert_eq!(seen, 11);
+}
