@@ -5,6 +5,7 @@
 //! varint op count, then per op: bucket name (varint length + bytes), op tag (u8), key
 //! (varint length + bytes) and the op's arguments.
 
+use bytes::Bytes;
 use std::fmt;
 
 use crate::codec::{DResult, DecodeError, Reader, put_bytes, put_varint};
@@ -59,7 +60,8 @@ impl fmt::Display for Strategy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum OpKind {
     Put {
-        value: Vec<u8>,
+        /// Shared with the replayed WAL batch it was decoded from (no copy), or owned.
+        value: Bytes,
         secondary: Vec<Vec<u8>>,
     },
     Delete,
@@ -139,7 +141,7 @@ impl WriteBatch {
             bucket,
             key,
             OpKind::Put {
-                value: value.to_vec(),
+                value: Bytes::copy_from_slice(value),
                 secondary: Vec::new(),
             },
         )
@@ -159,7 +161,7 @@ impl WriteBatch {
             bucket,
             key,
             OpKind::Put {
-                value: value.to_vec(),
+                value: Bytes::copy_from_slice(value),
                 secondary,
             },
         )
@@ -280,6 +282,24 @@ impl WriteBatch {
 /// invalid as a whole. Never panics, never allocates more than the input size.
 pub(crate) fn for_each_op<E: From<DecodeError>>(
     payload: &[u8],
+    f: impl FnMut(&str, &[u8], OpKind) -> Result<(), E>,
+) -> Result<(), E> {
+    decode_ops(payload, None, f)
+}
+
+/// Like [`for_each_op`], with put values handed out as slices of `payload` itself (WAL replay:
+/// the memtable keeps the replayed batch instead of a copy per value).
+pub(crate) fn for_each_op_shared<E: From<DecodeError>>(
+    payload: &Bytes,
+    f: impl FnMut(&str, &[u8], OpKind) -> Result<(), E>,
+) -> Result<(), E> {
+    decode_ops(payload, Some(payload), f)
+}
+
+/// `owner`, when given, is the buffer `payload` is.
+fn decode_ops<E: From<DecodeError>>(
+    payload: &[u8],
+    owner: Option<&Bytes>,
     mut f: impl FnMut(&str, &[u8], OpKind) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut r = Reader::new(payload);
@@ -296,7 +316,7 @@ pub(crate) fn for_each_op<E: From<DecodeError>>(
             std::str::from_utf8(r.bytes()?).map_err(|_| r.err("bucket name is not UTF-8"))?;
         let tag = r.u8()?;
         let key = r.bytes()?;
-        let kind = decode_kind(&mut r, tag)?;
+        let kind = decode_kind(&mut r, tag, owner)?;
         f(bucket, key, kind)?;
     }
     if !r.is_empty() {
@@ -305,10 +325,13 @@ pub(crate) fn for_each_op<E: From<DecodeError>>(
     Ok(())
 }
 
-fn decode_kind(r: &mut Reader<'_>, tag: u8) -> DResult<OpKind> {
+fn decode_kind(r: &mut Reader<'_>, tag: u8, owner: Option<&Bytes>) -> DResult<OpKind> {
     Ok(match tag {
         1 => OpKind::Put {
-            value: r.bytes()?.to_vec(),
+            value: match owner {
+                Some(b) => b.slice_ref(r.bytes()?),
+                None => Bytes::copy_from_slice(r.bytes()?),
+            },
             secondary: get_list(r)?,
         },
         2 => OpKind::Delete,

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use roaring::RoaringTreemap;
 
 use crate::batch::OpKind;
@@ -16,7 +17,7 @@ use crate::codec::{DResult, Reader, put_bytes, put_varint};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Entry {
     Value {
-        value: Vec<u8>,
+        value: Bytes,
         secondary: Vec<Vec<u8>>,
     },
     Tombstone,
@@ -164,7 +165,7 @@ impl Entry {
     /// The user-visible value, `None` if the key is absent.
     pub(crate) fn resolve(self, is_set: bool) -> Option<Value> {
         match self.into_bottom()? {
-            Entry::Value { value, .. } => Some(Value::Bytes(value)),
+            Entry::Value { value, .. } => Some(Value::Bytes(value.into())),
             Entry::Tombstone => None,
             Entry::Delta(m) if is_set => Some(Value::Set(m.into_keys().collect())),
             Entry::Delta(m) => Some(Value::Map(
@@ -215,7 +216,7 @@ impl Entry {
         let mut r = Reader::new(bytes);
         let e = match r.u8()? {
             1 => {
-                let value = r.bytes()?.to_vec();
+                let value = Bytes::copy_from_slice(r.bytes()?);
                 let n = r.count(1)?;
                 let mut secondary = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -315,7 +316,7 @@ mod tests {
         d.apply(&OpKind::MapRemove(vec![b"b".to_vec()]));
         let entries = [
             Entry::Value {
-                value: b"v".to_vec(),
+                value: Bytes::from_static(b"v"),
                 secondary: vec![b"s".to_vec()],
             },
             Entry::Tombstone,

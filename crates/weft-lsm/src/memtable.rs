@@ -14,6 +14,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::batch::OpKind;
@@ -28,31 +29,29 @@ struct Inner {
     /// (secondary index position, secondary key) -> primary key; may hold stale mappings,
     /// readers check the primary's current secondary keys.
     secondary: BTreeMap<(usize, Vec<u8>), Vec<u8>>,
-    /// Replayed entries, sorted by key, unique; older than `entries`.
-    base: Vec<(Vec<u8>, Entry)>,
+    /// Replayed entries, sorted by key, unique; older than `entries`. Keys and put values
+    /// share the replayed WAL batches.
+    base: Vec<(Bytes, Entry)>,
     /// Replayed secondary mappings, sorted, unique; older than `secondary`.
     base_secondary: Vec<SecondaryPair>,
 }
 
 impl Inner {
     fn base_entry(&self, key: &[u8]) -> Option<&Entry> {
-        let i = self
-            .base
-            .binary_search_by(|(k, _)| k.as_slice().cmp(key))
-            .ok()?;
+        let i = self.base.binary_search_by(|(k, _)| k[..].cmp(key)).ok()?;
         self.base.get(i).map(|(_, e)| e)
     }
 
     /// The base entries inside the range.
-    fn base_range(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> &[(Vec<u8>, Entry)] {
+    fn base_range(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> &[(Bytes, Entry)] {
         let start = match lo {
-            Bound::Included(l) => self.base.partition_point(|(k, _)| k.as_slice() < l),
-            Bound::Excluded(l) => self.base.partition_point(|(k, _)| k.as_slice() <= l),
+            Bound::Included(l) => self.base.partition_point(|(k, _)| &k[..] < l),
+            Bound::Excluded(l) => self.base.partition_point(|(k, _)| &k[..] <= l),
             Bound::Unbounded => 0,
         };
         let end = match hi {
-            Bound::Included(h) => self.base.partition_point(|(k, _)| k.as_slice() <= h),
-            Bound::Excluded(h) => self.base.partition_point(|(k, _)| k.as_slice() < h),
+            Bound::Included(h) => self.base.partition_point(|(k, _)| &k[..] <= h),
+            Bound::Excluded(h) => self.base.partition_point(|(k, _)| &k[..] < h),
             Bound::Unbounded => self.base.len(),
         };
         self.base.get(start..end.max(start)).unwrap_or_default()
@@ -62,7 +61,7 @@ impl Inner {
 /// Merges the base run and the tree (both sorted by key) into key order; on equal keys the
 /// tree's entry is put on top of the base's.
 fn merge_layers<'a, E>(
-    base: &'a [(Vec<u8>, Entry)],
+    base: &'a [(Bytes, Entry)],
     tree: impl Iterator<Item = (&'a Vec<u8>, &'a Entry)>,
     mut f: impl FnMut(&'a [u8], MergedEntry<'a>) -> Result<(), E>,
 ) -> Result<(), E> {
@@ -73,7 +72,7 @@ fn merge_layers<'a, E>(
             (None, None) => return Ok(()),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
-            (Some((bk, _)), Some((tk, _))) => bk.cmp(tk),
+            (Some((bk, _)), Some((tk, _))) => bk[..].cmp(&tk[..]),
         };
         match order {
             Ordering::Less => {
@@ -116,19 +115,19 @@ impl MergedEntry<'_> {
 /// [`Memtable::load`].
 #[derive(Debug, Default)]
 pub(crate) struct BulkLoad {
-    ops: Vec<(Vec<u8>, OpKind)>,
+    ops: Vec<(Bytes, OpKind)>,
     secondary: Vec<SecondaryPair>,
 }
 
 impl BulkLoad {
     /// Adds the next op (in LSN order).
-    pub(crate) fn push(&mut self, key: &[u8], op: OpKind) {
+    pub(crate) fn push(&mut self, key: Bytes, op: OpKind) {
         if let OpKind::Put { secondary, .. } = &op {
             for (pos, s) in secondary.iter().enumerate() {
                 self.secondary.push(((pos, s.clone()), key.to_vec()));
             }
         }
-        self.ops.push((key.to_vec(), op));
+        self.ops.push((key, op));
     }
 }
 
@@ -208,12 +207,12 @@ impl Memtable {
         if !empty {
             // Not a fresh memtable: keep the general path. (Replay always starts empty.)
             for (key, op) in ops {
-                Self::apply_owned(&mut inner, key, op);
+                Self::apply_owned(&mut inner, key.into(), op);
             }
             return;
         }
         inner.base = if sort_by_key(&mut ops) {
-            let mut entries: Vec<(Vec<u8>, Entry)> = Vec::with_capacity(ops.len());
+            let mut entries: Vec<(Bytes, Entry)> = Vec::with_capacity(ops.len());
             for (key, op) in ops {
                 match entries.last_mut() {
                     Some((k, e)) if *k == key => e.apply_owned(op),
@@ -318,7 +317,7 @@ mod tests {
         let small = || proptest::collection::vec(any::<u8>().prop_map(|b| vec![b % 4]), 0..3);
         let replace = prop_oneof![
             (any::<u8>(), small()).prop_map(|(v, secondary)| OpKind::Put {
-                value: vec![v],
+                value: vec![v].into(),
                 secondary,
             }),
             Just(OpKind::Delete),
@@ -363,7 +362,7 @@ mod tests {
     fn load(m: &Memtable, ops: &[(u8, OpKind)]) {
         let mut load = BulkLoad::default();
         for (k, op) in ops.iter().cloned() {
-            load.push(&[k], op);
+            load.push(Bytes::copy_from_slice(&[k]), op);
         }
         m.load(load);
     }

@@ -23,6 +23,7 @@
 //!
 //! Nothing is written before step 4's truncation, and nothing durable is ever deleted here.
 
+use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use weft_io::{ReadFile, Vfs};
 
-use crate::batch::{OpKind, Strategy, for_each_op};
+use crate::batch::{OpKind, Strategy, for_each_op_shared};
 use crate::codec::DecodeError;
 use crate::error::{Error, Result};
 use crate::flush_record::{self, FlushRecord};
@@ -678,8 +679,8 @@ impl<'a> ReplaySink<'a> {
     }
 
     /// Decodes one record (payload at file offset `at`) and queues its ops.
-    fn record(&mut self, path: &Path, lsn: u64, at: u64, payload: &[u8]) -> Result<()> {
-        let res = for_each_op(payload, |bucket, key, kind: OpKind| {
+    fn record(&mut self, path: &Path, lsn: u64, at: u64, payload: &Bytes) -> Result<()> {
+        let res = for_each_op_shared(payload, |bucket, key, kind: OpKind| {
             if !crate::shard::valid_bucket_name(bucket) {
                 return Err(OpError::Refused(Error::corrupt(
                     path,
@@ -701,7 +702,7 @@ impl<'a> ReplaySink<'a> {
                     ),
                 )));
             }
-            load.push(key, kind);
+            load.push(payload.slice_ref(key), kind);
             Ok(())
         });
         res.map_err(|e| match e {

@@ -378,7 +378,7 @@ impl Shard {
     pub fn get(&self, bucket: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let (_, view) = self.inner.view(bucket, Strategy::Replace)?;
         match lookup(&view, key)? {
-            Some(Entry::Value { value, .. }) => Ok(Some(value)),
+            Some(Entry::Value { value, .. }) => Ok(Some(value.into())),
             _ => Ok(None),
         }
     }
@@ -390,7 +390,7 @@ impl Shard {
         keys.iter()
             .map(|key| {
                 Ok(match lookup(&view, key)? {
-                    Some(Entry::Value { value, .. }) => Some(value),
+                    Some(Entry::Value { value, .. }) => Some(value.into()),
                     _ => None,
                 })
             })
@@ -419,7 +419,7 @@ impl Shard {
             if let Some(Entry::Value { value, secondary }) = lookup(&view, &pkey)?
                 && secondary.get(pos).is_some_and(|s| s == skey)
             {
-                return Ok(Some((pkey, value)));
+                return Ok(Some((pkey, value.into())));
             }
         }
         Ok(None)

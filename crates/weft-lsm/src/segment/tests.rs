@@ -26,7 +26,7 @@ fn sample() -> BTreeMap<Vec<u8>, Entry> {
                 Entry::Tombstone
             } else {
                 Entry::from_op(&OpKind::Put {
-                    value: vec![i as u8; (i % 50) as usize],
+                    value: vec![i as u8; (i % 50) as usize].into(),
                     secondary: vec![format!("s{i}").into_bytes()],
                 })
             };

@@ -11,6 +11,8 @@
 
 use std::io;
 
+use bytes::Bytes;
+
 use super::format::{
     Damage, FileHeader, HEADER_LEN, KIND_BATCH, RECORD_HEADER_LEN, padded, parse_record, record_crc,
 };
@@ -210,7 +212,7 @@ impl<S: Source> RecordReader<S> {
 const BATCH_BYTES: usize = 256 << 10;
 
 /// Validated records copied out of the reader's buffer, in LSN order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Batch {
     data: Vec<u8>,
     /// (LSN, file offset of the payload, end of the payload in `data`); each payload starts
@@ -235,16 +237,20 @@ enum Msg {
 pub(crate) fn stream<S: Source + Send, E>(
     mut reader: RecordReader<S>,
     skip_through: u64,
-    mut f: impl FnMut(u64, u64, &[u8]) -> Result<(), E>,
+    mut f: impl FnMut(u64, u64, &Bytes) -> Result<(), E>,
     io: impl FnOnce(io::Error) -> E,
 ) -> Result<(RecordReader<S>, Option<Damage>), E> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
-    // Spent batches go back to the reader, so a long file reuses a few buffers instead of
-    // faulting in fresh memory for every batch.
-    let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
+    let fresh = || Batch {
+        data: Vec::with_capacity(BATCH_BYTES + (16 << 10)),
+        recs: Vec::new(),
+    };
     std::thread::scope(|scope| {
+        // Payloads are handed out as slices of their batch, which the memtable keeps (no copy
+        // per key and value): each batch is a fresh buffer, filled — and its memory faulted
+        // in — on the reader's thread.
         let producer = scope.spawn(move || {
-            let mut batch = Batch::default();
+            let mut batch = fresh();
             let end = loop {
                 match reader.next_record() {
                     Ok(Next::Record {
@@ -257,17 +263,13 @@ pub(crate) fn stream<S: Source + Send, E>(
                         }
                         batch.data.extend_from_slice(payload);
                         batch.recs.push((lsn, offset, batch.data.len()));
-                        if batch.data.len() >= BATCH_BYTES {
-                            let mut next = free_rx.try_recv().unwrap_or_default();
-                            next.data.clear();
-                            next.recs.clear();
-                            if tx
-                                .send(Msg::Batch(std::mem::replace(&mut batch, next)))
+                        if batch.data.len() >= BATCH_BYTES
+                            && tx
+                                .send(Msg::Batch(std::mem::replace(&mut batch, fresh())))
                                 .is_err()
-                            {
-                                // The consumer failed; its error is what the caller sees.
-                                return reader;
-                            }
+                        {
+                            // The consumer failed; its error is what the caller sees.
+                            return reader;
                         }
                     }
                     Ok(Next::End) => break Msg::End(None),
@@ -284,13 +286,13 @@ pub(crate) fn stream<S: Source + Send, E>(
         let outcome = (|| {
             for msg in &rx {
                 match msg {
-                    Msg::Batch(batch) => {
+                    Msg::Batch(Batch { data, recs }) => {
+                        let data = Bytes::from(data);
                         let mut start = 0;
-                        for &(lsn, offset, end) in &batch.recs {
-                            f(lsn, offset, batch.data.get(start..end).unwrap_or_default())?;
+                        for (lsn, offset, end) in recs {
+                            f(lsn, offset, &data.slice(start..end.max(start)))?;
                             start = end;
                         }
-                        let _ = free_tx.send(batch);
                     }
                     Msg::End(damage) => return Ok(damage),
                     Msg::Err(e) => return Err(io(e)),
