@@ -5,8 +5,9 @@
 //! lock). A memtable is frozen at a flush switch and stays readable until its segment is
 //! installed.
 //!
-//! Replay fills an empty memtable's *base*: a sorted vector of unique keys, built by one sort
-//! and one fold instead of a tree (no per-node allocation or comparison). Later writes go into
+//! Replay fills an empty memtable's *base*: the replayed entries where they were decoded, with
+//! the positions of the live ones in key order, built by one sort of 16-byte (prefix, position)
+//! pairs instead of a tree (no per-node allocation, no moving entries around). Later writes go into
 //! the tree, which is newer than the base; a key present in both resolves as two layers do
 //! ([`Entry::merge`]), which is what applying the tree's ops on top of the base's entry gives.
 
@@ -29,43 +30,87 @@ struct Inner {
     /// (secondary index position, secondary key) -> primary key; may hold stale mappings,
     /// readers check the primary's current secondary keys.
     secondary: BTreeMap<(usize, Vec<u8>), Vec<u8>>,
-    /// Replayed entries, sorted by key, unique; older than `entries`. Keys and put values
-    /// share the replayed WAL batches.
-    base: Vec<(Bytes, Entry)>,
+    /// Replayed entries; older than `entries`. Keys and put values share the replayed WAL
+    /// batches.
+    base: Base,
     /// Replayed secondary mappings, sorted, unique; older than `secondary`.
     base_secondary: Vec<SecondaryPair>,
 }
 
-impl Inner {
-    fn base_entry(&self, key: &[u8]) -> Option<&Entry> {
-        let i = self.base.binary_search_by(|(k, _)| k[..].cmp(key)).ok()?;
-        self.base.get(i).map(|(_, e)| e)
+/// Replayed entries in LSN order (an entry folded into a later one of its key is left behind
+/// as a tombstone) and the positions of the live ones sorted by key, keys unique.
+#[derive(Debug, Default)]
+struct Base {
+    entries: Vec<(Bytes, Entry)>,
+    live: Vec<usize>,
+}
+
+impl Base {
+    fn is_empty(&self) -> bool {
+        self.live.is_empty()
     }
 
-    /// The base entries inside the range.
-    fn base_range(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> &[(Bytes, Entry)] {
+    /// The `j`-th entry in key order.
+    fn at(&self, j: usize) -> Option<&(Bytes, Entry)> {
+        self.entries.get(*self.live.get(j)?)
+    }
+
+    fn key_at(&self, j: usize) -> &[u8] {
+        self.at(j).map_or(&[][..], |(k, _)| &k[..])
+    }
+
+    /// Number of live entries whose key is below `bound` (or at most, if `inclusive`).
+    fn rank(&self, bound: &[u8], inclusive: bool) -> usize {
+        let (mut lo, mut hi) = (0, self.live.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let k = self.key_at(mid);
+            if k < bound || (inclusive && k == bound) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&Entry> {
+        let j = self.rank(key, false);
+        self.at(j).filter(|(k, _)| k[..] == *key).map(|(_, e)| e)
+    }
+
+    fn entries_in_order(&self) -> impl Iterator<Item = &(Bytes, Entry)> + '_ {
+        self.live.iter().filter_map(|&i| self.entries.get(i))
+    }
+
+    /// The entries inside the range, in key order.
+    fn range(
+        &self,
+        lo: Bound<&[u8]>,
+        hi: Bound<&[u8]>,
+    ) -> impl Iterator<Item = &(Bytes, Entry)> + '_ {
         let start = match lo {
-            Bound::Included(l) => self.base.partition_point(|(k, _)| &k[..] < l),
-            Bound::Excluded(l) => self.base.partition_point(|(k, _)| &k[..] <= l),
+            Bound::Included(l) => self.rank(l, false),
+            Bound::Excluded(l) => self.rank(l, true),
             Bound::Unbounded => 0,
         };
         let end = match hi {
-            Bound::Included(h) => self.base.partition_point(|(k, _)| &k[..] <= h),
-            Bound::Excluded(h) => self.base.partition_point(|(k, _)| &k[..] < h),
-            Bound::Unbounded => self.base.len(),
+            Bound::Included(h) => self.rank(h, true),
+            Bound::Excluded(h) => self.rank(h, false),
+            Bound::Unbounded => self.live.len(),
         };
-        self.base.get(start..end.max(start)).unwrap_or_default()
+        (start..end.max(start)).filter_map(|j| self.at(j))
     }
 }
 
 /// Merges the base run and the tree (both sorted by key) into key order; on equal keys the
 /// tree's entry is put on top of the base's.
 fn merge_layers<'a, E>(
-    base: &'a [(Bytes, Entry)],
+    base: impl Iterator<Item = &'a (Bytes, Entry)>,
     tree: impl Iterator<Item = (&'a Vec<u8>, &'a Entry)>,
     mut f: impl FnMut(&'a [u8], MergedEntry<'a>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut base = base.iter().peekable();
+    let mut base = base.peekable();
     let mut tree = tree.peekable();
     loop {
         let order = match (base.peek(), tree.peek()) {
@@ -154,6 +199,82 @@ fn sort_by_key<K: Ord, V>(items: &mut [(K, V)]) -> bool {
     items.windows(2).any(|w| w[0].0 == w[1].0)
 }
 
+/// The first 8 bytes of `key` as a number (zero-padded): comparing two of them orders keys as
+/// comparing the keys does, or ties.
+fn key_prefix(key: &[u8]) -> u64 {
+    let n = key.len().min(8);
+    let p = key
+        .iter()
+        .take(8)
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    if n == 0 { 0 } else { p << (8 * (8 - n)) }
+}
+
+/// Builds the base from replayed ops (in LSN order): each op becomes an entry where it is, and
+/// (key prefix, position) pairs — 16 bytes each, compared without touching the keys unless the
+/// prefixes tie — are sorted (skipped when the keys arrive in order, e.g. written ascending);
+/// ties on the position keep each key's ops in LSN order, and a key's entries are folded into
+/// its last one ([`Entry::merge`], which is what applying the later ops on top gives). Sorting
+/// the ops themselves moved 88-byte items and chased two key pointers per comparison, a cache
+/// miss each with random keys (UUIDs); moving them into key order afterwards, in place or into
+/// a second vector, cost as much again.
+fn base_from_ops(ops: Vec<(Bytes, OpKind)>) -> Base {
+    let mut sorted = true;
+    for w in ops.windows(2) {
+        if w[0].0 > w[1].0 {
+            sorted = false;
+            break;
+        }
+    }
+    let mut order: Vec<(u64, usize)> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (key_prefix(k), i))
+        .collect();
+    if !sorted {
+        let key = |i: usize| ops.get(i).map(|(k, _)| &k[..]);
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| key(a.1).cmp(&key(b.1)))
+                .then(a.1.cmp(&b.1))
+        });
+    }
+    let mut entries: Vec<(Bytes, Entry)> = ops
+        .into_iter()
+        .map(|(key, op)| (key, Entry::from_owned(op)))
+        .collect();
+    let mut live = Vec::with_capacity(order.len());
+    let same = |entries: &[(Bytes, Entry)], a: (u64, usize), b: (u64, usize)| {
+        a.0 == b.0 && entries.get(a.1).map(|e| &e.0) == entries.get(b.1).map(|e| &e.0)
+    };
+    let mut j = 0;
+    while let Some(&first) = order.get(j) {
+        let mut end = j + 1;
+        while order.get(end).is_some_and(|&o| same(&entries, first, o)) {
+            end += 1;
+        }
+        let group = order.get(j..end).unwrap_or_default();
+        if let [(_, pos)] = group {
+            live.push(*pos);
+        } else {
+            let mut acc = Entry::Tombstone;
+            for &(_, pos) in group {
+                if let Some((_, e)) = entries.get_mut(pos) {
+                    acc = acc.merge(std::mem::replace(e, Entry::Tombstone));
+                }
+            }
+            if let Some(&(_, last)) = group.last() {
+                if let Some((_, e)) = entries.get_mut(last) {
+                    *e = acc;
+                }
+                live.push(last);
+            }
+        }
+        j = end;
+    }
+    Base { entries, live }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Memtable {
     inner: RwLock<Inner>,
@@ -196,13 +317,10 @@ impl Memtable {
     /// by one in LSN order.
     pub(crate) fn load(&self, bulk: BulkLoad) {
         let mut inner = self.inner.write();
-        let BulkLoad {
-            mut ops,
-            mut secondary,
-        } = bulk;
+        let BulkLoad { ops, mut secondary } = bulk;
         let empty = inner.entries.is_empty()
             && inner.secondary.is_empty()
-            && inner.base.is_empty()
+            && inner.base.entries.is_empty()
             && inner.base_secondary.is_empty();
         if !empty {
             // Not a fresh memtable: keep the general path. (Replay always starts empty.)
@@ -211,20 +329,7 @@ impl Memtable {
             }
             return;
         }
-        inner.base = if sort_by_key(&mut ops) {
-            let mut entries: Vec<(Bytes, Entry)> = Vec::with_capacity(ops.len());
-            for (key, op) in ops {
-                match entries.last_mut() {
-                    Some((k, e)) if *k == key => e.apply_owned(op),
-                    _ => entries.push((key, Entry::from_owned(op))),
-                }
-            }
-            entries
-        } else {
-            ops.into_iter()
-                .map(|(key, op)| (key, Entry::from_owned(op)))
-                .collect()
-        };
+        inner.base = base_from_ops(ops);
         // Collected in LSN order: for equal secondary keys the last mapping wins, as with
         // successive inserts.
         inner.base_secondary = if sort_by_key(&mut secondary) {
@@ -249,7 +354,7 @@ impl Memtable {
         {
             return Some(e.clone());
         }
-        match (inner.base_entry(key), newer) {
+        match (inner.base.get(key), newer) {
             (None, n) => n.cloned(),
             (Some(o), None) => Some(o.clone()),
             (Some(o), Some(n)) => Some(MergedEntry::Two(o, n).to_entry()),
@@ -277,7 +382,7 @@ impl Memtable {
         }
         let mut out = Vec::new();
         let res: Result<(), ()> = merge_layers(
-            inner.base_range(lo, hi),
+            inner.base.range(lo, hi),
             inner.entries.range::<[u8], _>((lo, hi)),
             |k, e| {
                 out.push((k.to_vec(), e.to_entry()));
@@ -299,10 +404,14 @@ impl Memtable {
         mut f: impl FnMut(&[u8], &Entry) -> Result<(), E>,
     ) -> Result<(), E> {
         let inner = self.inner.read();
-        merge_layers(&inner.base, inner.entries.iter(), |k, e| match e {
-            MergedEntry::One(e) => f(k, e),
-            two => f(k, &two.to_entry()),
-        })
+        merge_layers(
+            inner.base.entries_in_order(),
+            inner.entries.iter(),
+            |k, e| match e {
+                MergedEntry::One(e) => f(k, e),
+                two => f(k, &two.to_entry()),
+            },
+        )
     }
 }
 
@@ -368,6 +477,45 @@ mod tests {
     }
 
     proptest! {
+        /// Key prefixes never order two keys against their byte order.
+        #[test]
+        fn key_prefixes_agree_with_key_order(
+            a in proptest::collection::vec(0u8..3, 0..12),
+            b in proptest::collection::vec(0u8..3, 0..12),
+        ) {
+            let (pa, pb) = (key_prefix(&a), key_prefix(&b));
+            prop_assert!(pa == pb || (pa < pb) == (a < b));
+        }
+
+        /// The base run is what a stable sort by key and a fold per key give, also with long
+        /// shared prefixes, duplicates, and input already in order.
+        #[test]
+        fn base_run_is_a_stable_sort_and_fold(
+            keys in proptest::collection::vec(proptest::collection::vec(0u8..3, 0..12), 0..80),
+            presorted in any::<bool>(),
+        ) {
+            let mut ops: Vec<(Bytes, OpKind)> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (Bytes::from(k.clone()), OpKind::RoaringAdd(vec![i as u64])))
+                .collect();
+            if presorted {
+                ops.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            let mut sorted = ops.clone();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut want: Vec<(Bytes, Entry)> = Vec::new();
+            for (k, op) in sorted {
+                match want.last_mut() {
+                    Some((pk, e)) if *pk == k => e.apply(&op),
+                    _ => want.push((k, Entry::from_op(&op))),
+                }
+            }
+            let base = base_from_ops(ops);
+            let got: Vec<(Bytes, Entry)> = base.entries_in_order().cloned().collect();
+            prop_assert_eq!(got, want);
+        }
+
         /// Bulk loading gives exactly what applying the ops one by one in LSN order gives: into
         /// an empty memtable, into a non-empty one (general path), and with writes applied on
         /// top of the loaded base afterwards (two layers), seen through `for_each`, `get`,

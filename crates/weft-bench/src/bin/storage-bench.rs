@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release -p weft-bench --bin storage-bench -- [--dir PATH] [--secs N] [--keys N]
-//!     [--replay-mb N] [--only writes|reads|replay]
+//!     [--replay-mb N] [--replay-order ascending|random] [--only writes|reads|replay]
 //! ```
 #![expect(clippy::unwrap_used, reason = "a benchmark binary aborts on any error")]
 
@@ -21,6 +21,9 @@ struct Args {
     secs: f64,
     keys: u64,
     replay_mb: u64,
+    /// Keys of the replayed records in random order (UUID-like object keys) instead of
+    /// ascending.
+    replay_random: bool,
     /// Run only one part (`writes`, `reads` or `replay`); all of them by default.
     only: Option<String>,
 }
@@ -37,6 +40,7 @@ fn args() -> Args {
         secs: 3.0,
         keys: 200_000,
         replay_mb: 128,
+        replay_random: false,
         only: None,
     };
     let mut it = std::env::args().skip(1);
@@ -47,6 +51,7 @@ fn args() -> Args {
             "--secs" => a.secs = v.parse().unwrap(),
             "--keys" => a.keys = v.parse().unwrap(),
             "--replay-mb" => a.replay_mb = v.parse().unwrap(),
+            "--replay-order" => a.replay_random = v == "random",
             "--only" => a.only = Some(v),
             other => panic!("unknown flag {other}"),
         }
@@ -224,7 +229,7 @@ fn direct_read_rate(files: &[PathBuf]) -> f64 {
 }
 
 /// Returns (replay MB/s, cached read MB/s, O_DIRECT read MB/s of the same WAL files, WAL MB).
-fn replay(dir: &Path, mb: u64) -> (f64, f64, f64, f64) {
+fn replay(dir: &Path, mb: u64, random: bool) -> (f64, f64, f64, f64) {
     let d = tempfile::tempdir_in(dir).unwrap();
     let opts = Options::default()
         .sync(SyncPolicy::None)
@@ -236,7 +241,16 @@ fn replay(dir: &Path, mb: u64) -> (f64, f64, f64, f64) {
         let records = mb * (1 << 20) / 160;
         for i in 0..records {
             let mut b = WriteBatch::new();
-            b.put("objects", &key(0, i), &VALUE);
+            let n = if random {
+                // splitmix64: a bijection, so keys stay unique.
+                let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^ (z >> 31)
+            } else {
+                i
+            };
+            b.put("objects", &key(0, n), &VALUE);
             shard.write(&b).unwrap();
         }
         // Dropped without close: the WAL is synced but not flushed, like a crash.
@@ -316,8 +330,15 @@ fn bench_reads(a: &Args) {
 }
 
 fn bench_replay(a: &Args) {
-    let (rr, sr, dr, mb) = replay(&a.dir, a.replay_mb);
-    println!("\n| WAL replay ({mb:.0} MB) | MB/s | replay / this |");
+    let (rr, sr, dr, mb) = replay(&a.dir, a.replay_mb, a.replay_random);
+    println!(
+        "\n| WAL replay ({mb:.0} MB, {} keys) | MB/s | replay / this |",
+        if a.replay_random {
+            "random"
+        } else {
+            "ascending"
+        }
+    );
     println!("|---|---|---|");
     println!("| replay (open after a crash, page cache warm) | {rr:.0} | 1.00 |");
     println!(
