@@ -79,7 +79,10 @@ pub(crate) struct RecordReader<S> {
     header: FileHeader,
     /// The LSN the next record must carry.
     expect: u64,
+    /// Holds `filled` bytes read from the file; never shrinks, so a refill reads into bytes
+    /// that are already there instead of zero-filling a fresh tail every time.
     buf: Vec<u8>,
+    filled: usize,
     /// File offset of `buf[0]`.
     buf_off: u64,
     /// Position in `buf` of the next record.
@@ -103,6 +106,7 @@ impl<S: Source> RecordReader<S> {
             header,
             expect: header.first_lsn,
             buf: Vec::new(),
+            filled: 0,
             buf_off: HEADER_LEN as u64,
             pos: 0,
         })
@@ -125,19 +129,24 @@ impl<S: Source> RecordReader<S> {
     /// Makes `n` bytes from the next record's start available in the buffer. The caller has
     /// checked that the file holds them, so the buffer never grows past `max(n, chunk)`.
     fn fill(&mut self, n: usize) -> io::Result<()> {
-        if self.buf.len() - self.pos >= n {
+        if self.filled - self.pos >= n {
             return Ok(());
         }
-        self.buf.drain(..self.pos);
+        self.buf.copy_within(self.pos..self.filled, 0);
+        self.filled -= self.pos;
         self.buf_off += self.pos as u64;
         self.pos = 0;
-        let have = self.buf.len();
+        let have = self.filled;
         let left = self.len - self.buf_off;
         let want = usize::try_from(left).map_or(n.max(self.chunk), |l| l.min(n.max(self.chunk)));
-        self.buf.resize(want, 0);
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
         let off = self.buf_off + have as u64;
         self.src
-            .read_at(self.buf.get_mut(have..).unwrap_or_default(), off)
+            .read_at(self.buf.get_mut(have..want).unwrap_or_default(), off)?;
+        self.filled = want;
+        Ok(())
     }
 
     /// The next record, the clean end of the file, or where it is damaged.
