@@ -55,23 +55,12 @@ impl Base {
         self.entries.get(*self.live.get(j)?)
     }
 
-    fn key_at(&self, j: usize) -> &[u8] {
-        self.at(j).map_or(&[][..], |(k, _)| &k[..])
-    }
-
     /// Number of live entries whose key is below `bound` (or at most, if `inclusive`).
     fn rank(&self, bound: &[u8], inclusive: bool) -> usize {
-        let (mut lo, mut hi) = (0, self.live.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let k = self.key_at(mid);
-            if k < bound || (inclusive && k == bound) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        self.live.partition_point(|&i| {
+            let k = self.entries.get(i).map_or(&[][..], |(k, _)| &k[..]);
+            k < bound || (inclusive && k == bound)
+        })
     }
 
     fn get(&self, key: &[u8]) -> Option<&Entry> {
@@ -180,22 +169,9 @@ impl BulkLoad {
 /// keys are often written in ascending order); returns whether any two adjacent keys are
 /// equal afterwards.
 fn sort_by_key<K: Ord, V>(items: &mut [(K, V)]) -> bool {
-    let mut sorted = true;
-    let mut dup = false;
-    for w in items.windows(2) {
-        match w[0].0.cmp(&w[1].0) {
-            Ordering::Less => {}
-            Ordering::Equal => dup = true,
-            Ordering::Greater => {
-                sorted = false;
-                break;
-            }
-        }
+    if !items.is_sorted_by(|a, b| a.0 <= b.0) {
+        items.sort_by(|a, b| a.0.cmp(&b.0));
     }
-    if sorted {
-        return dup;
-    }
-    items.sort_by(|a, b| a.0.cmp(&b.0));
     items.windows(2).any(|w| w[0].0 == w[1].0)
 }
 
@@ -219,13 +195,7 @@ fn key_prefix(key: &[u8]) -> u64 {
 /// miss each with random keys (UUIDs); moving them into key order afterwards, in place or into
 /// a second vector, cost as much again.
 fn base_from_ops(ops: Vec<(Bytes, OpKind)>) -> Base {
-    let mut sorted = true;
-    for w in ops.windows(2) {
-        if w[0].0 > w[1].0 {
-            sorted = false;
-            break;
-        }
-    }
+    let sorted = ops.is_sorted_by(|a, b| a.0 <= b.0);
     let mut order: Vec<(u64, usize)> = ops
         .iter()
         .enumerate()

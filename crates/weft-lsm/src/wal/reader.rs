@@ -299,7 +299,7 @@ pub(crate) fn stream<S: Source + Send, E>(
                         let data = Bytes::from(data);
                         let mut start = 0;
                         for (lsn, offset, end) in recs {
-                            f(lsn, offset, &data.slice(start..end.max(start)))?;
+                            f(lsn, offset, &data.slice(start..end))?;
                             start = end;
                         }
                     }
