@@ -7,6 +7,7 @@
 //!   the final name, fsync the directory.
 //! * [`sync_dir`] makes renames and creations in a directory durable.
 //! * [`envelope`] frames small whole files with magic, version, length and CRC32C.
+//! * [`mem`] backs large buffers with transparent huge pages.
 //! * [`DirLock`] keeps a second process from opening the same data directory.
 //! * [`vfs::Vfs`] is the seam the storage engine does all file I/O through: [`vfs::StdFs`] is the
 //!   real file system, [`simfs::SimFs`] an in-memory one that simulates crashes and power loss.
@@ -16,12 +17,14 @@
 //! weft_io::atomic_write(dir.path(), "schema.bin", b"hello").unwrap();
 //! assert_eq!(std::fs::read(dir.path().join("schema.bin")).unwrap(), b"hello");
 //! ```
-#![forbid(unsafe_code)]
+// `unsafe` only in `mem` (madvise), with its SAFETY comment.
+#![deny(unsafe_code)]
 
 mod atomic;
 pub mod disk;
 pub mod envelope;
 mod lock;
+pub mod mem;
 pub mod simfs;
 pub mod vfs;
 

@@ -311,9 +311,16 @@ fn decode_ops<E: From<DecodeError>>(
         .into());
     }
     let n = r.count(3)?;
+    // The ops of a batch mostly name the bucket of the op before: checked once, not per op.
+    let mut last: &str = "";
     for _ in 0..n {
-        let bucket =
-            std::str::from_utf8(r.bytes()?).map_err(|_| r.err("bucket name is not UTF-8"))?;
+        let name = r.bytes()?;
+        let bucket = if name == last.as_bytes() {
+            last
+        } else {
+            std::str::from_utf8(name).map_err(|_| r.err("bucket name is not UTF-8"))?
+        };
+        last = bucket;
         let tag = r.u8()?;
         let key = r.bytes()?;
         let kind = decode_kind(&mut r, tag, owner)?;

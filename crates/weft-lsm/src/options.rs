@@ -86,8 +86,9 @@ pub struct Options {
     pub bloom_bits_per_key: u32,
     /// Largest WAL record (one write batch); checked before allocating on replay.
     pub max_record_bytes: usize,
-    /// Size of the reads WAL replay makes (one reused buffer, default 1 MiB). A record larger
-    /// than this is still read whole, after its length passed the record cap.
+    /// Size of the reads WAL replay makes (default 8 MiB): each read fills a fresh buffer that
+    /// the memtable keeps its keys and values in. A record larger than this is still read
+    /// whole, after its length passed the record cap.
     pub replay_read_bytes: usize,
     /// Run the background flush, compaction and deletion threads. Tests that want a
     /// deterministic sequence of file operations turn this off and call `flush`/`compact`.
@@ -160,7 +161,7 @@ impl Default for Options {
             block_bytes: 4 << 10,
             bloom_bits_per_key: 10,
             max_record_bytes: 64 << 20,
-            replay_read_bytes: crate::wal::reader::DEFAULT_CHUNK,
+            replay_read_bytes: crate::wal::reader::REPLAY_CHUNK,
             background: true,
             events: EventSink::default(),
         }

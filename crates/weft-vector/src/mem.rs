@@ -15,38 +15,11 @@ const HUGE_FROM: usize = 8 << 20;
 /// here), backed by huge pages where the OS offers them (see the module docs).
 pub fn zeroed_slice<T: bytemuck::Zeroable>(n: usize) -> Box<[T]> {
     let b = bytemuck::zeroed_slice_box::<T>(n);
-    advise_huge(b.as_ptr().cast::<u8>(), std::mem::size_of_val::<[T]>(&b));
+    if std::mem::size_of_val::<[T]>(&b) >= HUGE_FROM {
+        weft_io::mem::advise_huge(&b);
+    }
     b
 }
-
-#[cfg(target_os = "linux")]
-#[expect(unsafe_code, reason = "madvise on memory this module just allocated")]
-fn advise_huge(ptr: *const u8, len: usize) {
-    const HUGE: usize = 2 << 20;
-    if len < HUGE_FROM {
-        return;
-    }
-    let start = (ptr as usize).next_multiple_of(HUGE);
-    let end = (ptr as usize + len) / HUGE * HUGE;
-    if end <= start {
-        return;
-    }
-    // SAFETY: [start, end) lies inside the live allocation of `len` bytes at `ptr` (rounded
-    // inwards to huge-page boundaries). MADV_HUGEPAGE only changes how the kernel backs these
-    // pages; their contents (zero) and validity are unchanged, and no reference into them
-    // exists yet that the call could invalidate.
-    // Refused (THP compiled out or disabled): normal pages, as without the call.
-    let _ = unsafe {
-        rustix::mm::madvise(
-            start as *mut std::ffi::c_void,
-            end - start,
-            rustix::mm::Advice::LinuxHugepage,
-        )
-    };
-}
-
-#[cfg(not(target_os = "linux"))]
-fn advise_huge(_ptr: *const u8, _len: usize) {}
 
 #[cfg(test)]
 mod tests {

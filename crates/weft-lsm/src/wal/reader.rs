@@ -18,8 +18,12 @@ use super::format::{
 };
 use crate::codec::{le_u32, le_u64};
 
-/// Default chunk size of recovery reads.
+/// Default chunk size of whole-file scans (one reused buffer).
 pub(crate) const DEFAULT_CHUNK: usize = 1 << 20;
+
+/// Default chunk size of WAL replay ([`stream`]): a fresh buffer per read, large enough to
+/// sit on huge pages (one page fault per 2 MiB instead of per 4 KiB).
+pub(crate) const REPLAY_CHUNK: usize = 8 << 20;
 
 /// Where WAL bytes come from: a file (positional reads) or a slice (fuzzing, tests).
 pub(crate) trait Source {
@@ -87,6 +91,13 @@ pub(crate) struct RecordReader<S> {
     buf_off: u64,
     /// Position in `buf` of the next record.
     pos: usize,
+    /// Refill into a fresh buffer instead of reusing `buf`, so the records already handed
+    /// out stay where they are (see [`stream`]).
+    fresh_buffers: bool,
+    /// The buffer the last refill replaced, with the records returned from it.
+    retired: Option<Vec<u8>>,
+    /// Where in `buf` the payload of the last record returned lies.
+    last: (usize, usize),
 }
 
 impl<S: Source> RecordReader<S> {
@@ -109,6 +120,9 @@ impl<S: Source> RecordReader<S> {
             filled: 0,
             buf_off: HEADER_LEN as u64,
             pos: 0,
+            fresh_buffers: false,
+            retired: None,
+            last: (0, 0),
         })
     }
 
@@ -132,21 +146,46 @@ impl<S: Source> RecordReader<S> {
         if self.filled - self.pos >= n {
             return Ok(());
         }
-        self.buf.copy_within(self.pos..self.filled, 0);
-        self.filled -= self.pos;
+        let tail = self.filled - self.pos;
         self.buf_off += self.pos as u64;
-        self.pos = 0;
-        let have = self.filled;
         let left = self.len - self.buf_off;
         let want = usize::try_from(left).map_or(n.max(self.chunk), |l| l.min(n.max(self.chunk)));
-        if self.buf.len() < want {
-            self.buf.resize(want, 0);
+        if self.fresh_buffers {
+            // Zeroed memory from the allocator costs no pass over it (fresh pages are zero).
+            let mut next = weft_io::mem::zeroed_bytes(want);
+            if let (Some(dst), Some(src)) =
+                (next.get_mut(..tail), self.buf.get(self.pos..self.filled))
+            {
+                dst.copy_from_slice(src);
+            }
+            let old = std::mem::replace(&mut self.buf, next);
+            // A second refill within one record replaces a buffer that holds none of the
+            // records returned: only the first one is kept.
+            if self.retired.is_none() && !old.is_empty() {
+                self.retired = Some(old);
+            }
+        } else {
+            self.buf.copy_within(self.pos..self.filled, 0);
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
         }
-        let off = self.buf_off + have as u64;
+        self.filled = tail;
+        self.pos = 0;
+        let off = self.buf_off + tail as u64;
         self.src
-            .read_at(self.buf.get_mut(have..want).unwrap_or_default(), off)?;
+            .read_at(self.buf.get_mut(tail..want).unwrap_or_default(), off)?;
         self.filled = want;
         Ok(())
+    }
+
+    /// Takes the buffer with the records returned since the last refill; the reader reads no
+    /// further afterwards.
+    fn take_buffer(&mut self) -> Vec<u8> {
+        self.buf_off += self.pos as u64;
+        self.pos = 0;
+        self.filled = 0;
+        std::mem::take(&mut self.buf)
     }
 
     /// The next record, the clean end of the file, or where it is damaged.
@@ -183,6 +222,7 @@ impl<S: Source> RecordReader<S> {
         }
         self.expect += 1;
         self.pos += total;
+        self.last = (start, start + len);
         let payload = self.buf.get(start..start + len).unwrap_or_default();
         Ok(Next::Record {
             lsn,
@@ -217,20 +257,11 @@ impl<S: Source> RecordReader<S> {
     }
 }
 
-/// Bytes of validated payloads the reader thread of [`stream`] gathers before handing them on.
-const BATCH_BYTES: usize = 256 << 10;
-
-/// Validated records copied out of the reader's buffer, in LSN order.
-#[derive(Debug)]
-struct Batch {
-    data: Vec<u8>,
-    /// (LSN, file offset of the payload, end of the payload in `data`); each payload starts
-    /// where the previous one ends.
-    recs: Vec<(u64, u64, usize)>,
-}
-
+/// Records handed from the reader thread of [`stream`] to its consumer.
 enum Msg {
-    Batch(Batch),
+    /// A read buffer and the records in it: (LSN, file offset of the payload, payload range
+    /// in the buffer), in LSN order.
+    Chunk(Vec<u8>, Vec<(u64, u64, usize, usize)>),
     /// The file ended cleanly (`None`) or is damaged there.
     End(Option<Damage>),
     Err(io::Error),
@@ -250,43 +281,39 @@ pub(crate) fn stream<S: Source + Send, E>(
     io: impl FnOnce(io::Error) -> E,
 ) -> Result<(RecordReader<S>, Option<Damage>), E> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
-    let fresh = || Batch {
-        data: Vec::with_capacity(BATCH_BYTES + (16 << 10)),
-        recs: Vec::new(),
-    };
+    reader.fresh_buffers = true;
     std::thread::scope(|scope| {
-        // Payloads are handed out as slices of their batch, which the memtable keeps (no copy
-        // per key and value): each batch is a fresh buffer, filled — and its memory faulted
-        // in — on the reader's thread.
+        // Payloads are handed out as slices of the read buffers themselves, which the
+        // memtable keeps (no copy per record, key or value): every refill reads into a fresh
+        // buffer, and the one it replaces goes to the consumer with its records.
         let producer = scope.spawn(move || {
-            let mut batch = fresh();
+            let mut recs = Vec::new();
+            let send = |buf: Vec<u8>, recs: &mut Vec<_>| {
+                recs.is_empty() || tx.send(Msg::Chunk(buf, std::mem::take(recs))).is_ok()
+            };
             let end = loop {
-                match reader.next_record() {
-                    Ok(Next::Record {
-                        lsn,
-                        offset,
-                        payload,
-                    }) => {
-                        if lsn <= skip_through {
-                            continue;
-                        }
-                        batch.data.extend_from_slice(payload);
-                        batch.recs.push((lsn, offset, batch.data.len()));
-                        if batch.data.len() >= BATCH_BYTES
-                            && tx
-                                .send(Msg::Batch(std::mem::replace(&mut batch, fresh())))
-                                .is_err()
-                        {
-                            // The consumer failed; its error is what the caller sees.
-                            return reader;
-                        }
+                let step = match reader.next_record() {
+                    Ok(Next::Record { lsn, offset, .. }) => Ok((lsn, offset)),
+                    Ok(Next::End) => Err(Msg::End(None)),
+                    Ok(Next::Damaged(d)) => Err(Msg::End(Some(d))),
+                    Err(e) => Err(Msg::Err(e)),
+                };
+                // Every record gathered so far lies in the buffer a refill just replaced.
+                if let Some(old) = reader.retired.take()
+                    && !send(old, &mut recs)
+                {
+                    // The consumer failed; its error is what the caller sees.
+                    return reader;
+                }
+                match step {
+                    Ok((lsn, offset)) if lsn > skip_through => {
+                        recs.push((lsn, offset, reader.last.0, reader.last.1));
                     }
-                    Ok(Next::End) => break Msg::End(None),
-                    Ok(Next::Damaged(d)) => break Msg::End(Some(d)),
-                    Err(e) => break Msg::Err(e),
+                    Ok(_) => {}
+                    Err(end) => break end,
                 }
             };
-            if !batch.recs.is_empty() && tx.send(Msg::Batch(batch)).is_err() {
+            if !send(reader.take_buffer(), &mut recs) {
                 return reader;
             }
             let _ = tx.send(end);
@@ -295,12 +322,10 @@ pub(crate) fn stream<S: Source + Send, E>(
         let outcome = (|| {
             for msg in &rx {
                 match msg {
-                    Msg::Batch(Batch { data, recs }) => {
-                        let data = Bytes::from(data);
-                        let mut start = 0;
-                        for (lsn, offset, end) in recs {
-                            f(lsn, offset, &data.slice(start..end))?;
-                            start = end;
+                    Msg::Chunk(buf, recs) => {
+                        let buf = Bytes::from(buf);
+                        for (lsn, offset, start, end) in recs {
+                            f(lsn, offset, &buf.slice(start..end))?;
                         }
                     }
                     Msg::End(damage) => return Ok(damage),
