@@ -287,16 +287,17 @@ pub(crate) fn for_each_op<E: From<DecodeError>>(
     decode_ops(payload, None, f)
 }
 
-/// Like [`for_each_op`], with put values handed out as slices of `payload` itself (WAL replay:
-/// the memtable keeps the replayed batch instead of a copy per value).
+/// Like [`for_each_op`], with put values handed out as slices of `owner`, the buffer `payload`
+/// lies in (WAL replay: the memtable keeps the read buffer instead of a copy per value).
 pub(crate) fn for_each_op_shared<E: From<DecodeError>>(
-    payload: &Bytes,
+    payload: &[u8],
+    owner: &Bytes,
     f: impl FnMut(&str, &[u8], OpKind) -> Result<(), E>,
 ) -> Result<(), E> {
-    decode_ops(payload, Some(payload), f)
+    decode_ops(payload, Some(owner), f)
 }
 
-/// `owner`, when given, is the buffer `payload` is.
+/// `owner`, when given, is the buffer `payload` lies in.
 fn decode_ops<E: From<DecodeError>>(
     payload: &[u8],
     owner: Option<&Bytes>,

@@ -100,14 +100,6 @@ impl Entry {
         }
     }
 
-    /// Like [`Entry::apply`], moving a put's value in (WAL replay).
-    pub(crate) fn apply_owned(&mut self, op: OpKind) {
-        match op {
-            OpKind::Put { value, secondary } => *self = Entry::Value { value, secondary },
-            op => self.apply(&op),
-        }
-    }
-
     /// Like [`Entry::from_op`], moving a put's value in (WAL replay).
     pub(crate) fn from_owned(op: OpKind) -> Entry {
         match op {

@@ -146,14 +146,44 @@ impl MergedEntry<'_> {
 }
 
 /// Ops of one bucket collected in LSN order during WAL replay, applied in one go by
-/// [`Memtable::load`].
-#[derive(Debug, Default)]
+/// [`Memtable::load`]. Each op becomes its entry as it is pushed, and its key's (prefix,
+/// position) pair and whether the keys still ascend are taken then, while the key is in the
+/// cache: the load does not walk the entries or the keys again before sorting.
+#[derive(Debug)]
 pub(crate) struct BulkLoad {
-    ops: Vec<(Bytes, OpKind)>,
+    entries: Vec<(Bytes, Entry)>,
+    /// (8-byte key prefix, position in `entries`), in LSN order.
+    order: Vec<(u64, usize)>,
+    /// No key is below the one pushed before it.
+    ascending: bool,
     secondary: Vec<SecondaryPair>,
 }
 
+impl Default for BulkLoad {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            order: Vec::new(),
+            ascending: true,
+            secondary: Vec::new(),
+        }
+    }
+}
+
 impl BulkLoad {
+    /// Number of ops pushed.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Makes room for `more` ops, if the allocator has it (an estimate: pushing grows as
+    /// needed either way).
+    pub(crate) fn reserve(&mut self, more: usize) {
+        if self.entries.try_reserve_exact(more).is_ok() {
+            let _ = self.order.try_reserve_exact(more);
+        }
+    }
+
     /// Adds the next op (in LSN order).
     pub(crate) fn push(&mut self, key: Bytes, op: OpKind) {
         if let OpKind::Put { secondary, .. } = &op {
@@ -161,7 +191,13 @@ impl BulkLoad {
                 self.secondary.push(((pos, s.clone()), key.to_vec()));
             }
         }
-        self.ops.push((key, op));
+        if self.ascending
+            && let Some((last, _)) = self.entries.last()
+        {
+            self.ascending = *last <= key;
+        }
+        self.order.push((key_prefix(&key), self.entries.len()));
+        self.entries.push((key, Entry::from_owned(op)));
     }
 }
 
@@ -186,100 +222,114 @@ fn key_prefix(key: &[u8]) -> u64 {
     if n == 0 { 0 } else { p << (8 * (8 - n)) }
 }
 
-/// Builds the base from replayed ops (in LSN order): each op becomes an entry where it is, and
+/// Replayed ops from which the base's sort and fold run on two threads.
+const PARALLEL_FROM: usize = 1 << 16;
+
+/// Builds the base from a replay's entries (in LSN order), which stay where they are: the
 /// (key prefix, position) pairs — 16 bytes each, compared without touching the keys unless the
-/// prefixes tie — are sorted (skipped when the keys arrive in order, e.g. written ascending);
-/// ties on the position keep each key's ops in LSN order, and a key's entries are folded into
-/// its last one ([`Entry::merge`], which is what applying the later ops on top gives). Sorting
-/// the ops themselves moved 88-byte items and chased two key pointers per comparison, a cache
-/// miss each with random keys (UUIDs); moving them into key order afterwards, in place or into
-/// a second vector, cost as much again.
-fn base_from_ops(ops: Vec<(Bytes, OpKind)>) -> Base {
-    let sorted = ops.is_sorted_by(|a, b| a.0 <= b.0);
-    let mut order: Vec<(u64, usize)> = ops
-        .iter()
-        .enumerate()
-        .map(|(i, (k, _))| (key_prefix(k), i))
-        .collect();
-    if !sorted {
-        let key = |i: usize| ops.get(i).map(|(k, _)| &k[..]);
+/// prefixes tie — are sorted (skipped when the keys arrived in order, e.g. written ascending);
+/// ties on the position keep each key's entries in LSN order, and a key's entries are folded
+/// into its last one ([`Entry::merge`], which is what applying the later ops on top gives).
+/// Sorting the entries themselves moved 88-byte items and chased two key pointers per
+/// comparison, a cache miss each with random keys (UUIDs); moving them into key order
+/// afterwards, in place or into a second vector, cost as much again.
+///
+/// From `parallel_from` pairs on (replay runs while nothing else does, so the second core is
+/// free) the pairs are split at their median (a selection, no merge afterwards): each half is
+/// sorted and scanned for its keys on its own thread, the two results laid end to end.
+fn base_from_load(
+    mut entries: Vec<(Bytes, Entry)>,
+    mut order: Vec<(u64, usize)>,
+    ascending: bool,
+    parallel_from: usize,
+) -> Base {
+    let (live, dups) = {
+        let key = |i: usize| entries.get(i).map(|(k, _)| &k[..]);
         let cmp = |a: &(u64, usize), b: &(u64, usize)| {
             a.0.cmp(&b.0)
                 .then_with(|| key(a.1).cmp(&key(b.1)))
                 .then(a.1.cmp(&b.1))
         };
-        order = sort_on_two_threads(order, cmp);
-    }
-    let mut entries: Vec<(Bytes, Entry)> = ops
-        .into_iter()
-        .map(|(key, op)| (key, Entry::from_owned(op)))
-        .collect();
-    let mut live = Vec::with_capacity(order.len());
-    let same = |entries: &[(Bytes, Entry)], a: (u64, usize), b: (u64, usize)| {
-        a.0 == b.0 && entries.get(a.1).map(|e| &e.0) == entries.get(b.1).map(|e| &e.0)
-    };
-    let mut j = 0;
-    while let Some(&first) = order.get(j) {
-        let mut end = j + 1;
-        while order.get(end).is_some_and(|&o| same(&entries, first, o)) {
-            end += 1;
-        }
-        let group = order.get(j..end).unwrap_or_default();
-        if let [(_, pos)] = group {
-            live.push(*pos);
+        let same = |a: (u64, usize), b: (u64, usize)| a.0 == b.0 && key(a.1) == key(b.1);
+        if ascending || order.len() < parallel_from.max(2) {
+            if !ascending {
+                order.sort_unstable_by(cmp);
+            }
+            group_keys(&order, 0, same)
         } else {
-            let mut acc = Entry::Tombstone;
-            for &(_, pos) in group {
-                if let Some((_, e)) = entries.get_mut(pos) {
-                    acc = acc.merge(std::mem::replace(e, Entry::Tombstone));
-                }
+            let mid = order.len() / 2;
+            order.select_nth_unstable_by(mid, cmp);
+            let (lo, hi) = order.split_at_mut(mid);
+            both(|| lo.sort_unstable_by(cmp), || hi.sort_unstable_by(cmp));
+            // A key's pairs may lie on both sides of the median: its run goes to the first half.
+            let mut split = mid;
+            while let (Some(&a), Some(&b)) = (order.get(mid - 1), order.get(split))
+                && same(a, b)
+            {
+                split += 1;
             }
-            if let Some(&(_, last)) = group.last() {
-                if let Some((_, e)) = entries.get_mut(last) {
-                    *e = acc;
-                }
-                live.push(last);
+            let (lo, hi) = order.split_at(split);
+            let ((mut live, mut dups), (live_hi, dups_hi)) =
+                both(|| group_keys(lo, 0, same), || group_keys(hi, split, same));
+            live.extend_from_slice(&live_hi);
+            dups.extend_from_slice(&dups_hi);
+            (live, dups)
+        }
+    };
+    for run in dups {
+        let run = order.get(run).unwrap_or_default();
+        let mut acc = Entry::Tombstone;
+        for &(_, pos) in run {
+            if let Some((_, e)) = entries.get_mut(pos) {
+                acc = acc.merge(std::mem::replace(e, Entry::Tombstone));
             }
         }
-        j = end;
+        if let Some(&(_, last)) = run.last()
+            && let Some((_, e)) = entries.get_mut(last)
+        {
+            *e = acc;
+        }
     }
     Base { entries, live }
 }
 
-/// Sorts by `cmp` (a total order): large inputs as two halves on two threads, then merged;
-/// replay runs while nothing else does, so the second core is free.
-fn sort_on_two_threads<T: Send>(
-    mut items: Vec<T>,
-    cmp: impl Fn(&T, &T) -> Ordering + Sync,
-) -> Vec<T> {
-    const PARALLEL_FROM: usize = 1 << 16;
-    if items.len() < PARALLEL_FROM {
-        items.sort_unstable_by(&cmp);
-        return items;
-    }
-    let mid = items.len() / 2;
-    let (left, right) = items.split_at_mut(mid);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| right.sort_unstable_by(&cmp));
-        left.sort_unstable_by(&cmp);
-        if let Err(panic) = other.join() {
-            std::panic::resume_unwind(panic);
+/// Scans sorted pairs (`order`, the pairs from index `at` on) for runs of one key: returns the
+/// position of each key's last entry, in key order, and the index ranges (from `at`) of the
+/// keys with more than one entry.
+fn group_keys(
+    order: &[(u64, usize)],
+    at: usize,
+    same: impl Fn((u64, usize), (u64, usize)) -> bool,
+) -> (Vec<usize>, Vec<std::ops::Range<usize>>) {
+    let mut live = Vec::with_capacity(order.len());
+    let mut dups = Vec::new();
+    let mut j = 0;
+    while let Some(&first) = order.get(j) {
+        let mut end = j + 1;
+        while order.get(end).is_some_and(|&o| same(first, o)) {
+            end += 1;
         }
-    });
-    let mut out = Vec::with_capacity(items.len());
-    let mut right = items.split_off(mid).into_iter().peekable();
-    let mut left = items.into_iter().peekable();
-    while let (Some(l), Some(r)) = (left.peek(), right.peek()) {
-        let next = if cmp(l, r) == Ordering::Greater {
-            right.next()
-        } else {
-            left.next()
-        };
-        out.extend(next);
+        if let Some(&(_, last)) = order.get(end - 1) {
+            live.push(last);
+        }
+        if end - j > 1 {
+            dups.push(at + j..at + end);
+        }
+        j = end;
     }
-    out.extend(left);
-    out.extend(right);
-    out
+    (live, dups)
+}
+
+/// Runs `a` here and `b` on a second thread; a panic in either is resumed here.
+fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|scope| {
+        let other = scope.spawn(b);
+        let ra = a();
+        match other.join() {
+            Ok(rb) => (ra, rb),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 #[derive(Debug, Default)]
@@ -303,40 +353,39 @@ impl Memtable {
         }
     }
 
-    /// Like [`Memtable::apply`], moving the key and value in.
-    fn apply_owned(inner: &mut Inner, key: Vec<u8>, op: OpKind) {
-        if let OpKind::Put { secondary, .. } = &op {
-            for (pos, s) in secondary.iter().enumerate() {
-                inner.secondary.insert((pos, s.clone()), key.clone());
-            }
-        }
-        match inner.entries.get_mut(&key) {
-            Some(e) => e.apply_owned(op),
-            None => {
-                inner.entries.insert(key, Entry::from_owned(op));
-            }
-        }
-    }
-
     /// Applies the ops of a [`BulkLoad`] (WAL replay). Into an empty memtable the ops are sorted
     /// by key (stably, so each key's ops stay in LSN order; skipped when they already are),
     /// folded per key into the sorted base run; the result is the same as applying the ops one
     /// by one in LSN order.
     pub(crate) fn load(&self, bulk: BulkLoad) {
         let mut inner = self.inner.write();
-        let BulkLoad { ops, mut secondary } = bulk;
+        let BulkLoad {
+            entries,
+            order,
+            ascending,
+            mut secondary,
+        } = bulk;
         let empty = inner.entries.is_empty()
             && inner.secondary.is_empty()
             && inner.base.entries.is_empty()
             && inner.base_secondary.is_empty();
         if !empty {
-            // Not a fresh memtable: keep the general path. (Replay always starts empty.)
-            for (key, op) in ops {
-                Self::apply_owned(&mut inner, key.into(), op);
+            // Not a fresh memtable: keep the general path, each entry put on top of the key's
+            // as its op would have been applied. (Replay always starts empty.)
+            for (pair, pkey) in secondary {
+                inner.secondary.insert(pair, pkey);
+            }
+            for (key, e) in entries {
+                match inner.entries.get_mut(&key[..]) {
+                    Some(old) => *old = std::mem::replace(old, Entry::Tombstone).merge(e),
+                    None => {
+                        inner.entries.insert(key.to_vec(), e);
+                    }
+                }
             }
             return;
         }
-        inner.base = base_from_ops(ops);
+        inner.base = base_from_load(entries, order, ascending, PARALLEL_FROM);
         // Collected in LSN order: for equal secondary keys the last mapping wins, as with
         // successive inserts.
         inner.base_secondary = if sort_by_key(&mut secondary) {
@@ -484,21 +533,6 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(6))]
-
-        /// The two-thread sort sorts, across the size where it starts splitting.
-        #[test]
-        fn the_two_thread_sort_sorts(n in (1usize << 16) - 2..(1 << 16) + 3, seed in any::<u64>()) {
-            let items: Vec<u64> = (0..n as u64)
-                .map(|i| (i ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) % 1000)
-                .collect();
-            let mut want = items.clone();
-            want.sort_unstable();
-            prop_assert_eq!(sort_on_two_threads(items, |a, b| a.cmp(b)), want);
-        }
-    }
-
-    proptest! {
         /// Key prefixes never order two keys against their byte order.
         #[test]
         fn key_prefixes_agree_with_key_order(
@@ -510,11 +544,13 @@ mod tests {
         }
 
         /// The base run is what a stable sort by key and a fold per key give, also with long
-        /// shared prefixes, duplicates, and input already in order.
+        /// shared prefixes, duplicates (also where the two threads' halves meet), and input
+        /// already in order, on one thread and on two.
         #[test]
         fn base_run_is_a_stable_sort_and_fold(
             keys in proptest::collection::vec(proptest::collection::vec(0u8..3, 0..12), 0..80),
             presorted in any::<bool>(),
+            parallel_from in prop_oneof![Just(0usize), Just(1), Just(2), Just(3), 0usize..100],
         ) {
             let mut ops: Vec<(Bytes, OpKind)> = keys
                 .iter()
@@ -533,7 +569,11 @@ mod tests {
                     _ => want.push((k, Entry::from_op(&op))),
                 }
             }
-            let base = base_from_ops(ops);
+            let mut load = BulkLoad::default();
+            for (k, op) in ops {
+                load.push(k, op);
+            }
+            let base = base_from_load(load.entries, load.order, load.ascending, parallel_from);
             let got: Vec<(Bytes, Entry)> = base.entries_in_order().cloned().collect();
             prop_assert_eq!(got, want);
         }

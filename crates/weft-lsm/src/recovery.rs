@@ -479,7 +479,12 @@ fn replay(
     let mut expect: Option<u64> = None;
     let mut active: Option<(u32, PathBuf, u64)> = None;
     let count = names.len();
-    let mut sink = ReplaySink::new(buckets);
+    // The files' lengths, to size the replayed vectors (an estimate: 0 if one cannot be read).
+    let wal_bytes = names
+        .iter()
+        .map(|(_, n)| vfs.file_len(&wdir.join(n)).unwrap_or(0))
+        .sum();
+    let mut sink = ReplaySink::new(buckets, wal_bytes);
     for (i, (first_lsn, name)) in names.into_iter().enumerate() {
         let is_last = i + 1 == count;
         let rel = Path::new(WAL_DIR).join(&name);
@@ -540,8 +545,8 @@ fn replay(
         let (reader, damage) = wal::reader::stream(
             reader,
             flushed,
-            |lsn, offset, payload| {
-                sink.record(&path, lsn, offset, payload)?;
+            |lsn, offset, buf, payload| {
+                sink.record(&path, lsn, offset, buf, payload)?;
                 report.records_replayed += 1;
                 report.bytes_replayed += payload.len() as u64;
                 Ok(())
@@ -627,7 +632,17 @@ struct ReplaySink<'a> {
     slots: HashMap<String, usize>,
     /// Slot of the last op's bucket: consecutive ops mostly name the same bucket.
     last: usize,
+    /// WAL bytes this replay reads (the files' lengths) and payload bytes decoded so far: once
+    /// [`SIZE_AFTER`] bytes are decoded, each bucket's load is sized for the rest of the WAL at
+    /// the rate of ops seen (the vectors grew by doubling, copying everything below the
+    /// allocator's mmap threshold each time).
+    wal_bytes: u64,
+    decoded: u64,
+    sized: bool,
 }
+
+/// Payload bytes decoded before the loads are sized for the whole WAL.
+const SIZE_AFTER: u64 = 4 << 20;
 
 /// Why an op of a replayed record was refused.
 enum OpError {
@@ -642,24 +657,30 @@ impl From<DecodeError> for OpError {
 }
 
 impl<'a> ReplaySink<'a> {
-    fn new(buckets: &'a BTreeMap<String, Arc<Bucket>>) -> Self {
+    fn new(buckets: &'a BTreeMap<String, Arc<Bucket>>, wal_bytes: u64) -> Self {
         Self {
             buckets,
             found: BTreeMap::new(),
             loads: Vec::new(),
             slots: HashMap::new(),
             last: 0,
+            wal_bytes,
+            decoded: 0,
+            sized: false,
         }
     }
 
-    fn slot(&mut self, name: &str, strategy: Strategy) -> usize {
+    /// The load of bucket `name`; `None` if the name is not a valid bucket name (checked when
+    /// a name is first seen: every slot's name is valid).
+    fn slot(&mut self, name: &str, strategy: Strategy) -> Option<usize> {
         if let Some((b, _)) = self.loads.get(self.last)
             && b.name == name
         {
-            return self.last;
+            return Some(self.last);
         }
         let i = match self.slots.get(name) {
             Some(&i) => i,
+            None if !crate::shard::valid_bucket_name(name) => return None,
             None => {
                 let b = match self.buckets.get(name) {
                     Some(b) => Arc::clone(b),
@@ -675,20 +696,27 @@ impl<'a> ReplaySink<'a> {
             }
         };
         self.last = i;
-        i
+        Some(i)
     }
 
-    /// Decodes one record (payload at file offset `at`) and queues its ops.
-    fn record(&mut self, path: &Path, lsn: u64, at: u64, payload: &Bytes) -> Result<()> {
-        let res = for_each_op_shared(payload, |bucket, key, kind: OpKind| {
-            if !crate::shard::valid_bucket_name(bucket) {
+    /// Decodes one record (`payload`, a slice of the read buffer `buf`, at file offset `at`) and
+    /// queues its ops.
+    fn record(
+        &mut self,
+        path: &Path,
+        lsn: u64,
+        at: u64,
+        buf: &Bytes,
+        payload: &[u8],
+    ) -> Result<()> {
+        let res = for_each_op_shared(payload, buf, |bucket, key, kind: OpKind| {
+            let Some(i) = self.slot(bucket, kind.strategy()) else {
                 return Err(OpError::Refused(Error::corrupt(
                     path,
                     at,
                     format!("WAL record {lsn} names an invalid bucket {bucket:?}"),
                 )));
-            }
-            let i = self.slot(bucket, kind.strategy());
+            };
             let Some((b, load)) = self.loads.get_mut(i) else {
                 return Ok(());
             };
@@ -702,7 +730,7 @@ impl<'a> ReplaySink<'a> {
                     ),
                 )));
             }
-            load.push(payload.slice_ref(key), kind);
+            load.push(buf.slice_ref(key), kind);
             Ok(())
         });
         res.map_err(|e| match e {
@@ -712,7 +740,16 @@ impl<'a> ReplaySink<'a> {
                 format!("WAL record {lsn}: {}", e.reason),
             ),
             OpError::Refused(e) => e,
-        })
+        })?;
+        self.decoded += payload.len() as u64;
+        if !self.sized && self.decoded >= SIZE_AFTER {
+            self.sized = true;
+            let rest = self.wal_bytes.saturating_sub(self.decoded) as f64 / self.decoded as f64;
+            for (_, load) in &mut self.loads {
+                load.reserve((load.len() as f64 * rest) as usize);
+            }
+        }
+        Ok(())
     }
 
     /// Loads the replayed ops; returns the buckets found only in the WAL.

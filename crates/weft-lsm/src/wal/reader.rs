@@ -268,8 +268,10 @@ enum Msg {
 }
 
 /// Runs `reader` to the end of its file on a second thread — reads, length, CRC and LSN
-/// checks — while `f` consumes the records (LSN, payload offset, payload) in order on the
-/// calling thread. Records with an LSN up to `skip_through` are checked but not handed out.
+/// checks — while `f` consumes the records (LSN, payload offset, the read buffer holding the
+/// payload, the payload as a slice of it) in order on the calling thread: a consumer keeps
+/// parts of a payload with [`Bytes::slice_ref`] on the buffer, and no handle is made per
+/// record (each one is an atomic increment and decrement). Records with an LSN up to `skip_through` are checked but not handed out.
 /// If `f` fails, the reader stops and the error is returned; a read error goes through `io`.
 /// Returns the reader (for [`RecordReader::records`] and [`RecordReader::valid_end`]) and the
 /// damage that ended the file, if any. The records `f` sees, and the outcome, are exactly
@@ -277,7 +279,7 @@ enum Msg {
 pub(crate) fn stream<S: Source + Send, E>(
     mut reader: RecordReader<S>,
     skip_through: u64,
-    mut f: impl FnMut(u64, u64, &Bytes) -> Result<(), E>,
+    mut f: impl FnMut(u64, u64, &Bytes, &[u8]) -> Result<(), E>,
     io: impl FnOnce(io::Error) -> E,
 ) -> Result<(RecordReader<S>, Option<Damage>), E> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(2);
@@ -325,7 +327,7 @@ pub(crate) fn stream<S: Source + Send, E>(
                     Msg::Chunk(buf, recs) => {
                         let buf = Bytes::from(buf);
                         for (lsn, offset, start, end) in recs {
-                            f(lsn, offset, &buf.slice(start..end))?;
+                            f(lsn, offset, &buf, buf.get(start..end).unwrap_or_default())?;
                         }
                     }
                     Msg::End(damage) => return Ok(damage),

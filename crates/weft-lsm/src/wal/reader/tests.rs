@@ -222,9 +222,9 @@ fn by_stream(bytes: &[u8], chunk: usize, skip: u64) -> Seen {
     let (r, damage) = stream(
         r,
         skip,
-        |lsn, offset, payload| {
+        |lsn, offset, buf, payload| {
             // Kept as handed out (slices of the reader's buffers), compared only at the end.
-            kept.push((lsn, offset, payload.clone()));
+            kept.push((lsn, offset, buf.slice_ref(payload)));
             Ok::<_, io::Error>(())
         },
         |e| e,
@@ -301,7 +301,7 @@ fn a_failing_consumer_stops_the_reader_and_its_error_is_returned() {
     let res = stream(
         r,
         0,
-        |lsn, _, _| {
+        |lsn, _, _, _| {
             seen += 1;
             if lsn == FIRST + 10 {
                 Err("stop")
