@@ -3,8 +3,10 @@
 //!
 //! Layout, chosen for search speed: level-0 lists of all nodes sit in one array per segment
 //! (`count, n₀, …, n_{M0−1}` as `AtomicU32`s), upper-level lists (about one node in M has any)
-//! in a per-node boxed array allocated once at insert. Segments double in size (256, 512, …
-//! nodes) and never move, so readers follow ids without any lock.
+//! in one shared word arena, a block per slot allocated once at its first insert and found by
+//! its offset (a node's metadata is 12 bytes: a boxed list per node took 24 more, for every
+//! slot of a segment). Segments double in size (256, 512, … nodes; 4 Ki, 8 Ki, … words) and
+//! never move, so readers follow ids without any lock.
 //!
 //! Neighbour lists are written under the node's mutex and read without it, with relaxed atomic
 //! loads: a reader racing a writer may see a mix of the old and new list, which is harmless for
@@ -59,11 +61,14 @@ pub(crate) struct Meta {
     pub(crate) lock: Mutex<()>,
     state: AtomicU8,
     level: AtomicU8,
+    /// How many upper levels the slot's lists have room for (0: none). Set once, with
+    /// `upper`, for the level of the slot's first node; a reused slot keeps them (it is handed
+    /// only to nodes whose level fits, see `ids.rs`).
+    upper_levels: AtomicU8,
     /// The caller's id of the node in this slot.
     ext: AtomicU32,
-    /// Upper lists, allocated once per slot for the level of its first node; a reused slot
-    /// keeps them (it is handed only to nodes whose level fits, see `ids.rs`).
-    upper: OnceLock<Box<[AtomicU32]>>,
+    /// Word offset of the slot's upper lists in [`Uppers`] (valid once `upper_levels` > 0).
+    upper: AtomicU32,
 }
 
 struct Segment {
@@ -77,6 +82,64 @@ pub(crate) struct Nodes {
     /// Upper-level list capacity (M).
     pub(crate) m: usize,
     segments: Box<[OnceLock<Segment>]>,
+    upper: Uppers,
+}
+
+const UPPER_SHIFT: u32 = 12;
+const UPPER_SEGMENTS: usize = 33 - UPPER_SHIFT as usize;
+
+/// The upper-level lists of all slots: blocks of words handed out once, never moved or freed
+/// (a freed slot keeps its block for the next node in it), each inside one segment.
+struct Uppers {
+    segments: Box<[OnceLock<Box<[AtomicU32]>>]>,
+    /// The next free word offset.
+    next: Mutex<u64>,
+}
+
+/// Segment and index of word offset `off` (segments of 4 Ki, 8 Ki, … words).
+#[inline(always)]
+fn locate_word(off: u64) -> (usize, usize) {
+    let x = off + (1 << UPPER_SHIFT);
+    let high = 63 - x.leading_zeros();
+    ((high - UPPER_SHIFT) as usize, (x - (1u64 << high)) as usize)
+}
+
+impl Uppers {
+    fn new() -> Uppers {
+        Uppers {
+            segments: (0..UPPER_SEGMENTS).map(|_| OnceLock::new()).collect(),
+            next: Mutex::new(0),
+        }
+    }
+
+    /// A block of `n` zeroed words inside one segment; `None` once the arena's 2³² words are
+    /// used up (about a billion nodes with upper levels).
+    fn alloc(&self, n: usize) -> Option<u32> {
+        let mut next = self.next.lock();
+        loop {
+            let (k, i) = locate_word(*next);
+            let len = 1usize << (k + UPPER_SHIFT as usize);
+            let seg = self.segments.get(k)?;
+            if i + n <= len {
+                let off = u32::try_from(*next).ok()?;
+                seg.get_or_init(|| weft_vector::zeroed_slice(len));
+                *next += n as u64;
+                return Some(off);
+            }
+            // Does not fit in what is left of this segment: start the next one.
+            *next = (1u64 << (k + 1 + UPPER_SHIFT as usize)) - (1 << UPPER_SHIFT);
+        }
+    }
+
+    #[inline(always)]
+    fn words(&self, off: u32, n: usize) -> Option<&[AtomicU32]> {
+        let (k, i) = locate_word(u64::from(off));
+        self.segments.get(k)?.get()?.get(i..i + n)
+    }
+
+    fn allocated_bytes(&self) -> usize {
+        *self.next.lock() as usize * 4
+    }
 }
 
 impl Nodes {
@@ -85,6 +148,7 @@ impl Nodes {
             m0: 2 * m,
             m,
             segments: (0..SEGMENTS).map(|_| OnceLock::new()).collect(),
+            upper: Uppers::new(),
         }
     }
 
@@ -112,8 +176,9 @@ impl Nodes {
                     lock: Mutex::new(()),
                     state: AtomicU8::new(0),
                     level: AtomicU8::new(0),
+                    upper_levels: AtomicU8::new(0),
                     ext: AtomicU32::new(0),
-                    upper: OnceLock::new(),
+                    upper: AtomicU32::new(0),
                 })
                 .collect(),
         });
@@ -163,10 +228,13 @@ impl Nodes {
     /// nothing links to the slot.
     pub(crate) fn init_node(&self, id: u32, ext: u32, level: usize) {
         let meta = self.ensure(id);
-        if level > 0 {
-            let _ = meta
-                .upper
-                .set(weft_vector::zeroed_slice(level * (self.m + 1)));
+        if level > 0
+            && meta.upper_levels.load(Ordering::Acquire) == 0
+            && let Some(off) = self.upper.alloc(level * (self.m + 1))
+        {
+            meta.upper.store(off, Ordering::Relaxed);
+            // Published by the level count: a reader that sees it sees the offset.
+            meta.upper_levels.store(level as u8, Ordering::Release);
         }
         for l in 0..=self.upper_levels(id) {
             if let Some(cells) = self.cells(id, l) {
@@ -180,8 +248,7 @@ impl Nodes {
     /// How many upper levels the slot has lists for (a node up to that level fits).
     pub(crate) fn upper_levels(&self, id: u32) -> usize {
         self.meta(id)
-            .and_then(|m| m.upper.get())
-            .map_or(0, |u| u.len() / (self.m + 1))
+            .map_or(0, |m| usize::from(m.upper_levels.load(Ordering::Acquire)))
     }
 
     /// Marks a removed slot free (`Empty`, level 0); its lists are already empty.
@@ -211,12 +278,13 @@ impl Nodes {
             let w = self.m0 + 1;
             seg.links0.get(off * w..(off + 1) * w)
         } else {
+            let meta = seg.meta.get(off)?;
+            if level > usize::from(meta.upper_levels.load(Ordering::Acquire)) {
+                return None;
+            }
             let w = self.m + 1;
-            seg.meta
-                .get(off)?
-                .upper
-                .get()?
-                .get((level - 1) * w..level * w)
+            let start = u64::from(meta.upper.load(Ordering::Relaxed)) + ((level - 1) * w) as u64;
+            self.upper.words(u32::try_from(start).ok()?, w)
         }
     }
 
@@ -269,15 +337,80 @@ impl Nodes {
         self.segments
             .iter()
             .filter_map(OnceLock::get)
-            .map(|s| {
-                s.links0.len() * 4
-                    + s.meta.len() * std::mem::size_of::<Meta>()
-                    + s.meta
-                        .iter()
-                        .filter_map(|m| m.upper.get())
-                        .map(|u| u.len() * 4)
-                        .sum::<usize>()
-            })
-            .sum()
+            .map(|s| s.links0.len() * 4 + s.meta.len() * std::mem::size_of::<Meta>())
+            .sum::<usize>()
+            + self.upper.allocated_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_metadata_is_twelve_bytes() {
+        assert_eq!(std::mem::size_of::<Meta>(), 12);
+    }
+
+    /// Blocks of every size lie inside one segment, never overlap, and read back what was
+    /// written to them, across many segment boundaries.
+    #[test]
+    fn upper_blocks_are_disjoint_and_inside_one_segment() {
+        let u = Uppers::new();
+        let mut blocks = Vec::new();
+        for i in 0..3000usize {
+            let n = 1 + (i * 7919) % 1100;
+            let off = u.alloc(n).expect("room");
+            let (k, start) = locate_word(u64::from(off));
+            assert!(
+                start + n <= 1 << (k + UPPER_SHIFT as usize),
+                "block {i} crosses a segment"
+            );
+            let w = u.words(off, n).expect("allocated");
+            assert!(
+                w.iter().all(|c| c.load(Ordering::Relaxed) == 0),
+                "block {i} not fresh"
+            );
+            for c in w {
+                c.store(i as u32 + 1, Ordering::Relaxed);
+            }
+            blocks.push((off, n));
+        }
+        for (i, &(off, n)) in blocks.iter().enumerate() {
+            let w = u.words(off, n).expect("allocated");
+            assert!(
+                w.iter().all(|c| c.load(Ordering::Relaxed) == i as u32 + 1),
+                "block {i} overwritten"
+            );
+        }
+        assert!(u.allocated_bytes() >= blocks.iter().map(|b| b.1 * 4).sum::<usize>());
+    }
+
+    /// A node's upper lists are its own, and a freed slot keeps them for the next node.
+    #[test]
+    fn upper_lists_per_slot_survive_reuse() {
+        let nodes = Nodes::new(4);
+        for id in 0..600u32 {
+            nodes.init_node(id, id + 10, (id % 4) as usize);
+            for l in 1..=(id % 4) as usize {
+                nodes.write(id, l, &[id, l as u32]);
+            }
+        }
+        for id in 0..600u32 {
+            assert_eq!(nodes.upper_levels(id), (id % 4) as usize);
+            assert!(nodes.cells(id, (id % 4) as usize + 1).is_none());
+            for l in 1..=(id % 4) as usize {
+                let mut out = Vec::new();
+                nodes.read(id, l, &mut out);
+                assert_eq!(out, vec![id, l as u32], "slot {id} level {l}");
+            }
+        }
+        nodes.free(3);
+        nodes.init_node(3, 99, 1);
+        assert_eq!(nodes.upper_levels(3), 3);
+        assert_eq!(nodes.ext(3), 99);
+        let mut out = Vec::new();
+        nodes.read(3, 1, &mut out);
+        assert!(out.is_empty(), "a reused slot's lists start empty");
     }
 }
