@@ -271,7 +271,8 @@ enum Msg {
 /// checks — while `f` consumes the records (LSN, payload offset, the read buffer holding the
 /// payload, the payload as a slice of it) in order on the calling thread: a consumer keeps
 /// parts of a payload with [`Bytes::slice_ref`] on the buffer, and no handle is made per
-/// record (each one is an atomic increment and decrement). Records with an LSN up to `skip_through` are checked but not handed out.
+/// record (each one is an atomic increment and decrement). Records with an LSN up to
+/// `skip_through` are checked but not handed out.
 /// If `f` fails, the reader stops and the error is returned; a read error goes through `io`.
 /// Returns the reader (for [`RecordReader::records`] and [`RecordReader::valid_end`]) and the
 /// damage that ended the file, if any. The records `f` sees, and the outcome, are exactly
