@@ -49,9 +49,13 @@ pub struct AnnArgs {
     #[arg(long, default_value_t = 3)]
     repeats: usize,
     /// Compression: none, sq (trained on up to 100 000 vectors), rq8, rq1 (centred on the mean
-    /// of up to 100 000 vectors), rq1-origin (not centred) or bq.
+    /// of up to 100 000 vectors), rq1-origin (not centred), bq or pq (k-means on up to
+    /// 100 000 vectors, 256 centroids).
     #[arg(long, default_value = "none")]
     quantizer: String,
+    /// pq segments (0: Weaviate's automatic choice, d/2 below 256 dimensions).
+    #[arg(long, default_value_t = 0)]
+    pq_segments: usize,
     /// Candidates rescored with the f32 vectors (Weaviate's rescoreLimit; 0: none). The
     /// vectors come from memory here, not from the vectors bucket as in the server.
     #[arg(long, default_value_t = 20)]
@@ -71,7 +75,13 @@ fn quantizer(a: &AnnArgs, index: &Hnsw) -> anyhow::Result<Option<Quantizer>> {
         "rq1" => Some(index.train_rq1(100_000, RQ_SEED).context("rq1 training")?),
         "rq1-origin" => Some(Quantizer::rq1(a.metric, index.dim(), RQ_SEED)?),
         "bq" => Some(Quantizer::bq(a.metric, index.dim())?),
-        other => bail!("unknown quantizer {other:?} (none, sq, rq8, rq1, bq)"),
+        // Weaviate's defaults: automatic segments, 256 centroids, trainingLimit 100 000.
+        "pq" => Some(
+            index
+                .train_pq(100_000, a.pq_segments, 256)?
+                .context("pq training")?,
+        ),
+        other => bail!("unknown quantizer {other:?} (none, sq, rq8, rq1, bq, pq)"),
     })
 }
 

@@ -168,9 +168,10 @@ impl Hnsw {
 
     /// New list for `id` at `level` without dead or removed nodes. Hold `id`'s lock.
     fn repair(&self, r: &Rows<'_>, id: u32, level: usize, dead: &RoaringBitmap, ctx: &mut Ctx) {
-        let Some(q) = r.get(id) else {
+        let Some(q) = r.query_of(id) else {
             return;
         };
+        let q: &[f32] = &q;
         let usable = |n: u32| n != id && !dead.contains(n) && self.nodes_state_is_linked(n);
         let mut own = Vec::new();
         let mut hop = Vec::new();

@@ -715,6 +715,28 @@ impl Hnsw {
         })
     }
 
+    /// A `pq` quantizer (`segments` codebooks, 0: automatic, of `centroids`) trained on up to
+    /// `limit` of the stored vectors (evenly spread over the slots) on two threads; Ok(None)
+    /// once compressed, an error when the parameters do not fit the vectors (more segments
+    /// than dimensions) or the index is empty.
+    pub fn train_pq(
+        &self,
+        limit: usize,
+        segments: usize,
+        centroids: usize,
+    ) -> Result<Option<Quantizer>, IndexError> {
+        let mut err = None;
+        let q = self.with_sample(limit, |sample| {
+            Quantizer::train_pq(self.cfg.metric, self.dim, segments, centroids, &sample, 2)
+                .map_err(|e| err = Some(IndexError::Quantizer(e.to_string())))
+                .ok()
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(q),
+        }
+    }
+
     fn with_sample(
         &self,
         limit: usize,

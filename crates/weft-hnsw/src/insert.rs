@@ -64,9 +64,9 @@ impl Hnsw {
         {
             let _own = self.nodes.lock(slot);
             self.add_node(&st, slot, id, vector, level, NodeState::Inserting, true)?;
-            let q = r.get(slot).ok_or(IndexError::MissingVector(id))?;
+            let q = r.query_of(slot).ok_or(IndexError::MissingVector(id))?;
             self.inflight.register(slot);
-            with_ctx(|ctx| self.link(&r, slot, q, level, ctx));
+            with_ctx(|ctx| self.link(&r, slot, &q, level, ctx));
         }
         // A cleanup may have lowered the entry point below `level` meanwhile (moving it off a
         // deleted node): then this node, now complete, is the better entry.
@@ -281,7 +281,7 @@ impl Hnsw {
         let mut cands: Vec<Cand> = list
             .iter()
             .filter(|&&n| self.nodes.state(n) != NodeState::Removed)
-            .filter_map(|&n| self.dist_to(r, base, n).map(|d| Cand { d, id: n }))
+            .filter_map(|&n| self.dist_between(r, base, n).map(|d| Cand { d, id: n }))
             .collect();
         cands.push(new);
         self.write_selected(r, owner, level, cands, cap);

@@ -144,6 +144,12 @@ impl Hnsw {
         r.get(id).map(|v| (r.dist)(q, v))
     }
 
+    /// Distance between the stored row `base` and slot `id`'s row; None as [`Hnsw::dist_to`].
+    #[inline(always)]
+    pub(crate) fn dist_between(&self, r: &Rows<'_>, base: &[f32], id: u32) -> Option<f32> {
+        r.get(id).map(|v| r.dist_stored(base, v))
+    }
+
     /// Greedy descent on one level: moves to the closest neighbour until none is closer.
     pub(crate) fn greedy(
         &self,
@@ -270,7 +276,7 @@ impl Hnsw {
             // keep every duplicate, fill every list and make each insert shrink dozens of
             // full lists (seen as inserts slowing down with the number of duplicates).
             let good = out.iter().all(|s| {
-                self.dist_to(r, cv, s.id)
+                self.dist_between(r, cv, s.id)
                     .is_none_or(|d| d > c.d || (d >= c.d && c.d > 0.0))
             });
             if good {

@@ -49,6 +49,10 @@ impl Store {
         Rows {
             r: self.arena.read(),
             dist: self.dist,
+            pair: self
+                .quant
+                .as_ref()
+                .filter(|q| q.kind() == weft_vector::QuantKind::Pq),
         }
     }
 
@@ -111,6 +115,9 @@ pub(crate) fn arena_error(e: ArenaError, ext: u32) -> IndexError {
 pub(crate) struct Rows<'a> {
     r: SlotReader<'a>,
     pub(crate) dist: DistanceFn,
+    /// The quantizer whose kernel compares only query rows with stored rows (`pq`): stored
+    /// rows are compared through it, and turned into query rows to search from.
+    pair: Option<&'a Quantizer>,
 }
 
 impl Rows<'_> {
@@ -118,6 +125,25 @@ impl Rows<'_> {
     #[inline(always)]
     pub(crate) fn get(&self, slot: u32) -> Option<&[f32]> {
         self.r.get(slot)
+    }
+
+    /// Distance between two stored rows.
+    #[inline(always)]
+    pub(crate) fn dist_stored(&self, a: &[f32], b: &[f32]) -> f32 {
+        match self.pair.and_then(|q| q.code_distance(a, b)) {
+            Some(d) => d,
+            None => (self.dist)(a, b),
+        }
+    }
+
+    /// The row of `slot` in the form the kernel takes as its query (first argument): the
+    /// stored row itself, except for `pq`, whose queries are look-up tables.
+    pub(crate) fn query_of(&self, slot: u32) -> Option<std::borrow::Cow<'_, [f32]>> {
+        let row = self.r.get(slot)?;
+        Some(match self.pair.and_then(|q| q.query_of_row(row)) {
+            Some(q) => std::borrow::Cow::Owned(q),
+            None => std::borrow::Cow::Borrowed(row),
+        })
     }
 
     /// Hints the CPU to fetch the start of `slot`'s row.

@@ -1,4 +1,4 @@
-//! Compressed indexes (sq, rq-8, rq-1): recall with rescoring against brute force on the f32
+//! Compressed indexes (sq, rq-8, rq-1, bq, pq): recall with rescoring against brute force on the f32
 //! vectors, compression while inserts and searches run, and snapshot round trips.
 #![expect(clippy::unwrap_used, reason = "tests fail by panicking")]
 
@@ -15,6 +15,7 @@ fn quantizers(index: &Hnsw, metric: Metric) -> Vec<Quantizer> {
     vec![
         index.train_sq(10_000).unwrap(),
         Quantizer::rq8(metric, DIM, RQ_SEED).unwrap(),
+        index.train_pq(10_000, 0, 256).unwrap().unwrap(),
     ]
 }
 
@@ -261,11 +262,125 @@ fn compression_while_inserting_and_searching() {
     }
 }
 
+/// pq: the graph keeps growing on codes (inserts search with a table built from their own
+/// code and select neighbours by code-to-code distances), cleanup repairs lists on codes,
+/// and every candidate of the walk is rescored (Weaviate's rule).
+#[test]
+fn pq_index_grows_and_heals_on_codes() {
+    for metric in [Metric::L2Squared, Metric::Cosine] {
+        let data = clustered(N, DIM, 30, metric, 71);
+        let queries = clustered(60, DIM, 30, metric, 72);
+        let index = Hnsw::new(DIM, config(metric));
+        let half = N / 3;
+        for (i, v) in data.iter().enumerate().take(half) {
+            index.insert(i as u32, v).unwrap();
+        }
+        // 8 segments of 6 dimensions, 256 centroids: 8 bytes a vector instead of 192.
+        let q = index.train_pq(half, 8, 256).unwrap().unwrap();
+        assert_eq!(q.kind(), weft_hnsw::QuantKind::Pq);
+        assert_eq!(q.row_words(), 2);
+        assert!(index.compress(q).unwrap());
+        assert!(index.train_pq(half, 8, 256).unwrap().is_none());
+        for (i, v) in data.iter().enumerate().skip(half) {
+            index.insert(i as u32, v).unwrap();
+        }
+        let deleted: Vec<u32> = (0..N as u32).step_by(10).collect();
+        for &id in &deleted {
+            assert!(index.delete(id));
+        }
+        assert_eq!(index.cleanup(), deleted.len());
+        let truth_of = |q: &[f32]| -> Vec<u32> {
+            brute(&data, metric, q, N)
+                .into_iter()
+                .filter(|i| i % 10 != 0)
+                .take(10)
+                .collect()
+        };
+        let src = source(&data);
+        let all = Rescore {
+            limit: usize::MAX,
+            source: &src,
+        };
+        let got = queries
+            .iter()
+            .map(|q| {
+                let hits = index
+                    .search_rescored(q, 10, Some(100), None, Some(&all))
+                    .unwrap();
+                common::assert_sorted(&hits);
+                assert!(hits.iter().all(|h| h.id % 10 != 0), "a deleted node returned");
+                recall(&hits, &truth_of(q))
+            })
+            .sum::<f64>()
+            / queries.len() as f64;
+        eprintln!("{metric} pq: recall {got:.3}");
+        assert!(got >= 0.9, "{metric} pq rescored recall {got}");
+        // Without rescoring, 6 dimensions per byte order the neighbours roughly (0.35 seen;
+        // a random order finds none).
+        let coarse = queries
+            .iter()
+            .map(|q| {
+                let hits = index.search_rescored(q, 10, Some(100), None, None).unwrap();
+                recall(&hits, &truth_of(q))
+            })
+            .sum::<f64>()
+            / queries.len() as f64;
+        assert!(coarse >= 0.2 && coarse <= got + 1e-9, "{metric} pq codes {coarse}");
+    }
+}
+
 #[test]
 fn compressed_snapshot_round_trip_keeps_codes_and_answers() {
     for rq1 in [false, true] {
         snapshot_round_trip(rq1);
     }
+}
+
+#[test]
+fn pq_snapshot_round_trip_keeps_the_codebooks() {
+    let metric = Metric::Dot;
+    let data = clustered(800, DIM, 10, metric, 81);
+    let cfg = config(metric);
+    let index = Hnsw::new(DIM, cfg.clone());
+    for (i, v) in data.iter().enumerate() {
+        index.insert(i as u32, v).unwrap();
+    }
+    // 48 dimensions, 256 centroids: a 48 KiB codebook.
+    index
+        .compress(index.train_pq(800, 0, 256).unwrap().unwrap())
+        .unwrap();
+    let mut bytes = Vec::new();
+    index.write_snapshot(800, &mut bytes).unwrap();
+    let (loaded, _) =
+        Hnsw::read_snapshot(&mut bytes.as_slice(), bytes.len() as u64, DIM, cfg.clone()).unwrap();
+    assert_eq!(loaded.quantizer(), index.quantizer());
+    assert_eq!(loaded.snapshot(), index.snapshot());
+    for q in data.iter().step_by(40) {
+        assert_eq!(
+            loaded.search(q, 10, None).unwrap(),
+            index.search(q, 10, None).unwrap()
+        );
+    }
+    let extra = clustered(1, DIM, 10, metric, 82).remove(0);
+    loaded.insert(900, &extra).unwrap();
+    index.insert(900, &extra).unwrap();
+    assert_eq!(bits(loaded.vector(900)), bits(index.vector(900)));
+    // A codebook beyond 64 KiB (256 centroids × 128 dimensions × 4 bytes) has its length in
+    // all four header bytes 20..24.
+    let wide = Hnsw::new(128, cfg.clone());
+    let vs = common::random(300, 128, metric, 83);
+    for (i, v) in vs.iter().enumerate() {
+        wide.insert(i as u32, v).unwrap();
+    }
+    wide.compress(wide.train_pq(300, 0, 256).unwrap().unwrap())
+        .unwrap();
+    let mut bytes = Vec::new();
+    wide.write_snapshot(300, &mut bytes).unwrap();
+    assert!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()) > 65_536);
+    let (loaded, _) =
+        Hnsw::read_snapshot(&mut bytes.as_slice(), bytes.len() as u64, 128, cfg).unwrap();
+    assert_eq!(loaded.quantizer(), wide.quantizer());
+    assert_eq!(loaded.search(&vs[7], 1, None).unwrap()[0].id, 7);
 }
 
 fn snapshot_round_trip(rq1: bool) {

@@ -9,7 +9,7 @@
 //!   grace period (reads through a [`SlotReader`]).
 //!
 //! * [`Quantizer`] compresses vectors into rows of the same arenas (Weaviate's `sq`, `rq` with
-//!   8 or 1 bits and `bq`) with kernels over the codes ([`kernels_u8`]).
+//!   8 or 1 bits, `bq` and `pq`) with kernels over the codes ([`kernels_u8`]).
 //!
 //! Distances follow Weaviate: smaller is closer.
 //!
@@ -37,6 +37,7 @@ mod arena;
 pub mod kernels_u8;
 mod mem;
 mod metric;
+mod pq;
 mod quant;
 mod rq1;
 pub mod scalar;
@@ -48,4 +49,5 @@ pub use mem::zeroed_slice;
 pub use metric::{
     DistanceFn, Metric, ParseMetricError, SimdLevel, normalize, prefetch, simd_level,
 };
+pub use pq::auto_segments as pq_auto_segments;
 pub use quant::{QuantError, QuantKind, Quantizer, RQ_SEED};

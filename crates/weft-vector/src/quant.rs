@@ -1,6 +1,7 @@
 //! Vector compression: Weaviate's `sq` (8-bit scalar, one global range), `rq` with 8 bits
-//! (a random rotation, then 8-bit scalar codes with a range per vector) and `bq` (one sign bit
-//! per dimension, Hamming distance: a guide for the walk, always rescored).
+//! (a random rotation, then 8-bit scalar codes with a range per vector), `bq` (one sign bit
+//! per dimension, Hamming distance: a guide for the walk, always rescored), `rq` with 1 bit
+//! (`rq1.rs`) and `pq` (k-means codebooks per segment, `pq.rs`).
 //!
 //! A compressed vector is a **row** of 4-byte words, so the same arenas and the same kernel
 //! signature ([`DistanceFn`]) serve f32 vectors and codes: a few header words (f32 values)
@@ -68,6 +69,8 @@ pub enum QuantKind {
     /// Weaviate's `bq`: one sign bit per dimension, compared by Hamming distance whatever the
     /// metric (so it needs rescoring).
     Bq,
+    /// Weaviate's `pq`: k-means codebooks per segment, one byte per segment (see `pq.rs`).
+    Pq,
 }
 
 impl QuantKind {
@@ -78,6 +81,7 @@ impl QuantKind {
             QuantKind::Rq8 => "rq-8",
             QuantKind::Rq1 => "rq-1",
             QuantKind::Bq => "bq",
+            QuantKind::Pq => "pq",
         }
     }
 }
@@ -108,6 +112,7 @@ enum Params {
         half_c2: f32,
     },
     Bq,
+    Pq(Box<crate::pq::Pq>),
 }
 
 impl fmt::Debug for Quantizer {
@@ -123,6 +128,7 @@ impl fmt::Debug for Quantizer {
                 d.field("seed", seed).field("centred", &!center.is_empty())
             }
             Params::Bq => &mut d,
+            Params::Pq(p) => d.field("segments", &p.m).field("centroids", &p.ks),
         };
         d.finish()
     }
@@ -264,6 +270,33 @@ impl Quantizer {
         Some((rotation.apply(&centred), offset))
     }
 
+    /// A `pq` quantizer: `segments` codebooks (0: Weaviate's automatic choice for `dim`) of
+    /// `centroids` (1..=256) trained by k-means on `sample` (vectors in stored form), on up
+    /// to `threads` threads.
+    pub fn train_pq(
+        metric: Metric,
+        dim: usize,
+        segments: usize,
+        centroids: usize,
+        sample: &[&[f32]],
+        threads: usize,
+    ) -> Result<Quantizer, QuantError> {
+        check_metric(metric)?;
+        check_dim(dim)?;
+        let m = if segments == 0 {
+            crate::pq::auto_segments(dim)
+        } else {
+            segments
+        };
+        let pq = crate::pq::Pq::train(dim, m, centroids, sample, threads)
+            .map_err(QuantError::Malformed)?;
+        Ok(Quantizer {
+            metric,
+            dim,
+            params: Params::Pq(Box::new(pq)),
+        })
+    }
+
     /// A `bq` quantizer (no training; any metric: its distances only guide the walk).
     pub fn bq(metric: Metric, dim: usize) -> Result<Quantizer, QuantError> {
         check_dim(dim)?;
@@ -281,6 +314,7 @@ impl Quantizer {
             Params::Rq8 { .. } => QuantKind::Rq8,
             Params::Rq1 { .. } => QuantKind::Rq1,
             Params::Bq => QuantKind::Bq,
+            Params::Pq(_) => QuantKind::Pq,
         }
     }
 
@@ -300,6 +334,7 @@ impl Quantizer {
             Params::Rq8 { rotation, .. } => rotation.out_dim,
             Params::Rq1 { rotation, .. } => rotation.out_dim / 8,
             Params::Bq => self.dim.div_ceil(32) * 4,
+            Params::Pq(p) => p.code_len().div_ceil(4) * 4,
         }
     }
 
@@ -308,7 +343,7 @@ impl Quantizer {
             Params::Sq { .. } => 3,
             Params::Rq8 { .. } => 4,
             Params::Rq1 { .. } => crate::rq1::HEADER,
-            Params::Bq => 0,
+            Params::Bq | Params::Pq(_) => 0,
         }
     }
 
@@ -367,6 +402,7 @@ impl Quantizer {
                 head[3] = crate::scalar::dot_product(v, v);
             }
             Params::Rq1 { .. } => {}
+            Params::Pq(p) => p.encode(v, codes),
             Params::Bq => {
                 for (i, &x) in v.iter().enumerate().take(self.dim) {
                     if x < 0.0 {
@@ -395,12 +431,37 @@ impl Quantizer {
                 crate::rq1::encode_query(&y, offset, &mut row);
                 row
             }
+            (Params::Pq(p), _) => p.query_row(self.metric, v),
             _ => self.encode_row(v),
         }
     }
 
-    /// The kernel comparing two rows (a query encoded with [`Quantizer::encode`] and a stored
-    /// row, or two stored rows), with the fastest u8 dot product of this CPU.
+    /// For `pq`, whose kernel compares only a query row with a stored row: the distance
+    /// between two stored rows (from the codebooks). None for the other kinds, whose kernel
+    /// compares stored rows too.
+    pub fn code_distance(&self, a: &[f32], b: &[f32]) -> Option<f32> {
+        match &self.params {
+            Params::Pq(p) => Some(p.code_distance(
+                self.metric,
+                bytemuck::cast_slice(a),
+                bytemuck::cast_slice(b),
+            )),
+            _ => None,
+        }
+    }
+
+    /// For `pq`: the query row of the vector a stored row stands for (to search from a stored
+    /// vector). None for the other kinds, whose stored rows serve as queries.
+    pub fn query_of_row(&self, row: &[f32]) -> Option<Vec<f32>> {
+        match &self.params {
+            Params::Pq(p) => Some(p.query_of_codes(self.metric, bytemuck::cast_slice(row))),
+            _ => None,
+        }
+    }
+
+    /// The kernel comparing two rows (a query encoded with [`Quantizer::encode_query`] and a
+    /// stored row, or two stored rows except for `pq`, see [`Quantizer::code_distance`]),
+    /// with the fastest u8 dot product of this CPU.
     pub fn distance_fn(&self) -> DistanceFn {
         let fast = crate::kernels_u8::fast_available();
         macro_rules! pick {
@@ -419,6 +480,7 @@ impl Quantizer {
             Params::Sq { .. } => pick!(sq_distance),
             Params::Rq8 { .. } => pick!(rq_distance),
             Params::Rq1 { .. } => pick!(rq1_distance),
+            Params::Pq(_) => crate::pq::distance,
             Params::Bq => {
                 if crate::kernels_u8::popcnt_available() {
                     bq_distance::<true>
@@ -437,6 +499,7 @@ impl Quantizer {
             QuantKind::Rq8 => 2,
             QuantKind::Bq => 3,
             QuantKind::Rq1 => 4,
+            QuantKind::Pq => 5,
         });
         b.push(self.metric.code());
         b.extend_from_slice(&(self.dim as u32).to_le_bytes());
@@ -458,6 +521,14 @@ impl Quantizer {
                     .for_each(|c| b.extend_from_slice(&c.to_le_bytes()));
             }
             Params::Bq => {}
+            Params::Pq(p) => {
+                b.extend_from_slice(&(p.m as u32).to_le_bytes());
+                b.extend_from_slice(&(p.ks as u16).to_le_bytes());
+                b.reserve(4 * p.centroids.len());
+                p.centroids
+                    .iter()
+                    .for_each(|c| b.extend_from_slice(&c.to_le_bytes()));
+            }
         }
         b
     }
@@ -525,6 +596,28 @@ impl Quantizer {
                     return Err(bad("rq-1 centre not finite"));
                 }
                 Quantizer::rq1_centered(metric, dim, seed, center)
+            }
+            5 => {
+                check_metric(metric)?;
+                if rest.len() < 6 {
+                    return Err(bad("pq parameters are segments, centroids and codebooks"));
+                }
+                let m = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                let ks = usize::from(u16::from_le_bytes([rest[4], rest[5]]));
+                let body = &rest[6..];
+                if body.len() != 4 * ks.saturating_mul(dim) {
+                    return Err(bad("pq codebooks of another size"));
+                }
+                let centroids = body
+                    .chunks_exact(4)
+                    .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                    .collect();
+                let pq = crate::pq::Pq::from_parts(dim, m, ks, centroids).map_err(bad)?;
+                Ok(Quantizer {
+                    metric,
+                    dim,
+                    params: Params::Pq(Box::new(pq)),
+                })
             }
             3 if rest.is_empty() => Quantizer::bq(metric, dim),
             3 => Err(bad("bq has no parameters")),

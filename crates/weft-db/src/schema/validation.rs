@@ -454,12 +454,18 @@ fn validate_hnsw(c: &HnswConfig) -> Result<(), String> {
         return Err(format!("rq.bits must be 1 or 8, got {}", c.rq.bits));
     }
     // Weaviate accepts these and fails every search later ("Distance not supported yet").
-    if (c.sq.enabled || c.rq.enabled)
+    if (c.sq.enabled || c.rq.enabled || c.pq.enabled)
         && matches!(c.distance, Distance::Manhattan | Distance::Hamming)
     {
         return Err(format!(
             "{} compression does not support distance {}",
-            if c.sq.enabled { "sq" } else { "rq" },
+            if c.sq.enabled {
+                "sq"
+            } else if c.pq.enabled {
+                "pq"
+            } else {
+                "rq"
+            },
             c.distance.as_str()
         ));
     }

@@ -57,7 +57,7 @@ pub(crate) fn hnsw_config(c: &crate::schema::HnswConfig) -> weft_hnsw::HnswConfi
 /// The compression a vector index config asks for, as weft applies it (decision 0015).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Compression {
-    /// f32 vectors (also for the quantizer weft does not apply yet: pq).
+    /// f32 vectors.
     None,
     /// `bq`: from the first vector; every candidate of the walk (`ef`) is rescored.
     Bq,
@@ -65,6 +65,13 @@ pub(crate) enum Compression {
     Sq { training_limit: u64, rescore: usize },
     /// `rq` with 8 or 1 bits: from the first vector, no training.
     Rq { bits: u32, rescore: usize },
+    /// `pq`: trained once `trainingLimit` vectors are indexed, or at once when enabled later
+    /// (on up to `trainingLimit` of them); every candidate of the walk is rescored.
+    Pq {
+        training_limit: u64,
+        segments: u32,
+        centroids: u32,
+    },
     /// A flat index's `bq`, from creation.
     FlatBq { rescore: usize },
     /// A flat index's `rq` with 8 or 1 bits, from creation.
@@ -99,6 +106,12 @@ impl Compression {
                 training_limit: c.sq.training_limit,
                 rescore: rescore(c.sq.rescore_limit),
             }
+        } else if c.pq.enabled {
+            Compression::Pq {
+                training_limit: c.pq.training_limit,
+                segments: c.pq.segments,
+                centroids: c.pq.centroids,
+            }
         } else if c.bq_enabled {
             Compression::Bq
         } else if c.rq.enabled {
@@ -122,15 +135,15 @@ impl Compression {
                 Quantizer::rq8(metric, dim, weft_hnsw::RQ_SEED).ok()
             }
             Compression::Bq | Compression::FlatBq { .. } => Quantizer::bq(metric, dim).ok(),
-            Compression::None | Compression::Sq { .. } => None,
+            Compression::None | Compression::Sq { .. } | Compression::Pq { .. } => None,
         }
     }
 
     fn rescore_limit(self) -> usize {
         match self {
             Compression::None => 0,
-            // Weaviate rescores all ef candidates of a bq search.
-            Compression::Bq => usize::MAX,
+            // Weaviate rescores all ef candidates of a bq or pq search.
+            Compression::Bq | Compression::Pq { .. } => usize::MAX,
             Compression::Sq { rescore, .. }
             | Compression::Rq { rescore, .. }
             | Compression::FlatBq { rescore }

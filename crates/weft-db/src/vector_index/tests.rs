@@ -522,6 +522,59 @@ fn sq_waits_for_its_training_limit() {
 }
 
 #[test]
+fn pq_trains_at_its_limit_or_when_enabled_and_keeps_its_codebooks() {
+    // At creation: waits for trainingLimit vectors, as sq.
+    for (limit, expect) in [(100_000u64, 0usize), (300, 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        db.create_class(hnsw_with(Distance::L2Squared, |c| {
+            c.pq.enabled = true;
+            c.pq.training_limit = limit;
+        }))
+        .unwrap();
+        let vs = vectors(400, 3);
+        put(&db, 0, &vs);
+        assert_eq!(db.collection("Vec").unwrap().compress_indexes(), expect);
+        assert_eq!(compressed(&db), expect == 1);
+        let live: Vec<_> = vs.into_iter().map(Some).collect();
+        check(&db, &live);
+    }
+    // Enabled by an update on a populated index: trained at once, kept across an orderly
+    // restart (the snapshot holds the codebooks) and a crash with a tail of writes.
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut live) = populated(dir.path(), 400);
+    let mut class = db.class("Vec").unwrap();
+    let VectorSetup::Legacy {
+        index: VectorIndexConfig::Hnsw(c),
+        ..
+    } = &mut class.vectors
+    else {
+        panic!("legacy hnsw class expected");
+    };
+    c.pq.enabled = true;
+    c.pq.segments = 4;
+    db.update_class("Vec", class).unwrap();
+    assert_eq!(db.collection("Vec").unwrap().compress_indexes(), 1);
+    assert!(compressed(&db));
+    check(&db, &live);
+    db.close().unwrap();
+    let db = open(dir.path());
+    assert_eq!(report(&db).snapshots_loaded, 1);
+    assert!(compressed(&db));
+    check(&db, &live);
+    let more = vectors(120, 9);
+    put(&db, 400, &more);
+    live.extend(more.into_iter().map(Some));
+    drop(db);
+    let db = open(dir.path());
+    let r = report(&db);
+    assert_eq!((r.snapshots_loaded, r.inserted), (1, 0), "{r:?}");
+    assert!(compressed(&db));
+    assert_eq!(db.collection("Vec").unwrap().compress_indexes(), 0);
+    check(&db, &live);
+}
+
+#[test]
 fn rq_at_creation_is_compressed_from_the_first_vector() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());

@@ -121,7 +121,7 @@ impl SnapshotTarget {
     }
 
     /// Compresses every index whose config asks for it and whose vectors are not compressed
-    /// yet (rq at once; sq once `trainingLimit` vectors are indexed or a config update
+    /// yet (rq at once; sq and pq once `trainingLimit` vectors are indexed or a config update
     /// enabled it), then snapshots it, so a restart reads the codes and the trained
     /// parameters instead of retraining. Returns how many were compressed.
     pub(crate) fn compress_due(&self) -> usize {
@@ -145,6 +145,26 @@ impl SnapshotTarget {
                     let ready = live > 0 && (forced || live >= training_limit);
                     ready
                         .then(|| h.train_sq(usize::try_from(training_limit).unwrap_or(usize::MAX)))
+                        .flatten()
+                }
+                Compression::Pq {
+                    training_limit,
+                    segments,
+                    centroids,
+                } => {
+                    let live = h.len() as u64;
+                    let ready = live > 0 && (forced || live >= training_limit);
+                    ready
+                        .then(|| {
+                            let limit = usize::try_from(training_limit).unwrap_or(usize::MAX);
+                            match h.train_pq(limit, segments as usize, centroids as usize) {
+                                Ok(q) => q,
+                                Err(err) => {
+                                    tracing::warn!(action = "vector_index_compress", class = %self.class, index = %name, "cannot train pq: {err}");
+                                    None
+                                }
+                            }
+                        })
                         .flatten()
                 }
                 // rq-1 enabled on a populated index: codes centred on its vectors' mean

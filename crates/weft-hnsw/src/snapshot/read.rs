@@ -131,14 +131,19 @@ fn decode_header(b: &[u8]) -> Result<(SnapshotHeader, usize), SnapshotError> {
     if max_connections > u32::from(u16::MAX) / 2 {
         return Err(malformed("maxConnections out of range"));
     }
-    // Version 1: 20..24 reserved; version 2: 20..22 the quantizer block's length.
-    let qlen = if version == 1 {
-        0
-    } else {
-        u16_at(b, 20).unwrap_or(0)
+    // Version 1: 20..24 reserved; version 2: 20..22 the quantizer block's length, 22..24
+    // reserved; version 3: 20..24 the length (u32: a pq codebook exceeds 64 KiB).
+    let qlen = match version {
+        1 => 0,
+        2 => u32::from(u16_at(b, 20).unwrap_or(0)),
+        _ => u32_at(b, 20).unwrap_or(0),
     };
-    if (version == 1 && u32_at(b, 20) != Some(0)) || u16_at(b, 22) != Some(0) {
+    if (version == 1 && u32_at(b, 20) != Some(0)) || (version == 2 && u16_at(b, 22) != Some(0))
+    {
         return Err(malformed("reserved header bytes are not zero"));
+    }
+    if qlen as usize > MAX_CHUNK {
+        return Err(malformed("quantizer block too long"));
     }
     Ok(SnapshotHeader {
         kind,
@@ -159,7 +164,7 @@ fn decode_header(b: &[u8]) -> Result<(SnapshotHeader, usize), SnapshotError> {
         },
         quantizer: None,
     })
-    .map(|h| (h, usize::from(qlen)))
+    .map(|h| (h, qlen as usize))
 }
 
 /// Parses nodes of one chunk payload.

@@ -18,12 +18,12 @@ pub(crate) fn encode_header(h: &SnapshotHeader) -> [u8; HEADER_LEN] {
     b[11] = h.metric.code();
     b[12..16].copy_from_slice(&h.dim.to_le_bytes());
     b[16..20].copy_from_slice(&h.max_connections.to_le_bytes());
-    // 20..22: length of the quantizer block; 22..24 reserved, zero.
+    // 20..24: length of the quantizer block.
     let qlen = h
         .quantizer
         .as_ref()
-        .map_or(0, |q| q.to_bytes().len() as u16);
-    b[20..22].copy_from_slice(&qlen.to_le_bytes());
+        .map_or(0, |q| q.to_bytes().len() as u32);
+    b[20..24].copy_from_slice(&qlen.to_le_bytes());
     b[24..32].copy_from_slice(&h.covered.to_le_bytes());
     b[32..40].copy_from_slice(&h.rng_state.to_le_bytes());
     b[40..48].copy_from_slice(&h.lsn.to_le_bytes());

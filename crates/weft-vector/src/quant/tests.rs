@@ -350,3 +350,150 @@ proptest! {
         prop_assert!((q.distance_fn())(&r, &r) <= 0.02 * n.max(1e-3) + 1e-3);
     }
 }
+
+fn pq_of(metric: Metric, d: usize, m: usize, ks: usize, data: &[Vec<f32>]) -> Quantizer {
+    let sample: Vec<&[f32]> = data.iter().map(Vec::as_slice).collect();
+    Quantizer::train_pq(metric, d, m, ks, &sample, 2).unwrap()
+}
+
+fn pq_params(q: &Quantizer) -> &crate::pq::Pq {
+    match &q.params {
+        Params::Pq(p) => p,
+        _ => unreachable!("not pq"),
+    }
+}
+
+fn decoded(q: &Quantizer, row: &[f32]) -> Vec<f32> {
+    pq_params(q).decode(bytemuck::cast_slice(row))
+}
+
+#[test]
+fn pq_table_distance_is_the_distance_to_the_decoded_vector() {
+    // 30 dimensions in 7 segments (not a divisor: widths 4 and 5), and Weaviate's automatic
+    // choice; fewer centroids than 256 take the checked path of the kernel.
+    for (d, m, ks) in [(30, 7, 256), (48, 0, 256), (16, 16, 13)] {
+        let data = vecs(600, d, 91);
+        for metric in [Metric::Cosine, Metric::Dot, Metric::L2Squared] {
+            let mut data = data.clone();
+            if metric == Metric::Cosine {
+                data.iter_mut().for_each(|v| crate::normalize(v));
+            }
+            let q = pq_of(metric, d, m, ks, &data);
+            let segs = if m == 0 { d / 2 } else { m };
+            assert_eq!(q.row_words(), segs.div_ceil(4), "{d} {m}");
+            let dist = q.distance_fn();
+            // Cosine: half the squared distance, which equals the cosine distance for unit
+            // vectors (decoded vectors are not exactly unit).
+            let half_l2 = |a: &[f32], b: &[f32]| crate::scalar::l2_squared(a, b) / 2.0;
+            let exact: &dyn Fn(&[f32], &[f32]) -> f32 = if metric == Metric::Cosine {
+                &half_l2
+            } else {
+                &metric.distance_fn()
+            };
+            for a in data.iter().take(20) {
+                let query = q.encode_query(a);
+                for b in data.iter().skip(100).take(20) {
+                    let rb = row(&q, b);
+                    let xb = decoded(&q, &rb);
+                    let want = exact(a, &xb);
+                    let got = dist(&query, &rb);
+                    assert!((got - want).abs() < 1e-4, "{metric} {d}/{m}: {got} vs {want}");
+                    // Two stored rows: the distance between both decoded vectors.
+                    let ra = row(&q, a);
+                    let want = exact(&decoded(&q, &ra), &xb);
+                    let got = q.code_distance(&ra, &rb).unwrap();
+                    assert!((got - want).abs() < 1e-4, "{metric} pair: {got} vs {want}");
+                    // A stored row turned into a query row agrees with the pair distance.
+                    let qa = q.query_of_row(&ra).unwrap();
+                    assert!((dist(&qa, &rb) - got).abs() < 1e-4);
+                }
+            }
+            // Rows of the wrong shape are infinitely far, never out of bounds.
+            let ra = row(&q, &data[0]);
+            assert_eq!(dist(&ra, &ra), f32::INFINITY);
+            assert_eq!(dist(&q.encode_query(&data[0]), &[]), f32::INFINITY);
+        }
+    }
+}
+
+#[test]
+fn pq_codes_pick_the_nearest_centroid_and_training_beats_random_codebooks() {
+    let (d, m) = (32, 8);
+    let data = vecs(2000, d, 93);
+    let q = pq_of(Metric::L2Squared, d, m, 64, &data);
+    let p = pq_params(&q);
+    let err = |p: &crate::pq::Pq| -> f64 {
+        data.iter()
+            .map(|v| {
+                let mut codes = vec![0u8; p.m];
+                p.encode(v, &mut codes);
+                f64::from(crate::scalar::l2_squared(v, &p.decode(&codes)))
+            })
+            .sum::<f64>()
+    };
+    // Every code is the nearest of its segment's centroids.
+    for v in data.iter().take(50) {
+        let mut codes = vec![0u8; m];
+        p.encode(v, &mut codes);
+        let x = p.decode(&codes);
+        for c in 0..64u8 {
+            for s in 0..m {
+                let mut other = codes.clone();
+                other[s] = c;
+                let y = p.decode(&other);
+                let (lo, hi) = (s * d / m, (s + 1) * d / m);
+                let e0 = crate::scalar::l2_squared(&v[lo..hi], &x[lo..hi]);
+                let e1 = crate::scalar::l2_squared(&v[lo..hi], &y[lo..hi]);
+                assert!(e0 <= e1 + 1e-6);
+            }
+        }
+    }
+    // k-means does better than its own starting points (64 sample vectors).
+    let start: Vec<f32> = {
+        let mut book = vec![0.0; 64 * d];
+        for s in 0..m {
+            let (lo, hi) = (s * d / m, (s + 1) * d / m);
+            for j in 0..64 {
+                for t in 0..hi - lo {
+                    book[64 * lo + t * 64 + j] = data[j * 31][lo + t];
+                }
+            }
+        }
+        book
+    };
+    let random = crate::pq::Pq::from_parts(d, m, 64, start).unwrap();
+    assert!(err(p) < 0.8 * err(&random), "{} vs {}", err(p), err(&random));
+}
+
+#[test]
+fn pq_bytes_round_trip_and_bad_shapes_are_refused() {
+    let data = vecs(300, 24, 95);
+    let q = pq_of(Metric::Dot, 24, 5, 200, &data);
+    let b = q.to_bytes();
+    assert_eq!(b.len(), 6 + 6 + 4 * 200 * 24);
+    assert_eq!(Quantizer::from_bytes(&b).unwrap(), q);
+    for cut in [6, 11, b.len() - 1] {
+        assert!(Quantizer::from_bytes(&b[..cut]).is_err(), "{cut}");
+    }
+    // More segments than dimensions, or centroids out of 1..=256.
+    let mut bad = b.clone();
+    bad[6..10].copy_from_slice(&25u32.to_le_bytes());
+    assert!(Quantizer::from_bytes(&bad).is_err());
+    let sample: Vec<&[f32]> = data.iter().map(Vec::as_slice).collect();
+    assert!(Quantizer::train_pq(Metric::Dot, 24, 25, 256, &sample, 1).is_err());
+    assert!(Quantizer::train_pq(Metric::Dot, 24, 4, 257, &sample, 1).is_err());
+    assert!(Quantizer::train_pq(Metric::Dot, 24, 4, 0, &sample, 1).is_err());
+    assert!(Quantizer::train_pq(Metric::Dot, 24, 4, 256, &[], 1).is_err());
+    assert!(Quantizer::train_pq(Metric::Manhattan, 24, 4, 256, &sample, 1).is_err());
+    // Fewer vectors than centroids still train (repeated starting points).
+    let q = Quantizer::train_pq(Metric::L2Squared, 24, 4, 256, &sample[..10], 1).unwrap();
+    let r = row(&q, sample[3]);
+    assert!(q.distance_fn()(&q.encode_query(sample[3]), &r) < 1e-6);
+}
+
+#[test]
+fn pq_automatic_segments_follow_weaviate() {
+    for (d, m) in [(2048, 256), (1536, 256), (768, 128), (384, 96), (256, 64), (128, 64), (50, 25), (7, 7)] {
+        assert_eq!(crate::pq::auto_segments(d), m, "{d}");
+    }
+}
