@@ -1,4 +1,4 @@
-"""Vector compression through the official client: sq and rq (8 and 1 bits) configured as in
+"""Vector compression through the official client: sq, pq and rq (8 and 1 bits) configured as in
 Weaviate, compressed at creation, at the training limit or by a later update while queries keep
 answering, rescored with the stored vectors, and kept across restarts and kill -9."""
 
@@ -153,6 +153,78 @@ def test_rq_enabled_later_compresses_in_the_background(weft):
                     ),
                 )
             )
+
+
+def test_pq_trains_at_its_limit_then_survives_restart_and_kill9(make_weft):
+    server = make_weft().start()
+    with server.client() as client:
+        coll = client.collections.create(
+            "Pq",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(
+                    distance_metric=VectorDistances.COSINE,
+                    quantizer=Configure.VectorIndex.Quantizer.pq(
+                        segments=8, centroids=64, training_limit=300
+                    ),
+                )
+            ),
+        )
+        q = coll.config.get().vector_config["default"].vector_index_config.quantizer
+        assert type(q).__name__ == "_PQConfig"
+        assert (q.segments, q.centroids, q.training_limit) == (8, 64, 300)
+        assert (q.encoder.type_.value, q.encoder.distribution.value) == ("kmeans", "log-normal")
+        vs = vectors(200, 6)
+        insert(coll, vs)
+        time.sleep(1.5)
+        assert compressed(client, "Pq") == [False], "below the training limit"
+        more = vectors(200, 7)
+        insert(coll, more, first=200)
+        wait_compressed(client, "Pq")
+        # Every candidate of the walk is rescored (Weaviate's rule for pq): exact distances.
+        self_matches(coll, vs + more)
+    server.terminate()
+    server.start()
+    with server.client() as client:
+        coll = client.collections.get("Pq")
+        assert compressed(client, "Pq") == [True], "the snapshot holds the codebooks"
+        tail = vectors(150, 8)
+        insert(coll, tail, first=400)
+    server.kill9()
+    server.start()
+    with server.client() as client:
+        coll = client.collections.get("Pq")
+        assert compressed(client, "Pq") == [True]
+        assert len(coll) == 550
+        self_matches(coll, vs + more + tail)
+
+
+def test_pq_enabled_later_compresses_in_the_background(weft):
+    with weft.client() as client:
+        coll = client.collections.create(
+            "PqLater",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(
+                    distance_metric=VectorDistances.L2_SQUARED
+                )
+            ),
+        )
+        vs = vectors(500, 9)
+        insert(coll, vs)
+        coll.config.update(
+            vector_config=Reconfigure.Vectors.update(
+                name="default",
+                vector_index_config=Reconfigure.VectorIndex.hnsw(
+                    quantizer=Reconfigure.VectorIndex.Quantizer.pq(segments=16)
+                ),
+            )
+        )
+        q = coll.config.get().vector_config["default"].vector_index_config.quantizer
+        assert type(q).__name__ == "_PQConfig" and q.segments == 16
+        deadline = time.monotonic() + 60
+        while compressed(client, "PqLater") != [True]:
+            assert time.monotonic() < deadline, "not compressed in 60 s"
+            assert len(coll.query.near_vector(vs[1], limit=5).objects) == 5
+        self_matches(coll, vs)
 
 
 def test_compression_with_an_unsupported_distance_is_refused(weft):
