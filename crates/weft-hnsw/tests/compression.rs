@@ -308,7 +308,10 @@ fn pq_index_grows_and_heals_on_codes() {
                     .search_rescored(q, 10, Some(100), None, Some(&all))
                     .unwrap();
                 common::assert_sorted(&hits);
-                assert!(hits.iter().all(|h| h.id % 10 != 0), "a deleted node returned");
+                assert!(
+                    hits.iter().all(|h| h.id % 10 != 0),
+                    "a deleted node returned"
+                );
                 recall(&hits, &truth_of(q))
             })
             .sum::<f64>()
@@ -325,7 +328,10 @@ fn pq_index_grows_and_heals_on_codes() {
             })
             .sum::<f64>()
             / queries.len() as f64;
-        assert!(coarse >= 0.2 && coarse <= got + 1e-9, "{metric} pq codes {coarse}");
+        assert!(
+            coarse >= 0.2 && coarse <= got + 1e-9,
+            "{metric} pq codes {coarse}"
+        );
     }
 }
 

@@ -279,3 +279,127 @@ fn planes_dot_popcnt(bits: &[u32], planes: &[u32], nplanes: usize) -> u32 {
     }
     total
 }
+
+/// Σᵢ `tables[256·i + codes[i]]` over full 256-entry tables (pq's query-to-code distance):
+/// the plain loop, with four accumulators. Codes beyond `tables.len() / 256` are ignored.
+pub fn table_sum_scalar(tables: &[f32], codes: &[u8]) -> f32 {
+    let codes = &codes[..codes.len().min(tables.len() / 256)];
+    let mut acc = [0.0f32; 4];
+    let mut blocks = tables.chunks_exact(1024).zip(codes.chunks_exact(4));
+    for (t, c) in &mut blocks {
+        acc[0] += t[usize::from(c[0])];
+        acc[1] += t[256 + usize::from(c[1])];
+        acc[2] += t[512 + usize::from(c[2])];
+        acc[3] += t[768 + usize::from(c[3])];
+    }
+    let done = codes.len() / 4 * 4;
+    for (i, &c) in codes.iter().enumerate().skip(done) {
+        acc[0] += tables[256 * i + usize::from(c)];
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// [`table_sum_scalar`] with AVX-512 gathers (16 codes per instruction) where the CPU has
+/// them. Codes beyond `tables.len() / 256` are ignored.
+#[inline]
+#[cfg_attr(
+    target_arch = "x86_64",
+    expect(unsafe_code, reason = "calls target-feature kernels after detection")
+)]
+pub fn table_sum_fast(tables: &[f32], codes: &[u8]) -> f32 {
+    let codes = &codes[..codes.len().min(tables.len() / 256)];
+    #[cfg(target_arch = "x86_64")]
+    if matches!(level(), Level::Avx512 | Level::Vnni) {
+        // SAFETY: `level()` detected AVX-512BW (implies AVX-512F); the kernel reads
+        // `tables[256·i + c]` for i < codes.len() ≤ tables.len() / 256 and c ≤ 255 only.
+        return unsafe { gather::table_sum_avx512(tables, codes) };
+    }
+    table_sum_scalar(tables, codes)
+}
+
+/// Builds `out[j] = Σ_t (q[t] − col_t[j])²` (or `−Σ_t q[t]·col_t[j]` with `dot`) over the
+/// coordinate-major codebook `book` of `ks` centroids (pq's query tables), vectorised for
+/// the widest unit this CPU has.
+#[inline]
+#[cfg_attr(
+    target_arch = "x86_64",
+    expect(unsafe_code, reason = "calls target-feature kernels after detection")
+)]
+pub fn centroid_table(q: &[f32], book: &[f32], ks: usize, dot: bool, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if matches!(level(), Level::Avx512 | Level::Vnni) {
+        // SAFETY: AVX-512BW detected (implies F); the body is safe code compiled for it.
+        return unsafe { gather::centroid_table_avx512(q, book, ks, dot, out) };
+    }
+    centroid_table_body(q, book, ks, dot, out);
+}
+
+#[inline(always)]
+fn centroid_table_body(q: &[f32], book: &[f32], ks: usize, dot: bool, out: &mut [f32]) {
+    let out = &mut out[..ks];
+    out.fill(0.0);
+    for (t, &x) in q.iter().enumerate() {
+        let Some(col) = book.get(t * ks..(t + 1) * ks) else {
+            return;
+        };
+        if dot {
+            for (o, &c) in out.iter_mut().zip(col) {
+                *o -= x * c;
+            }
+        } else {
+            for (o, &c) in out.iter_mut().zip(col) {
+                let d = x - c;
+                *o += d * d;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[expect(unsafe_code, reason = "SIMD intrinsics")]
+mod gather {
+    use core::arch::x86_64::*;
+
+    /// `codes.len() * 256 <= tables.len()`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn table_sum_avx512(tables: &[f32], codes: &[u8]) -> f32 {
+        let lanes = _mm512_setr_epi32(
+            0, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2304, 2560, 2816, 3072, 3328, 3584,
+            3840,
+        );
+        let mut acc = _mm512_setzero_ps();
+        let base = tables.as_ptr();
+        let mut i = 0;
+        while i < codes.len() {
+            let n = (codes.len() - i).min(16);
+            let mask: __mmask16 = if n == 16 { 0xffff } else { (1u16 << n) - 1 };
+            let mut block = [0u8; 16];
+            block[..n].copy_from_slice(&codes[i..i + n]);
+            // SAFETY: `block` is 16 bytes; unaligned load.
+            let c = unsafe { _mm_loadu_si128(block.as_ptr().cast()) };
+            let idx = _mm512_add_epi32(
+                _mm512_add_epi32(_mm512_cvtepu8_epi32(c), lanes),
+                _mm512_set1_epi32((i * 256) as i32),
+            );
+            // SAFETY: an active lane k reads tables[256·(i + k) + c] with i + k < codes.len()
+            // and c ≤ 255, inside `tables` by the precondition; inactive lanes read nothing.
+            let v = unsafe {
+                _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, idx, base.cast())
+            };
+            acc = _mm512_add_ps(acc, v);
+            i += 16;
+        }
+        _mm512_reduce_add_ps(acc)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn centroid_table_avx512(
+        q: &[f32],
+        book: &[f32],
+        ks: usize,
+        dot: bool,
+        out: &mut [f32],
+    ) {
+        super::centroid_table_body(q, book, ks, dot, out);
+    }
+}

@@ -38,13 +38,13 @@ pub(crate) const KMEANS_POINTS: usize = 65_536;
 
 /// Weaviate's automatic number of segments (`segments: 0`) for `d` dimensions.
 pub fn auto_segments(d: usize) -> usize {
-    if d >= 2048 && d % 8 == 0 {
+    if d >= 2048 && d.is_multiple_of(8) {
         d / 8
-    } else if d >= 768 && d % 6 == 0 {
+    } else if d >= 768 && d.is_multiple_of(6) {
         d / 6
-    } else if d >= 256 && d % 4 == 0 {
+    } else if d >= 256 && d.is_multiple_of(4) {
         d / 4
-    } else if d % 2 == 0 {
+    } else if d.is_multiple_of(2) {
         d / 2
     } else {
         d
@@ -183,13 +183,9 @@ impl Pq {
             let (book, w) = self.book(i);
             let lo = self.bounds[i];
             let q = &v[lo..lo + w];
-            match metric {
-                Metric::Dot => neg_dots(q, book, self.ks, lut),
-                Metric::Cosine => {
-                    sq_dists(q, book, self.ks, lut);
-                    lut.iter_mut().for_each(|x| *x *= 0.5);
-                }
-                _ => sq_dists(q, book, self.ks, lut),
+            crate::kernels_u8::centroid_table(q, book, self.ks, metric == Metric::Dot, lut);
+            if metric == Metric::Cosine {
+                lut.iter_mut().for_each(|x| *x *= 0.5);
             }
         }
         row
@@ -241,28 +237,7 @@ impl Pq {
 /// `out[j] = ‖q − centroid j‖²` over one coordinate-major codebook of `ks` centroids.
 #[inline]
 fn sq_dists(q: &[f32], book: &[f32], ks: usize, out: &mut [f32]) {
-    let out = &mut out[..ks];
-    out.fill(0.0);
-    for (t, &x) in q.iter().enumerate() {
-        let col = &book[t * ks..(t + 1) * ks];
-        for (o, &c) in out.iter_mut().zip(col) {
-            let d = x - c;
-            *o += d * d;
-        }
-    }
-}
-
-/// `out[j] = −⟨q, centroid j⟩`.
-#[inline]
-fn neg_dots(q: &[f32], book: &[f32], ks: usize, out: &mut [f32]) {
-    let out = &mut out[..ks];
-    out.fill(0.0);
-    for (t, &x) in q.iter().enumerate() {
-        let col = &book[t * ks..(t + 1) * ks];
-        for (o, &c) in out.iter_mut().zip(col) {
-            *o -= x * c;
-        }
-    }
+    crate::kernels_u8::centroid_table(q, book, ks, false, out);
 }
 
 fn argmin(d: &[f32]) -> usize {
@@ -360,21 +335,12 @@ pub(crate) fn distance(a: &[f32], b: &[f32]) -> f32 {
         return f32::INFINITY;
     }
     let codes = &codes[..m];
-    let mut acc = [0.0f32; 4];
     if ks == MAX_CENTROIDS {
-        // Full tables: a byte indexes a 256-entry array without a bounds check.
-        let tables = lut.chunks_exact(MAX_CENTROIDS);
-        for (i, (t, &c)) in tables.zip(codes).enumerate() {
-            let t: &[f32; MAX_CENTROIDS] = match t.try_into() {
-                Ok(t) => t,
-                Err(_) => return f32::INFINITY,
-            };
-            acc[i & 3] += t[usize::from(c)];
-        }
-    } else {
-        for (i, (t, &c)) in lut.chunks_exact(ks).zip(codes).enumerate() {
-            acc[i & 3] += t.get(usize::from(c)).copied().unwrap_or(f32::INFINITY);
-        }
+        return a[0] + crate::kernels_u8::table_sum_fast(lut, codes);
+    }
+    let mut acc = [0.0f32; 4];
+    for (i, (t, &c)) in lut.chunks_exact(ks).zip(codes).enumerate() {
+        acc[i & 3] += t.get(usize::from(c)).copied().unwrap_or(f32::INFINITY);
     }
     a[0] + ((acc[0] + acc[1]) + (acc[2] + acc[3]))
 }

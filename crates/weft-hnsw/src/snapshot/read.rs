@@ -138,8 +138,7 @@ fn decode_header(b: &[u8]) -> Result<(SnapshotHeader, usize), SnapshotError> {
         2 => u32::from(u16_at(b, 20).unwrap_or(0)),
         _ => u32_at(b, 20).unwrap_or(0),
     };
-    if (version == 1 && u32_at(b, 20) != Some(0)) || (version == 2 && u16_at(b, 22) != Some(0))
-    {
+    if (version == 1 && u32_at(b, 20) != Some(0)) || (version == 2 && u16_at(b, 22) != Some(0)) {
         return Err(malformed("reserved header bytes are not zero"));
     }
     if qlen as usize > MAX_CHUNK {

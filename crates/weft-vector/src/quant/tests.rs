@@ -397,7 +397,10 @@ fn pq_table_distance_is_the_distance_to_the_decoded_vector() {
                     let xb = decoded(&q, &rb);
                     let want = exact(a, &xb);
                     let got = dist(&query, &rb);
-                    assert!((got - want).abs() < 1e-4, "{metric} {d}/{m}: {got} vs {want}");
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "{metric} {d}/{m}: {got} vs {want}"
+                    );
                     // Two stored rows: the distance between both decoded vectors.
                     let ra = row(&q, a);
                     let want = exact(&decoded(&q, &ra), &xb);
@@ -462,7 +465,12 @@ fn pq_codes_pick_the_nearest_centroid_and_training_beats_random_codebooks() {
         book
     };
     let random = crate::pq::Pq::from_parts(d, m, 64, start).unwrap();
-    assert!(err(p) < 0.8 * err(&random), "{} vs {}", err(p), err(&random));
+    assert!(
+        err(p) < 0.8 * err(&random),
+        "{} vs {}",
+        err(p),
+        err(&random)
+    );
 }
 
 #[test]
@@ -493,7 +501,44 @@ fn pq_bytes_round_trip_and_bad_shapes_are_refused() {
 
 #[test]
 fn pq_automatic_segments_follow_weaviate() {
-    for (d, m) in [(2048, 256), (1536, 256), (768, 128), (384, 96), (256, 64), (128, 64), (50, 25), (7, 7)] {
+    for (d, m) in [
+        (2048, 256),
+        (1536, 256),
+        (768, 128),
+        (384, 96),
+        (256, 64),
+        (128, 64),
+        (50, 25),
+        (7, 7),
+    ] {
         assert_eq!(crate::pq::auto_segments(d), m, "{d}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn table_kernels_agree(
+        codes in proptest::collection::vec(any::<u8>(), 0..70),
+        seed in any::<u64>(),
+        extra in 0usize..300,
+    ) {
+        let mut r = SplitMix(seed);
+        let tables: Vec<f32> = (0..codes.len() * 256 + extra)
+            .map(|_| (r.next() >> 40) as f32 / (1u64 << 20) as f32 - 8.0)
+            .collect();
+        let reference: f64 = codes
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| f64::from(tables[256 * i + usize::from(c)]))
+            .sum();
+        let scalar = crate::kernels_u8::table_sum_scalar(&tables, &codes);
+        let fast = crate::kernels_u8::table_sum_fast(&tables, &codes);
+        prop_assert!((f64::from(scalar) - reference).abs() < 1e-3, "{} vs {}", scalar, reference);
+        prop_assert!((f64::from(fast) - reference).abs() < 1e-3, "{} vs {}", fast, reference);
+        // Codes beyond the tables are ignored, never read out of bounds.
+        let short = &tables[..tables.len().saturating_sub(256 + extra)];
+        let n = short.len() / 256;
+        let want = crate::kernels_u8::table_sum_scalar(short, &codes[..n]);
+        prop_assert!((crate::kernels_u8::table_sum_fast(short, &codes) - want).abs() < 1e-3);
     }
 }
