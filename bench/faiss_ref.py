@@ -18,7 +18,7 @@ import numpy as np
 from hnswlib_ref import read_vecs, rss_bytes
 
 
-def make(kind, dim, m, metric):
+def make(kind, dim, m, metric, pq_m=0):
     if kind == "flat":
         return faiss.IndexHNSWFlat(dim, m, metric)
     if kind == "sq8u":
@@ -26,7 +26,7 @@ def make(kind, dim, m, metric):
     if kind == "sq8":
         return faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, m, metric)
     if kind == "pq":
-        return faiss.IndexHNSWPQ(dim, dim // 4, m, 8, metric)
+        return faiss.IndexHNSWPQ(dim, pq_m or dim // 4, m, 8, metric)
     raise SystemExit(f"unknown index {kind}")
 
 
@@ -42,7 +42,8 @@ def main():
     p.add_argument("--ef", default="10,16,24,32,48,64,96,128,256")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--index", default="flat", choices=["flat", "sq8u", "sq8", "pq"])
-    p.add_argument("--rescore", type=int, default=0, help="refine this many candidates (0: none)")
+    p.add_argument("--rescore", type=int, default=0, help="refine this many candidates (0: none, -1: ef)")
+    p.add_argument("--pq-m", type=int, default=0, help="pq bytes per vector (0: dim / 4)")
     p.add_argument("--repeats", type=int, default=3)
     a = p.parse_args()
 
@@ -64,7 +65,7 @@ def main():
         index = None
         faiss.omp_set_num_threads(bt)
         rss0 = rss_bytes()
-        hnsw = make(a.index, dim, a.m, metric)
+        hnsw = make(a.index, dim, a.m, metric, a.pq_m)
         hnsw.hnsw.efConstruction = a.ef_construction
         t = time.perf_counter()
         if not hnsw.is_trained:
@@ -86,7 +87,8 @@ def main():
         for ef in [int(e) for e in a.ef.split(",")]:
             hnsw.hnsw.efSearch = max(ef, k)
             if a.rescore:
-                idx.k_factor = max(a.rescore, k) / k
+                # -1: every candidate of the walk (ef), Weaviate's rule for pq and bq.
+                idx.k_factor = max(ef if a.rescore < 0 else a.rescore, k) / k
             best = (0.0, 0.0)
             for _ in range(max(a.repeats, 1)):
                 t = time.perf_counter()

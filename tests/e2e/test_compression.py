@@ -47,7 +47,7 @@ def self_matches(coll, vs, step=17):
         assert abs(res.objects[0].metadata.distance) < 1e-5, res.objects[0].metadata.distance
 
 
-@pytest.mark.parametrize("bits", [8, 1])
+@pytest.mark.parametrize("bits", [8, 4, 1])
 def test_rq_at_creation_then_restart_and_kill9(make_weft, bits):
     server = make_weft().start()
     with server.client() as client:
@@ -62,8 +62,8 @@ def test_rq_at_creation_then_restart_and_kill9(make_weft, bits):
         )
         cfg = coll.config.get().vector_config["default"].vector_index_config
         assert cfg.quantizer is not None and type(cfg.quantizer).__name__ == "_RQConfig"
-        # Weaviate's defaults: 20 candidates rescored with 8 bits, 512 with 1.
-        assert (cfg.quantizer.bits, cfg.quantizer.rescore_limit) == (bits, 20 if bits == 8 else 512)
+        # Weaviate's defaults: 20 candidates rescored with 8 or 4 bits, 512 with 1.
+        assert (cfg.quantizer.bits, cfg.quantizer.rescore_limit) == (bits, 512 if bits == 1 else 20)
         vs = vectors(600, 1)
         insert(coll, vs)
         assert compressed(client, "Rq") == [True]
@@ -227,6 +227,25 @@ def test_pq_enabled_later_compresses_in_the_background(weft):
         self_matches(coll, vs)
 
 
+def test_rq_bits_cannot_change_once_enabled(weft):
+    with weft.client() as client:
+        client.collections.create(
+            "Bits",
+            vector_config=Configure.Vectors.self_provided(
+                vector_index_config=Configure.VectorIndex.hnsw(
+                    quantizer=Configure.VectorIndex.Quantizer.rq(bits=4)
+                )
+            ),
+        )
+    status, body = rest(weft, "GET", "/v1/schema/Bits")
+    assert status == 200
+    assert body["vectorConfig"]["default"]["vectorIndexConfig"]["rq"]["bits"] == 4
+    body["vectorConfig"]["default"]["vectorIndexConfig"]["rq"]["bits"] = 8
+    status, text = rest(weft, "PUT", "/v1/schema/Bits", body)
+    assert status == 422, (status, text)
+    assert 'rq bits is immutable: attempted change from \\"4\\" to \\"8\\"' in text, text
+
+
 def test_compression_with_an_unsupported_distance_is_refused(weft):
     import weaviate
 
@@ -350,7 +369,7 @@ def test_default_quantization_applies_to_indexes_that_enable_none(make_weft):
 
 
 def test_unknown_default_quantization_is_refused_at_startup(make_weft):
-    server = make_weft({"DEFAULT_QUANTIZATION": "rq-4"})
+    server = make_weft({"DEFAULT_QUANTIZATION": "rq-2"})
     with pytest.raises(RuntimeError) as e:
         server.start()
-    assert "DEFAULT_QUANTIZATION" in str(e.value) and "rq-4" in str(e.value), e.value
+    assert "DEFAULT_QUANTIZATION" in str(e.value) and "rq-2" in str(e.value), e.value

@@ -15,6 +15,7 @@ fn quantizers(index: &Hnsw, metric: Metric) -> Vec<Quantizer> {
     vec![
         index.train_sq(10_000).unwrap(),
         Quantizer::rq8(metric, DIM, RQ_SEED).unwrap(),
+        Quantizer::rq4(metric, DIM, RQ_SEED).unwrap(),
         index.train_pq(10_000, 0, 256).unwrap().unwrap(),
     ]
 }

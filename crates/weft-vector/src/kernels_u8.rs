@@ -403,3 +403,50 @@ mod gather {
         super::centroid_table_body(q, book, ks, dot, out);
     }
 }
+
+/// Σᵢ qᵢ·nᵢ where `n` are the 4-bit codes of `packed` in plane layout (byte j holds code j in
+/// its low nibble and code j + D/2 in its high nibble, D = 2·packed.len()) and `q` holds D
+/// bytes; with `FAST`, the SIMD u8 dot product over unpacked blocks.
+#[inline]
+pub fn dot_u8_nibbles<const FAST: bool>(q: &[u8], packed: &[u8]) -> u32 {
+    let half = packed.len().min(q.len() / 2);
+    let (q_lo, q_hi) = (&q[..half], &q[half..2 * half]);
+    let mut sum = 0u32;
+    let (mut lo, mut hi) = ([0u8; 128], [0u8; 128]);
+    for (k, block) in packed[..half].chunks(128).enumerate() {
+        let n = block.len();
+        for ((l, h), &b) in lo.iter_mut().zip(hi.iter_mut()).zip(block) {
+            *l = b & 15;
+            *h = b >> 4;
+        }
+        let at = k * 128;
+        sum += dot::<FAST>(&q_lo[at..at + n], &lo[..n]) + dot::<FAST>(&q_hi[at..at + n], &hi[..n]);
+    }
+    sum
+}
+
+/// Σᵢ aᵢ·bᵢ over the 4-bit codes of two packed rows (plane layout, see [`dot_u8_nibbles`]).
+#[inline]
+pub fn dot_nibbles<const FAST: bool>(a: &[u8], b: &[u8]) -> u32 {
+    let n = a.len().min(b.len());
+    let mut sum = 0u32;
+    let (mut al, mut ah, mut bl, mut bh) = ([0u8; 128], [0u8; 128], [0u8; 128], [0u8; 128]);
+    for (x, y) in a[..n].chunks(128).zip(b[..n].chunks(128)) {
+        let m = x.len();
+        for i in 0..m {
+            (al[i], ah[i]) = (x[i] & 15, x[i] >> 4);
+            (bl[i], bh[i]) = (y[i] & 15, y[i] >> 4);
+        }
+        sum += dot::<FAST>(&al[..m], &bl[..m]) + dot::<FAST>(&ah[..m], &bh[..m]);
+    }
+    sum
+}
+
+#[inline(always)]
+fn dot<const FAST: bool>(a: &[u8], b: &[u8]) -> u32 {
+    if FAST {
+        dot_fast(a, b)
+    } else {
+        dot_scalar(a, b)
+    }
+}

@@ -64,6 +64,8 @@ pub enum QuantKind {
     Sq,
     /// Weaviate's `rq` with `bits: 8`.
     Rq8,
+    /// Weaviate's `rq` with `bits: 4` (the rotation of `rq-8`, 4-bit codes, 8-bit queries).
+    Rq4,
     /// Weaviate's `rq` with `bits: 1` (RaBitQ sign codes, see `rq1.rs`).
     Rq1,
     /// Weaviate's `bq`: one sign bit per dimension, compared by Hamming distance whatever the
@@ -79,6 +81,7 @@ impl QuantKind {
         match self {
             QuantKind::Sq => "sq",
             QuantKind::Rq8 => "rq-8",
+            QuantKind::Rq4 => "rq-4",
             QuantKind::Rq1 => "rq-1",
             QuantKind::Bq => "bq",
             QuantKind::Pq => "pq",
@@ -104,6 +107,10 @@ enum Params {
         seed: u64,
         rotation: Rotation,
     },
+    Rq4 {
+        seed: u64,
+        rotation: Rotation,
+    },
     Rq1 {
         seed: u64,
         rotation: Rotation,
@@ -123,7 +130,7 @@ impl fmt::Debug for Quantizer {
             .field("dim", &self.dim);
         match &self.params {
             Params::Sq { min, range } => d.field("min", min).field("range", range),
-            Params::Rq8 { seed, .. } => d.field("seed", seed),
+            Params::Rq8 { seed, .. } | Params::Rq4 { seed, .. } => d.field("seed", seed),
             Params::Rq1 { seed, center, .. } => {
                 d.field("seed", seed).field("centred", &!center.is_empty())
             }
@@ -190,6 +197,21 @@ impl Quantizer {
             metric,
             dim,
             params: Params::Rq8 {
+                seed,
+                rotation: Rotation::new(dim, seed),
+            },
+        })
+    }
+
+    /// An `rq` 4-bit quantizer with the rotation drawn from `seed` (no training): stored
+    /// vectors keep 4 bits per rotated coordinate, queries 8 (see [`Quantizer::encode_query`]).
+    pub fn rq4(metric: Metric, dim: usize, seed: u64) -> Result<Quantizer, QuantError> {
+        check_metric(metric)?;
+        check_dim(dim)?;
+        Ok(Quantizer {
+            metric,
+            dim,
+            params: Params::Rq4 {
                 seed,
                 rotation: Rotation::new(dim, seed),
             },
@@ -312,6 +334,7 @@ impl Quantizer {
         match self.params {
             Params::Sq { .. } => QuantKind::Sq,
             Params::Rq8 { .. } => QuantKind::Rq8,
+            Params::Rq4 { .. } => QuantKind::Rq4,
             Params::Rq1 { .. } => QuantKind::Rq1,
             Params::Bq => QuantKind::Bq,
             Params::Pq(_) => QuantKind::Pq,
@@ -332,6 +355,7 @@ impl Quantizer {
         match &self.params {
             Params::Sq { .. } => self.dim.div_ceil(4) * 4,
             Params::Rq8 { rotation, .. } => rotation.out_dim,
+            Params::Rq4 { rotation, .. } => rotation.out_dim / 2,
             Params::Rq1 { rotation, .. } => rotation.out_dim / 8,
             Params::Bq => self.dim.div_ceil(32) * 4,
             Params::Pq(p) => p.code_len().div_ceil(4) * 4,
@@ -341,7 +365,7 @@ impl Quantizer {
     fn header_words(&self) -> usize {
         match self.params {
             Params::Sq { .. } => 3,
-            Params::Rq8 { .. } => 4,
+            Params::Rq8 { .. } | Params::Rq4 { .. } => 4,
             Params::Rq1 { .. } => crate::rq1::HEADER,
             Params::Bq | Params::Pq(_) => 0,
         }
@@ -381,24 +405,23 @@ impl Quantizer {
                 head[1] = self.dim as f32 * min * min / 2.0 + min * step * sum as f32;
                 head[2] = n as f32;
             }
-            Params::Rq8 { rotation, .. } => {
+            Params::Rq8 { rotation, .. } => encode_rq8(&rotation.apply(v), v, head, codes),
+            Params::Rq4 { rotation, .. } => {
                 let y = rotation.apply(v);
-                let (lo, hi) = y
-                    .iter()
-                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
-                        (l.min(x), h.max(x))
-                    });
-                let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
-                let step = (hi - lo) / 255.0;
+                let (lo, step, t) = rq4_interval(&y);
                 let inv = if step > 0.0 { 1.0 / step } else { 0.0 };
+                // Plane layout: byte j holds coordinate j (low nibble) and j + D/2 (high).
+                let half = codes.len();
                 let mut sum = 0u64;
-                for (c, &x) in codes.iter_mut().zip(&y) {
-                    *c = quantize((x - lo) * inv);
-                    sum += u64::from(*c);
+                for (j, c) in codes.iter_mut().enumerate() {
+                    let a = quantize((y[j] - lo) * inv).min(15);
+                    let b = quantize((y[j + half] - lo) * inv).min(15);
+                    sum += u64::from(a) + u64::from(b);
+                    *c = a | (b << 4);
                 }
-                head[0] = lo;
-                head[1] = step;
-                head[2] = step * sum as f32;
+                head[0] = lo * t;
+                head[1] = step * t;
+                head[2] = step * t * sum as f32;
                 head[3] = crate::scalar::dot_product(v, v);
             }
             Params::Rq1 { .. } => {}
@@ -432,6 +455,14 @@ impl Quantizer {
                 row
             }
             (Params::Pq(p), _) => p.query_row(self.metric, v),
+            // 8 bits per coordinate (the row of rq-8 over the same rotation): twice as long as
+            // a stored 4-bit row, so the kernel tells them apart.
+            (Params::Rq4 { rotation, .. }, _) => {
+                let mut row = vec![0.0; 4 + rotation.out_dim / 4];
+                let (head, body) = row.split_at_mut(4);
+                encode_rq8(&rotation.apply(v), v, head, bytemuck::cast_slice_mut(body));
+                row
+            }
             _ => self.encode_row(v),
         }
     }
@@ -479,6 +510,7 @@ impl Quantizer {
         match self.params {
             Params::Sq { .. } => pick!(sq_distance),
             Params::Rq8 { .. } => pick!(rq_distance),
+            Params::Rq4 { .. } => pick!(rq4_distance),
             Params::Rq1 { .. } => pick!(rq1_distance),
             Params::Pq(_) => crate::pq::distance,
             Params::Bq => {
@@ -497,6 +529,7 @@ impl Quantizer {
         b.push(match self.kind() {
             QuantKind::Sq => 1,
             QuantKind::Rq8 => 2,
+            QuantKind::Rq4 => 6,
             QuantKind::Bq => 3,
             QuantKind::Rq1 => 4,
             QuantKind::Pq => 5,
@@ -508,7 +541,7 @@ impl Quantizer {
                 b.extend_from_slice(&min.to_le_bytes());
                 b.extend_from_slice(&range.to_le_bytes());
             }
-            Params::Rq8 { seed, .. } => {
+            Params::Rq8 { seed, .. } | Params::Rq4 { seed, .. } => {
                 b.extend_from_slice(&seed.to_le_bytes());
                 b.push(RQ_ROUNDS as u8);
             }
@@ -576,6 +609,13 @@ impl Quantizer {
                 }
                 let seed = u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad("seed"))?);
                 Quantizer::rq8(metric, dim, seed)
+            }
+            6 => {
+                if rest.len() != 9 || usize::from(rest[8]) != RQ_ROUNDS {
+                    return Err(bad("rq-4 parameters are a seed and 3 rounds"));
+                }
+                let seed = u64::from_le_bytes(rest[..8].try_into().map_err(|_| bad("seed"))?);
+                Quantizer::rq4(metric, dim, seed)
             }
             4 => {
                 if rest.len() < 10 || usize::from(rest[8]) != RQ_ROUNDS {
@@ -682,6 +722,95 @@ fn rq_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
         + hb[0] * ha[2]
         + ha[1] * hb[1] * dot_u8::<FAST>(ca, cb) as f32;
     finish::<M>(dot, ha[3], hb[3])
+}
+
+/// Query (8-bit) × stored (4-bit) rows, or two stored rows; the estimate of `rq_distance`
+/// over the rotated dimension D (twice the packed bytes).
+fn rq4_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let (ha, ca) = split(a, 4);
+    let (hb, cb) = split(b, 4);
+    if ha.len() < 4 || hb.len() < 4 {
+        return f32::INFINITY;
+    }
+    let (sum, d) = if ca.len() == 2 * cb.len() {
+        (crate::kernels_u8::dot_u8_nibbles::<FAST>(ca, cb), ca.len())
+    } else if cb.len() == 2 * ca.len() {
+        (crate::kernels_u8::dot_u8_nibbles::<FAST>(cb, ca), cb.len())
+    } else if ca.len() == cb.len() {
+        (crate::kernels_u8::dot_nibbles::<FAST>(ca, cb), 2 * ca.len())
+    } else {
+        return f32::INFINITY;
+    };
+    let dot = d as f32 * ha[0] * hb[0] + ha[0] * hb[2] + hb[0] * ha[2] + ha[1] * hb[1] * sum as f32;
+    finish::<M>(dot, ha[3], hb[3])
+}
+
+/// The rq-8 header and codes of the rotated vector `y` (of `v`) into `head` and `codes`.
+fn encode_rq8(y: &[f32], v: &[f32], head: &mut [f32], codes: &mut [u8]) {
+    let (lo, hi) = y
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
+    let step = (hi - lo) / 255.0;
+    let inv = if step > 0.0 { 1.0 / step } else { 0.0 };
+    let mut sum = 0u64;
+    for (c, &x) in codes.iter_mut().zip(y) {
+        *c = quantize((x - lo) * inv);
+        sum += u64::from(*c);
+    }
+    head[0] = lo;
+    head[1] = step;
+    head[2] = step * sum as f32;
+    head[3] = crate::scalar::dot_product(v, v);
+}
+
+/// Shrink factors tried for the 4-bit interval: with 16 levels, clamping a few extreme
+/// coordinates buys finer steps for all others.
+const RQ4_SHRINK: [f32; 5] = [1.0, 0.9, 0.8, 0.7, 0.6];
+
+/// The 4-bit interval of the rotated vector `y`: `(lower, step, t)`. Each candidate interval
+/// (min/max shrunk by a factor of [`RQ4_SHRINK`]) quantizes `y` to x̂; the winner maximises
+/// ⟨y, x̂⟩²/‖x̂‖² (the smallest residual after the best rescaling of x̂), and `t` is that
+/// least-squares factor ⟨y, x̂⟩/‖x̂‖²: codes are taken over (lower, step), the row stores
+/// t·lower and t·step so that its reconstruction is the rescaled one.
+fn rq4_interval(y: &[f32]) -> (f32, f32, f32) {
+    let (lo, hi) = y
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
+    // Also false for NaN bounds: a vector that cannot be quantized keeps code 0 throughout.
+    if !(lo < hi) {
+        let lo = if lo.is_finite() { lo } else { 0.0 };
+        return (lo, 0.0, 1.0);
+    }
+    let score = |lo: f32, step: f32| -> (f64, f64) {
+        let inv = 1.0 / step;
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in y {
+            let c = quantize((x - lo) * inv).min(15);
+            let r = f64::from(lo) + f64::from(step) * f64::from(c);
+            s1 += f64::from(x) * r;
+            s2 += r * r;
+        }
+        (s1, s2)
+    };
+    let mut best = (f64::NEG_INFINITY, lo, (hi - lo) / 15.0, 1.0f64);
+    for f in RQ4_SHRINK {
+        let (l, h) = (f * lo, f * hi);
+        let step = (h - l) / 15.0;
+        if !(step > 0.0) {
+            continue;
+        }
+        let (s1, s2) = score(l, step);
+        if s2 > 0.0 && s1 * s1 / s2 > best.0 {
+            let t = if s1 > 0.0 { s1 / s2 } else { 1.0 };
+            best = (s1 * s1 / s2, l, step, t);
+        }
+    }
+    (best.1, best.2, best.3 as f32)
 }
 
 fn rq1_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {

@@ -151,7 +151,7 @@ pub struct Cli {
         default_value = "none"
     )]
     pub default_vectorizer_module: String,
-    /// Compression of new vector indexes that enable none: none, pq, sq, rq-1, rq-8, bq.
+    /// Compression of new vector indexes that enable none: none, pq, sq, rq-1, rq-4, rq-8, bq.
     #[arg(
         long = "default-quantization",
         env = "DEFAULT_QUANTIZATION",

@@ -297,6 +297,13 @@ fn check_hnsw(old: &HnswConfig, new: &HnswConfig) -> Result<(), String> {
     if old.multivector != new.multivector {
         return Err("multivector is immutable".to_string());
     }
+    // Weaviate's message (`hnsw/config_update.go`): the codes are of one width.
+    if old.rq.enabled && new.rq.enabled && old.rq.bits != new.rq.bits {
+        return Err(format!(
+            "rq bits is immutable: attempted change from \"{}\" to \"{}\"",
+            old.rq.bits, new.rq.bits
+        ));
+    }
     let now = new.enabled_quantizers();
     if let Some(q) = old
         .enabled_quantizers()

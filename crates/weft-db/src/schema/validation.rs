@@ -450,8 +450,8 @@ fn validate_hnsw(c: &HnswConfig) -> Result<(), String> {
             c.pq.centroids
         ));
     }
-    if c.rq.bits != 1 && c.rq.bits != 8 {
-        return Err(format!("rq.bits must be 1 or 8, got {}", c.rq.bits));
+    if ![1, 4, 8].contains(&c.rq.bits) {
+        return Err(format!("rq.bits must be 1, 4 or 8, got {}", c.rq.bits));
     }
     // Weaviate accepts these and fails every search later ("Distance not supported yet").
     if (c.sq.enabled || c.rq.enabled || c.pq.enabled)

@@ -433,6 +433,8 @@ pub enum DefaultQuantization {
     Sq,
     /// `rq-1`.
     Rq1,
+    /// `rq-4` (hnsw only).
+    Rq4,
     /// `rq-8`.
     Rq8,
     /// `bq`.
@@ -440,20 +442,20 @@ pub enum DefaultQuantization {
 }
 
 impl DefaultQuantization {
-    /// Parses Weaviate's names (`none`, `pq`, `sq`, `rq-1`, `rq-8`, `bq`; case and surrounding
-    /// spaces ignored; empty is `none`). `rq-4` is refused: weft has no 4-bit codes.
+    /// Parses Weaviate's names (`none`, `pq`, `sq`, `rq-1`, `rq-4`, `rq-8`, `bq`; case and
+    /// surrounding spaces ignored; empty is `none`).
     pub fn parse(s: &str) -> Result<DefaultQuantization, String> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
             "" | "none" => DefaultQuantization::None,
             "pq" => DefaultQuantization::Pq,
             "sq" => DefaultQuantization::Sq,
             "rq-1" => DefaultQuantization::Rq1,
+            "rq-4" => DefaultQuantization::Rq4,
             "rq-8" => DefaultQuantization::Rq8,
             "bq" => DefaultQuantization::Bq,
-            "rq-4" => return Err("rq-4 is not supported by weft (use rq-8 or rq-1)".into()),
             other => {
                 return Err(format!(
-                    "unknown quantization {other:?} (none, pq, sq, rq-1, rq-8, bq)"
+                    "unknown quantization {other:?} (none, pq, sq, rq-1, rq-4, rq-8, bq)"
                 ));
             }
         })
@@ -495,12 +497,15 @@ impl VectorIndexConfig {
                     D::Pq => c.pq.enabled = true,
                     D::Sq => c.sq.enabled = true,
                     D::Bq => c.bq_enabled = true,
-                    D::Rq1 | D::Rq8 => {
-                        let one = q == D::Rq1;
+                    D::Rq1 | D::Rq4 | D::Rq8 => {
                         c.rq = RqConfig {
                             enabled: true,
-                            bits: if one { 1 } else { 8 },
-                            rescore_limit: if one { 512 } else { 20 },
+                            bits: match q {
+                                D::Rq1 => 1,
+                                D::Rq4 => 4,
+                                _ => 8,
+                            },
+                            rescore_limit: if q == D::Rq1 { 512 } else { 20 },
                         };
                     }
                 }
@@ -516,7 +521,8 @@ impl VectorIndexConfig {
                     ..FlatQuantizer::default()
                 };
                 match q {
-                    D::None | D::Pq | D::Sq => return,
+                    // rq-4 too: Weaviate's flat index has no 4-bit codes (it logs an error).
+                    D::None | D::Pq | D::Sq | D::Rq4 => return,
                     D::Bq => c.bq = default,
                     D::Rq1 | D::Rq8 => {
                         c.rq = default;

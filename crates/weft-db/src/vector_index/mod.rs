@@ -63,7 +63,7 @@ pub(crate) enum Compression {
     Bq,
     /// `sq`: trained once `trainingLimit` vectors are indexed, or at once when enabled later.
     Sq { training_limit: u64, rescore: usize },
-    /// `rq` with 8 or 1 bits: from the first vector, no training.
+    /// `rq` with 8, 4 or 1 bits: from the first vector, no training.
     Rq { bits: u32, rescore: usize },
     /// `pq`: trained once `trainingLimit` vectors are indexed, or at once when enabled later
     /// (on up to `trainingLimit` of them); every candidate of the walk is rescored.
@@ -131,6 +131,7 @@ impl Compression {
             Compression::Rq { bits: 1, .. } | Compression::FlatRq { bits: 1, .. } => {
                 Quantizer::rq1(metric, dim, weft_hnsw::RQ_SEED).ok()
             }
+            Compression::Rq { bits: 4, .. } => Quantizer::rq4(metric, dim, weft_hnsw::RQ_SEED).ok(),
             Compression::Rq { .. } | Compression::FlatRq { .. } => {
                 Quantizer::rq8(metric, dim, weft_hnsw::RQ_SEED).ok()
             }

@@ -267,6 +267,7 @@ fn bytes_round_trip_and_damage_is_refused() {
         Quantizer::rq1(Metric::Cosine, 300, 43).unwrap(),
         Quantizer::train_rq1(Metric::Dot, 10, 44, vs.iter().map(Vec::as_slice)).unwrap(),
         Quantizer::bq(Metric::Manhattan, 10).unwrap(),
+        Quantizer::rq4(Metric::Cosine, 70, 45).unwrap(),
     ] {
         let b = q.to_bytes();
         assert_eq!(Quantizer::from_bytes(&b).unwrap(), q);
@@ -540,5 +541,103 @@ proptest! {
         let n = short.len() / 256;
         let want = crate::kernels_u8::table_sum_scalar(short, &codes[..n]);
         prop_assert!((crate::kernels_u8::table_sum_fast(short, &codes) - want).abs() < 1e-3);
+    }
+}
+
+/// rq with 4 bits: stored rows keep 4 bits per rotated coordinate, queries 8. Both the
+/// asymmetric estimate (query row first) and two stored rows follow the exact distance;
+/// 16 levels are coarser than rq-8's 256, so the tolerance is wider, and the query's 8 bits
+/// make the asymmetric estimate the closer one on average.
+#[test]
+fn rq4_estimates_follow_the_exact_distances() {
+    for m in [Metric::Cosine, Metric::Dot, Metric::L2Squared] {
+        for d in [96, 130] {
+            let mut vs = vecs(24, d, 5);
+            if m == Metric::Cosine {
+                vs.iter_mut().for_each(|v| crate::normalize(v));
+            }
+            let q = Quantizer::rq4(m, d, RQ_SEED).unwrap();
+            let out = d.div_ceil(64) * 64;
+            assert_eq!(q.row_words(), 4 + out / 8);
+            assert_eq!(q.encode_query(&vs[0]).len(), 4 + out / 4);
+            let exact = m.scalar_fn();
+            let dist = q.distance_fn();
+            let scale = if m == Metric::Cosine {
+                1.0
+            } else {
+                d as f32 / 3.0
+            };
+            let (mut err_q, mut err_s) = (0.0f32, 0.0f32);
+            for a in &vs {
+                let qa = q.encode_query(a);
+                let ra = row(&q, a);
+                for b in &vs {
+                    let rb = row(&q, b);
+                    let e = exact(a, b);
+                    let (gq, gs) = (dist(&qa, &rb), dist(&ra, &rb));
+                    assert!((e - gq).abs() <= 0.08 * scale, "{m} {d}: {e} vs query {gq}");
+                    assert!(
+                        (e - gs).abs() <= 0.15 * scale,
+                        "{m} {d}: {e} vs stored {gs}"
+                    );
+                    // Argument order does not matter for a query row and a stored row.
+                    assert!((dist(&rb, &qa) - gq).abs() <= 1e-3 * scale.max(1.0));
+                    err_q += (e - gq).abs();
+                    err_s += (e - gs).abs();
+                }
+            }
+            assert!(
+                err_q < err_s,
+                "{m} {d}: query error {err_q} vs stored {err_s}"
+            );
+        }
+    }
+    // Rows of other shapes are infinitely far.
+    let q = Quantizer::rq4(Metric::Dot, 64, 1).unwrap();
+    assert_eq!(
+        q.distance_fn()(&[0.0; 4], &row(&q, &[0.5; 64])),
+        f32::INFINITY
+    );
+}
+
+#[test]
+fn rq4_interval_clamps_outliers_when_that_is_closer() {
+    // One large coordinate: the full range wastes 15 levels on it; a shrunk one is closer.
+    let mut y = vec![0.0f32; 64];
+    for (i, x) in y.iter_mut().enumerate() {
+        *x = ((i % 7) as f32 - 3.0) * 0.1;
+    }
+    y[5] = 3.0;
+    let (lo, step, t) = rq4_interval(&y);
+    assert!(
+        15.0 * step + lo < 3.0,
+        "the outlier is clamped: {lo} {step}"
+    );
+    assert!(t > 0.0);
+    // A flat vector has no interval; NaN does not propagate.
+    assert_eq!(rq4_interval(&[0.25; 8]), (0.25, 0.0, 1.0));
+    assert_eq!(rq4_interval(&[f32::NAN; 8]).1, 0.0);
+}
+
+proptest! {
+    #[test]
+    fn nibble_kernels_agree_with_unpacked_dots(
+        packed in proptest::collection::vec(any::<u8>(), 0..300),
+        seed in any::<u64>(),
+    ) {
+        let mut r = SplitMix(seed);
+        let half = packed.len();
+        let q: Vec<u8> = (0..2 * half).map(|_| r.next() as u8).collect();
+        let other: Vec<u8> = (0..half).map(|_| r.next() as u8).collect();
+        let unpack = |p: &[u8]| -> Vec<u8> {
+            p.iter().map(|b| b & 15).chain(p.iter().map(|b| b >> 4)).collect()
+        };
+        let n = unpack(&packed);
+        let want = crate::kernels_u8::dot_scalar(&q, &n);
+        prop_assert_eq!(crate::kernels_u8::dot_u8_nibbles::<false>(&q, &packed), want);
+        prop_assert_eq!(crate::kernels_u8::dot_u8_nibbles::<true>(&q, &packed), want);
+        let want = crate::kernels_u8::dot_scalar(&unpack(&other), &n);
+        prop_assert_eq!(crate::kernels_u8::dot_nibbles::<false>(&other, &packed), want);
+        prop_assert_eq!(crate::kernels_u8::dot_nibbles::<true>(&other, &packed), want);
     }
 }
