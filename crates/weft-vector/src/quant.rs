@@ -781,8 +781,9 @@ fn rq4_interval(y: &[f32]) -> (f32, f32, f32) {
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
             (l.min(x), h.max(x))
         });
-    // Also false for NaN bounds: a vector that cannot be quantized keeps code 0 throughout.
-    if !(lo < hi) {
+    // min/max skip NaN: an all-NaN (or empty) vector leaves lo = ∞ > hi = −∞ and keeps
+    // code 0 throughout, as a constant one.
+    if lo >= hi {
         let lo = if lo.is_finite() { lo } else { 0.0 };
         return (lo, 0.0, 1.0);
     }
@@ -801,7 +802,7 @@ fn rq4_interval(y: &[f32]) -> (f32, f32, f32) {
     for f in RQ4_SHRINK {
         let (l, h) = (f * lo, f * hi);
         let step = (h - l) / 15.0;
-        if !(step > 0.0) {
+        if step.is_nan() || step <= 0.0 {
             continue;
         }
         let (s1, s2) = score(l, step);
