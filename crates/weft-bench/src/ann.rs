@@ -48,7 +48,7 @@ pub struct AnnArgs {
     /// Passes over the queries per ef (the best pass is reported).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Compression: none, sq (trained on up to 100 000 vectors), rq8, rq1 (centred on the mean
+    /// Compression: none, sq (trained on up to 100 000 vectors), rq8, rq4, rq1 (centred on the mean
     /// of up to 100 000 vectors), rq1-origin (not centred), bq or pq (k-means on up to
     /// 100 000 vectors, 256 centroids).
     #[arg(long, default_value = "none")]
@@ -71,6 +71,7 @@ fn quantizer(a: &AnnArgs, index: &Hnsw) -> anyhow::Result<Option<Quantizer>> {
         "none" => None,
         "sq" => Some(index.train_sq(100_000).context("sq training")?),
         "rq8" => Some(Quantizer::rq8(a.metric, index.dim(), RQ_SEED)?),
+        "rq4" => Some(Quantizer::rq4(a.metric, index.dim(), RQ_SEED)?),
         // Centred on the mean of the vectors indexed so far (none when building on codes).
         "rq1" => Some(index.train_rq1(100_000, RQ_SEED).context("rq1 training")?),
         "rq1-origin" => Some(Quantizer::rq1(a.metric, index.dim(), RQ_SEED)?),
@@ -81,7 +82,7 @@ fn quantizer(a: &AnnArgs, index: &Hnsw) -> anyhow::Result<Option<Quantizer>> {
                 .train_pq(100_000, a.pq_segments, 256)?
                 .context("pq training")?,
         ),
-        other => bail!("unknown quantizer {other:?} (none, sq, rq8, rq1, bq, pq)"),
+        other => bail!("unknown quantizer {other:?} (none, sq, rq8, rq4, rq1, bq, pq)"),
     })
 }
 

@@ -180,6 +180,72 @@ mod x86 {
         let sum = _mm512_reduce_add_epi64(sums);
         (dot + 128 * sum) as u32
     }
+
+    /// Σ over the nibbles of `b` (plane layout, `n` bytes: low nibbles pair with `a[..n]`,
+    /// high ones with `a[off..off + n]`) times the bytes of `a`, or, with `NIB`, times the
+    /// nibbles of `a` (also packed, `off` = 0, low with low and high with high). Nibbles are
+    /// 0..15, so they serve as `vpdpbusd`'s signed operand as they are. The caller checks
+    /// `n ≤ b.len()`, `off + n ≤ a.len()` (and `n ≤ a.len()`).
+    #[target_feature(enable = "avx512bw,avx512vnni")]
+    pub(super) unsafe fn nibbles_vnni<const NIB: bool>(a: &[u8], off: usize, b: &[u8], n: usize) -> u32 {
+        let low = _mm512_set1_epi8(0x0f);
+        let mut acc = _mm512_setzero_si512();
+        let mut i = 0;
+        while i < n {
+            let left = n - i;
+            let mask: __mmask64 = if left >= 64 { !0 } else { (1u64 << left) - 1 };
+            // SAFETY: the mask limits every load to bytes below n (b, a's low half) or below
+            // off + n (a's high half), inside the slices by the caller's checks.
+            let (x, ql, qh) = unsafe {
+                (
+                    _mm512_maskz_loadu_epi8(mask, b.as_ptr().add(i).cast()),
+                    _mm512_maskz_loadu_epi8(mask, a.as_ptr().add(i).cast()),
+                    if NIB {
+                        _mm512_setzero_si512()
+                    } else {
+                        _mm512_maskz_loadu_epi8(mask, a.as_ptr().add(off + i).cast())
+                    },
+                )
+            };
+            let lo = _mm512_and_si512(x, low);
+            let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(x), low);
+            let (al, ah) = if NIB {
+                (
+                    _mm512_and_si512(ql, low),
+                    _mm512_and_si512(_mm512_srli_epi16::<4>(ql), low),
+                )
+            } else {
+                (ql, qh)
+            };
+            acc = _mm512_dpbusd_epi32(acc, al, lo);
+            acc = _mm512_dpbusd_epi32(acc, ah, hi);
+            i += 64;
+        }
+        _mm512_reduce_add_epi32(acc) as u32
+    }
+}
+
+/// [`dot_u8_nibbles`] / [`dot_nibbles`] in AVX-512 VNNI where the CPU has it (None otherwise).
+#[inline]
+#[cfg_attr(
+    target_arch = "x86_64",
+    expect(unsafe_code, reason = "calls target-feature kernels after detection")
+)]
+fn nibbles_fast(a: &[u8], b: &[u8], both_packed: bool) -> Option<u32> {
+    #[cfg(target_arch = "x86_64")]
+    if level() == Level::Vnni {
+        return Some(if both_packed {
+            let n = a.len().min(b.len());
+            // SAFETY: VNNI and AVX-512BW detected; n ≤ both lengths, off = 0.
+            unsafe { x86::nibbles_vnni::<true>(a, 0, b, n) }
+        } else {
+            let n = b.len().min(a.len() / 2);
+            // SAFETY: as above; n ≤ b.len() and n + n ≤ a.len().
+            unsafe { x86::nibbles_vnni::<false>(a, n, b, n) }
+        });
+    }
+    let _ = (a, b, both_packed);
+    None
 }
 
 /// Number of differing bits over the common prefix of two bit codes (scalar reference; the
@@ -409,6 +475,9 @@ mod gather {
 /// bytes; with `FAST`, the SIMD u8 dot product over unpacked blocks.
 #[inline]
 pub fn dot_u8_nibbles<const FAST: bool>(q: &[u8], packed: &[u8]) -> u32 {
+    if FAST && let Some(s) = nibbles_fast(q, packed, false) {
+        return s;
+    }
     let half = packed.len().min(q.len() / 2);
     let (q_lo, q_hi) = (&q[..half], &q[half..2 * half]);
     let mut sum = 0u32;
@@ -428,6 +497,9 @@ pub fn dot_u8_nibbles<const FAST: bool>(q: &[u8], packed: &[u8]) -> u32 {
 /// Σᵢ aᵢ·bᵢ over the 4-bit codes of two packed rows (plane layout, see [`dot_u8_nibbles`]).
 #[inline]
 pub fn dot_nibbles<const FAST: bool>(a: &[u8], b: &[u8]) -> u32 {
+    if FAST && let Some(s) = nibbles_fast(a, b, true) {
+        return s;
+    }
     let n = a.len().min(b.len());
     let mut sum = 0u32;
     let (mut al, mut ah, mut bl, mut bh) = ([0u8; 128], [0u8; 128], [0u8; 128], [0u8; 128]);
