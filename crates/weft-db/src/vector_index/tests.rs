@@ -443,6 +443,18 @@ fn hnsw_with(distance: Distance, set: impl FnOnce(&mut HnswConfig)) -> ClassDef 
     class_with(VectorIndexConfig::Hnsw(config))
 }
 
+/// The hnsw config of a class with the legacy vector.
+fn legacy_hnsw(class: &mut ClassDef) -> &mut HnswConfig {
+    let VectorSetup::Legacy {
+        index: VectorIndexConfig::Hnsw(c),
+        ..
+    } = &mut class.vectors
+    else {
+        panic!("legacy hnsw class expected");
+    };
+    c
+}
+
 fn compressed(db: &Db) -> bool {
     db.collection("Vec").unwrap().vectors_compressed()
 }
@@ -453,13 +465,7 @@ fn rq_enabled_by_an_update_compresses_and_survives_restarts_and_crashes() {
     let (db, mut live) = populated(dir.path(), 400);
     assert_eq!(db.collection("Vec").unwrap().compress_indexes(), 0);
     let mut class = db.class("Vec").unwrap();
-    let VectorSetup::Legacy {
-        index: VectorIndexConfig::Hnsw(c),
-        ..
-    } = &mut class.vectors
-    else {
-        panic!("legacy hnsw class expected");
-    };
+    let c = legacy_hnsw(&mut class);
     c.rq.enabled = true;
     db.update_class("Vec", class).unwrap();
     assert!(!compressed(&db), "compression is the worker's job");
@@ -544,13 +550,7 @@ fn pq_trains_at_its_limit_or_when_enabled_and_keeps_its_codebooks() {
     let dir = tempfile::tempdir().unwrap();
     let (db, mut live) = populated(dir.path(), 400);
     let mut class = db.class("Vec").unwrap();
-    let VectorSetup::Legacy {
-        index: VectorIndexConfig::Hnsw(c),
-        ..
-    } = &mut class.vectors
-    else {
-        panic!("legacy hnsw class expected");
-    };
+    let c = legacy_hnsw(&mut class);
     c.pq.enabled = true;
     c.pq.segments = 4;
     db.update_class("Vec", class).unwrap();
