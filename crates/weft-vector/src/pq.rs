@@ -163,8 +163,19 @@ impl Pq {
         (&self.centroids[self.ks * lo..self.ks * hi], hi - lo)
     }
 
+    /// `v` with exactly `dim` components (missing ones 0), borrowed when it has them.
+    fn fit<'v>(&self, v: &'v [f32]) -> std::borrow::Cow<'v, [f32]> {
+        if v.len() == self.dim {
+            return std::borrow::Cow::Borrowed(v);
+        }
+        let mut owned = v[..v.len().min(self.dim)].to_vec();
+        owned.resize(self.dim, 0.0);
+        std::borrow::Cow::Owned(owned)
+    }
+
     /// The code of `v` (`dim` components) into `codes` (`m` bytes).
     pub(crate) fn encode(&self, v: &[f32], codes: &mut [u8]) {
+        let v = &*self.fit(v);
         let mut dist = vec![0.0f32; self.ks];
         for (i, c) in codes.iter_mut().enumerate().take(self.m) {
             let (book, w) = self.book(i);
@@ -176,6 +187,7 @@ impl Pq {
 
     /// The query row of `v` (stored form) for `metric` (see the module docs).
     pub(crate) fn query_row(&self, metric: Metric, v: &[f32]) -> Vec<f32> {
+        let v = &*self.fit(v);
         let mut row = vec![0.0f32; HEADER + self.m * self.ks];
         row[1] = f32::from_bits(self.m as u32);
         row[2] = f32::from_bits(self.ks as u32);

@@ -412,6 +412,11 @@ fn pq_table_distance_is_the_distance_to_the_decoded_vector() {
                     assert!((dist(&qa, &rb) - got).abs() < 1e-4);
                 }
             }
+            // Vectors of another length are padded or cut, never read out of bounds.
+            assert_eq!(q.encode_query(&data[0][..d - 1]).len(), q.encode_query(&data[0]).len());
+            let mut long = data[0].clone();
+            long.push(1.0);
+            assert_eq!(row(&q, &long), row(&q, &data[0]));
             // Rows of the wrong shape are infinitely far, never out of bounds.
             let ra = row(&q, &data[0]);
             assert_eq!(dist(&ra, &ra), f32::INFINITY);
