@@ -582,7 +582,7 @@ impl Hnsw {
     }
 
     /// Checks the query's dimension; for cosine returns a normalised copy.
-    fn prepare_query(&self, query: &[f32]) -> Result<Option<Vec<f32>>, IndexError> {
+    pub(crate) fn prepare_query(&self, query: &[f32]) -> Result<Option<Vec<f32>>, IndexError> {
         if query.len() != self.dim() {
             return Err(IndexError::Dimension {
                 expected: self.dim(),

@@ -64,7 +64,19 @@ impl Hnsw {
         {
             let _own = self.nodes.lock(slot);
             self.add_node(&st, slot, id, vector, level, NodeState::Inserting, true)?;
-            let q = r.query_of(slot).ok_or(IndexError::MissingVector(id))?;
+            // A compressed store searches with the vector's query row, not its stored codes:
+            // rq-4 queries keep 8 bits, rq-1 queries 4, pq tables come from the vector itself.
+            let q = match &st.quant {
+                None => {
+                    std::borrow::Cow::Borrowed(r.get(slot).ok_or(IndexError::MissingVector(id))?)
+                }
+                Some(quant) => {
+                    let prepared = self.prepare_query(vector)?;
+                    std::borrow::Cow::Owned(
+                        quant.encode_query(prepared.as_deref().unwrap_or(vector)),
+                    )
+                }
+            };
             self.inflight.register(slot);
             with_ctx(|ctx| self.link(&r, slot, &q, level, ctx));
         }

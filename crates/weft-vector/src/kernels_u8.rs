@@ -187,7 +187,12 @@ mod x86 {
     /// 0..15, so they serve as `vpdpbusd`'s signed operand as they are. The caller checks
     /// `n ≤ b.len()`, `off + n ≤ a.len()` (and `n ≤ a.len()`).
     #[target_feature(enable = "avx512bw,avx512vnni")]
-    pub(super) unsafe fn nibbles_vnni<const NIB: bool>(a: &[u8], off: usize, b: &[u8], n: usize) -> u32 {
+    pub(super) unsafe fn nibbles_vnni<const NIB: bool>(
+        a: &[u8],
+        off: usize,
+        b: &[u8],
+        n: usize,
+    ) -> u32 {
         let low = _mm512_set1_epi8(0x0f);
         let mut acc = _mm512_setzero_si512();
         let mut i = 0;

@@ -413,7 +413,10 @@ fn pq_table_distance_is_the_distance_to_the_decoded_vector() {
                 }
             }
             // Vectors of another length are padded or cut, never read out of bounds.
-            assert_eq!(q.encode_query(&data[0][..d - 1]).len(), q.encode_query(&data[0]).len());
+            assert_eq!(
+                q.encode_query(&data[0][..d - 1]).len(),
+                q.encode_query(&data[0]).len()
+            );
             let mut long = data[0].clone();
             long.push(1.0);
             assert_eq!(row(&q, &long), row(&q, &data[0]));
