@@ -519,8 +519,9 @@ pub fn dot_nibbles<const FAST: bool>(a: &[u8], b: &[u8]) -> u32 {
     sum
 }
 
+/// [`dot_fast`] or [`dot_scalar`], chosen at compile time.
 #[inline(always)]
-fn dot<const FAST: bool>(a: &[u8], b: &[u8]) -> u32 {
+pub(crate) fn dot<const FAST: bool>(a: &[u8], b: &[u8]) -> u32 {
     if FAST {
         dot_fast(a, b)
     } else {

@@ -66,20 +66,6 @@ fn bounds(dim: usize, m: usize) -> Vec<usize> {
     (0..=m).map(|i| i * dim / m).collect()
 }
 
-/// A small deterministic generator (training must not depend on the process).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        ((u128::from(z) * n as u128) >> 64) as usize
-    }
-}
-
 impl Pq {
     /// Checks the shape; `centroids` must hold `ks·dim` values.
     pub(crate) fn from_parts(
@@ -268,7 +254,8 @@ fn argmin(d: &[f32]) -> usize {
 fn kmeans(points: &[&[f32]], lo: usize, hi: usize, ks: usize, seed: u64) -> Vec<f32> {
     let w = hi - lo;
     let n = points.len();
-    let mut rng = Rng(seed);
+    // Deterministic: training must not depend on the process.
+    let mut rng = crate::quant::SplitMix(seed);
     let mut book = vec![0.0f32; ks * w];
     let mut order: Vec<usize> = (0..n).collect();
     for j in 0..ks {

@@ -683,15 +683,6 @@ fn split(row: &[f32], h: usize) -> (&[f32], &[u8]) {
 }
 
 #[inline(always)]
-fn dot_u8<const FAST: bool>(a: &[u8], b: &[u8]) -> u32 {
-    if FAST {
-        crate::kernels_u8::dot_fast(a, b)
-    } else {
-        crate::kernels_u8::dot_scalar(a, b)
-    }
-}
-
-#[inline(always)]
 fn finish<const M: u8>(dot: f32, na: f32, nb: f32) -> f32 {
     match M {
         COS => 1.0 - dot,
@@ -706,7 +697,7 @@ fn sq_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
     if ha.len() < 3 || hb.len() < 3 {
         return f32::INFINITY;
     }
-    let dot = ha[1] + hb[1] + ha[0] * dot_u8::<FAST>(ca, cb) as f32;
+    let dot = ha[1] + hb[1] + ha[0] * crate::kernels_u8::dot::<FAST>(ca, cb) as f32;
     finish::<M>(dot, ha[2], hb[2])
 }
 
@@ -720,7 +711,7 @@ fn rq_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
     let dot = d * ha[0] * hb[0]
         + ha[0] * hb[2]
         + hb[0] * ha[2]
-        + ha[1] * hb[1] * dot_u8::<FAST>(ca, cb) as f32;
+        + ha[1] * hb[1] * crate::kernels_u8::dot::<FAST>(ca, cb) as f32;
     finish::<M>(dot, ha[3], hb[3])
 }
 
@@ -745,13 +736,17 @@ fn rq4_distance<const M: u8, const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
     finish::<M>(dot, ha[3], hb[3])
 }
 
-/// The rq-8 header and codes of the rotated vector `y` (of `v`) into `head` and `codes`.
-fn encode_rq8(y: &[f32], v: &[f32], head: &mut [f32], codes: &mut [u8]) {
-    let (lo, hi) = y
-        .iter()
+/// The smallest and largest value of `y` (NaN skipped; (∞, −∞) when empty or all NaN).
+fn min_max(y: &[f32]) -> (f32, f32) {
+    y.iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
             (l.min(x), h.max(x))
-        });
+        })
+}
+
+/// The rq-8 header and codes of the rotated vector `y` (of `v`) into `head` and `codes`.
+fn encode_rq8(y: &[f32], v: &[f32], head: &mut [f32], codes: &mut [u8]) {
+    let (lo, hi) = min_max(y);
     let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
     let step = (hi - lo) / 255.0;
     let inv = if step > 0.0 { 1.0 / step } else { 0.0 };
@@ -776,11 +771,7 @@ const RQ4_SHRINK: [f32; 5] = [1.0, 0.9, 0.8, 0.7, 0.6];
 /// least-squares factor ⟨y, x̂⟩/‖x̂‖²: codes are taken over (lower, step), the row stores
 /// t·lower and t·step so that its reconstruction is the rescaled one.
 fn rq4_interval(y: &[f32]) -> (f32, f32, f32) {
-    let (lo, hi) = y
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| {
-            (l.min(x), h.max(x))
-        });
+    let (lo, hi) = min_max(y);
     // min/max skip NaN: an all-NaN (or empty) vector leaves lo = ∞ > hi = −∞ and keeps
     // code 0 throughout, as a constant one.
     if lo >= hi {
@@ -834,7 +825,7 @@ fn bq_distance<const FAST: bool>(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// splitmix64 (part of the format: it draws the rotation).
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
     fn next(&mut self) -> u64 {
@@ -846,7 +837,7 @@ impl SplitMix {
     }
 
     /// Uniform in 0..n (n ≥ 1) by Lemire's multiply-shift (bias < n / 2⁶⁴, irrelevant here).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next()) * n as u128) >> 64) as usize
     }
 }
